@@ -1,0 +1,64 @@
+# Two commands: `make run` serves the portal with its worker; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_WORKERS ?= 2
+VENDOR := static/vendor/htmx.min.js static/vendor/bootstrap.min.css static/vendor/bootstrap.bundle.min.js
+
+.PHONY: setup run test test-postgres test-sqlite test-browser chromium services clean
+
+setup: $(BIN)/.installed node_modules/.installed $(VENDOR)
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+static/vendor/htmx.min.js: node_modules/.installed
+	mkdir -p static/vendor && cp node_modules/htmx.org/dist/htmx.min.js $@
+static/vendor/bootstrap.min.css: node_modules/.installed
+	mkdir -p static/vendor && cp node_modules/bootstrap/dist/css/bootstrap.min.css $@
+static/vendor/bootstrap.bundle.min.js: node_modules/.installed
+	mkdir -p static/vendor && cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js $@
+
+run: setup
+	$(BIN)/flask db upgrade
+	$(BIN)/python -m portal.launcher
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# PostgreSQL and Redis run on this machine kind; start them if they are down.
+services:
+	@pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; echo "PostgreSQL or Redis did not start"; exit 1
+
+test: setup chromium services test-postgres test-browser test-sqlite
+
+test-postgres:
+	@echo "== PostgreSQL suite =="
+	PORTAL_TEST_DATABASE=postgresql PORTAL_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/pytest -n $(PYTEST_WORKERS) -m "not browser" tests
+
+test-browser:
+	@echo "== Browser journeys (Chromium) =="
+	PORTAL_TEST_DATABASE=postgresql PORTAL_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/pytest -m browser tests
+
+test-sqlite:
+	@echo "== SQLite smoke subset =="
+	PORTAL_TEST_DATABASE=sqlite $(BIN)/pytest -m smoke tests
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor

@@ -1,0 +1,101 @@
+"""The Portal application factory."""
+import importlib
+import logging
+
+from flask import Flask
+
+from portal import config as portal_config
+
+DOMAINS = ("accounts", "catalog", "billing", "subscriptions", "instances", "provisioning",
+           "notifications", "audit", "admin", "home")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(portal_config.INSTANCE_DIR),
+        template_folder=str(portal_config.ROOT / "templates"),
+        static_folder=str(portal_config.ROOT / "static"),
+    )
+    app.config.update(portal_config.from_environment())
+    if config:
+        app.config.update(config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = portal_config.normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"])
+    register_extensions(app)
+    register_models()
+    register_blueprints(app)
+    register_tasks(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(portal_config.ROOT / "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+
+def register_models() -> None:
+    """Import every domain's models so the metadata (and Alembic) sees all tables."""
+    for domain in DOMAINS:
+        try:
+            importlib.import_module(f"portal.{domain}.models")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"portal.{domain}.models":
+                raise
+
+
+def register_blueprints(app: Flask) -> None:
+    for domain in DOMAINS:
+        try:
+            views = importlib.import_module(f"portal.{domain}.views")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"portal.{domain}.views":
+                raise
+            continue
+        app.register_blueprint(views.blueprint)
+
+
+def register_tasks(app: Flask) -> None:
+    """Load every domain's tasks so web processes can enqueue and the consumer can run them."""
+    from portal import tasks
+
+    tasks.bind_app(app)
+    for domain in DOMAINS:
+        try:
+            importlib.import_module(f"portal.{domain}.tasks")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"portal.{domain}.tasks":
+                raise
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal.rendering import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.commands import register
+
+    register(app)

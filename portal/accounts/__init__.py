@@ -1,0 +1,1 @@
+"""Accounts: sign-up, email verification, log-in, password reset, profile."""

@@ -1,0 +1,298 @@
+"""Account operations: register, verify, authenticate, reset and change passwords, edit profile."""
+import secrets
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.accounts import passwords, tokens
+from portal.accounts.models import User, new_session_token
+from portal.audit.services import audit_record
+from portal.extensions import db
+from portal.notifications.services import email_dispatch, email_queue
+from portal.timestamps import utcnow
+
+
+class AccountError(Exception):
+    """A request about an account that cannot be honoured; `field` names the form field at fault."""
+    field: str | None = None
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if field:
+            self.field = field
+
+
+class InvalidEmail(AccountError):
+    field = "email"
+
+
+class EmailTaken(AccountError):
+    field = "email"
+
+
+class WeakPassword(AccountError):
+    field = "password"
+
+
+class InvalidCredentials(AccountError):
+    """Wrong email or password (deliberately not saying which)."""
+
+
+class AccountDisabled(AccountError):
+    pass
+
+
+class WrongPassword(AccountError):
+    field = "current_password"
+
+
+class InvalidToken(AccountError):
+    pass
+
+
+class EmailNotVerified(AccountError):
+    pass
+
+
+def email_normalise(email: str) -> str:
+    """Lower-cased, syntax-checked address; raises InvalidEmail in words a person understands."""
+    try:
+        checked = validate_email((email or "").strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(f"That email address is not valid: {exc}") from exc
+    return checked.normalized.lower()
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def _check_password_strength(password: str, *, email: str, name: str, field: str = "password") -> None:
+    problem = passwords.password_weakness(password, hints=[email, email.split("@")[0], name])
+    if problem:
+        raise WeakPassword(problem, field=field)
+
+
+def _external_url(endpoint: str, **values) -> str:
+    """An absolute link for an email, based on FRONTEND_URL (emails leave the request behind)."""
+    return current_app.config["FRONTEND_URL"] + url_for(endpoint, _external=False, **values)
+
+
+def _queue_verification(user: User):
+    token = tokens.token_make(tokens.VERIFY_SALT, {"uid": user.id, "email": user.email})
+    return email_queue(
+        template="verify_email", recipient=user.email, user_id=user.id,
+        key=f"verify:{user.id}:{tokens.fingerprint(token)}",
+        context={"name": user.name, "link": _external_url("accounts.verify_email", token=token),
+                 "hours": int(current_app.config["EMAIL_VERIFICATION_MAX_AGE"].total_seconds() // 3600)})
+
+
+def user_register(*, name: str, email: str, password: str, ip: str | None = None) -> User:
+    """Create an unverified customer and send the welcome and verification emails."""
+    name = (name or "").strip()
+    if not name:
+        raise AccountError("Please tell us your name.", field="name")
+    email = email_normalise(email)
+    if user_by_email(email) is not None:
+        raise EmailTaken("An account with this email already exists. Log in or reset your password.")
+    _check_password_strength(password, email=email, name=name)
+    user = User(name=name[:120], email=email, password_hash=passwords.password_hash(password),
+                is_staff=False, disabled=False)
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
+        db.session.rollback()
+        raise EmailTaken("An account with this email already exists. Log in or reset your password.") from exc
+    welcome = email_queue(template="welcome", recipient=email, user_id=user.id, key=f"welcome:{user.id}",
+                          context={"name": user.name, "link": _external_url("home.index")})
+    verification = _queue_verification(user)
+    audit_record(action="user.registered", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
+    db.session.commit()
+    email_dispatch(welcome, verification)
+    return user
+
+
+def email_verification_resend(*, user_id: int) -> None:
+    user = db.session.get(User, user_id)
+    if user is None or user.is_verified:
+        return
+    email = _queue_verification(user)
+    db.session.commit()
+    email_dispatch(email)
+
+
+def user_verify_email(*, token: str) -> User:
+    """Mark the address in the token verified; the token must name the user's current address."""
+    try:
+        payload = tokens.token_read(tokens.VERIFY_SALT, token, current_app.config["EMAIL_VERIFICATION_MAX_AGE"])
+    except tokens.TokenInvalid as exc:
+        raise InvalidToken(str(exc)) from exc
+    user = db.session.get(User, payload.get("uid"))
+    if user is None or user.email != payload.get("email"):
+        raise InvalidToken("This link is not valid.")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        audit_record(action="user.email_verified", actor_id=user.id, target_type="user", target_id=user.id)
+        db.session.commit()
+    return user
+
+
+def user_authenticate(*, email: str, password: str, ip: str | None = None) -> User:
+    """The user with these credentials; raises InvalidCredentials or AccountDisabled."""
+    user = user_by_email(email or "")
+    if not passwords.password_matches(user.password_hash if user else None, password or ""):
+        audit_record(action="user.login_failed", actor_id=user.id if user else None, target_type="user",
+                     target_id=user.id if user else None, ip=ip,
+                     details={"email": (email or "")[:254]})
+        db.session.commit()
+        raise InvalidCredentials("Wrong email or password.")
+    if user.disabled:
+        raise AccountDisabled("This account has been disabled. Contact support if you think this is a mistake.")
+    if passwords.password_needs_rehash(user.password_hash):
+        user.password_hash = passwords.password_hash(password)
+    user.last_login_at = utcnow()
+    audit_record(action="user.login", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
+    db.session.commit()
+    return user
+
+
+def password_reset_request(*, email: str, ip: str | None = None) -> None:
+    """Email a reset link if an account has this address; silent either way."""
+    try:
+        address = email_normalise(email)
+    except InvalidEmail:
+        return
+    user = user_by_email(address)
+    if user is None or user.disabled:
+        return
+    token = tokens.token_make(tokens.RESET_SALT, {"uid": user.id, "pw": tokens.fingerprint(user.password_hash)})
+    email = email_queue(
+        template="password_reset", recipient=user.email, user_id=user.id,
+        key=f"reset:{user.id}:{tokens.fingerprint(token)}",
+        context={"name": user.name, "link": _external_url("accounts.reset_password", token=token),
+                 "minutes": int(current_app.config["PASSWORD_RESET_MAX_AGE"].total_seconds() // 60)})
+    audit_record(action="user.password_reset_requested", actor_id=user.id, target_type="user",
+                 target_id=user.id, ip=ip)
+    db.session.commit()
+    email_dispatch(email)
+
+
+def password_reset_user(*, token: str) -> User:
+    """The user a reset link is for; the link dies once the password changes (single use)."""
+    try:
+        payload = tokens.token_read(tokens.RESET_SALT, token, current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except tokens.TokenInvalid as exc:
+        raise InvalidToken(str(exc)) from exc
+    user = db.session.get(User, payload.get("uid"))
+    if user is None or user.disabled or payload.get("pw") != tokens.fingerprint(user.password_hash):
+        raise InvalidToken("This link has already been used or is no longer valid.")
+    return user
+
+
+def password_reset(*, token: str, new_password: str, ip: str | None = None) -> User:
+    user = password_reset_user(token=token)
+    _check_password_strength(new_password, email=user.email, name=user.name)
+    _set_password(user, new_password)
+    # Following the emailed link proves the address is theirs.
+    user.email_verified_at = user.email_verified_at or utcnow()
+    audit_record(action="user.password_reset", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
+    db.session.commit()
+    return user
+
+
+def _set_password(user: User, new_password: str) -> None:
+    user.password_hash = passwords.password_hash(new_password)
+    user.session_token = new_session_token()  # every other session and remember-me cookie ends
+
+
+def password_change(*, user_id: int, current_password: str, new_password: str, ip: str | None = None) -> User:
+    user = db.session.get(User, user_id)
+    if not passwords.password_matches(user.password_hash, current_password or ""):
+        raise WrongPassword("Your current password is not right.")
+    if current_password == new_password:
+        raise WeakPassword("Choose a password different from the current one.", field="new_password")
+    _check_password_strength(new_password, email=user.email, name=user.name, field="new_password")
+    _set_password(user, new_password)
+    audit_record(action="user.password_changed", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
+    db.session.commit()
+    return user
+
+
+def profile_update(*, user_id: int, name: str, email: str, ip: str | None = None) -> User:
+    """Change name and email; a new email must be verified again."""
+    user = db.session.get(User, user_id)
+    name = (name or "").strip()
+    if not name:
+        raise AccountError("Please tell us your name.", field="name")
+    address = email_normalise(email)
+    queued = []
+    if address != user.email:
+        other = user_by_email(address)
+        if other is not None:
+            raise EmailTaken("Another account already uses this email.")
+        old_address = user.email
+        user.email = address
+        user.email_verified_at = None
+        queued.append(email_queue(
+            template="email_changed", recipient=old_address, user_id=user.id,
+            key=f"email-changed:{user.id}:{secrets.token_hex(8)}",
+            context={"name": name, "new_email": address}))
+        audit_record(action="user.email_changed", actor_id=user.id, target_type="user", target_id=user.id,
+                     ip=ip, details={"from": old_address, "to": address})
+    user.name = name[:120]
+    try:
+        db.session.flush()
+        if user.email_verified_at is None and queued:
+            queued.append(_queue_verification(user))
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise EmailTaken("Another account already uses this email.") from exc
+    email_dispatch(*queued)
+    return user
+
+
+def staff_create(*, email: str, password: str | None = None, name: str | None = None) -> tuple[User, str | None]:
+    """Make the account with this email staff, creating it (verified) if needed.
+
+    Returns the user and, when one had to be generated, the new account's password.
+    """
+    address = email_normalise(email)
+    user = user_by_email(address)
+    generated = None
+    if user is None:
+        if password is None:
+            generated = password = secrets.token_urlsafe(12)
+        else:
+            _check_password_strength(password, email=address, name=name or "")
+        user = User(email=address, name=name or address.split("@")[0], password_hash=passwords.password_hash(password),
+                    email_verified_at=utcnow())
+        db.session.add(user)
+    user.is_staff = True
+    db.session.flush()
+    audit_record(action="user.staff_granted", actor_id=None, target_type="user", target_id=user.id,
+                 details={"via": "cli"})
+    db.session.commit()
+    return user, generated
+
+
+def checkout_allowed(*, user_id: int) -> None:
+    """Raise EmailNotVerified unless this user may buy: checkout needs a verified address."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_verified:
+        raise EmailNotVerified("Please verify your email address before you buy. We can send the link again.")
+
+
+def user_for_session(session_id: str) -> User | None:
+    """Flask-Login's loader: the cookie carries 'id:session_token'; a rotated token logs out."""
+    user_id, _, token = (session_id or "").partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.disabled or not secrets.compare_digest(user.session_token, token):
+        return None
+    return user

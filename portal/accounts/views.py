@@ -1,0 +1,178 @@
+"""Sign-up, log-in, email verification, password reset and the profile pages."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from portal.accounts import forms, services
+from portal.extensions import limiter, login_manager
+from portal.rendering import client_ip, redirect_after_post, render_page
+
+blueprint = Blueprint("accounts", __name__)
+
+
+def _auth_limit():
+    return current_app.config["AUTH_RATE_LIMIT"]
+
+
+@login_manager.user_loader
+def load_user(session_id: str):
+    return services.user_for_session(session_id)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so a crafted ?next= cannot send someone elsewhere after log-in."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("home.index")
+
+
+def _start_session(user, remember: bool = False) -> None:
+    # A fresh session on log-in: nothing an attacker planted before survives (no fixation).
+    session.clear()
+    login_user(user, remember=remember)
+
+
+@blueprint.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = forms.SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = services.user_register(name=form.name.data, email=form.email.data,
+                                          password=form.password.data, ip=client_ip())
+        except services.AccountError as error:
+            forms.form_error(form, error)
+        else:
+            _start_session(user)
+            flash(f"Welcome, {user.name}! We sent a link to {user.email} to confirm your address.", "success")
+            return redirect_after_post(url_for("home.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_page("accounts/signup.html", block="form", status=status, form=form)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = forms.LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.user_authenticate(email=form.email.data, password=form.password.data, ip=client_ip())
+        except services.AccountError as error:
+            forms.form_error(form, error)
+        else:
+            _start_session(user, remember=form.remember.data)
+            return redirect_after_post(_safe_next(request.args.get("next")))
+    status = 422 if form.is_submitted() else 200
+    return render_page("accounts/login.html", block="form", status=status, form=form)
+
+
+@blueprint.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash("You have been logged out.", "info")
+    return redirect_after_post(url_for("accounts.login"))
+
+
+@blueprint.route("/verify/<token>")
+def verify_email(token: str):
+    try:
+        user = services.user_verify_email(token=token)
+    except services.InvalidToken as error:
+        return render_page("accounts/token_invalid.html", status=400, message=error.message,
+                           resend=current_user.is_authenticated)
+    flash(f"Thank you — {user.email} is confirmed.", "success")
+    return redirect(url_for("home.index"))
+
+
+@blueprint.route("/verify/resend", methods=["POST"])
+@login_required
+@limiter.limit(_auth_limit)
+def resend_verification():
+    services.email_verification_resend(user_id=current_user.id)
+    flash(f"We sent a new confirmation link to {current_user.email}.", "info")
+    return redirect_after_post(url_for("accounts.profile"))
+
+
+@blueprint.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def forgot_password():
+    form = forms.ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.password_reset_request(email=form.email.data, ip=client_ip())
+        # The same answer whether or not the address has an account.
+        return render_page("accounts/forgot.html", block="form", form=form, sent_to=form.email.data)
+    status = 422 if form.is_submitted() else 200
+    return render_page("accounts/forgot.html", block="form", status=status, form=form, sent_to=None)
+
+
+@blueprint.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def reset_password(token: str):
+    try:
+        services.password_reset_user(token=token)
+    except services.InvalidToken as error:
+        return render_page("accounts/token_invalid.html", status=400, message=error.message, resend=False,
+                           offer_reset=True)
+    form = forms.ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = services.password_reset(token=token, new_password=form.password.data, ip=client_ip())
+        except services.AccountError as error:
+            forms.form_error(form, error)
+        else:
+            _start_session(user)
+            flash("Your password has been changed and you are logged in.", "success")
+            return redirect_after_post(url_for("home.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_page("accounts/reset.html", block="form", status=status, form=form, token=token)
+
+
+@blueprint.route("/account", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = forms.ProfileForm(obj=current_user)
+    password_form = forms.PasswordChangeForm(formdata=None)
+    if form.validate_on_submit():
+        old_email = current_user.email
+        try:
+            user = services.profile_update(user_id=current_user.id, name=form.name.data,
+                                           email=form.email.data, ip=client_ip())
+        except services.AccountError as error:
+            forms.form_error(form, error)
+        else:
+            if user.email != old_email:
+                flash(f"Saved. We sent a confirmation link to {user.email}.", "success")
+            else:
+                flash("Your profile has been saved.", "success")
+            return redirect_after_post(url_for("accounts.profile"))
+    status = 422 if form.is_submitted() else 200
+    return render_page("accounts/profile.html", block="profile_form", status=status,
+                       form=form, password_form=password_form)
+
+
+@blueprint.route("/account/password", methods=["POST"])
+@login_required
+@limiter.limit(_auth_limit)
+def change_password():
+    form = forms.ProfileForm(obj=current_user, formdata=None)
+    password_form = forms.PasswordChangeForm()
+    if password_form.validate_on_submit():
+        try:
+            user = services.password_change(user_id=current_user.id,
+                                            current_password=password_form.current_password.data,
+                                            new_password=password_form.new_password.data, ip=client_ip())
+        except services.AccountError as error:
+            forms.form_error(password_form, error)
+        else:
+            # Other sessions ended with the old token; this one carries on under the new one.
+            _start_session(user)
+            flash("Your password has been changed. Other devices have been logged out.", "success")
+            return redirect_after_post(url_for("accounts.profile"))
+    return render_page("accounts/profile.html", block="password_form", status=422,
+                       form=form, password_form=password_form)

@@ -1,0 +1,1 @@
+"""Admin: the staff pages under /admin."""

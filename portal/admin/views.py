@@ -1,0 +1,29 @@
+"""Staff pages under /admin (the email outbox for now)."""
+from flask import Blueprint, abort, request
+
+from portal.admin import selectors
+from portal.admin.access import staff_required
+from portal.extensions import db
+from portal.notifications.models import STATES, Email
+from portal.rendering import render_page
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@blueprint.route("/outbox")
+@staff_required
+def outbox():
+    state = request.args.get("state") or None
+    if state is not None and state not in STATES:
+        state = None
+    page = request.args.get("page", 1, type=int) or 1
+    emails, total = selectors.outbox_page(state=state, page=page)
+    return render_page("admin/outbox.html", block="list", emails=emails, total=total, state=state,
+                       states=STATES, page=page, page_size=selectors.PAGE_SIZE)
+
+
+@blueprint.route("/outbox/<int:email_id>")
+@staff_required
+def outbox_email(email_id: int):
+    email = db.session.get(Email, email_id) or abort(404)
+    return render_page("admin/outbox_email.html", email=email)

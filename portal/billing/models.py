@@ -1,0 +1,61 @@
+"""Invoices and every raw Midtrans payment notification."""
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db, one_of
+
+KINDS = ("new", "renewal")
+STATES = ("pending", "paid", "failed", "refunded", "cancelled")
+
+
+
+class Invoice(db.Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("amount_idr >= 0", name="amount_non_negative"),
+        CheckConstraint(one_of("kind", KINDS), name="kind_known"),
+        CheckConstraint(one_of("state", STATES), name="state_known"),
+        CheckConstraint("period_days > 0", name="period_positive"),
+        Index("ix_invoices_state_created_at", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(50), unique=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="RESTRICT"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_idr: Mapped[int] = mapped_column(BigInteger)
+    period_days: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    snap_token: Mapped[str | None] = mapped_column(String(255))
+    snap_redirect_url: Mapped[str | None] = mapped_column(String(1000))
+    midtrans_status: Mapped[str | None] = mapped_column(String(32))
+    payment_type: Mapped[str | None] = mapped_column(String(32))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+    subscription = relationship("Subscription")
+    notifications: Mapped[list["PaymentNotification"]] = relationship(back_populates="invoice")
+
+
+class PaymentNotification(db.Model):
+    """A notification exactly as Midtrans posted it, kept whether or not it was trusted."""
+    __tablename__ = "payment_notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
+    order_id: Mapped[str] = mapped_column(String(100), index=True)
+    transaction_status: Mapped[str] = mapped_column(String(32), default="")
+    fraud_status: Mapped[str | None] = mapped_column(String(32))
+    status_code: Mapped[str] = mapped_column(String(8), default="")
+    gross_amount: Mapped[str] = mapped_column(String(32), default="")
+    signature_valid: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str] = mapped_column(String(64), default="")
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    invoice: Mapped[Invoice | None] = relationship(back_populates="notifications")

@@ -1,0 +1,1 @@
+"""Catalog: the apps customers can buy and their plans."""

@@ -1,0 +1,45 @@
+"""Command-line tasks: `flask create-staff`, `flask seed`."""
+import secrets
+
+import click
+from flask import Flask, current_app
+
+from portal.accounts import services as accounts
+from portal.config import INSTANCE_DIR
+
+DEV_STAFF_EMAIL = "staff@portal.localtest.me"
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("create-staff")
+    @click.argument("email")
+    @click.option("--password", help="Password for a new account (one is generated when omitted).")
+    @click.option("--name", help="Name for a new account.")
+    def create_staff(email: str, password: str | None, name: str | None):
+        """Make EMAIL a staff member, creating the account if needed."""
+        try:
+            user, generated = accounts.staff_create(email=email, password=password, name=name)
+        except accounts.AccountError as error:
+            raise click.ClickException(error.message) from error
+        click.echo(f"{user.email} is staff.")
+        if generated:
+            click.echo(f"Password: {generated}")
+
+    @app.cli.command("seed")
+    def seed():
+        """Seed what a fresh embedded install needs: a staff login (kept under instance/)."""
+        password = seed_staff()
+        click.echo(f"Staff login: {DEV_STAFF_EMAIL} / {password}")
+        click.echo(f"Portal: {current_app.config['FRONTEND_URL']}")
+
+
+def seed_staff() -> str:
+    """Create the embedded install's staff account once; returns its password (kept under instance/)."""
+    password_file = INSTANCE_DIR / "staff-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(12))
+        password_file.chmod(0o600)
+    password = password_file.read_text().strip()
+    if accounts.user_by_email(DEV_STAFF_EMAIL) is None:
+        accounts.staff_create(email=DEV_STAFF_EMAIL, password=password, name="Portal Staff")
+    return password

@@ -1,0 +1,88 @@
+"""Settings read from the environment, each with an embedded default that runs without outside services."""
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", ROOT / "instance"))
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual postgres:// spellings and point them at psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key() -> str:
+    """Use SECRET_KEY, or one generated once into instance/ so sessions survive restarts."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment() -> dict:
+    """The whole configuration as a plain dict; create_app applies overrides on top."""
+    env = os.environ.get
+    mail_server = env("MAIL_SERVER") or None
+    return {
+        "SECRET_KEY": _secret_key(),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(
+            env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env("REDIS_URL") or None,
+        "PRODUCT_NAME": env("PRODUCT_NAME", "Portal"),
+        "FRONTEND_URL": (env("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "SUPPORT_EMAIL": env("SUPPORT_EMAIL", "support@portal.localtest.me"),
+        # Mail: with no server every email stays in the outbox, readable by staff.
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": int(env("MAIL_PORT", "587")),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS", default=bool(mail_server) and env("MAIL_PORT", "587") == "587"),
+        "MAIL_USE_SSL": _flag("MAIL_USE_SSL"),
+        "MAIL_USERNAME": env("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER", "Portal <no-reply@portal.localtest.me>"),
+        "MAIL_SUPPRESS_SEND": False,
+        "MAIL_TIMEOUT_SECONDS": int(env("MAIL_TIMEOUT_SECONDS", "10")),
+        "EMAIL_MAX_ATTEMPTS": int(env("EMAIL_MAX_ATTEMPTS", "6")),
+        # Cluster and payments: embedded emulators unless named explicitly.
+        "KUBE_MODE": env("KUBE_MODE", "emulated"),
+        "KUBECONFIG_PATH": env("KUBECONFIG_PATH") or None,
+        "K8S_NAMESPACE_PREFIX": env("K8S_NAMESPACE_PREFIX", "customer-"),
+        "K8S_CLUSTER_DOMAIN": env("K8S_CLUSTER_DOMAIN", "localtest.me"),
+        "MIDTRANS_SERVER_KEY": env("MIDTRANS_SERVER_KEY") or None,
+        "MIDTRANS_CLIENT_KEY": env("MIDTRANS_CLIENT_KEY") or None,
+        "MIDTRANS_IS_PRODUCTION": _flag("MIDTRANS_IS_PRODUCTION"),
+        # Accounts.
+        "EMAIL_VERIFICATION_MAX_AGE": timedelta(hours=int(env("EMAIL_VERIFICATION_HOURS", "48"))),
+        "PASSWORD_RESET_MAX_AGE": timedelta(hours=int(env("PASSWORD_RESET_HOURS", "1"))),
+        "PASSWORD_MIN_LENGTH": 10,
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
+        # Rate limits on the doors people knock on (per client address).
+        "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", default=True),
+        "RATELIMIT_STORAGE_URI": env("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "AUTH_RATE_LIMIT": env("AUTH_RATE_LIMIT", "10 per minute"),
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

@@ -1,0 +1,52 @@
+"""Error pages (403, 404, 429, 500, CSRF) as a full page or, for htmx, a fragment in the main area."""
+import logging
+
+from flask import Flask, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.rendering import render_page
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Bad request", "We could not understand that request."),
+    403: ("Not allowed", "You do not have access to this page."),
+    404: ("Page not found", "The page you asked for does not exist or has moved."),
+    405: ("Not allowed", "That action is not available here."),
+    429: ("Slow down", "Too many attempts. Please wait a minute and try again."),
+    500: ("Something went wrong", "We hit an error on our side and have been told about it. Please try again."),
+}
+
+
+def _error_page(status: int, detail: str | None = None):
+    title, message = MESSAGES.get(status, (f"Error {status}", "Something went wrong."))
+    response = render_page("errors/error.html", block="content", status=status,
+                           title=title, message=detail or message, code=status)
+    if getattr(request, "htmx", False):
+        # htmx would otherwise drop an error body; show it in place of the page's main area.
+        response.headers["HX-Retarget"] = "#main"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return _error_page(400, "Your form expired or was sent without its security token. "
+                                "Please reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        return _error_page(error.code)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error):
+        return _error_page(500)
+
+    @app.errorhandler(Exception)
+    def unhandled(error):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_page(500)

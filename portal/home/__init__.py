@@ -1,0 +1,1 @@
+"""Home: the landing page for guests and the dashboard for customers."""

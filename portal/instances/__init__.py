@@ -1,0 +1,1 @@
+"""Instances: observed status of running instances, their events and resource samples."""

@@ -1,0 +1,104 @@
+"""The email outbox: queue an email once, render it, deliver it with retries."""
+from datetime import timedelta
+
+from flask import current_app, render_template
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.notifications import mailer
+from portal.notifications import tasks as email_tasks
+from portal.notifications.models import Email
+from portal.timestamps import utcnow
+
+TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed")
+
+
+class EmailDeliveryDeferred(Exception):
+    """The mail server could not take the email now; try again after `delay` seconds."""
+
+    def __init__(self, message: str, delay: float):
+        super().__init__(message)
+        self.delay = delay
+
+
+def email_queue(*, template: str, recipient: str, context: dict, key: str,
+                user_id: int | None = None) -> Email | None:
+    """Add an email to the caller's transaction unless one with this key exists (then None).
+
+    The caller commits, then hands the result to email_dispatch.
+    """
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown email template {template!r}")
+    if db.session.scalar(select(Email.id).where(Email.idempotency_key == key)) is not None:
+        return None
+    email = Email(template=template, recipient=recipient, context=context,
+                  idempotency_key=key, user_id=user_id, state="queued", attempts=0)
+    db.session.add(email)
+    return email
+
+
+def email_dispatch(*emails: Email | None) -> None:
+    """Enqueue delivery of committed outbox rows."""
+    for email in emails:
+        if email is not None:
+            email_tasks.email_send(email.id)
+
+
+def email_render(email: Email) -> None:
+    """Fill in subject, text and HTML from templates/email/<template>.{html,txt}."""
+    context = {**email.context, "recipient": email.recipient}
+    html_name = f"email/{email.template}.html"
+    email.subject = render_block(html_name, "subject", **context).strip()
+    email.body_html = render_template(html_name, **context)
+    email.body_text = render_template(f"email/{email.template}.txt", **context)
+
+
+def email_deliver(*, email_id: int) -> str:
+    """Render and send one queued email; returns its state afterwards.
+
+    With no mail server configured the email stays queued in the outbox, where staff read it.
+    A refused or unreachable server counts an attempt and raises EmailDeliveryDeferred, until
+    the attempts run out and the email is marked failed.
+    """
+    email = db.session.get(Email, email_id, with_for_update=True)
+    if email is None or email.state != "queued":
+        db.session.rollback()
+        return email.state if email else "missing"
+    if email.body_html is None:
+        email_render(email)
+    if not mailer.mail_server_configured():
+        db.session.commit()
+        return "queued"
+    email.attempts += 1
+    try:
+        mailer.send(recipient=email.recipient, subject=email.subject, text=email.body_text,
+                    html=email.body_html)
+    except mailer.SMTP_ERRORS as exc:
+        email.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        attempts = email.attempts
+        if attempts >= current_app.config["EMAIL_MAX_ATTEMPTS"]:
+            email.state = "failed"
+            db.session.commit()
+            return "failed"
+        db.session.commit()
+        delay = current_app.config.get("EMAIL_RETRY_BASE_SECONDS", 30) * 2 ** (attempts - 1)
+        raise EmailDeliveryDeferred(email.last_error, delay) from exc
+    email.state = "sent"
+    email.sent_at = utcnow()
+    email.last_error = None
+    db.session.commit()
+    return "sent"
+
+
+def outbox_requeue(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Enqueue delivery again for emails still queued (a lost task, or a mail server added later)."""
+    if not mailer.mail_server_configured():
+        return 0
+    cutoff = utcnow() - older_than
+    ids = db.session.scalars(
+        select(Email.id).where(Email.state == "queued", Email.created_at < cutoff).limit(500)).all()
+    db.session.rollback()
+    for email_id in ids:
+        email_tasks.email_send(email_id)
+    return len(ids)

@@ -1,0 +1,20 @@
+"""Email delivery tasks: send one email with backoff, and sweep the outbox for stragglers."""
+from huey import crontab
+from huey.exceptions import RetryTask
+
+from portal.notifications import services
+from portal.tasks import periodic_task, task
+
+
+@task()
+def email_send(email_id: int) -> str:
+    try:
+        return services.email_deliver(email_id=email_id)
+    except services.EmailDeliveryDeferred as exc:
+        # The outbox row counts attempts and caps them; Huey only waits the backoff.
+        raise RetryTask(str(exc), delay=exc.delay) from exc
+
+
+@periodic_task(crontab(minute="*/5"))
+def outbox_sweep() -> int:
+    return services.outbox_requeue()

@@ -1,0 +1,1 @@
+"""Provisioning: the cluster side — nodes now, the cluster gateway and provisioning tasks later."""

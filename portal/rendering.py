@@ -1,0 +1,46 @@
+"""Rendering pages and their htmx fragments, and template helpers shared by every page."""
+from flask import Flask, Response, current_app, make_response, redirect, render_template, request
+from jinja2_fragments.flask import render_block
+
+
+def render_page(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:
+    """The whole page, or only `block` of it when htmx asks (same URL, so Vary on HX-Request)."""
+    if block and getattr(request, "htmx", False) and not request.htmx.boosted:
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_after_post(url: str) -> Response:
+    """After a successful form post: HX-Redirect for htmx, a 303 for a plain browser."""
+    if getattr(request, "htmx", False):
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, code=303)
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def format_idr(amount: int | None) -> str:
+    """Rupiah the way Indonesians write it: Rp 150.000."""
+    if amount is None:
+        return ""
+    return "Rp " + f"{int(amount):,}".replace(",", ".")
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["idr"] = format_idr
+
+    @app.context_processor
+    def product():
+        return {
+            "product_name": current_app.config["PRODUCT_NAME"],
+            "support_email": current_app.config["SUPPORT_EMAIL"],
+            "mail_outbox_only": not current_app.config.get("MAIL_SERVER"),
+        }

@@ -1,0 +1,1 @@
+"""Subscriptions: a customer's instance of a plan and its life cycle."""

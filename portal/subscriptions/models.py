@@ -1,0 +1,40 @@
+"""A customer's subscription: one instance of a plan, with its life-cycle state."""
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db, one_of
+
+STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended",
+          "terminated", "cancelled")
+SUSPENSION_REASONS = ("non_payment", "staff")
+
+
+
+class Subscription(db.Model):
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        CheckConstraint(one_of("state", STATES), name="state_known"),
+        CheckConstraint(f"suspension_reason IS NULL OR {one_of('suspension_reason', SUSPENSION_REASONS)}",
+                        name="suspension_reason_known"),
+        Index("ix_subscriptions_state_period_end", "state", "current_period_end"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="RESTRICT"), index=True)
+    state: Mapped[str] = mapped_column(String(32), default="pending_payment")
+    subdomain: Mapped[str] = mapped_column(String(63), unique=True)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    namespace: Mapped[str | None] = mapped_column(String(63))
+    instance_name: Mapped[str | None] = mapped_column(String(63))
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    suspension_reason: Mapped[str | None] = mapped_column(String(32))
+    state_note: Mapped[str] = mapped_column(Text, default="")
+    state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    user = relationship("User")
+    plan = relationship("Plan")

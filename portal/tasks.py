@@ -1,0 +1,54 @@
+"""The one Huey instance: Redis when REDIS_URL is set, else a SQLite file under instance/."""
+import functools
+import os
+
+from flask import Flask, has_app_context
+from huey import RedisHuey, SqliteHuey
+
+from portal.config import INSTANCE_DIR
+
+
+def _make_huey():
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        return RedisHuey("portal", url=redis_url, store_intermediate_errors=False)
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("portal", filename=str(INSTANCE_DIR / "huey.db"), store_intermediate_errors=False)
+
+
+huey = _make_huey()
+
+_app: Flask | None = None
+
+
+def bind_app(app: Flask) -> None:
+    """Remember the app whose context each task runs in (set by create_app)."""
+    global _app
+    _app = app
+
+
+def _in_app_context(fn):
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        if has_app_context():  # immediate mode inside a request or a test
+            return fn(*args, **kwargs)
+        if _app is None:
+            raise RuntimeError("no app bound: start the consumer through portal.worker")
+        with _app.app_context():
+            return fn(*args, **kwargs)
+
+    return run
+
+
+def task(**options):
+    """huey.task, with the call wrapped in a fresh app context per run."""
+    def decorator(fn):
+        return huey.task(**options)(_in_app_context(fn))
+    return decorator
+
+
+def periodic_task(validate_datetime, **options):
+    """huey.periodic_task, with the call wrapped in a fresh app context per run."""
+    def decorator(fn):
+        return huey.periodic_task(validate_datetime, **options)(_in_app_context(fn))
+    return decorator

@@ -1,0 +1,182 @@
+"""Shared fixtures: a migrated database per test session (PostgreSQL or SQLite), the app, clients, users."""
+import email
+import email.policy
+import os
+import re
+import socket
+import tempfile
+import uuid
+
+# Before portal is imported: its Huey instance and instance folder are chosen at import time.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_WORKER_INDEX = int(re.sub(r"\D", "", _WORKER) or 0)
+os.environ["PORTAL_INSTANCE_DIR"] = tempfile.mkdtemp(prefix=f"portal-test-{_WORKER}-")
+if os.environ.get("REDIS_URL"):
+    # One Redis database per xdist worker, so queues of parallel workers never mix.
+    os.environ["REDIS_URL"] = re.sub(r"/\d+$", "", os.environ["REDIS_URL"]) + f"/{10 + _WORKER_INDEX}"
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.tasks import huey  # noqa: E402
+
+DATABASE = os.environ.get("PORTAL_TEST_DATABASE", "postgresql")
+PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+STRONG_PASSWORD = "correct horse battery staple"
+
+
+def _base_config(url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "MAIL_SERVER": None,
+        "FRONTEND_URL": "http://portal.test",
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A database of this test session's own, migrated with `flask db upgrade`, dropped afterwards."""
+    if DATABASE == "sqlite":
+        path = os.path.join(os.environ["PORTAL_INSTANCE_DIR"], "test.db")
+        url = f"sqlite:///{path}"
+        yield _migrate(url)
+        return
+    name = f"portal_test_{_WORKER}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield _migrate(url)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _migrate(url: str) -> str:
+    from flask_migrate import upgrade
+
+    app = create_app(_base_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app_config():
+    """Override in a test module to change the app's configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    app = create_app({**_base_config(database_url), **app_config})
+    huey.immediate = True
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+def _empty_tables():
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user through the model (fast); password is STRONG_PASSWORD unless given."""
+    from portal.accounts.models import User
+    from portal.accounts.passwords import password_hash
+    from portal.timestamps import utcnow
+
+    def make(email="ana@example.com", name="Ana Putri", password=STRONG_PASSWORD, verified=True, staff=False,
+             disabled=False):
+        user = User(email=email.lower(), name=name, password_hash=password_hash(password), is_staff=staff,
+                    disabled=disabled, email_verified_at=utcnow() if verified else None)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client):
+    """Log a user in through the real form, CSRF and all."""
+    def do(user, password=STRONG_PASSWORD, remember=False):
+        page = client.get("/login")
+        data = {"email": user.email, "password": password, "csrf_token": csrf_token_from(page.get_data(as_text=True))}
+        if remember:
+            data["remember"] = "y"
+        response = client.post("/login", data=data)
+        assert response.status_code == 303, response.get_data(as_text=True)[:500]
+        return response
+    return do
+
+
+class SmtpCollector:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback; `.messages` holds what it received."""
+    from aiosmtpd.controller import Controller
+
+    collector = SmtpCollector()
+    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    collector.port = controller.port
+    collector.controller = controller
+    yield collector
+    controller.stop()
+
+
+def message_parts(message) -> tuple[str, str]:
+    """The text and HTML parts of a received email."""
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    return text, html
