@@ -43,7 +43,9 @@ def register(app: Flask) -> None:
         return _error_page(error.code)
 
     @app.errorhandler(InternalServerError)
-    def server_error(error):
+    def server_error(error: InternalServerError):
+        if error.original_exception is not None:
+            log.error("error on %s %s", request.method, request.path, exc_info=error.original_exception)
         return _error_page(500)
 
     @app.errorhandler(Exception)

@@ -1,4 +1,5 @@
 """Shared fixtures: a migrated database per test session (PostgreSQL or SQLite), the app, clients, users."""
+import contextvars
 import email
 import email.policy
 import os
@@ -17,14 +18,15 @@ if os.environ.get("REDIS_URL"):
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.tasks import huey  # noqa: E402
+from tests.helpers import STRONG_PASSWORD, csrf_token_from  # noqa: E402
 
 DATABASE = os.environ.get("PORTAL_TEST_DATABASE", "postgresql")
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-STRONG_PASSWORD = "correct horse battery staple"
 
 
 def _base_config(url: str) -> dict:
@@ -79,9 +81,23 @@ def app_config():
     return {}
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests each get their own app context, as in production.
+
+    The app fixture keeps a context pushed for the test's own queries; without this, requests
+    would share its `g` (Flask-Login's cached user, Flask-WTF's cached CSRF token) across calls.
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.expire_all()  # the request committed in its own session: read afresh
+        return response
+
+
 @pytest.fixture
 def app(database_url, app_config):
     app = create_app({**_base_config(database_url), **app_config})
+    app.test_client_class = IsolatedClient
     huey.immediate = True
     with app.app_context():
         yield app
@@ -121,13 +137,6 @@ def make_user(app):
         return user
 
     return make
-
-
-def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
-        re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -173,10 +182,3 @@ def smtp_server():
     collector.controller = controller
     yield collector
     controller.stop()
-
-
-def message_parts(message) -> tuple[str, str]:
-    """The text and HTML parts of a received email."""
-    text = message.get_body(preferencelist=("plain",)).get_content()
-    html = message.get_body(preferencelist=("html",)).get_content()
-    return text, html

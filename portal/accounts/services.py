@@ -2,7 +2,7 @@
 import secrets
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -10,6 +10,7 @@ from portal.accounts import passwords, tokens
 from portal.accounts.models import User, new_session_token
 from portal.audit.services import audit_record
 from portal.extensions import db
+from portal.links import absolute_url
 from portal.notifications.services import email_dispatch, email_queue
 from portal.timestamps import utcnow
 
@@ -71,14 +72,12 @@ def user_by_email(email: str) -> User | None:
 
 
 def _check_password_strength(password: str, *, email: str, name: str, field: str = "password") -> None:
-    problem = passwords.password_weakness(password, hints=[email, email.split("@")[0], name])
+    # The person's own name and address are the first things a guesser tries.
+    local_part = email.split("@")[0]
+    hints = [email, local_part, *local_part.replace(".", " ").split(), name, "".join(name.split()), *name.split()]
+    problem = passwords.password_weakness(password, hints=hints)
     if problem:
         raise WeakPassword(problem, field=field)
-
-
-def _external_url(endpoint: str, **values) -> str:
-    """An absolute link for an email, based on FRONTEND_URL (emails leave the request behind)."""
-    return current_app.config["FRONTEND_URL"] + url_for(endpoint, _external=False, **values)
 
 
 def _queue_verification(user: User):
@@ -86,7 +85,7 @@ def _queue_verification(user: User):
     return email_queue(
         template="verify_email", recipient=user.email, user_id=user.id,
         key=f"verify:{user.id}:{tokens.fingerprint(token)}",
-        context={"name": user.name, "link": _external_url("accounts.verify_email", token=token),
+        context={"name": user.name, "link": absolute_url("accounts.verify_email", token=token),
                  "hours": int(current_app.config["EMAIL_VERIFICATION_MAX_AGE"].total_seconds() // 3600)})
 
 
@@ -108,7 +107,7 @@ def user_register(*, name: str, email: str, password: str, ip: str | None = None
         db.session.rollback()
         raise EmailTaken("An account with this email already exists. Log in or reset your password.") from exc
     welcome = email_queue(template="welcome", recipient=email, user_id=user.id, key=f"welcome:{user.id}",
-                          context={"name": user.name, "link": _external_url("home.index")})
+                          context={"name": user.name, "link": absolute_url("home.index")})
     verification = _queue_verification(user)
     audit_record(action="user.registered", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
     db.session.commit()
@@ -173,7 +172,7 @@ def password_reset_request(*, email: str, ip: str | None = None) -> None:
     email = email_queue(
         template="password_reset", recipient=user.email, user_id=user.id,
         key=f"reset:{user.id}:{tokens.fingerprint(token)}",
-        context={"name": user.name, "link": _external_url("accounts.reset_password", token=token),
+        context={"name": user.name, "link": absolute_url("accounts.reset_password", token=token),
                  "minutes": int(current_app.config["PASSWORD_RESET_MAX_AGE"].total_seconds() // 60)})
     audit_record(action="user.password_reset_requested", actor_id=user.id, target_type="user",
                  target_id=user.id, ip=ip)
