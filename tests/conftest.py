@@ -171,14 +171,26 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def smtp_server():
-    """A real SMTP server on loopback; `.messages` holds what it received."""
+def smtp_server_factory():
+    """Start real SMTP servers on loopback (on a given port, e.g. one that was down); stopped afterwards."""
     from aiosmtpd.controller import Controller
 
-    collector = SmtpCollector()
-    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    collector.port = controller.port
-    collector.controller = controller
-    yield collector
-    controller.stop()
+    controllers = []
+
+    def start(port: int | None = None) -> SmtpCollector:
+        collector = SmtpCollector()
+        controller = Controller(collector, hostname="127.0.0.1", port=port or free_port())
+        controller.start()
+        controllers.append(controller)
+        collector.port = controller.port
+        return collector
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server(smtp_server_factory):
+    """A real SMTP server on loopback; `.messages` holds what it received."""
+    return smtp_server_factory()

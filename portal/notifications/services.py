@@ -82,7 +82,7 @@ def email_deliver(*, email_id: int) -> str:
             db.session.commit()
             return "failed"
         db.session.commit()
-        delay = current_app.config.get("EMAIL_RETRY_BASE_SECONDS", 30) * 2 ** (attempts - 1)
+        delay = current_app.config["EMAIL_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
         raise EmailDeliveryDeferred(email.last_error, delay) from exc
     email.state = "sent"
     email.sent_at = utcnow()

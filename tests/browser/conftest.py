@@ -1,0 +1,38 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, and the portal served on loopback."""
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import free_port
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # Playwright cannot download its own browser here; Debian's Chromium serves.
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def live_port():
+    return free_port()
+
+
+@pytest.fixture
+def app_config(smtp_server, live_port):
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
+            "FRONTEND_URL": f"http://127.0.0.1:{live_port}"}
+
+
+@pytest.fixture
+def live_server(app, live_port):
+    """The app under test on a real HTTP server in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", live_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{live_port}"
+    server.shutdown()
+    thread.join(timeout=5)
