@@ -1,6 +1,5 @@
 """The Portal application factory."""
 import importlib
-import logging
 
 from flask import Flask
 
@@ -29,7 +28,6 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
-    logging.basicConfig(level=logging.INFO)
     return app
 
 

@@ -1,6 +1,7 @@
 """`make run`: seed, then serve the portal and run its Huey consumer together until Ctrl-C."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -9,10 +10,24 @@ from portal import create_app
 from portal.commands import DEV_STAFF_EMAIL, seed_staff
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     url = f"http://{host}:{port}"
+    if not _port_free(host, port):
+        print(f"Port {port} on {host} is already in use (another portal running?). "
+              f"Stop it, or choose another port: PORT=5001 make run", file=sys.stderr)
+        return 2
     os.environ.setdefault("FRONTEND_URL", url)
     app = create_app()
     with app.app_context():
@@ -22,7 +37,7 @@ def main() -> int:
         subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--workers", "2", "--threads", "4",
                           "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]),
         subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "portal.worker.huey",
-                          "--workers", "2", "--worker-type", "thread"]),
+                          "--workers", "2", "--worker-type", "thread", "--delay", "0.1", "--max-delay", "1"]),
     ]
     time.sleep(1.5)
     print("\n" + "=" * 64, flush=True)
@@ -43,8 +58,8 @@ def main() -> int:
                 process.kill()
         raise SystemExit(0)
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     while all(process.poll() is None for process in processes):
         time.sleep(0.5)
     print("A portal process stopped; stopping the other.", file=sys.stderr)
