@@ -40,7 +40,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # "basic": a changed network marks the session not fresh instead of logging out (phones switch networks).
+    login_manager.session_protection = "basic"
     csrf.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)

@@ -1,6 +1,7 @@
 """The app factory, configuration defaults, migrations and error pages."""
 import pytest
 import sqlalchemy as sa
+from flask import abort
 
 from portal import config as portal_config
 from portal import create_app
@@ -81,7 +82,7 @@ def test_unknown_page_is_a_404_page_and_an_htmx_fragment(client):
     assert fragment.headers["HX-Retarget"] == "#main"
 
 
-def test_server_error_renders_a_friendly_page(database_url):
+def test_forbidden_and_server_errors_render_friendly_pages(database_url):
     app = create_app({"TESTING": True, "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database_url,
                       "RATELIMIT_ENABLED": False})
 
@@ -89,12 +90,19 @@ def test_server_error_renders_a_friendly_page(database_url):
     def boom():
         raise RuntimeError("kaput")
 
-    response = app.test_client().get("/boom")
-    assert response.status_code == 500
-    body = response.get_data(as_text=True)
-    assert "Something went wrong" in body and "kaput" not in body
-    htmx = app.test_client().get("/boom", headers={"HX-Request": "true"})
-    assert htmx.status_code == 500 and "<html" not in htmx.get_data(as_text=True)
+    @app.route("/forbidden")
+    def forbidden():
+        abort(403)
+
+    client = app.test_client()
+    for path, status, title in (("/boom", 500, "Something went wrong"), ("/forbidden", 403, "Not allowed")):
+        response = client.get(path)
+        body = response.get_data(as_text=True)
+        assert response.status_code == status
+        assert title in body and "<html" in body and "kaput" not in body
+        htmx = client.get(path, headers={"HX-Request": "true"})
+        assert htmx.status_code == status
+        assert title in htmx.get_data(as_text=True) and "<html" not in htmx.get_data(as_text=True)
 
 
 def test_admin_pages_are_hidden_from_customers_and_guests(client, make_user, login):

@@ -147,3 +147,37 @@ def _wait_for(condition, what: str, timeout: float = 20.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class TestOutboxSweep:
+    """Emails whose delivery task was lost (a queue restart) are picked up again by the sweep."""
+
+    @pytest.fixture
+    def app_config(self, smtp_server):
+        return smtp_config(smtp_server.port)
+
+    def test_sweep_sends_old_queued_emails_and_leaves_fresh_ones(self, app, smtp_server):
+        from datetime import timedelta
+
+        from portal.timestamps import utcnow
+
+        stale = queue(key="stale")  # never dispatched: as if its task vanished with the queue
+        fresh = queue(key="fresh", recipient="budi@example.com")
+        db.session.get(Email, stale.id).created_at = utcnow() - timedelta(minutes=30)
+        db.session.commit()
+        assert services.outbox_requeue() == 1
+        assert [m["To"] for m in smtp_server.messages] == ["ana@example.com"]
+        assert db.session.get(Email, fresh.id).state == "queued"
+        assert services.outbox_requeue() == 0  # sent ones are not sent again
+
+
+@pytest.mark.smoke
+def test_sweep_does_nothing_without_a_mail_server(app):
+    from datetime import timedelta
+
+    from portal.timestamps import utcnow
+
+    email = queue()
+    db.session.get(Email, email.id).created_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    assert services.outbox_requeue() == 0
