@@ -21,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = portal_config.normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"])
+    load_service_templates(app)
     register_extensions(app)
     register_models()
     register_blueprints(app)
@@ -29,6 +30,13 @@ def create_app(config: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     return app
+
+
+def load_service_templates(app: Flask) -> None:
+    """Read every service template now, so a broken one stops start-up naming its file and field."""
+    from portal.catalog.templates import templates_load
+
+    templates_load(app.config["SERVICE_TEMPLATES_DIR"])
 
 
 def register_extensions(app: Flask) -> None:

@@ -5,6 +5,8 @@ import click
 from flask import Flask, current_app
 
 from portal.accounts import services as accounts
+from portal.catalog.selectors import service_templates
+from portal.catalog.services import catalog_seed
 from portal.config import INSTANCE_DIR
 
 DEV_STAFF_EMAIL = "staff@portal.localtest.me"
@@ -25,9 +27,17 @@ def register(app: Flask) -> None:
         if generated:
             click.echo(f"Password: {generated}")
 
+    @app.cli.command("seed-catalog")
+    def seed_catalog():
+        """Create the catalog's services and plans from service-templates/ (idempotent)."""
+        counts = catalog_seed(templates=service_templates())
+        click.echo(f"Catalog: {counts['services_created']} services and {counts['plans_created']} plans created, "
+                   f"{counts['services_updated']} services refreshed.")
+
     @app.cli.command("seed")
     def seed():
-        """Seed what a fresh embedded install needs: a staff login (kept under instance/)."""
+        """Seed what a fresh embedded install needs: the catalog and a staff login (kept under instance/)."""
+        catalog_seed(templates=service_templates())
         password = seed_staff()
         click.echo(f"Staff login: {DEV_STAFF_EMAIL} / {password}")
         click.echo(f"Portal: {current_app.config['FRONTEND_URL']}")

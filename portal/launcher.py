@@ -7,6 +7,8 @@ import sys
 import time
 
 from portal import create_app
+from portal.catalog.selectors import service_templates
+from portal.catalog.services import catalog_seed
 from portal.commands import DEV_STAFF_EMAIL, seed_staff
 
 
@@ -31,6 +33,7 @@ def main() -> int:
     os.environ.setdefault("FRONTEND_URL", url)
     app = create_app()
     with app.app_context():
+        catalog_seed(templates=service_templates())
         password = seed_staff()
     bin_dir = os.path.dirname(sys.executable)
     processes = [

@@ -1,0 +1,301 @@
+"""Pure manifest builders: a template, a plan, settings, secrets and names in; plain Kubernetes dicts out.
+
+User input only ever lands in values (env values, the host name after validation), never in
+structure or names; names are DNS-1123 labels of at most 63 characters whatever the input.
+"""
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from portal.catalog.parameters import env_text
+from portal.catalog.templates import PLACEHOLDER, ComponentSpec, Probe, ServiceTemplate
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "portal"}
+RESTRICTED_POD_SECURITY = {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+# Requests are this share of limits: instances are guaranteed a quarter and may burst to their plan.
+REQUEST_RATIO = 0.25
+
+
+class Resources(Protocol):
+    cpu_millicores: int
+    memory_mb: int
+    storage_gb: int
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    cluster_domain: str = "localtest.me"
+    ingress_class: str = "nginx"
+    cluster_issuer: str = "letsencrypt"
+    ingress_namespace: str = "ingress-nginx"
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceNames:
+    namespace: str
+    instance: str
+    host: str
+
+    def object(self, *suffix: str) -> str:
+        return dns_label(self.instance, *suffix)
+
+
+def dns_label(*parts: str, max_length: int = 63) -> str:
+    """A valid DNS-1123 label from any text: lowercase, [a-z0-9-], at most max_length characters.
+
+    Over-long names keep a readable head and end in a hash of the whole, so two long inputs never collide.
+    """
+    text = "-".join(str(p) for p in parts if str(p) != "")
+    label = re.sub(r"[^a-z0-9-]+", "-", text.lower())
+    label = re.sub(r"-{2,}", "-", label).strip("-") or "x"
+    if not label[0].isalpha():
+        label = "x" + label
+    if len(label) > max_length:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        label = label[: max_length - 9].rstrip("-") + "-" + digest
+    return label
+
+
+def instance_names(*, namespace_prefix: str, user_id: int, service_slug: str, subscription_id: int,
+                   subdomain: str, cluster_domain: str) -> InstanceNames:
+    return InstanceNames(
+        namespace=dns_label(f"{namespace_prefix}{user_id}"),
+        # Names come from ids, not from what the customer typed: they never change and never clash.
+        instance=dns_label(service_slug, str(subscription_id), max_length=40),
+        host=f"{subdomain}.{cluster_domain}",
+    )
+
+
+def labels(template: ServiceTemplate, names: InstanceNames, subscription_id: int, component: str | None = None) -> dict:
+    result = {**MANAGED_BY, "app.kubernetes.io/name": template.slug,
+              "app.kubernetes.io/instance": names.instance, "portal/subscription": str(subscription_id)}
+    if component:
+        result["app.kubernetes.io/component"] = component
+    return result
+
+
+def _quantity_cpu(millicores: float) -> str:
+    return f"{max(1, int(millicores))}m"
+
+
+def _quantity_memory(megabytes: float) -> str:
+    return f"{max(1, int(megabytes))}Mi"
+
+
+# -- per customer ---------------------------------------------------------------------------------
+
+def namespace_manifests(*, namespace: str, user_id: int, plans: list[Resources],
+                        options: ClusterOptions) -> list[dict]:
+    """The customer's namespace and its guard rails, sized from all their plans together."""
+    ns_labels = {**MANAGED_BY, "portal/customer": str(user_id), **RESTRICTED_POD_SECURITY}
+    meta = {"namespace": namespace, "labels": {**MANAGED_BY, "portal/customer": str(user_id)}}
+    cpu = sum(p.cpu_millicores for p in plans) or 100
+    memory = sum(p.memory_mb for p in plans) or 128
+    storage = sum(p.storage_gb for p in plans) or 1
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": ns_labels}},
+        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "portal-quota", **meta},
+         "spec": {"hard": {
+             "limits.cpu": _quantity_cpu(cpu), "limits.memory": _quantity_memory(memory),
+             "requests.cpu": _quantity_cpu(cpu * REQUEST_RATIO), "requests.memory": _quantity_memory(memory * REQUEST_RATIO),
+             "requests.storage": f"{storage}Gi",
+             "persistentvolumeclaims": str(4 * max(1, len(plans))),
+             "pods": str(10 * max(1, len(plans))),
+             "services.loadbalancers": "0", "services.nodeports": "0"}}},
+        {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "portal-limits", **meta},
+         "spec": {"limits": [{"type": "Container",
+                              "default": {"cpu": "250m", "memory": "256Mi"},
+                              "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
+                              "max": {"cpu": _quantity_cpu(max(p.cpu_millicores for p in plans) if plans else 100),
+                                      "memory": _quantity_memory(max(p.memory_mb for p in plans) if plans else 128)}}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "default-deny-ingress", **meta},
+         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "allow-from-ingress-controller", **meta},
+         "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "app"}},
+                  "policyTypes": ["Ingress"],
+                  "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                      "kubernetes.io/metadata.name": options.ingress_namespace}}}]}]}},
+    ]
+
+
+# -- per instance ---------------------------------------------------------------------------------
+
+def render_value(text: str, context: dict[str, str]) -> str:
+    """Fill {{ placeholders }} in one pass: substituted text is never scanned again."""
+    return PLACEHOLDER.sub(lambda match: context[match.group(1)], text)
+
+
+def _placeholder_context(template: ServiceTemplate, names: InstanceNames, settings: dict) -> dict[str, str]:
+    context = {"host": names.host, "url": f"https://{names.host}", "instance": names.instance,
+               "namespace": names.namespace}
+    for parameter in template.parameters:
+        context[f"params.{parameter.name}"] = env_text(parameter, settings.get(parameter.name))
+    for component in template.components:
+        context[f"components.{component.name}.host"] = names.object(component.name)
+    return context
+
+
+def _probe(probe: Probe) -> dict:
+    result = {"initialDelaySeconds": probe.initial_delay_seconds, "periodSeconds": probe.period_seconds,
+              "timeoutSeconds": probe.timeout_seconds, "failureThreshold": probe.failure_threshold}
+    if probe.http_get:
+        get = {"path": probe.http_get.path, "port": probe.http_get.port}
+        if probe.http_get.headers:
+            get["httpHeaders"] = [{"name": k, "value": v} for k, v in probe.http_get.headers.items()]
+        result["httpGet"] = get
+    elif probe.tcp_port:
+        result["tcpSocket"] = {"port": probe.tcp_port}
+    else:
+        result["exec"] = {"command": list(probe.exec)}
+    return result
+
+
+def _container(component: ComponentSpec, plan: Resources, names: InstanceNames, context: dict) -> dict:
+    secret_name = names.object("secrets")
+    env = []
+    for item in component.env:
+        if item.secret is not None:
+            env.append({"name": item.name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": item.secret}}})
+        else:
+            env.append({"name": item.name, "value": render_value(item.value, context)})
+    cpu = plan.cpu_millicores * component.cpu_share
+    memory = plan.memory_mb * component.memory_share
+    security = component.security
+    container_security = {"allowPrivilegeEscalation": security.allow_privilege_escalation}
+    capabilities = {}
+    if security.drop_all_capabilities:
+        capabilities["drop"] = ["ALL"]
+    if security.add_capabilities:
+        capabilities["add"] = list(security.add_capabilities)
+    if capabilities:
+        container_security["capabilities"] = capabilities
+    container = {
+        "name": component.name,
+        "image": component.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http" if component.exposed else "main", "containerPort": component.port, "protocol": "TCP"}],
+        "env": env,
+        "resources": {"limits": {"cpu": _quantity_cpu(cpu), "memory": _quantity_memory(memory)},
+                      "requests": {"cpu": _quantity_cpu(cpu * REQUEST_RATIO),
+                                   "memory": _quantity_memory(memory * REQUEST_RATIO)}},
+        "readinessProbe": _probe(component.probes.readiness),
+        "livenessProbe": _probe(component.probes.liveness),
+        "securityContext": container_security,
+        "volumeMounts": [{"name": v.name, "mountPath": v.mount_path, **({"subPath": v.sub_path} if v.sub_path else {})}
+                         for v in component.volumes],
+    }
+    if component.probes.startup:
+        container["startupProbe"] = _probe(component.probes.startup)
+    if component.args:
+        container["args"] = list(component.args)
+    return container
+
+
+def _pod_security(component: ComponentSpec) -> dict:
+    security = component.security
+    result = {"seccompProfile": {"type": "RuntimeDefault"}}
+    for key, value in (("runAsUser", security.run_as_user), ("runAsGroup", security.run_as_group),
+                       ("fsGroup", security.fs_group)):
+        if value is not None:
+            result[key] = value
+    if security.run_as_non_root:
+        result["runAsNonRoot"] = True
+    return result
+
+
+def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resources, names: InstanceNames,
+              subscription_id: int, context: dict, replicas: int) -> dict:
+    component_labels = labels(template, names, subscription_id, component.name)
+    selector = {"app.kubernetes.io/instance": names.instance, "app.kubernetes.io/component": component.name}
+    pod_spec = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": _pod_security(component),
+        "containers": [_container(component, plan, names, context)],
+        "volumes": [{"name": v.name, "persistentVolumeClaim": {"claimName": names.object(component.name, v.name)}}
+                    for v in component.volumes],
+    }
+    spec = {"replicas": replicas, "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": component_labels}, "spec": pod_spec}}
+    if component.kind == "StatefulSet":
+        spec["serviceName"] = names.object(component.name)
+    else:
+        spec["strategy"] = {"type": "Recreate"}  # one pod at a time on a ReadWriteOnce volume
+    return {"apiVersion": "apps/v1", "kind": component.kind,
+            "metadata": {"name": names.object(component.name), "namespace": names.namespace, "labels": component_labels},
+            "spec": spec}
+
+
+def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: dict, secrets: dict[str, str],
+                       names: InstanceNames, subscription_id: int, options: ClusterOptions,
+                       replicas: int = 1, ingress_enabled: bool = True) -> list[dict]:
+    """Everything one instance needs, in apply order: secret, volumes, workloads, services, ingress.
+
+    `replicas=0` with `ingress_enabled=False` is the suspended instance: data kept, nothing served.
+    """
+    missing = {s.name for s in template.secrets} - set(secrets)
+    if missing:
+        raise ValueError(f"secrets missing for {template.slug}: {sorted(missing)}")
+    context = _placeholder_context(template, names, settings)
+    base_labels = labels(template, names, subscription_id)
+    meta = {"namespace": names.namespace}
+    manifests = [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                  "metadata": {"name": names.object("secrets"), **meta, "labels": base_labels},
+                  "stringData": {s.name: secrets[s.name] for s in template.secrets}}]
+    for component in template.components:
+        for volume in component.volumes:
+            size_mb = max(256, int(plan.storage_gb * 1024 * volume.storage_share))
+            claim = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{size_mb}Mi"}}}
+            if options.storage_class:
+                claim["storageClassName"] = options.storage_class
+            manifests.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                              "metadata": {"name": names.object(component.name, volume.name), **meta,
+                                           "labels": labels(template, names, subscription_id, component.name)},
+                              "spec": claim})
+    for component in template.components:
+        manifests.append(_workload(template, component, plan, names, subscription_id, context, replicas))
+    for component in template.components:
+        manifests.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": names.object(component.name), **meta,
+                         "labels": labels(template, names, subscription_id, component.name)},
+            "spec": {"type": "ClusterIP",
+                     "selector": {"app.kubernetes.io/instance": names.instance,
+                                  "app.kubernetes.io/component": component.name},
+                     "ports": [{"name": "http" if component.exposed else "main", "port": component.port,
+                                "targetPort": component.port, "protocol": "TCP"}]}})
+    manifests.append({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": names.object("internal"), **meta, "labels": base_labels},
+        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": names.instance}},
+                 "policyTypes": ["Ingress"],
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": names.instance}}}]}]}})
+    if ingress_enabled:
+        manifests.append(_ingress(template, names, subscription_id, options))
+    return manifests
+
+
+def _ingress(template: ServiceTemplate, names: InstanceNames, subscription_id: int, options: ClusterOptions) -> dict:
+    exposed = template.exposed_component
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": names.instance, "namespace": names.namespace,
+                     "labels": labels(template, names, subscription_id),
+                     "annotations": {"cert-manager.io/cluster-issuer": options.cluster_issuer,
+                                     "nginx.ingress.kubernetes.io/proxy-body-size": "64m"}},
+        "spec": {"ingressClassName": options.ingress_class,
+                 "tls": [{"hosts": [names.host], "secretName": names.object("tls")}],
+                 "rules": [{"host": names.host, "http": {"paths": [{
+                     "path": "/", "pathType": "Prefix",
+                     "backend": {"service": {"name": names.object(exposed.name),
+                                             "port": {"number": exposed.port}}}}]}}]},
+    }
