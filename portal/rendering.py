@@ -3,12 +3,12 @@ from flask import Flask, Response, current_app, make_response, redirect, render_
 from jinja2_fragments.flask import render_block
 
 
-def render_page(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:
+def render_page(template_name: str, /, *, block: str | None = None, status: int = 200, **context) -> Response:
     """The whole page, or only `block` of it when htmx asks (same URL, so Vary on HX-Request)."""
     if block and getattr(request, "htmx", False) and not request.htmx.boosted:
-        body = render_block(template, block, **context)
+        body = render_block(template_name, block, **context)
     else:
-        body = render_template(template, **context)
+        body = render_template(template_name, **context)
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response

@@ -3,6 +3,7 @@ from collections.abc import Callable
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, URLField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from portal.catalog.parameters import SettingsInvalid, settings_clean, subdomain_problem, timezones
@@ -13,9 +14,13 @@ def _field(parameter: ParameterSpec):
     options = {"label": parameter.label, "description": parameter.help, "default": parameter.default}
     if parameter.type == "boolean":
         return BooleanField(**options)
-    if parameter.type in ("choice", "timezone"):
-        choices = parameter.choices if parameter.type == "choice" else timezones()
-        return SelectField(choices=[(c, c.replace("_", " ")) for c in choices], validate_choice=False, **options)
+    if parameter.type == "choice":
+        return SelectField(choices=[SelectChoice(c) for c in parameter.choices], validate_choice=False, **options)
+    if parameter.type == "timezone":
+        # Grouped by region, so the long list reads like the one on a phone's settings screen.
+        choices = [SelectChoice(zone, zone.split("/", 1)[1].replace("_", " "), optgroup=zone.split("/", 1)[0])
+                   for zone in timezones()]
+        return SelectField(choices=choices, validate_choice=False, **options)
     length = [Length(max=parameter.max_length), Optional()]
     if parameter.type == "email":
         return EmailField(validators=length, **options)
