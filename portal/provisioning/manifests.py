@@ -36,6 +36,13 @@ class ClusterOptions:
     ingress_namespace: str = "ingress-nginx"
     storage_class: str | None = None
 
+    @classmethod
+    def from_config(cls, config) -> "ClusterOptions":
+        """Read from the app's settings (K8S_*), so builders stay free of Flask."""
+        return cls(cluster_domain=config["K8S_CLUSTER_DOMAIN"], ingress_class=config["K8S_INGRESS_CLASS"],
+                   cluster_issuer=config["K8S_CLUSTER_ISSUER"], ingress_namespace=config["K8S_INGRESS_NAMESPACE"],
+                   storage_class=config["K8S_STORAGE_CLASS"])
+
 
 @dataclass(frozen=True)
 class InstanceNames:

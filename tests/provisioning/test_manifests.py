@@ -248,3 +248,20 @@ def test_injected_settings_are_refused_or_carried_verbatim_without_changing_stru
 def test_an_over_long_setting_is_refused():
     with pytest.raises(SettingsInvalid):
         settings_clean(TEMPLATES["wordpress"], {"table_prefix": "a" * 5000 + "_"})
+
+
+def test_cluster_options_come_from_the_environment(monkeypatch):
+    from portal.config import from_environment
+
+    monkeypatch.setenv("K8S_INGRESS_CLASS", "traefik")
+    monkeypatch.setenv("K8S_CLUSTER_ISSUER", "zerossl")
+    monkeypatch.setenv("K8S_STORAGE_CLASS", "longhorn")
+    options = ClusterOptions.from_config(from_environment())
+    assert (options.ingress_class, options.cluster_issuer, options.storage_class) == ("traefik", "zerossl", "longhorn")
+    manifests = instance_manifests(template=TEMPLATES["ghost"], plan=TEMPLATES["ghost"].plan("starter"),
+                                   settings=settings_clean(TEMPLATES["ghost"], {}), secrets=SECRETS["ghost"],
+                                   names=instance_names(namespace_prefix="c-", user_id=1, service_slug="ghost",
+                                                        subscription_id=1, subdomain="x-y", cluster_domain="d.id"),
+                                   subscription_id=1, options=options)
+    assert by_kind(manifests, "Ingress")["spec"]["ingressClassName"] == "traefik"
+    assert {m["spec"].get("storageClassName") for m in manifests if m["kind"] == "PersistentVolumeClaim"} == {"longhorn"}
