@@ -8,6 +8,7 @@ from portal.accounts import services as accounts
 from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.config import INSTANCE_DIR
+from portal.provisioning.cluster import cluster_for
 
 DEV_STAFF_EMAIL = "staff@portal.localtest.me"
 
@@ -26,6 +27,19 @@ def register(app: Flask) -> None:
         click.echo(f"{user.email} is staff.")
         if generated:
             click.echo(f"Password: {generated}")
+
+    @app.cli.command("cluster-check")
+    def cluster_check():
+        """Connect to the cluster KUBE_MODE names and check what the portal needs to do there."""
+        result = cluster_for(current_app.config).check()
+        click.echo(f"Mode: {current_app.config['KUBE_MODE']}")
+        if result.error:
+            raise click.ClickException(f"Cannot use the cluster: {result.error}")
+        click.echo(f"Server: {result.version} {result.platform}".rstrip())
+        for permission, allowed in result.permissions.items():
+            click.echo(f"  {'ok ' if allowed else 'NO '} {permission}")
+        if not result.ok:
+            raise click.ClickException("The portal lacks permissions it needs.")
 
     @app.cli.command("seed-catalog")
     def seed_catalog():

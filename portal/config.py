@@ -49,6 +49,7 @@ def from_environment() -> dict:
         "PRODUCT_NAME": env("PRODUCT_NAME", "Portal"),
         "FRONTEND_URL": (env("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "SUPPORT_EMAIL": env("SUPPORT_EMAIL", "support@portal.localtest.me"),
+        "STAFF_ALERT_EMAIL": env("STAFF_ALERT_EMAIL") or None,
         # Mail: with no server every email stays in the outbox, readable by staff.
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": int(env("MAIL_PORT", "587")),
@@ -64,6 +65,13 @@ def from_environment() -> dict:
         # Cluster and payments: embedded emulators unless named explicitly.
         "KUBE_MODE": env("KUBE_MODE", "emulated"),
         "KUBECONFIG_PATH": env("KUBECONFIG_PATH") or None,
+        "KUBE_EMULATOR_URL": env("KUBE_EMULATOR_URL", "http://127.0.0.1:8001"),
+        "KUBE_TIMEOUT_SECONDS": float(env("KUBE_TIMEOUT_SECONDS", "10")),
+        "PROVISION_MAX_ATTEMPTS": int(env("PROVISION_MAX_ATTEMPTS", "6")),
+        "PROVISION_RETRY_BASE_SECONDS": float(env("PROVISION_RETRY_BASE_SECONDS", "5")),  # doubles per attempt
+        # While anything is provisioning, sweep this often instead of waiting for the minute.
+        "WATCH_INTERVAL_SECONDS": float(env("WATCH_INTERVAL_SECONDS", "3")),
+        "WATCH_MAX_ROUNDS": int(env("WATCH_MAX_ROUNDS", "200")),
         "K8S_NAMESPACE_PREFIX": env("K8S_NAMESPACE_PREFIX", "customer-"),
         "K8S_CLUSTER_DOMAIN": env("K8S_CLUSTER_DOMAIN", "localtest.me"),
         "K8S_INGRESS_CLASS": env("K8S_INGRESS_CLASS", "nginx"),

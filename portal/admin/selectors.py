@@ -3,6 +3,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.notifications.models import Email
+from portal.provisioning.models import Node
 
 PAGE_SIZE = 50
 
@@ -17,3 +18,7 @@ def outbox_page(*, state: str | None, page: int) -> tuple[list[Email], int]:
     emails = db.session.scalars(
         query.order_by(Email.id.desc()).limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)).all()
     return list(emails), db.session.scalar(count)
+
+
+def nodes() -> list[Node]:
+    return list(db.session.scalars(select(Node).order_by(Node.name)))

@@ -1,13 +1,22 @@
-"""Staff pages under /admin (the email outbox for now)."""
-from flask import Blueprint, abort, request
+"""Staff pages under /admin: the cluster's health and the email outbox (more to come)."""
+from flask import Blueprint, abort, current_app, request
 
 from portal.admin import selectors
 from portal.admin.access import staff_required
 from portal.extensions import db
 from portal.notifications.models import STATES, Email
+from portal.provisioning.cluster import cluster_for
 from portal.rendering import render_page
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@blueprint.route("/cluster")
+@staff_required
+def cluster_health():
+    check = cluster_for(current_app.config).check()
+    return render_page("admin/cluster.html", check=check, mode=current_app.config["KUBE_MODE"],
+                       nodes=selectors.nodes())
 
 
 @blueprint.route("/outbox")

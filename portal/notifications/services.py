@@ -5,13 +5,14 @@ from flask import current_app, render_template
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
+from portal.accounts.models import User
 from portal.extensions import db
 from portal.notifications import mailer
 from portal.notifications import tasks as email_tasks
 from portal.notifications.models import Email
 from portal.timestamps import utcnow
 
-TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed")
+TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready")
 
 
 class EmailDeliveryDeferred(Exception):
@@ -102,3 +103,17 @@ def outbox_requeue(*, older_than: timedelta = timedelta(minutes=10)) -> int:
     for email_id in ids:
         email_tasks.email_send(email_id)
     return len(ids)
+
+
+def staff_alert(*, key: str, title: str, message: str) -> int:
+    """Email every active staff member (and STAFF_ALERT_EMAIL) once per key; returns how many were queued."""
+    recipients = {u.email: u.id for u in db.session.scalars(
+        select(User).where(User.is_staff.is_(True), User.disabled.is_(False)))}
+    if current_app.config.get("STAFF_ALERT_EMAIL"):
+        recipients.setdefault(current_app.config["STAFF_ALERT_EMAIL"], None)
+    queued = [email_queue(template="staff_alert", recipient=address, user_id=user_id, key=f"{key}:{address}",
+                          context={"title": title, "message": message})
+              for address, user_id in recipients.items()]
+    db.session.commit()
+    email_dispatch(*queued)
+    return sum(1 for email in queued if email is not None)

@@ -1,0 +1,290 @@
+"""The cluster gateway: the one module that talks to Kubernetes, through the official client.
+
+Every call has a timeout; API errors become the domain errors below, carrying the API's reason.
+Bodies are plain dicts in and out (the client's typed models cost ~7x more to build on a sweep).
+"""
+import base64
+import json
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+FIELD_MANAGER = "portal"
+MANAGED_SELECTOR = "app.kubernetes.io/managed-by=portal"
+
+# (apiVersion, kind) -> (plural, namespaced): the kinds the portal creates or reads.
+KINDS = {
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "Node"): ("nodes", False),
+    ("v1", "Secret"): ("secrets", True),
+    ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
+    ("v1", "Service"): ("services", True),
+    ("v1", "ResourceQuota"): ("resourcequotas", True),
+    ("v1", "LimitRange"): ("limitranges", True),
+    ("v1", "Pod"): ("pods", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("apps/v1", "StatefulSet"): ("statefulsets", True),
+    ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
+}
+# What one instance is made of, deleted in this order on termination.
+INSTANCE_KINDS = [("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
+                  ("v1", "Service"), ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "PersistentVolumeClaim"),
+                  ("v1", "Secret")]
+WORKLOAD_KINDS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1"}
+
+
+class ClusterError(Exception):
+    """A cluster call that failed; `reason` is the API's (e.g. Invalid, Forbidden) or the network's."""
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = ""):
+        super().__init__(message)
+        self.message, self.status, self.reason = message, status, reason
+
+
+class ClusterUnavailable(ClusterError):
+    """Down, slow, overloaded or in conflict: worth trying again later."""
+    transient = True
+
+
+class ManifestRejected(ClusterError):
+    """The API refused the object itself (422 Invalid, 400): retrying cannot help."""
+
+
+class QuotaExceeded(ClusterError):
+    """The customer's namespace quota has no room for this."""
+
+
+class AccessDenied(ClusterError):
+    """The portal's credentials may not do this (401/403)."""
+
+
+class ObjectNotFound(ClusterError):
+    pass
+
+
+def _error_from(status: int, body: bytes | str | None) -> ClusterError:
+    try:
+        detail = json.loads(body or b"{}")
+    except ValueError:
+        detail = {}
+    message = detail.get("message") or (body.decode(errors="replace") if isinstance(body, bytes) else str(body or ""))
+    reason = detail.get("reason") or ""
+    if status == 404:
+        return ObjectNotFound(message or "not found", status=status, reason=reason or "NotFound")
+    if status == 403 and "exceeded quota" in message:
+        return QuotaExceeded(message, status=status, reason=reason or "Forbidden")
+    if status in (401, 403):
+        return AccessDenied(message, status=status, reason=reason or "Forbidden")
+    if status in (400, 422):
+        return ManifestRejected(message, status=status, reason=reason or "Invalid")
+    return ClusterUnavailable(message or f"HTTP {status}", status=status, reason=reason or f"HTTP{status}")
+
+
+def resource_path(api_version: str, kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    plural, namespaced = KINDS[(api_version, kind)]
+    path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    if namespaced and namespace:
+        path += f"/namespaces/{quote(namespace)}"
+    path += f"/{plural}"
+    if name:
+        path += f"/{quote(name)}"
+    return path
+
+
+@dataclass
+class ClusterCheck:
+    version: str = ""
+    platform: str = ""
+    permissions: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(self.permissions.values())
+
+
+class Cluster:
+    """One connection to one cluster; thread-safe (the client pools its connections)."""
+
+    def __init__(self, api_client: k8s.ApiClient, *, timeout: float = 10.0, mode: str = "emulated"):
+        self.api = api_client
+        self.timeout = timeout
+        self.mode = mode
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, query: list | None = None, body=None,
+              content_type: str = "application/json", accept: str = "application/json", raw: bool = False):
+        headers = {"Accept": accept}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        request = self.api.param_serialize(method, path, query_params=query or [], header_params=headers,
+                                           body=body, auth_settings=["BearerToken"])
+        try:
+            response = self.api.call_api(*request, _request_timeout=self.timeout)
+            data = response.read()
+        except ApiException as exc:
+            raise _error_from(exc.status or 0, exc.body) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterUnavailable(f"cannot reach the cluster: {exc}", reason=type(exc).__name__) from exc
+        if not 200 <= response.status < 300:
+            raise _error_from(response.status, data)
+        if raw:
+            return data.decode(errors="replace")
+        return json.loads(data) if data else {}
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def version(self) -> dict:
+        return self._call("GET", "/version")
+
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
+        try:
+            return self._call("GET", resource_path(api_version, kind, namespace, name))
+        except ObjectNotFound:
+            return None
+
+    def list_objects(self, api_version: str, kind: str, *, namespace: str | None = None, selector: str | None = None) -> list[dict]:
+        query = [("labelSelector", selector)] if selector else []
+        return self._call("GET", resource_path(api_version, kind, namespace), query=query).get("items", [])
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        secret = self.get("v1", "Secret", namespace, name)
+        if secret is None:
+            return None
+        values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+        values.update(secret.get("stringData") or {})
+        return values
+
+    def list_pods(self, selector: str = MANAGED_SELECTOR) -> list[dict]:
+        """Every pod matching the selector, across all namespaces, in one call."""
+        return self.list_objects("v1", "Pod", selector=selector)
+
+    def read_log(self, namespace: str, pod: str, *, container: str | None = None, tail_lines: int | None = None,
+                 since_seconds: int | None = None, since_time: str | None = None, timestamps: bool = False,
+                 previous: bool = False) -> str:
+        query = [(k, v) for k, v in (("container", container), ("tailLines", tail_lines),
+                                     ("sinceSeconds", since_seconds), ("sinceTime", since_time)) if v is not None]
+        if timestamps:
+            query.append(("timestamps", "true"))
+        if previous:
+            query.append(("previous", "true"))
+        return self._call("GET", resource_path("v1", "Pod", namespace, pod) + "/log", query=query,
+                          accept="text/plain", raw=True)
+
+    def list_nodes(self) -> list[dict]:
+        return self.list_objects("v1", "Node")
+
+    def pod_metrics(self, selector: str = MANAGED_SELECTOR) -> list[dict] | None:
+        """Usage per pod from the metrics API, or None when the cluster does not serve it."""
+        try:
+            return self._call("GET", "/apis/metrics.k8s.io/v1beta1/pods",
+                              query=[("labelSelector", selector)]).get("items", [])
+        except ObjectNotFound:
+            return None
+
+    def check(self) -> ClusterCheck:
+        """Can the portal reach the cluster and do what it needs? (health page, `flask cluster-check`)"""
+        result = ClusterCheck()
+        try:
+            version = self.version()
+        except ClusterError as exc:
+            result.error = exc.message
+            return result
+        result.version = version.get("gitVersion", "")
+        result.platform = version.get("platform", "")
+        for label, api_version, kind in (("list namespaces", "v1", "Namespace"), ("list pods", "v1", "Pod"),
+                                         ("list nodes", "v1", "Node"), ("list deployments", "apps/v1", "Deployment"),
+                                         ("list ingresses", "networking.k8s.io/v1", "Ingress")):
+            try:
+                self._call("GET", resource_path(api_version, kind), query=[("limit", 1)])
+                result.permissions[label] = True
+            except AccessDenied:
+                result.permissions[label] = False
+            except ClusterError as exc:
+                result.error = exc.message
+                break
+        return result
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def apply(self, manifest: dict) -> dict:
+        """Server-side apply (field manager `portal`): creates or updates; applying twice changes nothing."""
+        metadata = manifest["metadata"]
+        path = resource_path(manifest["apiVersion"], manifest["kind"], metadata.get("namespace"), metadata["name"])
+        return self._call("PATCH", path, query=[("fieldManager", FIELD_MANAGER), ("force", "true")], body=manifest,
+                          content_type="application/apply-patch+yaml")
+
+    def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
+        """Delete one object; False when it was already gone."""
+        try:
+            self._call("DELETE", resource_path(api_version, kind, namespace, name),
+                       query=[("propagationPolicy", "Background")])
+            return True
+        except ObjectNotFound:
+            return False
+
+    def delete_by_label(self, namespace: str, selector: str, kinds=INSTANCE_KINDS) -> int:
+        """Delete every object of these kinds carrying the labels; returns how many went."""
+        deleted = 0
+        for api_version, kind in kinds:
+            for item in self.list_objects(api_version, kind, namespace=namespace, selector=selector):
+                deleted += self.delete(api_version, kind, namespace, item["metadata"]["name"])
+        return deleted
+
+    def delete_namespace(self, name: str) -> bool:
+        return self.delete("v1", "Namespace", None, name)
+
+    def _merge_patch(self, path: str, patch: dict) -> dict:
+        return self._call("PATCH", path, body=patch, content_type="application/merge-patch+json")
+
+    def restart(self, namespace: str, kind: str, name: str, at: str) -> dict:
+        """Rollout restart, as kubectl does it: a new pod-template annotation makes new pods."""
+        patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": at}}}}}
+        return self._merge_patch(resource_path(WORKLOAD_KINDS[kind], kind, namespace, name), patch)
+
+    def scale(self, namespace: str, kind: str, name: str, replicas: int) -> dict:
+        return self._merge_patch(resource_path(WORKLOAD_KINDS[kind], kind, namespace, name) + "/scale",
+                                 {"spec": {"replicas": replicas}})
+
+    def cordon(self, name: str, unschedulable: bool = True) -> dict:
+        return self._merge_patch(resource_path("v1", "Node", None, name), {"spec": {"unschedulable": unschedulable}})
+
+
+_connections: dict[tuple, Cluster] = {}
+_connections_lock = threading.Lock()
+
+
+def cluster_for(config) -> Cluster:
+    """The process's connection for this configuration (built once; KUBE_MODE never guesses)."""
+    mode = config["KUBE_MODE"]
+    key = (mode, config.get("KUBE_EMULATOR_URL"), config.get("KUBECONFIG_PATH"), config["KUBE_TIMEOUT_SECONDS"])
+    with _connections_lock:
+        if key not in _connections:
+            _connections[key] = Cluster(_api_client(config), timeout=config["KUBE_TIMEOUT_SECONDS"], mode=mode)
+        return _connections[key]
+
+
+def _api_client(config) -> k8s.ApiClient:
+    mode = config["KUBE_MODE"]
+    if mode == "emulated":
+        configuration = k8s.Configuration(host=config["KUBE_EMULATOR_URL"])
+    elif mode == "kubeconfig":
+        configuration = k8s.Configuration()
+        k8s_config.load_kube_config(config_file=config.get("KUBECONFIG_PATH"), client_configuration=configuration)
+    elif mode == "incluster":
+        configuration = k8s.Configuration()
+        k8s_config.load_incluster_config(client_configuration=configuration)
+    else:
+        raise ValueError(f"KUBE_MODE must be emulated, kubeconfig or incluster, not {mode!r}")
+    # Huey owns retries, with backoff; the client should fail fast and say why.
+    configuration.retries = 1
+    return k8s.ApiClient(configuration)

@@ -1,0 +1,192 @@
+"""Putting instances on the cluster and changing them there: provision, restart, suspend, terminate, nodes."""
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from portal.catalog.models import Plan
+from portal.catalog.parameters import secrets_generate
+from portal.catalog.selectors import template_for
+from portal.catalog.templates import ServiceTemplate
+from portal.extensions import db
+from portal.instances.services import instance_event_record
+from portal.notifications.services import staff_alert
+from portal.provisioning.cluster import Cluster, ObjectNotFound, cluster_for
+from portal.provisioning.manifests import ClusterOptions, InstanceNames, instance_manifests, instance_names, namespace_manifests
+from portal.provisioning.models import Node
+from portal.subscriptions import services as subscriptions
+from portal.subscriptions.models import Subscription
+from portal.timestamps import utcnow
+
+# States in which a subscription's plan counts toward its namespace's quota.
+HOLDS_RESOURCES = ("provisioning", "provisioning_failed", "active", "suspended")
+STEPS = (("namespace", "Namespace prepared"), ("secret", "Secrets stored"), ("volumes", "Storage volumes created"),
+         ("workloads", "Workloads created"), ("network", "Internal network set up"), ("ingress", "Address published"))
+STEP_OF_KIND = {"Namespace": "namespace", "ResourceQuota": "namespace", "LimitRange": "namespace",
+                "Secret": "secret", "PersistentVolumeClaim": "volumes", "Deployment": "workloads",
+                "StatefulSet": "workloads", "Service": "network", "NetworkPolicy": "network", "Ingress": "ingress"}
+
+
+def cluster() -> Cluster:
+    return cluster_for(current_app.config)
+
+
+@dataclass(frozen=True)
+class InstanceTarget:
+    subscription: Subscription
+    template: ServiceTemplate
+    names: InstanceNames
+    options: ClusterOptions
+
+
+def instance_target(subscription: Subscription) -> InstanceTarget:
+    config = current_app.config
+    template = template_for(subscription.plan.service.slug)
+    if template is None:
+        raise LookupError(f"no service template for {subscription.plan.service.slug!r}")
+    names = instance_names(namespace_prefix=config["K8S_NAMESPACE_PREFIX"], user_id=subscription.user_id,
+                           service_slug=template.slug, subscription_id=subscription.id,
+                           subdomain=subscription.subdomain, cluster_domain=config["K8S_CLUSTER_DOMAIN"])
+    return InstanceTarget(subscription, template, names, ClusterOptions.from_config(config))
+
+
+def _load(subscription_id: int) -> Subscription | None:
+    return db.session.scalar(select(Subscription).where(Subscription.id == subscription_id)
+                             .options(joinedload(Subscription.plan).joinedload(Plan.service)))
+
+
+def _customer_plans(user_id: int) -> list[Plan]:
+    return list(db.session.scalars(select(Plan).join(Subscription, Subscription.plan_id == Plan.id)
+                                   .where(Subscription.user_id == user_id, Subscription.state.in_(HOLDS_RESOURCES))))
+
+
+def _namespace_manifests(target: InstanceTarget) -> list[dict]:
+    return namespace_manifests(namespace=target.names.namespace, user_id=target.subscription.user_id,
+                               plans=_customer_plans(target.subscription.user_id), options=target.options)
+
+
+def instance_provision(*, subscription_id: int) -> str:
+    """Apply everything the instance needs, step by step, each step an event; idempotent.
+
+    Returns "applied", or "skipped" when the subscription is no longer provisioning. Cluster errors
+    propagate: the task decides between retrying and giving up.
+    """
+    subscription = _load(subscription_id)
+    if subscription is None or subscription.state != "provisioning":
+        return "skipped"
+    target = instance_target(subscription)
+    gateway = cluster()
+    if subscription.namespace != target.names.namespace or subscription.instance_name != target.names.instance:
+        subscription.namespace, subscription.instance_name = target.names.namespace, target.names.instance
+        db.session.commit()
+    namespace_objects = _namespace_manifests(target)
+    for manifest in namespace_objects[:1]:
+        gateway.apply(manifest)  # the namespace first: the secret lookup below needs it
+    # Generated once: values already in the cluster are kept, only new keys are made.
+    stored = gateway.read_secret(target.names.namespace, target.names.object("secrets")) or {}
+    secrets = {**secrets_generate(target.template), **stored}
+    manifests = namespace_objects[1:] + instance_manifests(
+        template=target.template, plan=subscription.plan, settings=subscription.settings, secrets=secrets,
+        names=target.names, subscription_id=subscription.id, options=target.options)
+    by_step = {step: [] for step, _ in STEPS}
+    for manifest in manifests:
+        by_step[STEP_OF_KIND[manifest["kind"]]].append(manifest)
+    for step, done in STEPS:
+        for manifest in by_step[step]:
+            gateway.apply(manifest)
+        instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
+        db.session.commit()
+    return "applied"
+
+
+def instance_provision_failed(*, subscription_id: int, reason: str) -> None:
+    """Give up: the subscription shows the reason and staff are told."""
+    subscription = subscriptions.subscription_provisioning_failed(subscription_id=subscription_id, reason=reason)
+    if subscription is not None:
+        staff_alert(key=f"provisioning-failed:{subscription.id}:{int(subscription.state_changed_at.timestamp())}",
+                    title=f"Provisioning failed for subscription #{subscription.id}",
+                    message=f"{subscription.subdomain}: {reason}")
+
+
+def _workloads(target: InstanceTarget) -> list[tuple[str, str]]:
+    return [(component.kind, target.names.object(component.name)) for component in target.template.components]
+
+
+def instance_restart(*, subscription_id: int) -> None:
+    """Rollout-restart every workload of the instance (new pods; the data stays)."""
+    subscription = _load(subscription_id)
+    target = instance_target(subscription)
+    at = utcnow().isoformat()
+    for kind, name in _workloads(target):
+        cluster().restart(target.names.namespace, kind, name, at)
+    instance_event_record(subscription_id=subscription.id, kind="restart", message="Restart requested.")
+    db.session.commit()
+
+
+def instance_suspend(*, subscription_id: int) -> None:
+    """Scale to zero and take the ingress out: nothing served, nothing lost."""
+    subscription = _load(subscription_id)
+    if subscription.state != "suspended":
+        return
+    target = instance_target(subscription)
+    gateway = cluster()
+    for kind, name in _workloads(target):
+        try:
+            gateway.scale(target.names.namespace, kind, name, 0)
+        except ObjectNotFound:
+            pass  # never created (suspended before provisioning finished): nothing to scale
+    gateway.delete("networking.k8s.io/v1", "Ingress", target.names.namespace, target.names.instance)
+    instance_event_record(subscription_id=subscription.id, kind="step.suspended",
+                          message="Instance stopped and taken offline; your data is kept.")
+    db.session.commit()
+
+
+def instance_terminate(*, subscription_id: int) -> int:
+    """Delete the instance's objects; then its namespace when nothing else of the customer's is in it."""
+    subscription = _load(subscription_id)
+    if subscription.state != "terminated":
+        return 0
+    target = instance_target(subscription)
+    gateway = cluster()
+    deleted = gateway.delete_by_label(target.names.namespace, f"portal/subscription={subscription.id}")
+    others = [s for s in db.session.scalars(select(Subscription).where(
+        Subscription.user_id == subscription.user_id, Subscription.state.in_(HOLDS_RESOURCES)))]
+    if others:
+        for manifest in _namespace_manifests(target):
+            gateway.apply(manifest)  # the quota shrinks to the plans that remain
+    else:
+        gateway.delete_namespace(target.names.namespace)
+    instance_event_record(subscription_id=subscription.id, kind="step.terminated",
+                          message=f"Instance deleted ({deleted} objects).", level="warning")
+    db.session.commit()
+    return deleted
+
+
+def nodes_sync() -> list[str]:
+    """Record every node's readiness and size; a node going NotReady or coming back alerts staff."""
+    changes = []
+    seen = set()
+    for item in cluster().list_nodes():
+        name = item["metadata"]["name"]
+        seen.add(name)
+        conditions = item.get("status", {}).get("conditions", [])
+        ready_condition = next((c for c in conditions if c.get("type") == "Ready"), {})
+        ready = ready_condition.get("status") == "True"
+        node = db.session.scalar(select(Node).where(Node.name == name))
+        if node is None:
+            node = Node(name=name, ready=ready)
+            db.session.add(node)
+        elif node.ready != ready:
+            changes.append(f"{name} is {'Ready again' if ready else 'NotReady'}")
+        node.ready = ready
+        node.unschedulable = bool(item.get("spec", {}).get("unschedulable", False))
+        node.capacity = item.get("status", {}).get("capacity", {})
+        node.allocatable = item.get("status", {}).get("allocatable", {})
+        node.conditions = conditions
+        node.last_heartbeat_at = utcnow()
+    db.session.commit()
+    for change in changes:
+        staff_alert(key=f"node:{change}:{utcnow().isoformat(timespec='minutes')}", title=f"Node {change}",
+                    message=f"The cluster reports that node {change}.")
+    return changes

@@ -1,0 +1,118 @@
+"""Cluster work as Huey tasks: one instance at a time (a lock per subscription), retried with backoff."""
+import time
+
+from flask import current_app
+from huey import crontab
+from huey.constants import EmptyData
+from huey.exceptions import TaskLockedException
+
+from portal.extensions import db
+from portal.instances import sweep
+from portal.instances.services import instance_event_record
+from portal.provisioning import services
+from portal.provisioning.cluster import ClusterError
+from portal.tasks import huey, periodic_task, task
+
+LOCK_RETRY_SECONDS = 2
+WATCH_FLAG = "instances-watch"
+
+
+def _instance_lock(subscription_id: int):
+    return huey.lock_task(f"instance-{subscription_id}")
+
+
+def _run(this_task, subscription_id: int, attempt: int, work, give_up=None) -> str:
+    """Run `work` under the instance's lock; retry transient cluster errors with exponential backoff.
+
+    A permanent error, or the last attempt, ends in `give_up(reason)` when one is given.
+    """
+    config = current_app.config
+    try:
+        with _instance_lock(subscription_id):
+            work(subscription_id=subscription_id)
+    except TaskLockedException:
+        this_task.schedule((subscription_id, attempt), delay=LOCK_RETRY_SECONDS)
+        return "locked"
+    except ClusterError as exc:
+        db.session.rollback()
+        reason = f"{exc.reason}: {exc.message}" if exc.reason else exc.message
+        if exc.transient and attempt < config["PROVISION_MAX_ATTEMPTS"]:
+            delay = config["PROVISION_RETRY_BASE_SECONDS"] * 2 ** (attempt - 1)
+            instance_event_record(subscription_id=subscription_id, kind="retry", level="warning",
+                                  message=f"The cluster did not answer well ({exc.reason or 'error'}); "
+                                          f"trying again in {delay:g} s (attempt {attempt + 1}).")
+            db.session.commit()
+            this_task.schedule((subscription_id, attempt + 1), delay=delay)
+            return "retrying"
+        if give_up is not None:
+            give_up(subscription_id=subscription_id, reason=reason)
+        return "failed"
+    return "done"
+
+
+@task()
+def provision_instance(subscription_id: int, attempt: int = 1) -> str:
+    outcome = _run(provision_instance, subscription_id, attempt, services.instance_provision,
+                   give_up=services.instance_provision_failed)
+    if outcome == "done":
+        watch_start()
+    return outcome
+
+
+def watch_start() -> None:
+    """Start one watch chain unless a live one is running.
+
+    A running chain refreshes the flag every round; a flag older than three rounds belongs to a
+    chain that died with its consumer, and is taken over.
+    """
+    interval = current_app.config["WATCH_INTERVAL_SECONDS"]
+    now = time.time()
+    if not huey.storage.put_if_empty(WATCH_FLAG, str(now).encode()):
+        stamp = huey.storage.peek_data(WATCH_FLAG)
+        if stamp is not EmptyData and float(stamp) > now - 3 * interval - 5:
+            return
+        huey.storage.put_data(WATCH_FLAG, str(now).encode())
+    instances_watch.schedule(args=(1,), delay=interval)
+
+
+@task()
+def restart_instance(subscription_id: int, attempt: int = 1) -> str:
+    outcome = _run(restart_instance, subscription_id, attempt, services.instance_restart)
+    if outcome == "done":
+        watch_start()
+    return outcome
+
+
+@task()
+def suspend_instance(subscription_id: int, attempt: int = 1) -> str:
+    return _run(suspend_instance, subscription_id, attempt, services.instance_suspend)
+
+
+@task()
+def terminate_instance(subscription_id: int, attempt: int = 1) -> str:
+    return _run(terminate_instance, subscription_id, attempt, services.instance_terminate)
+
+
+@periodic_task(crontab(minute="*"))
+def instances_sweep() -> dict:
+    return sweep.instances_sweep().as_dict()
+
+
+@task()
+def instances_watch(round_number: int = 1) -> str:
+    """Sweep every few seconds while something is provisioning, so progress shows without waiting a minute."""
+    huey.storage.put_data(WATCH_FLAG, str(time.time()).encode())
+    try:
+        result = sweep.instances_sweep()
+    except ClusterError:
+        result = None  # the cluster hiccuped: look again next round
+    if (result is None or result.provisioning) and round_number < current_app.config["WATCH_MAX_ROUNDS"]:
+        instances_watch.schedule(args=(round_number + 1,), delay=current_app.config["WATCH_INTERVAL_SECONDS"])
+        return "watching"
+    huey.storage.delete_data(WATCH_FLAG)
+    return "settled"
+
+
+@periodic_task(crontab(minute="*"))
+def nodes_refresh() -> list[str]:
+    return services.nodes_sync()

@@ -1,0 +1,146 @@
+"""The subscription life cycle: each transition checks the state, records an event, then enqueues the work.
+
+pending_payment → provisioning → active → suspended → provisioning (resumed) …; provisioning →
+provisioning_failed → provisioning (retry); suspended / active / provisioning_failed → terminated;
+pending_payment → cancelled. Anything else is an IllegalTransition.
+"""
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from portal.catalog.models import Plan
+from portal.extensions import db
+from portal.instances.services import instance_event_record
+from portal.provisioning import tasks as provisioning_tasks
+from portal.subscriptions.models import Subscription
+from portal.timestamps import utcnow
+
+TRANSITIONS = {
+    "pending_payment": {"provisioning", "cancelled"},
+    "provisioning": {"active", "provisioning_failed", "suspended", "terminated"},
+    "provisioning_failed": {"provisioning", "suspended", "terminated"},
+    "active": {"provisioning", "suspended", "terminated"},
+    "suspended": {"provisioning", "terminated"},
+    "terminated": set(),
+    "cancelled": set(),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, current: str, target: str):
+        super().__init__(f"a subscription cannot go from {current} to {target}")
+        self.current, self.target = current, target
+
+
+class SubdomainTaken(Exception):
+    pass
+
+
+def _locked(subscription_id: int) -> Subscription:
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
+    if subscription is None:
+        raise LookupError(f"no subscription {subscription_id}")
+    return subscription
+
+
+def _move(subscription: Subscription, target: str, *, kind: str, message: str, level: str = "info") -> None:
+    if target not in TRANSITIONS[subscription.state]:
+        raise IllegalTransition(subscription.state, target)
+    subscription.state = target
+    subscription.state_changed_at = utcnow()
+    instance_event_record(subscription_id=subscription.id, kind=kind, message=message, level=level)
+
+
+def subscription_create(*, user_id: int, plan_id: int, subdomain: str, settings: dict) -> Subscription:
+    """A new subscription awaiting payment (checkout calls this with validated settings)."""
+    plan = db.session.get(Plan, plan_id)
+    subscription = Subscription(user_id=user_id, plan_id=plan.id, subdomain=subdomain, settings=settings,
+                                state="pending_payment")
+    db.session.add(subscription)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise SubdomainTaken("This address is already taken. Please choose another.") from exc
+    instance_event_record(subscription_id=subscription.id, kind="created", message="Order created, awaiting payment.")
+    db.session.commit()
+    return subscription
+
+
+def subscription_paid(*, subscription_id: int, period_days: int, now: datetime | None = None) -> Subscription:
+    """Payment received for a new subscription: its period starts and provisioning begins."""
+    now = now or utcnow()
+    subscription = _locked(subscription_id)
+    _move(subscription, "provisioning", kind="paid", message="Payment received. Preparing your instance.")
+    subscription.current_period_end = now + timedelta(days=period_days)
+    db.session.commit()
+    provisioning_tasks.provision_instance(subscription.id)
+    return subscription
+
+
+def subscription_reprovision(*, subscription_id: int, reason: str) -> Subscription:
+    """Back to provisioning to apply again: a retry after failure, a resume, or changed settings."""
+    subscription = _locked(subscription_id)
+    _move(subscription, "provisioning", kind="provisioning", message=reason)
+    subscription.suspension_reason = None
+    db.session.commit()
+    provisioning_tasks.provision_instance(subscription.id)
+    return subscription
+
+
+def subscription_activate(*, subscription_id: int) -> Subscription | None:
+    """All components ready: the instance is live. None when it was no longer provisioning."""
+    subscription = _locked(subscription_id)
+    if subscription.state != "provisioning":
+        db.session.rollback()
+        return None
+    _move(subscription, "active", kind="ready", message="Your instance is ready.")
+    db.session.commit()
+    return subscription
+
+
+def subscription_provisioning_failed(*, subscription_id: int, reason: str) -> Subscription | None:
+    subscription = _locked(subscription_id)
+    if subscription.state != "provisioning":
+        db.session.rollback()
+        return None
+    _move(subscription, "provisioning_failed", kind="failed", message=f"Provisioning failed: {reason}", level="error")
+    subscription.state_note = reason[:2000]
+    db.session.commit()
+    return subscription
+
+
+def subscription_suspend(*, subscription_id: int, reason: str, note: str = "") -> Subscription:
+    """Scale to zero and take the address offline; the data stays."""
+    subscription = _locked(subscription_id)
+    _move(subscription, "suspended", kind="suspended",
+          message="Suspended: the period ended without payment." if reason == "non_payment"
+          else f"Suspended by staff. {note}".strip(), level="warning")
+    subscription.suspension_reason = reason
+    subscription.state_note = note[:2000]
+    db.session.commit()
+    provisioning_tasks.suspend_instance(subscription.id)
+    return subscription
+
+
+def subscription_resume(*, subscription_id: int) -> Subscription:
+    subscription = db.session.get(Subscription, subscription_id)
+    if subscription.state != "suspended":
+        raise IllegalTransition(subscription.state, "provisioning")
+    return subscription_reprovision(subscription_id=subscription_id, reason="Resuming your instance.")
+
+
+def subscription_terminate(*, subscription_id: int, note: str = "") -> Subscription:
+    """End it for good: the instance's objects are deleted from the cluster."""
+    subscription = _locked(subscription_id)
+    _move(subscription, "terminated", kind="terminated", message=f"Terminated. {note}".strip(), level="warning")
+    db.session.commit()
+    provisioning_tasks.terminate_instance(subscription.id)
+    return subscription
+
+
+def subscription_cancel(*, subscription_id: int) -> Subscription:
+    subscription = _locked(subscription_id)
+    _move(subscription, "cancelled", kind="cancelled", message="Order cancelled before payment.")
+    db.session.commit()
+    return subscription
