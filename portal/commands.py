@@ -9,6 +9,7 @@ from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.config import INSTANCE_DIR
 from portal.provisioning.cluster import cluster_for
+from portal.subscriptions.services import subscription_order_paid
 
 DEV_STAFF_EMAIL = "staff@portal.localtest.me"
 
@@ -40,6 +41,21 @@ def register(app: Flask) -> None:
             click.echo(f"  {'ok ' if allowed else 'NO '} {permission}")
         if not result.ok:
             raise click.ClickException("The portal lacks permissions it needs.")
+
+    @app.cli.command("order-paid")
+    @click.argument("email")
+    @click.argument("app_slug")
+    @click.argument("plan_slug")
+    @click.argument("subdomain")
+    def order_paid(email: str, app_slug: str, plan_slug: str, subdomain: str):
+        """Place an order for EMAIL and mark it paid, as a settled payment would (for the shell and demos)."""
+        try:
+            subscription = subscription_order_paid(email=email, app_slug=app_slug, plan_slug=plan_slug,
+                                                   subdomain=subdomain)
+        except (LookupError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"Subscription #{subscription.id} paid; provisioning {subscription.subdomain} "
+                   f"in {subscription.namespace or 'its namespace'}.")
 
     @app.cli.command("seed-catalog")
     def seed_catalog():

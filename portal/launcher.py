@@ -22,6 +22,12 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
@@ -31,12 +37,21 @@ def main() -> int:
               f"Stop it, or choose another port: PORT=5001 make run", file=sys.stderr)
         return 2
     os.environ.setdefault("FRONTEND_URL", url)
+    processes = []
+    cluster_line = f"Cluster: {os.environ.get('KUBE_MODE')} ({os.environ.get('KUBECONFIG_PATH') or 'default kubeconfig'})"
+    if os.environ.get("KUBE_MODE", "emulated") == "emulated":
+        # The emulator is started here only when no real cluster is named: never a stray kubeconfig.
+        emulator_port = int(os.environ.get("KUBE_EMULATOR_PORT", "0")) or _free_port(host)
+        os.environ["KUBE_EMULATOR_URL"] = f"http://{host}:{emulator_port}"
+        processes.append(subprocess.Popen([sys.executable, "-m", "portal.emulators.kube", "--host", host,
+                                           "--port", str(emulator_port), "--ready-delay", "4"]))
+        cluster_line = f"Cluster: the EMULATED Kubernetes API at {os.environ['KUBE_EMULATOR_URL']} (no real containers)"
     app = create_app()
     with app.app_context():
         catalog_seed(templates=service_templates())
         password = seed_staff()
     bin_dir = os.path.dirname(sys.executable)
-    processes = [
+    processes += [
         subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--workers", "2", "--threads", "4",
                           "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]),
         subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "portal.worker.huey",
@@ -47,13 +62,14 @@ def main() -> int:
     print(f"  Portal is running at {url}")
     print(f"  Staff login: {DEV_STAFF_EMAIL} / {password}")
     print("  Embedded defaults: SQLite, SQLite task queue, email outbox (read it at /admin/outbox)")
+    print(f"  {cluster_line}")
     print("  Press Ctrl-C to stop the web server and the worker.")
     print("=" * 64 + "\n", flush=True)
 
     def stop(*_):
         for process in processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT if "huey" in process.args[0] else signal.SIGTERM)
+                process.send_signal(signal.SIGTERM if "gunicorn" in process.args[0] else signal.SIGINT)
         for process in processes:
             try:
                 process.wait(timeout=15)

@@ -24,7 +24,7 @@ ALPHABETS = {
 }
 
 
-class SettingsInvalid(Exception):
+class SettingsInvalid(ValueError):
     """Settings that do not fit the template; `errors` maps each field to a message for the customer."""
 
     def __init__(self, errors: dict[str, str]):

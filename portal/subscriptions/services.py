@@ -6,9 +6,13 @@ pending_payment → cancelled. Anything else is an IllegalTransition.
 """
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.catalog.models import Plan
+from portal.accounts.services import user_by_email
+from portal.catalog.models import Plan, Service
+from portal.catalog.parameters import settings_clean, subdomain_problem
+from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.services import instance_event_record
 from portal.provisioning import tasks as provisioning_tasks
@@ -144,3 +148,20 @@ def subscription_cancel(*, subscription_id: int) -> Subscription:
     _move(subscription, "cancelled", kind="cancelled", message="Order cancelled before payment.")
     db.session.commit()
     return subscription
+
+
+def subscription_order_paid(*, email: str, app_slug: str, plan_slug: str, subdomain: str,
+                            settings: dict | None = None) -> Subscription:
+    """Create a subscription and mark it paid in one go: the shell's stand-in for checkout and payment."""
+    user = user_by_email(email)
+    if user is None:
+        raise LookupError(f"no user with email {email}")
+    plan = db.session.scalar(select(Plan).join(Service).where(Service.slug == app_slug, Plan.slug == plan_slug))
+    if plan is None:
+        raise LookupError(f"no plan {plan_slug!r} of {app_slug!r}")
+    problem = subdomain_problem(subdomain)
+    if problem:
+        raise ValueError(problem)
+    clean = settings_clean(template_for(app_slug), settings or {})
+    subscription = subscription_create(user_id=user.id, plan_id=plan.id, subdomain=subdomain, settings=clean)
+    return subscription_paid(subscription_id=subscription.id, period_days=plan.period_days)

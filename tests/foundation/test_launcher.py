@@ -2,6 +2,7 @@
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ def test_launcher_serves_sign_up_and_a_working_staff_login(tmp_path):
         while time.monotonic() < deadline:
             line = launcher.stdout.readline()
             lines.append(line)
-            if "Staff login:" in line:
+            if "Press Ctrl-C" in line:
                 break
         login_line = next(line for line in lines if "Staff login:" in line)
         email, password = re.search(r"Staff login: (\S+) / (\S+)", login_line).groups()
@@ -42,6 +43,20 @@ def test_launcher_serves_sign_up_and_a_working_staff_login(tmp_path):
                                                      "csrf_token": csrf_token_from(page.text)}, timeout=10)
         assert answer.status_code == 200 and "Log out" in answer.text and "Admin" in answer.text
         assert browser.get(base + "/admin/outbox", timeout=10).status_code == 200
+        assert any("EMULATED Kubernetes API" in line for line in lines)
+        assert "Healthy" in browser.get(base + "/admin/cluster", timeout=10).text
+
+        # A paid order from the shell is provisioned on the emulated cluster and becomes active.
+        order = subprocess.run([os.path.join(BIN, "flask"), "order-paid", email, "n8n", "starter", "demo-shop"],
+                               env=env, capture_output=True, text=True, timeout=60)
+        assert order.returncode == 0, order.stderr
+        state = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and state != "active":
+            time.sleep(0.5)
+            with sqlite3.connect(tmp_path / "portal.db") as db:
+                state = db.execute("SELECT state FROM subscriptions WHERE subdomain = 'demo-shop'").fetchone()[0]
+        assert state == "active"
     finally:
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
         output = launcher.communicate(timeout=30)[0]
