@@ -36,7 +36,7 @@ class IllegalTransition(Exception):
         self.current, self.target = current, target
 
 
-class SubdomainTaken(Exception):
+class SubdomainTaken(ValueError):
     pass
 
 
@@ -56,9 +56,15 @@ def _move(subscription: Subscription, target: str, *, kind: str, message: str, l
 
 
 def subscription_create(*, user_id: int, plan_id: int, subdomain: str, settings: dict) -> Subscription:
-    """A new subscription awaiting payment (checkout calls this with validated settings)."""
+    """A new subscription awaiting payment; settings and subdomain are checked here, whoever calls."""
     plan = db.session.get(Plan, plan_id)
-    subscription = Subscription(user_id=user_id, plan_id=plan.id, subdomain=subdomain, settings=settings,
+    if plan is None:
+        raise LookupError(f"no plan {plan_id}")
+    problem = subdomain_problem(subdomain)
+    if problem:
+        raise ValueError(problem)
+    clean = settings_clean(template_for(plan.service.slug), settings)
+    subscription = Subscription(user_id=user_id, plan_id=plan.id, subdomain=subdomain, settings=clean,
                                 state="pending_payment")
     db.session.add(subscription)
     try:
@@ -159,9 +165,21 @@ def subscription_order_paid(*, email: str, app_slug: str, plan_slug: str, subdom
     plan = db.session.scalar(select(Plan).join(Service).where(Service.slug == app_slug, Plan.slug == plan_slug))
     if plan is None:
         raise LookupError(f"no plan {plan_slug!r} of {app_slug!r}")
-    problem = subdomain_problem(subdomain)
-    if problem:
-        raise ValueError(problem)
-    clean = settings_clean(template_for(app_slug), settings or {})
-    subscription = subscription_create(user_id=user.id, plan_id=plan.id, subdomain=subdomain, settings=clean)
+    subscription = subscription_create(user_id=user.id, plan_id=plan.id, subdomain=subdomain, settings=settings or {})
     return subscription_paid(subscription_id=subscription.id, period_days=plan.period_days)
+
+
+def subscription_settings_update(*, subscription_id: int, settings: dict) -> Subscription:
+    """Save new settings (validated against the template) and apply them to a running instance."""
+    subscription = _locked(subscription_id)
+    if subscription.state in ("terminated", "cancelled"):
+        raise IllegalTransition(subscription.state, "provisioning")
+    clean = settings_clean(template_for(subscription.plan.service.slug), settings)
+    subscription.settings = clean
+    instance_event_record(subscription_id=subscription.id, kind="settings", message="Settings changed.")
+    if subscription.state in ("active", "provisioning_failed"):
+        _move(subscription, "provisioning", kind="provisioning", message="Applying your new settings.")
+    db.session.commit()
+    if subscription.state == "provisioning":
+        provisioning_tasks.provision_instance(subscription.id)
+    return subscription

@@ -206,3 +206,52 @@ def test_cluster_check_reports_an_unreachable_cluster(app, kube):
     app.config["KUBE_EMULATOR_URL"] = f"http://127.0.0.1:{free_port()}"
     result = app.test_cli_runner().invoke(args=["cluster-check"])
     assert result.exit_code != 0 and "Cannot use the cluster" in result.output
+
+
+def test_changed_settings_are_applied_to_the_running_instance(app, kube, kube_clock, paid):
+    from portal.catalog.parameters import SettingsInvalid
+
+    sid = paid("n8n")
+    kube_clock.advance(30)
+    instances_sweep()
+    old_pods = pods_of(app, sid)
+    with pytest.raises(SettingsInvalid):
+        subscriptions.subscription_settings_update(subscription_id=sid, settings={"timezone": "Nowhere/Land"})
+    assert subscription(sid).settings["timezone"] == "Asia/Jakarta"
+    subscriptions.subscription_settings_update(subscription_id=sid, settings={"timezone": "Asia/Jayapura"})
+    deployment = gateway(app).get("apps/v1", "Deployment", subscription(sid).namespace, f"n8n-{sid}-app")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GENERIC_TIMEZONE"] == "Asia/Jayapura"
+    assert pods_of(app, sid) != old_pods  # the app's pod template changed: a new pod
+    kube_clock.advance(30)
+    assert instances_sweep().activated == [sid]
+
+
+def test_logs_through_the_gateway(app, kube, kube_clock, paid):
+    sid = paid("ghost")
+    kube_clock.advance(60)
+    namespace = subscription(sid).namespace
+    pod = next(p for p in gateway(app).list_pods(f"portal/subscription={sid}")
+               if p["metadata"]["labels"]["app.kubernetes.io/component"] == "app")
+    name = pod["metadata"]["name"]
+    full = gateway(app).read_log(namespace, name, container="app")
+    tail = gateway(app).read_log(namespace, name, container="app", tail_lines=3, timestamps=True)
+    assert len(full.splitlines()) > 3 and len(tail.splitlines()) == 3
+    assert tail.splitlines()[-1].endswith(full.splitlines()[-1])
+    assert tail[:4].isdigit()  # an RFC 3339 timestamp leads each line
+    from portal.provisioning.cluster import ManifestRejected
+
+    with pytest.raises(ManifestRejected):  # no previous container: the API says so with a 400
+        gateway(app).read_log(namespace, name, container="app", previous=True)
+
+
+def test_cordon_and_uncordon(app, kube):
+    node = gateway(app).list_nodes()[0]["metadata"]["name"]
+    gateway(app).cordon(node, True)
+    assert gateway(app).get("v1", "Node", None, node)["spec"]["unschedulable"] is True
+    provisioning.nodes_sync()
+    from portal.provisioning.models import Node
+
+    assert db.session.scalar(select(Node).where(Node.name == node)).unschedulable
+    gateway(app).cordon(node, False)
+    assert not gateway(app).get("v1", "Node", None, node)["spec"].get("unschedulable")
