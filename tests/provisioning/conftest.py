@@ -24,19 +24,31 @@ def kube_clock():
 
 
 @pytest.fixture
-def kube(kube_clock):
+def kube_options(kube_clock):
+    """How the emulated cluster behaves; a module overrides this (e.g. a real clock for a consumer)."""
+    return {"ready_delay": 5.0, "node_count": 3, "clock": kube_clock}
+
+
+@pytest.fixture
+def kube(kube_options):
     from portal.emulators.kube import EmulatedCluster
 
-    cluster = EmulatedCluster(ready_delay=5.0, node_count=3, clock=kube_clock)
+    cluster = EmulatedCluster(**kube_options)
     cluster.start(host="127.0.0.1", port=0)
     yield cluster
     cluster.stop()
 
 
 @pytest.fixture
-def app_config(kube):
-    return {"KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url, "KUBE_TIMEOUT_SECONDS": 2,
-            "PROVISION_RETRY_BASE_SECONDS": 0.3, "PROVISION_MAX_ATTEMPTS": 4, "WATCH_INTERVAL_SECONDS": 0.3}
+def provisioning_config():
+    """Short retries and watch rounds for tests; a module overrides this to change them."""
+    return {"KUBE_TIMEOUT_SECONDS": 2, "PROVISION_RETRY_BASE_SECONDS": 0.3, "PROVISION_MAX_ATTEMPTS": 4,
+            "WATCH_INTERVAL_SECONDS": 0.3}
+
+
+@pytest.fixture
+def app_config(kube, provisioning_config):
+    return {"KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url, **provisioning_config}
 
 
 @pytest.fixture

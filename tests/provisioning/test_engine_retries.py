@@ -12,20 +12,15 @@ from portal.tasks import huey
 
 
 @pytest.fixture
-def kube():
-    from portal.emulators.kube import EmulatedCluster
-
-    cluster = EmulatedCluster(ready_delay=0.5, node_count=2)
-    cluster.timeout_sleep = 2.5
-    cluster.start(host="127.0.0.1", port=0)
-    yield cluster
-    cluster.stop()
+def kube_options():
+    # The consumer's watch chain waits in real time, so the cluster runs on the real clock.
+    return {"ready_delay": 0.5, "node_count": 2, "timeout_sleep": 2.5}
 
 
 @pytest.fixture
-def app_config(kube):
-    return {"KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url, "KUBE_TIMEOUT_SECONDS": 1,
-            "PROVISION_RETRY_BASE_SECONDS": 0.3, "PROVISION_MAX_ATTEMPTS": 5, "WATCH_INTERVAL_SECONDS": 0.3}
+def provisioning_config():
+    return {"KUBE_TIMEOUT_SECONDS": 1, "PROVISION_RETRY_BASE_SECONDS": 0.3, "PROVISION_MAX_ATTEMPTS": 5,
+            "WATCH_INTERVAL_SECONDS": 0.3}
 
 
 @pytest.fixture
