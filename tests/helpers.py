@@ -16,3 +16,16 @@ def message_parts(message) -> tuple[str, str]:
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     return text, html
+
+
+class FakeClock:
+    """A clock the test moves by hand: the emulated cluster's pods become ready, logs grow, only when told."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -5,17 +5,7 @@ from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.extensions import db
 from portal.subscriptions import services as subscriptions
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.helpers import FakeClock
 
 
 @pytest.fixture

@@ -255,3 +255,10 @@ def test_cordon_and_uncordon(app, kube):
     assert db.session.scalar(select(Node).where(Node.name == node)).unschedulable
     gateway(app).cordon(node, False)
     assert not gateway(app).get("v1", "Node", None, node)["spec"].get("unschedulable")
+
+
+def test_quota_exceeded_fails_provisioning_with_the_reason(app, kube, paid):
+    kube.fail_next(1, status=403, path_contains="/statefulsets/")
+    sid = paid("ghost")
+    sub = subscription(sid)
+    assert sub.state == "provisioning_failed" and "exceeded quota" in sub.state_note

@@ -1,0 +1,167 @@
+"""EmulatedCluster: the emulated Kubernetes API server on loopback, and its Python controls."""
+import copy
+import threading
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from . import pods
+from .kinds import BY_KIND, GIT_VERSION
+from .server import ApiServer
+from .state import ClusterState
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code="-", size="-"):
+        pass
+
+
+class EmulatedCluster:
+    """A Kubernetes API server emulated in-process, served over HTTP for the official client.
+
+    Time-based state (pods becoming ready, crash loops, heartbeats) is measured on `clock`
+    (default time.monotonic) and evaluated whenever the API is read.
+    """
+
+    def __init__(self, ready_delay: float = 2.0, node_count: int = 3, clock=None, *, namespace_grace: float = 1.0,
+                 timeout_sleep: float = 5.0, seed=None, verbose: bool = False):
+        self.state = ClusterState(ready_delay, node_count, clock, namespace_grace, seed)
+        self.timeout_sleep = float(timeout_sleep)
+        self.requests: list = []
+        self.stopping = threading.Event()
+        self.verbose = verbose
+        self._server = None
+        self._thread = None
+        self.url = None
+
+    # --- serving ---------------------------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> "EmulatedCluster":
+        if self._server is not None:
+            raise RuntimeError("the emulated cluster is already serving")
+        self.stopping.clear()
+        handler = WSGIRequestHandler if self.verbose else _QuietHandler
+        self._server = make_server(host, port, ApiServer(self), threaded=True, request_handler=handler)
+        self.url = f"http://{host}:{self._server.server_port}"
+        # A short poll interval keeps stop() quick (tests start and stop many clusters).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="emulated-kube-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Block until stop() (from another thread or a signal handler)."""
+        self.stopping.wait()
+
+    def stop(self) -> None:
+        self.stopping.set()  # wakes requests sleeping in an injected timeout
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self):
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- settings --------------------------------------------------------------------------------------------
+
+    @property
+    def ready_delay(self) -> float:
+        return self.state.ready_delay
+
+    @ready_delay.setter
+    def ready_delay(self, seconds: float) -> None:
+        with self.state.lock:
+            self.state.settle()
+            self.state.ready_delay = float(seconds)
+            self.state.touch()
+            self.state.settle()
+
+    @property
+    def namespace_grace(self) -> float:
+        return self.state.namespace_grace
+
+    @namespace_grace.setter
+    def namespace_grace(self, seconds: float) -> None:
+        with self.state.lock:
+            self.state.namespace_grace = float(seconds)
+            self.state.touch()
+
+    def advance(self, seconds: float) -> None:
+        """Move the cluster clock forward (on top of whatever clock it runs on)."""
+        with self.state.lock:
+            self.state.clock.advance(seconds)
+
+    # --- faults ----------------------------------------------------------------------------------------------
+
+    def fail_next(self, n: int = 1, status=500, method: str | None = None, path_contains: str | None = None):
+        """The next n API calls matching method/path fail: 500 or 409 with a Status body, or
+        "timeout": the answer (504) comes only after `timeout_sleep` seconds. The call has no effect."""
+        with self.state.lock:
+            self.state.faults.fail_next(n, status, method, path_contains)
+
+    def crash_loop(self, namespace: str, name_prefix: str) -> None:
+        self._pod_fault("crash_loop", namespace, name_prefix)
+
+    def never_ready(self, namespace: str, name_prefix: str) -> None:
+        self._pod_fault("never_ready", namespace, name_prefix)
+
+    def image_pull_fails(self, namespace: str, name_prefix: str) -> None:
+        self._pod_fault("image_pull_fails", namespace, name_prefix)
+
+    def _pod_fault(self, kind: str, namespace: str, name_prefix: str) -> None:
+        with self.state.lock:
+            self.state.settle()
+            self.state.faults.add_pod_fault(kind, namespace, name_prefix, self.state.now())
+            self.state.touch()
+            self.state.settle()
+
+    def reset_faults(self) -> None:
+        """Lift every fault; pods keep their restart counts and carry on healthily."""
+        with self.state.lock:
+            state = self.state
+            state.settle()
+            now = state.now()
+            for pod in state.items("Pod"):
+                life = state.lives.get(pod["metadata"]["uid"])
+                if life is not None:
+                    pods.keep_history(state, pod, life, now)
+            state.faults.pod_faults.clear()
+            state.faults.fail_rules.clear()
+            state.touch()
+            state.settle()
+
+    def set_node_ready(self, node_name: str, ready: bool) -> None:
+        with self.state.lock:
+            self.state.settle()
+            self.state.nodes.set_ready(node_name, bool(ready))
+            self.state.settle()  # pods waiting for a node are scheduled now, not at the next read
+
+    # --- inspection ------------------------------------------------------------------------------------------
+
+    def objects(self, kind: str, namespace: str | None = None) -> list[dict]:
+        """Copies of the stored objects of a kind ("Pod", "Deployment", ...), settled to now."""
+        if kind not in BY_KIND or not BY_KIND[kind].stored:
+            raise ValueError(f"unknown kind {kind!r}")
+        with self.state.lock:
+            self.state.settle()
+            return copy.deepcopy(self.state.items(kind, namespace))
+
+    def describe(self) -> dict:
+        with self.state.lock:
+            state = self.state
+            state.settle()
+            return {"emulator": "kubernetes", "gitVersion": GIT_VERSION, "url": self.url,
+                    "clock": state.now(),
+                    "settings": {"readyDelay": state.ready_delay, "timeoutSleep": self.timeout_sleep,
+                                 "namespaceGrace": state.namespace_grace},
+                    "nodes": [{"name": name, "ready": state.nodes.readiness(name)[0],
+                               "schedulable": state.nodes.schedulable(name)} for name in state.nodes.names()],
+                    "faults": state.faults.describe(),
+                    "counts": {kind: len(state.items(kind)) for kind, info in BY_KIND.items() if info.stored},
+                    "requests": len(self.requests)}

@@ -1,0 +1,70 @@
+"""Injected faults: failing API calls, and pods that crash-loop, never get ready, or cannot pull their image."""
+from dataclasses import asdict, dataclass
+
+POD_FAULTS = ("image_pull_fails", "crash_loop", "never_ready")  # in order of precedence when several match
+FAIL_STATUSES = (500, 409, 422, 403, "timeout")  # 422 Invalid, 403 quota exceeded
+
+
+@dataclass
+class FailRule:
+    remaining: int
+    status: object  # one of FAIL_STATUSES
+    method: str | None = None
+    path_contains: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return ((self.method is None or self.method.upper() == method.upper())
+                and (self.path_contains is None or self.path_contains in path))
+
+
+@dataclass
+class PodFault:
+    kind: str
+    namespace: str
+    name_prefix: str
+    since: float
+
+    def matches(self, pod: dict) -> bool:
+        metadata = pod["metadata"]
+        return metadata.get("namespace") == self.namespace and metadata["name"].startswith(self.name_prefix)
+
+
+class Faults:
+    def __init__(self):
+        self.fail_rules: list[FailRule] = []
+        self.pod_faults: list[PodFault] = []
+
+    def fail_next(self, count: int, status=500, method: str | None = None, path_contains: str | None = None):
+        if status not in FAIL_STATUSES:
+            raise ValueError(f"status must be one of {FAIL_STATUSES}, not {status!r}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self.fail_rules.append(FailRule(int(count), status, method, path_contains))
+
+    def take_failure(self, method: str, path: str) -> FailRule | None:
+        """The rule that makes this call fail, counting it down; None when the call goes through."""
+        for rule in self.fail_rules:
+            if rule.matches(method, path):
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    self.fail_rules.remove(rule)
+                return rule
+        return None
+
+    def add_pod_fault(self, kind: str, namespace: str, name_prefix: str, now: float) -> None:
+        if kind not in POD_FAULTS:
+            raise ValueError(f"unknown pod fault {kind!r}; known: {', '.join(POD_FAULTS)}")
+        self.pod_faults = [f for f in self.pod_faults
+                           if (f.kind, f.namespace, f.name_prefix) != (kind, namespace, name_prefix)]
+        self.pod_faults.append(PodFault(kind, namespace, name_prefix, now))
+
+    def pod_fault(self, pod: dict) -> PodFault | None:
+        for kind in POD_FAULTS:
+            for fault in self.pod_faults:
+                if fault.kind == kind and fault.matches(pod):
+                    return fault
+        return None
+
+    def describe(self) -> dict:
+        return {"failNext": [asdict(rule) for rule in self.fail_rules],
+                "pods": [asdict(fault) for fault in self.pod_faults]}
