@@ -262,3 +262,14 @@ def test_quota_exceeded_fails_provisioning_with_the_reason(app, kube, paid):
     sid = paid("ghost")
     sub = subscription(sid)
     assert sub.state == "provisioning_failed" and "exceeded quota" in sub.state_note
+
+
+def test_work_on_one_instance_is_serialized(app, kube, paid):
+    from portal.tasks import huey
+
+    sid = paid("n8n")
+    with huey.lock_task(f"instance-{sid}"):  # another worker is busy with this instance
+        assert provisioning_tasks.restart_instance.call_local(sid) == "locked"
+    assert "restart" not in events(sid)
+    assert provisioning_tasks.restart_instance.call_local(sid) == "done"
+    assert "restart" in events(sid)
