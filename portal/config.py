@@ -82,6 +82,14 @@ def from_environment() -> dict:
         "MIDTRANS_SERVER_KEY": env("MIDTRANS_SERVER_KEY") or None,
         "MIDTRANS_CLIENT_KEY": env("MIDTRANS_CLIENT_KEY") or None,
         "MIDTRANS_IS_PRODUCTION": _flag("MIDTRANS_IS_PRODUCTION"),
+        # Only to point the client elsewhere (tests use a loopback emulator); unset means Midtrans itself.
+        "MIDTRANS_SNAP_BASE_URL": env("MIDTRANS_SNAP_BASE_URL") or None,
+        "MIDTRANS_CORE_BASE_URL": env("MIDTRANS_CORE_BASE_URL") or None,
+        "MIDTRANS_TIMEOUT_SECONDS": float(env("MIDTRANS_TIMEOUT_SECONDS", "5")),
+        "INVOICE_EXPIRY_HOURS": int(env("INVOICE_EXPIRY_HOURS", "24")),
+        "MAX_UNPAID_ORDERS": int(env("MAX_UNPAID_ORDERS", "3")),
+        "PAYMENT_SYNC_AFTER_MINUTES": int(env("PAYMENT_SYNC_AFTER_MINUTES", "10")),
+        "WEBHOOK_MAX_BYTES": 64 * 1024,
         # Accounts.
         "EMAIL_VERIFICATION_MAX_AGE": timedelta(hours=int(env("EMAIL_VERIFICATION_HOURS", "48"))),
         "PASSWORD_RESET_MAX_AGE": timedelta(hours=int(env("PASSWORD_RESET_HOURS", "1"))),

@@ -18,6 +18,7 @@ if os.environ.get("REDIS_URL"):
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from flask import has_app_context  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 
 from portal import create_app  # noqa: E402
@@ -90,7 +91,8 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         response = contextvars.Context().run(super().open, *args, **kwargs)
-        db.session.expire_all()  # the request committed in its own session: read afresh
+        if has_app_context():  # a client used from another thread has no test context to refresh
+            db.session.expire_all()  # the request committed in its own session: read afresh
         return response
 
 

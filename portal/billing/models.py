@@ -34,12 +34,24 @@ class Invoice(db.Model):
     midtrans_status: Mapped[str | None] = mapped_column(String(32))
     payment_type: Mapped[str | None] = mapped_column(String(32))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Snap pages expire without a notification; past this the sync task settles the invoice.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
 
     subscription = relationship("Subscription")
+    user = relationship("User")
     notifications: Mapped[list["PaymentNotification"]] = relationship(back_populates="invoice")
+    attempts: Mapped[list["PaymentAttempt"]] = relationship(back_populates="invoice", order_by="PaymentAttempt.id")
+
+    @property
+    def number(self) -> str:
+        return f"INV-{self.created_at:%Y}-{self.id:06d}" if self.created_at else f"INV-{self.id:06d}"
+
+    @property
+    def final(self) -> bool:
+        return self.state != "pending"
 
 
 class PaymentNotification(db.Model):
@@ -59,3 +71,31 @@ class PaymentNotification(db.Model):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="notifications")
+
+
+class PaymentAttempt(db.Model):
+    """One Snap transaction for an invoice. Midtrans never reuses an order id, so a retry is a new
+    attempt; a late payment of an older attempt still finds its invoice here."""
+    __tablename__ = "payment_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
+    order_id: Mapped[str] = mapped_column(String(50), unique=True)
+    snap_token: Mapped[str | None] = mapped_column(String(255))
+    snap_redirect_url: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    invoice: Mapped[Invoice] = relationship(back_populates="attempts")
+
+
+class SimulatedTransaction(db.Model):
+    """The payment simulator's memory: what its status API answers for an order (no Midtrans keys)."""
+    __tablename__ = "simulated_transactions"
+    __table_args__ = (CheckConstraint("gross_amount_idr >= 0", name="amount_non_negative"),)
+
+    order_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    transaction_status: Mapped[str] = mapped_column(String(32))
+    fraud_status: Mapped[str | None] = mapped_column(String(32))
+    payment_type: Mapped[str] = mapped_column(String(32))
+    gross_amount_idr: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())

@@ -12,7 +12,7 @@ from portal.notifications import tasks as email_tasks
 from portal.notifications.models import Email
 from portal.timestamps import utcnow
 
-TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready")
+TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready", "payment_receipt")
 
 
 class EmailDeliveryDeferred(Exception):

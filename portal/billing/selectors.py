@@ -1,0 +1,34 @@
+"""Reading invoices and subscriptions for the customer's billing pages (always scoped to the owner)."""
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from portal.billing.models import Invoice, PaymentAttempt
+from portal.catalog.models import Plan
+from portal.extensions import db
+from portal.subscriptions.models import Subscription
+
+_WITH_PLAN = joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service)
+
+
+def invoice_for(*, user_id: int, invoice_id: int) -> Invoice | None:
+    return db.session.scalar(select(Invoice).where(Invoice.id == invoice_id, Invoice.user_id == user_id)
+                             .options(_WITH_PLAN))
+
+
+def invoice_for_order(*, user_id: int, order_id: str) -> Invoice | None:
+    return db.session.scalar(select(Invoice).join(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
+                             .where(PaymentAttempt.order_id == order_id, Invoice.user_id == user_id))
+
+
+def latest_invoice(*, user_id: int) -> Invoice | None:
+    return db.session.scalar(select(Invoice).where(Invoice.user_id == user_id).order_by(Invoice.id.desc()).limit(1))
+
+
+def invoices_of(*, user_id: int) -> list[Invoice]:
+    return list(db.session.scalars(select(Invoice).where(Invoice.user_id == user_id)
+                                   .options(_WITH_PLAN).order_by(Invoice.id.desc())))
+
+
+def subscription_for(*, user_id: int, subscription_id: int) -> Subscription | None:
+    return db.session.scalar(select(Subscription).where(Subscription.id == subscription_id,
+                                                        Subscription.user_id == user_id))

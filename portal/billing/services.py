@@ -1,0 +1,318 @@
+"""Billing: checkout, invoices and their Snap attempts, the payment state machine, renewals, sync."""
+import logging
+import secrets
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from portal.accounts.services import checkout_allowed
+from portal.billing.midtrans import (
+    PaymentGatewayUnavailable,
+    PaymentRejected,
+    midtrans_for,
+    payments_simulated,
+    server_key,
+    signature_matches,
+)
+from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
+from portal.billing.simulator import PaymentSimulator
+from portal.catalog.models import Plan
+from portal.extensions import db
+from portal.instances.services import instance_event_record
+from portal.links import absolute_url
+from portal.notifications.services import email_dispatch, email_queue, staff_alert
+from portal.subscriptions import services as subscriptions
+from portal.subscriptions.models import Subscription
+from portal.timestamps import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+# Invoice states may only move forward: a late or repeated notification never undoes a payment.
+FORWARD = {"pending": {"paid", "failed", "cancelled"}, "failed": {"paid"}, "paid": {"refunded"},
+           "refunded": set(), "cancelled": set()}
+REQUIRED_FIELDS = ("order_id", "status_code", "gross_amount", "signature_key", "transaction_status")
+
+
+class CheckoutError(Exception):
+    """Checkout cannot go on; `message` says why in the customer's words."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TooManyUnpaidOrders(CheckoutError):
+    pass
+
+
+class NotificationRejected(Exception):
+    """A webhook call we refuse; `status` is the HTTP answer (4xx for bad input, 503 to be retried)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def gateway():
+    return PaymentSimulator() if payments_simulated() else midtrans_for()
+
+
+def payment_state(transaction_status: str, fraud_status: str | None) -> str:
+    """Midtrans' transaction_status (and fraud_status on card captures) in our invoice's words."""
+    if transaction_status == "settlement":
+        return "paid"
+    if transaction_status == "capture":
+        return {"accept": "paid", None: "paid", "deny": "failed"}.get(fraud_status, "pending")  # challenge waits
+    if transaction_status in ("deny", "cancel", "expire", "failure"):
+        return "failed"
+    if transaction_status in ("refund", "partial_refund", "chargeback", "partial_chargeback"):
+        return "refunded"
+    return "pending"  # pending, authorize, or something new: nothing to act on
+
+
+def _order_id(invoice: Invoice) -> str:
+    return f"PTL-{invoice.id}-{secrets.token_hex(4)}"
+
+
+def _item_name(plan: Plan, kind: str) -> str:
+    name = f"{plan.service.name} {plan.name} {plan.period_days} days" + (" renewal" if kind == "renewal" else "")
+    return name[:50]
+
+
+def unpaid_orders(user_id: int) -> int:
+    return db.session.scalar(select(func.count(Subscription.id)).where(
+        Subscription.user_id == user_id, Subscription.state == "pending_payment"))
+
+
+def checkout_start(*, user_id: int, plan_id: int, subdomain: str, settings: dict) -> Invoice:
+    """Create the order (subscription awaiting payment) and its invoice, then open a payment attempt.
+
+    The amount comes from the plan, here, never from a form. If Midtrans is down the order is kept
+    and PaymentGatewayUnavailable is raised; paying can be tried again from the invoice.
+    """
+    checkout_allowed(user_id=user_id)
+    if unpaid_orders(user_id) >= current_app.config["MAX_UNPAID_ORDERS"]:
+        raise TooManyUnpaidOrders("You have several unpaid orders. Pay or cancel one before ordering again.")
+    plan = db.session.get(Plan, plan_id)
+    if plan is None or not plan.active or not plan.service.active:
+        raise CheckoutError("This plan is not for sale any more.")
+    subscription = subscriptions.subscription_create(user_id=user_id, plan_id=plan.id, subdomain=subdomain,
+                                                     settings=settings)
+    invoice = _invoice_create(subscription, plan, kind="new")
+    payment_attempt_start(invoice_id=invoice.id)
+    return invoice
+
+
+def _invoice_create(subscription: Subscription, plan: Plan, *, kind: str) -> Invoice:
+    invoice = Invoice(order_id=f"PENDING-{secrets.token_hex(8)}", subscription_id=subscription.id,
+                      user_id=subscription.user_id, kind=kind, amount_idr=plan.price_idr,
+                      period_days=plan.period_days, state="pending",
+                      expires_at=utcnow() + timedelta(hours=current_app.config["INVOICE_EXPIRY_HOURS"]))
+    db.session.add(invoice)
+    db.session.flush()
+    invoice.order_id = _order_id(invoice)
+    db.session.add(PaymentAttempt(invoice_id=invoice.id, order_id=invoice.order_id))
+    db.session.commit()
+    return invoice
+
+
+def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
+    """A Snap transaction for the invoice: the current attempt if it has none yet, else a new one."""
+    invoice = db.session.get(Invoice, invoice_id, with_for_update=True)
+    if invoice.state not in ("pending", "failed"):
+        db.session.rollback()
+        raise CheckoutError("This invoice is already settled.")
+    attempt = db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == invoice.order_id))
+    if attempt.snap_redirect_url:  # used already: Midtrans never takes an order id twice
+        invoice.order_id = _order_id(invoice)
+        attempt = PaymentAttempt(invoice_id=invoice.id, order_id=invoice.order_id)
+        db.session.add(attempt)
+    if invoice.state == "failed":
+        invoice.state = "pending"  # a fresh try; a late payment of an old attempt still counts
+    invoice.expires_at = utcnow() + timedelta(hours=current_app.config["INVOICE_EXPIRY_HOURS"])
+    db.session.commit()
+    plan = invoice.subscription.plan
+    user = invoice.user
+    payload = {
+        "transaction_details": {"order_id": attempt.order_id, "gross_amount": int(invoice.amount_idr)},
+        "item_details": [{"id": f"{plan.service.slug}-{plan.slug}", "price": int(invoice.amount_idr), "quantity": 1,
+                          "name": _item_name(plan, invoice.kind)}],
+        "customer_details": {"first_name": user.name[:50], "email": user.email},
+        "callbacks": {"finish": absolute_url("billing.invoice", invoice_id=invoice.id)},
+        "expiry": {"unit": "hour", "duration": current_app.config["INVOICE_EXPIRY_HOURS"]},
+    }
+    try:
+        snap = gateway().create_transaction(payload)
+    except PaymentRejected as exc:
+        log.error("Snap refused invoice %s: %s", invoice.id, exc)
+        raise CheckoutError("The payment provider refused this order. Our team has been told.") from exc
+    except PaymentGatewayUnavailable:
+        raise
+    attempt.snap_token, attempt.snap_redirect_url = snap.token or None, snap.redirect_url
+    invoice.snap_token, invoice.snap_redirect_url = attempt.snap_token, attempt.snap_redirect_url
+    db.session.commit()
+    return attempt
+
+
+def _parse_amount(text: str) -> Decimal | None:
+    try:
+        return Decimal(str(text))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def notification_receive(payload) -> str:
+    """Handle one Midtrans notification; returns what was done, or raises NotificationRejected.
+
+    Trust is earned in order: the signature, our order id, the exact amount; then the status API
+    (the truth, should the two disagree) decides what is applied, under a row lock.
+    """
+    if not isinstance(payload, dict):
+        raise NotificationRejected(400, "body is not a JSON object")
+    missing = [f for f in REQUIRED_FIELDS if not isinstance(payload.get(f), str) or not payload.get(f)]
+    if missing:
+        raise NotificationRejected(400, f"missing or malformed fields: {', '.join(missing)}")
+    if not signature_matches(payload, server_key()):
+        raise NotificationRejected(401, "signature does not match")
+    order_id = payload["order_id"]
+    attempt = db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order_id))
+    if attempt is None:
+        raise NotificationRejected(404, f"unknown order id {order_id[:60]}")
+    invoice = attempt.invoice
+    if _parse_amount(payload["gross_amount"]) != Decimal(invoice.amount_idr):
+        raise NotificationRejected(400, f"amount {payload['gross_amount'][:20]} does not match the invoice")
+    db.session.add(PaymentNotification(
+        invoice_id=invoice.id, order_id=order_id, transaction_status=payload["transaction_status"][:32],
+        fraud_status=(payload.get("fraud_status") or None) and str(payload["fraud_status"])[:32],
+        status_code=payload["status_code"][:8], gross_amount=payload["gross_amount"][:32], signature_valid=True,
+        payload=payload, outcome="received"))
+    db.session.commit()
+    try:
+        confirmed = gateway().transaction_status(order_id)
+    except (PaymentGatewayUnavailable, PaymentRejected) as exc:
+        raise NotificationRejected(503, f"status API unavailable: {exc}") from exc
+    if confirmed is None:
+        raise NotificationRejected(409, "the status API does not know this order yet")
+    if _parse_amount(confirmed.get("gross_amount", "")) != Decimal(invoice.amount_idr):
+        raise NotificationRejected(409, "the status API reports another amount")
+    return invoice_apply_status(invoice_id=invoice.id, order_id=order_id,
+                                transaction_status=str(confirmed.get("transaction_status", "")),
+                                fraud_status=confirmed.get("fraud_status"),
+                                payment_type=confirmed.get("payment_type"))
+
+
+def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: str, fraud_status: str | None,
+                         payment_type: str | None) -> str:
+    """Move the invoice forward under a row lock; act on a real change only (idempotent)."""
+    invoice = db.session.get(Invoice, invoice_id, with_for_update=True)
+    target = payment_state(transaction_status, fraud_status)
+    if target not in FORWARD[invoice.state]:
+        db.session.rollback()
+        return f"unchanged ({invoice.state}, {transaction_status})"
+    if target == "failed" and order_id != invoice.order_id:
+        db.session.rollback()
+        return "unchanged (an older attempt failed)"  # the customer is paying with a newer one
+    previous = invoice.state
+    invoice.state = target
+    invoice.midtrans_status = transaction_status[:32]
+    invoice.payment_type = (payment_type or invoice.payment_type or "")[:32] or None
+    if target == "paid":
+        invoice.paid_at = utcnow()
+        invoice.order_id = order_id
+    db.session.commit()
+    if target == "paid":
+        _on_paid(invoice, previous)
+    elif target == "refunded":
+        _on_refunded(invoice, transaction_status)
+    return f"{previous} -> {target}"
+
+
+def _on_paid(invoice: Invoice, previous: str) -> None:
+    subscription = db.session.get(Subscription, invoice.subscription_id)
+    if invoice.kind == "new" and subscription.state == "pending_payment":
+        subscriptions.subscription_paid(subscription_id=subscription.id, period_days=invoice.period_days)
+    elif invoice.kind == "renewal" and subscription.state not in ("terminated", "cancelled", "pending_payment"):
+        subscription_renewal_paid(subscription_id=subscription.id, period_days=invoice.period_days)
+    else:
+        staff_alert(key=f"paid-without-service:{invoice.id}", title=f"Payment for invoice {invoice.number} needs a look",
+                    message=f"It was paid while its subscription #{subscription.id} is {subscription.state}. "
+                            f"Refund it or restore the service.")
+    receipt = email_queue(template="payment_receipt", recipient=invoice.user.email, user_id=invoice.user_id,
+                          key=f"receipt:{invoice.id}", context=receipt_context(invoice))
+    db.session.commit()
+    email_dispatch(receipt)
+
+
+def _on_refunded(invoice: Invoice, transaction_status: str) -> None:
+    subscription = db.session.get(Subscription, invoice.subscription_id)
+    if subscription.state in ("active", "provisioning", "provisioning_failed"):
+        subscriptions.subscription_suspend(subscription_id=subscription.id, reason="non_payment",
+                                           note=f"Payment {transaction_status.replace('_', ' ')}.")
+    staff_alert(key=f"refund:{invoice.id}", title=f"Invoice {invoice.number}: {transaction_status}",
+                message=f"Midtrans reports {transaction_status} for order {invoice.order_id} "
+                        f"({invoice.amount_idr} IDR). Subscription #{subscription.id} is now {subscription.state}.")
+
+
+def receipt_context(invoice: Invoice) -> dict:
+    plan = invoice.subscription.plan
+    return {"name": invoice.user.name, "number": invoice.number, "item": _item_name(plan, invoice.kind),
+            "amount_idr": int(invoice.amount_idr), "paid_at": invoice.paid_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "payment_type": (invoice.payment_type or "").replace("_", " "),
+            "link": absolute_url("billing.receipt", invoice_id=invoice.id)}
+
+
+def subscription_renewal_paid(*, subscription_id: int, period_days: int, now: datetime | None = None) -> Subscription:
+    """Extend from the later of now and the current end; lift a suspension for non-payment."""
+    now = now or utcnow()
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
+    start = max(now, as_utc(subscription.current_period_end) or now)
+    subscription.current_period_end = start + timedelta(days=period_days)
+    instance_event_record(subscription_id=subscription.id, kind="renewed",
+                          message=f"Renewed until {subscription.current_period_end:%Y-%m-%d}.")
+    resume = subscription.state == "suspended" and subscription.suspension_reason == "non_payment"
+    db.session.commit()
+    if resume:
+        subscriptions.subscription_resume(subscription_id=subscription.id)
+    return subscription
+
+
+def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
+    """The renewal invoice for a subscription: the open one if it exists, else a new one at today's price."""
+    subscription = db.session.get(Subscription, subscription_id)
+    if subscription.state not in ("active", "suspended", "provisioning", "provisioning_failed"):
+        raise CheckoutError("This subscription cannot be renewed.")
+    open_invoice = db.session.scalar(select(Invoice).where(
+        Invoice.subscription_id == subscription_id, Invoice.kind == "renewal", Invoice.state.in_(("pending", "failed"))))
+    if open_invoice is not None:
+        return open_invoice
+    return _invoice_create(subscription, subscription.plan, kind="renewal")
+
+
+def invoices_sync(*, older_than: timedelta | None = None, now: datetime | None = None) -> dict:
+    """Ask the status API about invoices pending too long (a lost webhook loses nothing); expire the stale."""
+    now = now or utcnow()
+    older_than = older_than or timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
+    pending = db.session.scalars(select(Invoice).where(Invoice.state == "pending",
+                                                       Invoice.updated_at < now - older_than).limit(200)).all()
+    outcome = {"checked": 0, "applied": 0, "expired": 0}
+    for invoice in pending:
+        outcome["checked"] += 1
+        answer = None
+        for attempt in reversed(invoice.attempts):  # the newest first; an older one may have been paid
+            answer = gateway().transaction_status(attempt.order_id)
+            if answer and payment_state(answer.get("transaction_status", ""), answer.get("fraud_status")) != "pending":
+                result = invoice_apply_status(invoice_id=invoice.id, order_id=attempt.order_id,
+                                              transaction_status=answer["transaction_status"],
+                                              fraud_status=answer.get("fraud_status"),
+                                              payment_type=answer.get("payment_type"))
+                outcome["applied"] += "->" in result
+                break
+        else:
+            if invoice.expires_at and as_utc(invoice.expires_at) < now:
+                invoice_apply_status(invoice_id=invoice.id, order_id=invoice.order_id, transaction_status="expire",
+                                     fraud_status=None, payment_type=None)
+                outcome["expired"] += 1
+    db.session.rollback()
+    return outcome

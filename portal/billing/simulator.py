@@ -1,0 +1,82 @@
+"""The payment simulator: with no Midtrans keys, a page of ours stands in for Snap and our own table
+answers the status API, while every outcome still travels as a signed notification to the webhook."""
+import json
+from decimal import Decimal
+
+import requests
+from flask import current_app
+
+from portal.billing.midtrans import SnapTransaction, server_key, signature
+from portal.billing.models import SimulatedTransaction
+from portal.extensions import db
+from portal.links import absolute_url
+from portal.timestamps import utcnow
+
+# What the simulator page offers, as (transaction_status, fraud_status, payment_type).
+OUTCOMES = {
+    "settlement": ("settlement", None, "bank_transfer"),
+    "pending": ("pending", None, "bank_transfer"),
+    "deny": ("deny", None, "credit_card"),
+    "expire": ("expire", None, "bank_transfer"),
+    "cancel": ("cancel", None, "bank_transfer"),
+    "capture_challenge": ("capture", "challenge", "credit_card"),
+    "capture_accept": ("capture", "accept", "credit_card"),
+}
+STATUS_CODES = {"settlement": "200", "capture": "200", "pending": "201", "deny": "202", "cancel": "200",
+                "expire": "407", "refund": "200", "failure": "202"}
+
+
+class PaymentSimulator:
+    """Answers like the Midtrans gateway, from the simulated_transactions table."""
+    is_production = False
+    client_key = ""
+    snap_js_url = None
+
+    def create_transaction(self, payload: dict) -> SnapTransaction:
+        order_id = payload["transaction_details"]["order_id"]
+        return SnapTransaction(token="", redirect_url=absolute_url("billing.simulator", order_id=order_id))
+
+    def transaction_status(self, order_id: str) -> dict | None:
+        row = db.session.get(SimulatedTransaction, order_id)
+        if row is None:
+            return None
+        return notification_body(order_id=row.order_id, transaction_status=row.transaction_status,
+                                 fraud_status=row.fraud_status, payment_type=row.payment_type,
+                                 amount_idr=row.gross_amount_idr)
+
+
+def notification_body(*, order_id: str, transaction_status: str, fraud_status: str | None, payment_type: str,
+                      amount_idr: int) -> dict:
+    """A notification shaped and signed as Midtrans sends it."""
+    status_code = STATUS_CODES.get(transaction_status, "200")
+    gross_amount = f"{Decimal(amount_idr):.2f}"
+    now = utcnow().strftime("%Y-%m-%d %H:%M:%S")
+    body = {"transaction_time": now, "transaction_status": transaction_status,
+            "transaction_id": f"sim-{order_id}", "status_message": "midtrans payment notification (simulated)",
+            "status_code": status_code, "signature_key": signature(order_id, status_code, gross_amount, server_key()),
+            "payment_type": payment_type, "order_id": order_id, "merchant_id": "SIMULATOR",
+            "gross_amount": gross_amount, "currency": "IDR"}
+    if fraud_status:
+        body["fraud_status"] = fraud_status
+    if transaction_status in ("settlement", "capture"):
+        body["settlement_time"] = now
+    return body
+
+
+def simulator_record(*, order_id: str, outcome: str, amount_idr: int) -> None:
+    """Remember the chosen outcome (the status API will answer it) before the notification goes out."""
+    transaction_status, fraud_status, payment_type = OUTCOMES[outcome]
+    row = db.session.get(SimulatedTransaction, order_id) or SimulatedTransaction(order_id=order_id)
+    row.transaction_status, row.fraud_status, row.payment_type = transaction_status, fraud_status, payment_type
+    row.gross_amount_idr = amount_idr
+    db.session.merge(row)
+    db.session.commit()
+
+
+def simulator_notify(*, order_id: str) -> int:
+    """POST the signed notification over HTTP to our own webhook, as Midtrans would; returns the status."""
+    body = PaymentSimulator().transaction_status(order_id)
+    response = requests.post(absolute_url("billing.midtrans_notification"), data=json.dumps(body),
+                             headers={"Content-Type": "application/json"},
+                             timeout=current_app.config["MIDTRANS_TIMEOUT_SECONDS"] + 5)
+    return response.status_code

@@ -1,0 +1,15 @@
+"""Billing tasks: the lost-webhook sync, and the simulator's notification sent like Midtrans sends one."""
+from huey import crontab
+
+from portal.billing import services, simulator
+from portal.tasks import periodic_task, task
+
+
+@periodic_task(crontab(minute="*/5"))
+def invoices_sync() -> dict:
+    return services.invoices_sync()
+
+
+@task(retries=3, retry_delay=2)
+def simulator_send_notification(order_id: str) -> int:
+    return simulator.simulator_notify(order_id=order_id)

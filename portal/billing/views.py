@@ -1,0 +1,176 @@
+"""Checkout, paying an invoice (Snap or the simulator), its status, billing history, and the webhook."""
+import logging
+
+from flask import Blueprint, abort, current_app, flash, jsonify, make_response, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from portal.accounts.services import EmailNotVerified
+from portal.billing import selectors, services, simulator
+from portal.billing import tasks as billing_tasks
+from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulated
+from portal.catalog import selectors as catalog
+from portal.catalog.forms import settings_form_class
+from portal.extensions import csrf, db
+from portal.rendering import redirect_after_post, render_page
+from portal.subscriptions.selectors import subdomain_taken
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("billing", __name__)
+GATEWAY_DOWN = ("The payment provider is not answering right now. Your order is saved: "
+                "try paying again in a few minutes.")
+
+
+def _checkout_page(plan, form, *, review=None, status=200, error=None):
+    return render_page("billing/checkout.html", block="checkout", status=status, plan=plan, form=form, review=review,
+                       error=error, cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"],
+                       verified=current_user.is_verified)
+
+
+@blueprint.route("/checkout/plan/<int:plan_id>", methods=["GET", "POST"])
+@login_required
+def checkout(plan_id: int):
+    """Settings first; valid settings show the review with the price and the future address."""
+    plan = catalog.plan_for_checkout(plan_id) or abort(404)
+    form = settings_form_class(catalog.template_for(plan.service.slug))()
+    if not form.is_submitted():
+        return _checkout_page(plan, form)
+    settings = form.validate_settings(subdomain_taken=subdomain_taken)
+    if settings is None:
+        return _checkout_page(plan, form, status=422)
+    return _checkout_page(plan, form, review=settings)
+
+
+@blueprint.route("/checkout/plan/<int:plan_id>/pay", methods=["POST"])
+@login_required
+def checkout_pay(plan_id: int):
+    plan = catalog.plan_for_checkout(plan_id) or abort(404)
+    form = settings_form_class(catalog.template_for(plan.service.slug))()
+    settings = form.validate_settings(subdomain_taken=subdomain_taken)
+    if settings is None:
+        return _checkout_page(plan, form, status=422)
+    try:
+        invoice = services.checkout_start(user_id=current_user.id, plan_id=plan.id, subdomain=form.subdomain.data,
+                                          settings=settings)
+    except PaymentGatewayUnavailable:
+        flash(GATEWAY_DOWN, "warning")
+        invoice = selectors.latest_invoice(user_id=current_user.id)
+        return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
+    except (services.CheckoutError, EmailNotVerified) as error:
+        return _checkout_page(plan, form, review=settings, status=422, error=error.message)
+    except ValueError as error:  # the address was taken a moment ago, or the settings changed under us
+        return _checkout_page(plan, form, review=settings, status=422, error=str(error))
+    return redirect_after_post(url_for("billing.pay", invoice_id=invoice.id))
+
+
+def _own_invoice(invoice_id: int):
+    invoice = selectors.invoice_for(user_id=current_user.id, invoice_id=invoice_id)
+    return invoice or abort(404)
+
+
+@blueprint.route("/billing/invoices/<int:invoice_id>/pay")
+@login_required
+def pay(invoice_id: int):
+    invoice = _own_invoice(invoice_id)
+    if invoice.state == "paid":
+        return redirect(url_for("billing.invoice", invoice_id=invoice.id))
+    if not invoice.snap_redirect_url:
+        return redirect(url_for("billing.invoice", invoice_id=invoice.id))
+    if payments_simulated():
+        return redirect(invoice.snap_redirect_url)
+    gateway = services.gateway()
+    return render_page("billing/pay.html", invoice=invoice, snap_js_url=gateway.snap_js_url,
+                       client_key=gateway.client_key)
+
+
+@blueprint.route("/billing/invoices/<int:invoice_id>")
+@login_required
+def invoice(invoice_id: int):
+    """The payment status; the status block polls itself until the invoice is final (then 286 stops it)."""
+    invoice = _own_invoice(invoice_id)
+    response = render_page("billing/invoice.html", block="status", invoice=invoice,
+                           subscription=invoice.subscription, simulated=payments_simulated(),
+                           cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
+    if request.htmx and invoice.final:
+        response.status_code = 286
+    return response
+
+
+@blueprint.route("/billing/invoices/<int:invoice_id>/retry", methods=["POST"])
+@login_required
+def retry(invoice_id: int):
+    invoice = _own_invoice(invoice_id)
+    try:
+        services.payment_attempt_start(invoice_id=invoice.id)
+    except PaymentGatewayUnavailable:
+        flash(GATEWAY_DOWN, "warning")
+        return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
+    except services.CheckoutError as error:
+        flash(error.message, "info")
+        return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
+    return redirect_after_post(url_for("billing.pay", invoice_id=invoice.id))
+
+
+@blueprint.route("/billing/subscriptions/<int:subscription_id>/renew", methods=["POST"])
+@login_required
+def renew(subscription_id: int):
+    subscription = selectors.subscription_for(user_id=current_user.id, subscription_id=subscription_id) or abort(404)
+    try:
+        invoice = services.invoice_issue_renewal(subscription_id=subscription.id)
+        services.payment_attempt_start(invoice_id=invoice.id)
+    except PaymentGatewayUnavailable:
+        flash(GATEWAY_DOWN, "warning")
+        return redirect_after_post(url_for("billing.index"))
+    except services.CheckoutError as error:
+        flash(error.message, "warning")
+        return redirect_after_post(url_for("home.index"))
+    return redirect_after_post(url_for("billing.pay", invoice_id=invoice.id))
+
+
+@blueprint.route("/billing")
+@login_required
+def index():
+    return render_page("billing/index.html", invoices=selectors.invoices_of(user_id=current_user.id))
+
+
+@blueprint.route("/billing/invoices/<int:invoice_id>/receipt")
+@login_required
+def receipt(invoice_id: int):
+    invoice = _own_invoice(invoice_id)
+    if invoice.state not in ("paid", "refunded"):
+        abort(404)
+    return render_page("billing/receipt.html", invoice=invoice, plan=invoice.subscription.plan)
+
+
+@blueprint.route("/billing/simulator/<order_id>", methods=["GET", "POST"], endpoint="simulator")
+@login_required
+def simulator_page(order_id: str):
+    """The payment simulator (only with no Midtrans keys): each choice becomes a signed notification."""
+    if not payments_simulated():
+        abort(404)
+    invoice = selectors.invoice_for_order(user_id=current_user.id, order_id=order_id) or abort(404)
+    if request.method == "POST":
+        outcome = request.form.get("outcome", "")
+        if outcome not in simulator.OUTCOMES:
+            abort(400)
+        simulator.simulator_record(order_id=order_id, outcome=outcome, amount_idr=int(invoice.amount_idr))
+        billing_tasks.simulator_send_notification(order_id)
+        return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
+    return render_page("billing/simulator.html", invoice=invoice, order_id=order_id, outcomes=simulator.OUTCOMES)
+
+
+@blueprint.route("/billing/midtrans/notification", methods=["POST"])
+@csrf.exempt
+def midtrans_notification():
+    """Midtrans' webhook: no login, no CSRF; trusted only through signature, amount and the status API."""
+    request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]  # also caps a chunked body
+    if (request.content_length or 0) > current_app.config["WEBHOOK_MAX_BYTES"]:
+        log.warning("payment notification refused: body of %s bytes", request.content_length)
+        return jsonify(status="rejected", reason="body too large"), 413
+    payload = request.get_json(silent=True, force=True)
+    try:
+        result = services.notification_receive(payload)
+    except services.NotificationRejected as rejected:
+        db.session.rollback()
+        log.warning("payment notification refused (%s): %s", rejected.status, rejected.reason)
+        return jsonify(status="rejected", reason=rejected.reason), rejected.status
+    return make_response(jsonify(status="ok", result=result), 200)
