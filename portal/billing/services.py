@@ -120,7 +120,7 @@ def _invoice_create(subscription: Subscription, plan: Plan, *, kind: str) -> Inv
 
 def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
     """A Snap transaction for the invoice: the current attempt if it has none yet, else a new one."""
-    invoice = db.session.get(Invoice, invoice_id, with_for_update=True)
+    invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
     if invoice.state not in ("pending", "failed"):
         db.session.rollback()
         raise CheckoutError("This invoice is already settled.")
@@ -206,7 +206,7 @@ def notification_receive(payload) -> str:
 def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: str, fraud_status: str | None,
                          payment_type: str | None) -> str:
     """Move the invoice forward under a row lock; act on a real change only (idempotent)."""
-    invoice = db.session.get(Invoice, invoice_id, with_for_update=True)
+    invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
     target = payment_state(transaction_status, fraud_status)
     if target not in FORWARD[invoice.state]:
         db.session.rollback()
@@ -266,7 +266,7 @@ def receipt_context(invoice: Invoice) -> dict:
 def subscription_renewal_paid(*, subscription_id: int, period_days: int, now: datetime | None = None) -> Subscription:
     """Extend from the later of now and the current end; lift a suspension for non-payment."""
     now = now or utcnow()
-    subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
     start = max(now, as_utc(subscription.current_period_end) or now)
     subscription.current_period_end = start + timedelta(days=period_days)
     instance_event_record(subscription_id=subscription.id, kind="renewed",
@@ -293,7 +293,8 @@ def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
 def invoices_sync(*, older_than: timedelta | None = None, now: datetime | None = None) -> dict:
     """Ask the status API about invoices pending too long (a lost webhook loses nothing); expire the stale."""
     now = now or utcnow()
-    older_than = older_than or timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
+    if older_than is None:
+        older_than = timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
     pending = db.session.scalars(select(Invoice).where(Invoice.state == "pending",
                                                        Invoice.updated_at < now - older_than).limit(200)).all()
     outcome = {"checked": 0, "applied": 0, "expired": 0}

@@ -62,7 +62,7 @@ def email_deliver(*, email_id: int) -> str:
     A refused or unreachable server counts an attempt and raises EmailDeliveryDeferred, until
     the attempts run out and the email is marked failed.
     """
-    email = db.session.get(Email, email_id, with_for_update=True)
+    email = db.session.get(Email, email_id, with_for_update=True, populate_existing=True)
     if email is None or email.state != "queued":
         db.session.rollback()
         return email.state if email else "missing"

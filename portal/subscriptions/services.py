@@ -41,7 +41,7 @@ class SubdomainTaken(ValueError):
 
 
 def _locked(subscription_id: int) -> Subscription:
-    subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
     if subscription is None:
         raise LookupError(f"no subscription {subscription_id}")
     return subscription

@@ -1,0 +1,148 @@
+"""MidtransEmulator: Snap and the Core status API emulated on loopback, and their Python controls."""
+import threading
+from typing import NamedTuple
+
+import requests as http
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .ledger import Ledger
+from .server import MidtransApp
+
+NOTIFICATION_TIMEOUT = 10.0  # seconds; Midtrans itself gives up on a webhook after 15
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code="-", size="-"):
+        pass
+
+
+class SentNotification(NamedTuple):
+    url: str
+    body: dict
+    http_status: int
+    response: str
+
+
+class MidtransEmulator:
+    """Midtrans Snap + Core API emulated in-process, served over HTTP for the real `midtransclient`.
+
+    Nothing happens on its own: a Snap transaction has no payment (status 404) until a test scripts one
+    with set_status(), and notifications are posted only when post_notification() is called.
+    """
+
+    def __init__(self, server_key: str = "SB-Mid-server-emulator", merchant_id: str = "G000000000", *,
+                 timeout_sleep: float = 5.0, verbose: bool = False):
+        self.server_key = server_key
+        self.merchant_id = merchant_id
+        self.ledger = Ledger(server_key, merchant_id)
+        self.timeout_sleep = float(timeout_sleep)
+        self.requests: list = []  # ApiRequest(method, path, body) for every API call, controls excluded
+        self.notifications_sent: list[SentNotification] = []
+        self.stopping = threading.Event()
+        self.verbose = verbose
+        self._server = None
+        self._thread = None
+        self.url = None
+
+    # --- serving -----------------------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> "MidtransEmulator":
+        if self._server is not None:
+            raise RuntimeError("the Midtrans emulator is already serving")
+        self.stopping.clear()
+        handler = WSGIRequestHandler if self.verbose else _QuietHandler
+        self._server = make_server(host, port, MidtransApp(self), threaded=True, request_handler=handler)
+        self.url = f"http://{host}:{self._server.server_port}"
+        # A short poll interval keeps stop() quick (tests start and stop many emulators).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="emulated-midtrans", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Block until stop() (from another thread or a signal handler)."""
+        self.stopping.wait()
+
+    def stop(self) -> None:
+        self.stopping.set()  # wakes requests sleeping in an injected timeout
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self):
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- scripting payments ------------------------------------------------------------------------------
+
+    @property
+    def transactions(self) -> dict[str, dict]:
+        """order_id -> a copy of its record: Snap request, token, redirect_url, created_at, current status fields."""
+        return self.ledger.snapshot()
+
+    def set_status(self, order_id: str, transaction_status: str, fraud_status: str | None = None,
+                   payment_type: str = "bank_transfer", gross_amount=None, *, bank: str | None = None) -> dict:
+        """Script what the status API answers for an order from now on; returns that status body.
+
+        An order Snap never saw is created, and then needs gross_amount. fraud_status defaults to "accept"
+        ("deny" for a denied credit card); bank picks the VA bank (bca) or card-issuing bank (bni)."""
+        with self.ledger.lock:
+            record = self.ledger.set_status(order_id, transaction_status, fraud_status, payment_type,
+                                            gross_amount, bank)
+            return self.ledger.body(record)
+
+    def notification(self, order_id: str, transaction_status: str | None = None, fraud_status: str | None = None,
+                     status_code: str | None = None, gross_amount=None, server_key: str | None = None) -> dict:
+        """The JSON body Midtrans would POST to the webhook for the order's current state, or the given one.
+
+        Overrides affect only this body; the signature is computed over the body's own order_id,
+        status_code and gross_amount with the emulator's server key (or `server_key`, to forge one)."""
+        with self.ledger.lock:
+            return self.ledger.notification(order_id, transaction_status=transaction_status,
+                                            fraud_status=fraud_status, status_code=status_code,
+                                            gross_amount=gross_amount, server_key=server_key)
+
+    def post_notification(self, webhook_url: str, order_id: str, **overrides) -> tuple[int, str]:
+        """POST notification(order_id, **overrides) as JSON to webhook_url; (HTTP status, response text).
+
+        Connection errors and timeouts (10 s) propagate as `requests` exceptions."""
+        return self.deliver(webhook_url, self.notification(order_id, **overrides))
+
+    def deliver(self, webhook_url: str, body: dict) -> tuple[int, str]:
+        """POST any notification body (e.g. one a test tampered with) the way Midtrans does."""
+        # Midtrans does not follow redirects from a webhook; neither do we, so a redirecting handler shows up.
+        response = http.post(webhook_url, json=body, timeout=NOTIFICATION_TIMEOUT, allow_redirects=False)
+        self.notifications_sent.append(SentNotification(webhook_url, body, response.status_code, response.text))
+        return response.status_code, response.text
+
+    # --- faults and housekeeping -----------------------------------------------------------------------------
+
+    def fail_next(self, n: int = 1, status=500, path_contains: str | None = None, method: str | None = None) -> None:
+        """The next n API calls matching method/path fail with no effect: 500 or 503 with a Midtrans-shaped
+        error body, or "timeout": the answer (504) comes only after `timeout_sleep` seconds."""
+        with self.ledger.lock:
+            self.ledger.faults.fail_next(n, status, method, path_contains)
+
+    def clear_faults(self) -> None:
+        with self.ledger.lock:
+            self.ledger.faults.clear()
+
+    def reset(self) -> None:
+        """Forget transactions, faults, the request log and sent notifications (settings and URL stay)."""
+        self.ledger.reset()
+        self.requests.clear()
+        self.notifications_sent.clear()
+
+    def describe(self) -> dict:
+        with self.ledger.lock:
+            return {"emulator": "midtrans", "url": self.url, "merchant_id": self.merchant_id,
+                    "snap_base_url": f"{self.url}/snap/v1", "core_base_url": self.url,
+                    "settings": {"timeoutSleep": self.timeout_sleep},
+                    "faults": self.ledger.faults.describe(), "transactions": len(self.ledger.records),
+                    "requests": len(self.requests), "notifications_sent": len(self.notifications_sent)}
