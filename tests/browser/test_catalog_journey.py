@@ -35,4 +35,4 @@ def test_browse_choose_a_plan_and_fill_the_settings(page: Page, live_server, mak
     page.get_by_label("Address").fill("kopi-kenangan")
     page.get_by_label("Send emails from").fill("halo@kopi.id")
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_test_id("settings-ok")).to_contain_text("https://kopi-kenangan.")
+    expect(page.get_by_test_id("review-url")).to_contain_text("https://kopi-kenangan.")

@@ -1,0 +1,54 @@
+"""Buying an app in Chromium with the payment simulator: plan → settings → review → pay → paid → provisioning."""
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from portal.catalog.selectors import service_templates
+from portal.catalog.services import catalog_seed
+from portal.extensions import db
+from portal.subscriptions.models import Subscription
+from tests.helpers import STRONG_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def kube():
+    from portal.emulators.kube import EmulatedCluster
+
+    cluster = EmulatedCluster(ready_delay=0.5, node_count=2).start(host="127.0.0.1", port=0)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def app_config(smtp_server, live_port, kube):
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
+            "FRONTEND_URL": f"http://127.0.0.1:{live_port}", "KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url}
+
+
+def test_buy_ghost_with_the_payment_simulator(page: Page, live_server, make_user, kube):
+    catalog_seed(templates=service_templates())
+    make_user(email="ana@example.com")
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill("ana@example.com")
+    page.get_by_label("Password").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Hello, Ana Putri")).to_be_visible()
+    page.goto(live_server + "/catalog/ghost")
+    page.get_by_test_id("plan-starter").get_by_role("link", name="Choose Starter").click()
+
+    page.get_by_label("Address").fill("kopi-kenangan")
+    page.get_by_label("Send emails from").fill("halo@kopi.id")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_test_id("review-url")).to_have_text("https://kopi-kenangan.localtest.me")
+    expect(page.get_by_test_id("review-price")).to_have_text("Rp 79.000")
+    page.get_by_role("button", name="Pay Rp 79.000").click()
+
+    expect(page.get_by_test_id("simulator-banner")).to_contain_text("Payment simulator")
+    page.get_by_test_id("simulate-settlement").click()
+    expect(page.get_by_test_id("payment-status")).to_contain_text("Paid — your instance is being prepared",
+                                                                  timeout=15000)
+    subscription = db.session.scalar(select(Subscription).where(Subscription.subdomain == "kopi-kenangan"))
+    assert subscription.state in ("provisioning", "active")
+    assert kube.objects("Deployment"), "provisioning put the app on the cluster"
