@@ -63,6 +63,8 @@ def main() -> int:
     print(f"  Staff login: {DEV_STAFF_EMAIL} / {password}")
     print("  Embedded defaults: SQLite, SQLite task queue, email outbox (read it at /admin/outbox)")
     print(f"  {cluster_line}")
+    if not os.environ.get("MIDTRANS_SERVER_KEY"):
+        print("  Payments: the built-in payment SIMULATOR (no Midtrans keys set; no real money moves)")
     print("  Press Ctrl-C to stop the web server and the worker.")
     print("=" * 64 + "\n", flush=True)
 

@@ -177,3 +177,14 @@ def test_sync_expires_an_unpaid_invoice_past_its_expiry(app, order):
     assert services.invoices_sync(now=later) == {"checked": 1, "applied": 0, "expired": 1}
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).state == "failed"
+
+
+def test_renew_now_from_the_dashboard_opens_a_renewal_payment(client, customer, login, order):
+    login(customer)
+    subscription = _active(order, client)
+    page = client.get("/").get_data(as_text=True)
+    assert "Renew now" in page
+    response = client.post(f"/billing/subscriptions/{subscription.id}/renew", data={"csrf_token": csrf_token_from(page)})
+    renewal = db.session.scalar(select(Invoice).where(Invoice.kind == "renewal"))
+    assert response.status_code == 303 and response.headers["Location"] == f"/billing/invoices/{renewal.id}/pay"
+    assert renewal.amount_idr == 79000 and renewal.snap_redirect_url

@@ -190,6 +190,11 @@ class Ledger:
     def _expiry_time(record: dict) -> str:
         seconds = expiry_seconds(record["expiry"])
         started = datetime.strptime(record["transaction_time"], TIME_FORMAT).replace(tzinfo=JAKARTA)
+        if seconds is not None and record["expiry"].get("start_time"):
+            try:  # Snap counts a custom expiry from its start_time ("2030-01-02 10:00:00 +0700") when given
+                started = datetime.strptime(str(record["expiry"]["start_time"]), TIME_FORMAT + " %z")
+            except ValueError:
+                pass
         window = timedelta(seconds=seconds) if seconds is not None else \
             DEFAULT_PENDING.get(record["payment_type"], DEFAULT_PENDING_OTHER)
         return midtrans_time(started + window)
@@ -226,7 +231,8 @@ class Ledger:
         if status in SETTLED:
             body["settlement_time"] = record["settlement_time"] or transaction_time
         if status == "pending":
-            body["expiry_time"] = record["expiry_time"] or self._expiry_time(dict(view, transaction_time=transaction_time))
+            body["expiry_time"] = (record["expiry_time"]
+                                   or self._expiry_time(dict(view, transaction_time=transaction_time)))
         body["signature_key"] = signature_key(body["order_id"], code, amount,
                                               self.server_key if server_key is None else server_key)
         return body

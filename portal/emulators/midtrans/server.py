@@ -103,7 +103,7 @@ class MidtransApp:
         parts = path.strip("/").split("/")
         if parts == ["snap", "v1", "transactions"]:
             self._require(method, "POST")
-            self._authorize(request, snap_style=True)
+            self._authorize(request)
             return self._create(request)
         if len(parts) == 4 and parts[:3] == ["snap", "v4", "redirection"]:
             self._require(method, "GET")
@@ -123,7 +123,7 @@ class MidtransApp:
         if method != allowed:
             raise ApiError(405, "HTTP method is not allowed")
 
-    def _authorize(self, request: Request, snap_style: bool = False) -> None:
+    def _authorize(self, request: Request) -> None:
         """HTTP Basic with the server key as user name and an empty password, as Midtrans expects."""
         auth = request.authorization
         if auth is None or auth.type != "basic" or auth.username != self.emulator.server_key or auth.password:

@@ -1,5 +1,6 @@
 """Validation of Snap `POST /snap/v1/transactions` bodies, worded the way Snap words its error_messages."""
 import re
+from datetime import datetime
 
 ORDER_ID = re.compile(r"[A-Za-z0-9\-_.~]+")
 ORDER_ID_MAX = 50
@@ -109,4 +110,10 @@ def _expiry_errors(expiry) -> list[str]:
     duration = expiry.get("duration")
     if isinstance(duration, bool) or not isinstance(duration, int) or duration < 1:
         errors.append("expiry.duration must be a positive integer")
+    start = expiry.get("start_time")
+    if start is not None:
+        try:  # the offset is required: "2030-01-02 10:00:00 +0700"
+            datetime.strptime(str(start), "%Y-%m-%d %H:%M:%S %z")
+        except ValueError:
+            errors.append("expiry.start_time must look like yyyy-MM-dd HH:mm:ss Z (e.g. 2030-01-02 10:00:00 +0700)")
     return errors
