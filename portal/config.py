@@ -86,6 +86,7 @@ def from_environment() -> dict:
         "MIDTRANS_SNAP_BASE_URL": env("MIDTRANS_SNAP_BASE_URL") or None,
         "MIDTRANS_CORE_BASE_URL": env("MIDTRANS_CORE_BASE_URL") or None,
         "MIDTRANS_TIMEOUT_SECONDS": float(env("MIDTRANS_TIMEOUT_SECONDS", "5")),
+        "RETENTION_DAYS": int(env("RETENTION_DAYS", "14")),
         "INVOICE_EXPIRY_HOURS": int(env("INVOICE_EXPIRY_HOURS", "24")),
         "MAX_UNPAID_ORDERS": int(env("MAX_UNPAID_ORDERS", "3")),
         "PAYMENT_SYNC_AFTER_MINUTES": int(env("PAYMENT_SYNC_AFTER_MINUTES", "10")),

@@ -1,5 +1,5 @@
 """The landing page for guests and the dashboard for logged-in customers."""
-from flask import Blueprint
+from flask import Blueprint, current_app, request
 from flask_login import current_user
 
 from portal.home import selectors
@@ -12,5 +12,10 @@ blueprint = Blueprint("home", __name__)
 def index():
     if not current_user.is_authenticated:
         return render_page("home/landing.html")
-    return render_page("home/dashboard.html",
-                       subscriptions=selectors.dashboard_subscriptions(user_id=current_user.id))
+    cards = selectors.dashboard_cards(user_id=current_user.id)
+    changing = any(card.transitional for card in cards)
+    response = render_page("home/dashboard.html", block="cards", cards=cards, changing=changing,
+                           cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
+    if request.htmx and not changing:
+        response.status_code = 286  # nothing is changing: the cards stop polling
+    return response

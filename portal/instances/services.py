@@ -1,6 +1,20 @@
-"""Writing what happened to an instance: events on its timeline."""
+"""Writing what happened to an instance, and what a customer may do with it: logs, credentials, cancel."""
+import re
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from portal.audit.services import audit_record
+from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.models import InstanceEvent
+from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
+from portal.provisioning.manifests import dns_label
+
+MAX_LOG_LINES = 2000
+MAX_LINE_CHARS = 2000
+MAX_LOG_BYTES = 1_000_000
+TIMESTAMPED = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (.*)$")
 
 
 def instance_event_record(*, subscription_id: int, kind: str, message: str, level: str = "info") -> InstanceEvent:
@@ -8,3 +22,71 @@ def instance_event_record(*, subscription_id: int, kind: str, message: str, leve
     event = InstanceEvent(subscription_id=subscription_id, kind=kind, message=message[:2000], level=level)
     db.session.add(event)
     return event
+
+
+@dataclass
+class LogLines:
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (timestamp, text)
+    pod: str | None = None
+    problem: str | None = None
+    truncated: bool = False
+
+
+def _instance_name(subscription) -> str:
+    return subscription.instance_name or dns_label(subscription.plan.service.slug, str(subscription.id), max_length=40)
+
+
+def instance_log(*, subscription, component: str, tail: int = 100, previous: bool = False,
+                 since_time: str | None = None) -> LogLines:
+    """A component's log lines, newest last, capped in count and size; a friendly problem instead of an error."""
+    template = template_for(subscription.plan.service.slug)
+    if component not in {c.name for c in template.components}:
+        return LogLines(problem="There is no such part of this app.")
+    if not subscription.namespace:
+        return LogLines(problem="Your instance has not been created yet.")
+    gateway = cluster_for(current_app.config)
+    selector = (f"app.kubernetes.io/instance={_instance_name(subscription)},"
+                f"app.kubernetes.io/component={component}")
+    try:
+        pods = [p for p in gateway.list_pods(selector) if p["metadata"].get("namespace") == subscription.namespace]
+    except ClusterError:
+        return LogLines(problem="We cannot reach the cluster right now. Please try again in a moment.")
+    if not pods:
+        return LogLines(problem="This part of your app is not running right now, so there are no logs to show.")
+    pod = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))[-1]["metadata"]["name"]
+    tail = max(1, min(int(tail), MAX_LOG_LINES))
+    try:
+        text = gateway.read_log(subscription.namespace, pod, container=component, tail_lines=None if since_time else tail,
+                                since_time=since_time, timestamps=True, previous=previous)
+    except ObjectNotFound:
+        return LogLines(pod=pod, problem="This part of your app has just been replaced; try again in a moment.")
+    except ClusterError as exc:
+        if previous:
+            return LogLines(pod=pod, problem="There is no earlier run to show: this container has not restarted.")
+        return LogLines(pod=pod, problem=f"The logs could not be read ({exc.reason or 'cluster error'}).")
+    result = LogLines(pod=pod)
+    if len(text) > MAX_LOG_BYTES:
+        text, result.truncated = text[-MAX_LOG_BYTES:], True
+    for raw in text.splitlines()[-MAX_LOG_LINES:]:
+        match = TIMESTAMPED.match(raw)
+        stamp, line = (match.group(1), match.group(2)) if match else ("", raw)
+        if len(line) > MAX_LINE_CHARS:
+            line, result.truncated = line[:MAX_LINE_CHARS] + " …", True
+        if since_time and stamp and stamp <= since_time:
+            continue  # the API's sinceTime is whole seconds: drop what the follower already has
+        result.lines.append((stamp, line))
+    return result
+
+
+def instance_credentials(*, subscription, actor_id: int, ip: str | None) -> list[tuple[str, str]]:
+    """The generated secrets a customer may see, read from the cluster; every reveal is audited."""
+    template = template_for(subscription.plan.service.slug)
+    visible = [s for s in template.secrets if s.customer_visible]
+    values = {}
+    if visible and subscription.namespace:
+        values = cluster_for(current_app.config).read_secret(
+            subscription.namespace, dns_label(_instance_name(subscription), "secrets")) or {}
+    audit_record(action="instance.credentials_revealed", actor_id=actor_id, target_type="subscription",
+                 target_id=subscription.id, ip=ip, details={"keys": [s.name for s in visible]})
+    db.session.commit()
+    return [(s.label or s.name, values.get(s.name, "")) for s in visible if s.name in values]

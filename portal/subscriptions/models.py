@@ -8,7 +8,7 @@ from portal.extensions import db, one_of
 
 STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended",
           "terminated", "cancelled")
-SUSPENSION_REASONS = ("non_payment", "staff")
+SUSPENSION_REASONS = ("non_payment", "staff", "customer")
 
 
 

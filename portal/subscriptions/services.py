@@ -124,8 +124,9 @@ def subscription_suspend(*, subscription_id: int, reason: str, note: str = "") -
     """Scale to zero and take the address offline; the data stays."""
     subscription = _locked(subscription_id)
     _move(subscription, "suspended", kind="suspended",
-          message="Suspended: the period ended without payment." if reason == "non_payment"
-          else f"Suspended by staff. {note}".strip(), level="warning")
+          message={"non_payment": "Suspended: the period ended without payment.",
+                   "customer": "Cancelled: the instance is stopped; its data is kept until the retention period ends."
+                   }.get(reason, f"Suspended by staff. {note}".strip()), level="warning")
     subscription.suspension_reason = reason
     subscription.state_note = note[:2000]
     db.session.commit()
@@ -183,3 +184,22 @@ def subscription_settings_update(*, subscription_id: int, settings: dict) -> Sub
     if subscription.state == "provisioning":
         provisioning_tasks.provision_instance(subscription.id)
     return subscription
+
+
+def subscription_cancel_at_period_end(*, subscription_id: int, cancel: bool = True) -> Subscription:
+    """Stop renewing: the instance runs until its period ends (or undo that)."""
+    subscription = _locked(subscription_id)
+    if subscription.state not in ("active", "provisioning", "provisioning_failed"):
+        db.session.rollback()
+        raise IllegalTransition(subscription.state, "cancelled at period end")
+    subscription.cancel_at_period_end = cancel
+    instance_event_record(subscription_id=subscription.id, kind="cancel_scheduled" if cancel else "cancel_undone",
+                          message="Will end when the paid period ends." if cancel else "Will renew as usual again.")
+    db.session.commit()
+    return subscription
+
+
+def subscription_cancel_now(*, subscription_id: int) -> Subscription:
+    """Stop the instance today; its data is kept for the retention period, then deleted."""
+    return subscription_suspend(subscription_id=subscription_id, reason="customer",
+                                note="Cancelled by the customer.")

@@ -179,10 +179,10 @@ def test_sync_expires_an_unpaid_invoice_past_its_expiry(app, order):
     assert db.session.get(Invoice, invoice.id).state == "failed"
 
 
-def test_renew_now_from_the_dashboard_opens_a_renewal_payment(client, customer, login, order):
+def test_renew_now_from_the_instance_page_opens_a_renewal_payment(client, customer, login, order):
     login(customer)
     subscription = _active(order, client)
-    page = client.get("/").get_data(as_text=True)
+    page = client.get(f"/instances/{subscription.id}").get_data(as_text=True)
     assert "Renew now" in page
     response = client.post(f"/billing/subscriptions/{subscription.id}/renew", data={"csrf_token": csrf_token_from(page)})
     renewal = db.session.scalar(select(Invoice).where(Invoice.kind == "renewal"))

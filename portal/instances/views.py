@@ -1,0 +1,185 @@
+"""A customer's instance: the page (status, progress, health, events, usage), actions, credentials, logs."""
+import re
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, current_app, flash, request, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup, escape
+
+from portal.catalog.forms import settings_form_class
+from portal.catalog.parameters import SettingsInvalid
+from portal.catalog.selectors import template_for
+from portal.instances import selectors, services
+from portal.instances.charts import Point, usage_chart
+from portal.provisioning import tasks as provisioning_tasks
+from portal.rendering import client_ip, redirect_after_post, render_page
+from portal.subscriptions import services as subscriptions
+from portal.timestamps import utcnow
+
+blueprint = Blueprint("instances", __name__, url_prefix="/instances")
+TAILS = (100, 500, 2000)
+
+
+def _own(subscription_id: int):
+    return selectors.instance_for(user_id=current_user.id, subscription_id=subscription_id) or abort(404)
+
+
+def _page_context(subscription) -> dict:
+    status = selectors.status_of(subscription.id)
+    samples = selectors.samples_of(subscription.id)
+    end = utcnow()
+    start = end - timedelta(hours=6)
+    plan = subscription.plan
+    charts = [
+        usage_chart([Point(s.taken_at, s.cpu_millicores) for s in samples], limit=plan.cpu_millicores,
+                    start=start, end=end, title="CPU", unit="millicores"),
+        usage_chart([Point(s.taken_at, s.memory_mb) for s in samples], limit=plan.memory_mb,
+                    start=start, end=end, title="Memory", unit="MiB"),
+    ]
+    return {"subscription": subscription, "status": status, "health": selectors.health_of(subscription, status),
+            "events": selectors.events_of(subscription.id), "progress": selectors.progress_of(subscription),
+            "template": template_for(subscription.plan.service.slug), "charts": charts,
+            "url": f"https://{subscription.subdomain}.{current_app.config['K8S_CLUSTER_DOMAIN']}",
+            "transitional": subscription.state in selectors.TRANSITIONAL,
+            "retention_days": current_app.config["RETENTION_DAYS"]}
+
+
+@blueprint.route("/<int:subscription_id>")
+@login_required
+def show(subscription_id: int):
+    """The instance page; its status block polls itself while the instance is changing (286 stops it)."""
+    subscription = _own(subscription_id)
+    response = render_page("instances/show.html", block="status", **_page_context(subscription))
+    if request.htmx and subscription.state not in selectors.TRANSITIONAL:
+        response.status_code = 286
+    return response
+
+
+@blueprint.route("/<int:subscription_id>/restart", methods=["POST"])
+@login_required
+def restart(subscription_id: int):
+    subscription = _own(subscription_id)
+    if subscription.state != "active":
+        flash("Only a running instance can be restarted.", "warning")
+    else:
+        provisioning_tasks.restart_instance(subscription.id)
+        flash("Restarting your instance. It is back in a minute or so.", "info")
+    return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
+
+
+@blueprint.route("/<int:subscription_id>/settings", methods=["GET", "POST"])
+@login_required
+def settings(subscription_id: int):
+    subscription = _own(subscription_id)
+    template = template_for(subscription.plan.service.slug)
+    form_class = settings_form_class(template, with_subdomain=False)
+    form = form_class(data=subscription.settings) if request.method == "GET" else form_class()
+    if form.is_submitted():
+        clean = form.validate_settings()
+        if clean is not None:
+            try:
+                subscriptions.subscription_settings_update(subscription_id=subscription.id, settings=clean)
+            except (SettingsInvalid, subscriptions.IllegalTransition) as error:
+                form.form_errors.append(str(error))
+            else:
+                flash("Settings saved. Applying them to your instance now.", "success")
+                return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
+    status = 422 if form.is_submitted() else 200
+    return render_page("instances/settings.html", block="form", status=status, subscription=subscription, form=form)
+
+
+@blueprint.route("/<int:subscription_id>/cancel", methods=["POST"])
+@login_required
+def cancel(subscription_id: int):
+    subscription = _own(subscription_id)
+    mode = request.form.get("mode")
+    try:
+        if mode == "period_end":
+            subscriptions.subscription_cancel_at_period_end(subscription_id=subscription.id, cancel=True)
+            flash("Your instance will stop when the paid period ends. You can change your mind until then.", "info")
+        elif mode == "undo":
+            subscriptions.subscription_cancel_at_period_end(subscription_id=subscription.id, cancel=False)
+            flash("Your instance will renew as usual.", "success")
+        elif mode == "now" and request.form.get("confirm") == subscription.subdomain:
+            subscriptions.subscription_cancel_now(subscription_id=subscription.id)
+            flash("Your instance is stopped. Its data is kept for "
+                  f"{current_app.config['RETENTION_DAYS']} days, then deleted.", "warning")
+        elif mode == "now":
+            flash("Type the instance's address to confirm cancelling now.", "warning")
+        else:
+            abort(400)
+    except subscriptions.IllegalTransition:
+        flash("This instance cannot be cancelled in its current state.", "warning")
+    return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
+
+
+@blueprint.route("/<int:subscription_id>/credentials", methods=["POST"])
+@login_required
+def credentials(subscription_id: int):
+    subscription = _own(subscription_id)
+    values = services.instance_credentials(subscription=subscription, actor_id=current_user.id, ip=client_ip())
+    response = render_page("instances/_credentials.html", values=values)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _log_request(subscription):
+    template = template_for(subscription.plan.service.slug)
+    names = [c.name for c in template.components]
+    component = request.args.get("component") or names[0]
+    tail = request.args.get("tail", 100, type=int)
+    tail = tail if tail in TAILS else 100
+    query = (request.args.get("q") or "").strip()[:100]
+    previous = request.args.get("previous") == "1"
+    return names, component, tail, query, previous
+
+
+def highlight(line: str, query: str) -> Markup:
+    """The line escaped, with every case-insensitive match of the query wrapped in <mark>."""
+    if not query:
+        return escape(line)
+    parts = re.split(f"({re.escape(query)})", line, flags=re.IGNORECASE)
+    return Markup("").join(Markup("<mark>{}</mark>").format(p) if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
+def _filter(lines, query):
+    return [(stamp, highlight(text, query)) for stamp, text in lines if not query or query.lower() in text.lower()]
+
+
+@blueprint.route("/<int:subscription_id>/logs")
+@login_required
+def logs(subscription_id: int):
+    """The log viewer; htmx asks for the `viewer` block when the filters change."""
+    subscription = _own(subscription_id)
+    names, component, tail, query, previous = _log_request(subscription)
+    result = services.instance_log(subscription=subscription, component=component, tail=tail, previous=previous)
+    last = next((stamp for stamp, _ in reversed(result.lines) if stamp), "")
+    return render_page("instances/logs.html", block="viewer", subscription=subscription, components=names,
+                       component=component, tail=tail, tails=TAILS, query=query, previous=previous, result=result,
+                       lines=_filter(result.lines, query), last=last)
+
+
+@blueprint.route("/<int:subscription_id>/logs/follow")
+@login_required
+def logs_follow(subscription_id: int):
+    """Only the lines after `after` (a timestamp): appended below, with the next poll carrying the new mark."""
+    subscription = _own(subscription_id)
+    names, component, tail, query, previous = _log_request(subscription)
+    after = (request.args.get("after") or "")[:40]
+    result = services.instance_log(subscription=subscription, component=component, tail=tail,
+                                   since_time=after or None)
+    last = next((stamp for stamp, _ in reversed(result.lines) if stamp), after)
+    return render_page("instances/_log_follow.html", subscription=subscription, component=component, tail=tail,
+                       query=query, lines=_filter(result.lines, query), last=last)
+
+
+@blueprint.route("/<int:subscription_id>/logs/download")
+@login_required
+def logs_download(subscription_id: int):
+    subscription = _own(subscription_id)
+    names, component, tail, query, previous = _log_request(subscription)
+    result = services.instance_log(subscription=subscription, component=component, tail=2000, previous=previous)
+    text = "\n".join(f"{stamp} {line}".strip() for stamp, line in result.lines) or (result.problem or "")
+    filename = f"{subscription.subdomain}-{component}{'-previous' if previous else ''}.log"
+    return Response(text + "\n", mimetype="text/plain",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
