@@ -36,7 +36,7 @@ def _page_context(subscription) -> dict:
         usage_chart([Point(s.taken_at, s.memory_mb) for s in samples], limit=plan.memory_mb,
                     start=start, end=end, title="Memory", unit="MiB"),
     ]
-    return {"subscription": subscription, "status": status, "health": selectors.health_of(subscription, status),
+    return {"subscription": subscription, "instance_status": status, "health": selectors.health_of(subscription, status),
             "events": selectors.events_of(subscription.id), "progress": selectors.progress_of(subscription),
             "template": template_for(subscription.plan.service.slug), "charts": charts,
             "url": f"https://{subscription.subdomain}.{current_app.config['K8S_CLUSTER_DOMAIN']}",
