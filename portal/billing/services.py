@@ -20,7 +20,7 @@ from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.billing.simulator import PaymentSimulator
 from portal.catalog.models import Plan
 from portal.extensions import db
-from portal.instances.services import instance_event_record
+from portal.instances.events import instance_event_record
 from portal.links import absolute_url
 from portal.notifications.services import email_dispatch, email_queue, staff_alert
 from portal.subscriptions import services as subscriptions

@@ -1,4 +1,4 @@
-"""Writing what happened to an instance, and what a customer may do with it: logs, credentials, cancel."""
+"""What a customer may do with an instance beyond its life cycle: read logs, reveal credentials, ask for a restart."""
 import re
 from dataclasses import dataclass, field
 
@@ -7,7 +7,8 @@ from flask import current_app
 from portal.audit.services import audit_record
 from portal.catalog.selectors import template_for
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
+from portal.instances.events import instance_event_record
+from portal.provisioning import tasks as provisioning_tasks
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
 from portal.provisioning.manifests import dns_label
 
@@ -15,13 +16,6 @@ MAX_LOG_LINES = 2000
 MAX_LINE_CHARS = 2000
 MAX_LOG_BYTES = 1_000_000
 TIMESTAMPED = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (.*)$")
-
-
-def instance_event_record(*, subscription_id: int, kind: str, message: str, level: str = "info") -> InstanceEvent:
-    """Add an event to the caller's transaction (the caller commits with the change it records)."""
-    event = InstanceEvent(subscription_id=subscription_id, kind=kind, message=message[:2000], level=level)
-    db.session.add(event)
-    return event
 
 
 @dataclass
@@ -90,3 +84,10 @@ def instance_credentials(*, subscription, actor_id: int, ip: str | None) -> list
                  target_id=subscription.id, ip=ip, details={"keys": [s.name for s in visible]})
     db.session.commit()
     return [(s.label or s.name, values.get(s.name, "")) for s in visible if s.name in values]
+
+
+def instance_restart_request(*, subscription_id: int) -> None:
+    """Record the customer's request on the timeline at once, then let a worker restart the instance."""
+    instance_event_record(subscription_id=subscription_id, kind="restart_requested", message="Restart requested.")
+    db.session.commit()
+    provisioning_tasks.restart_instance(subscription_id)

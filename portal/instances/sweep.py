@@ -11,7 +11,7 @@ from portal.catalog.models import Plan
 from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.models import InstanceStatus, ResourceSample
-from portal.instances.services import instance_event_record
+from portal.instances.events import instance_event_record
 from portal.links import absolute_url
 from portal.notifications.services import email_dispatch, email_queue
 from portal.provisioning.cluster import cluster_for

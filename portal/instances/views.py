@@ -11,7 +11,6 @@ from portal.catalog.parameters import SettingsInvalid
 from portal.catalog.selectors import template_for
 from portal.instances import selectors, services
 from portal.instances.charts import Point, usage_chart
-from portal.provisioning import tasks as provisioning_tasks
 from portal.rendering import client_ip, redirect_after_post, render_page
 from portal.subscriptions import services as subscriptions
 from portal.timestamps import utcnow
@@ -62,7 +61,7 @@ def restart(subscription_id: int):
     if subscription.state != "active":
         flash("Only a running instance can be restarted.", "warning")
     else:
-        provisioning_tasks.restart_instance(subscription.id)
+        services.instance_restart_request(subscription_id=subscription.id)
         flash("Restarting your instance. It is back in a minute or so.", "info")
     return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
 

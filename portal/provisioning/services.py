@@ -10,7 +10,7 @@ from portal.catalog.parameters import secrets_generate
 from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
-from portal.instances.services import instance_event_record
+from portal.instances.events import instance_event_record
 from portal.notifications.services import staff_alert
 from portal.provisioning.cluster import Cluster, ObjectNotFound, cluster_for
 from portal.provisioning.manifests import ClusterOptions, InstanceNames, instance_manifests, instance_names, namespace_manifests
@@ -120,7 +120,8 @@ def instance_restart(*, subscription_id: int) -> None:
     at = utcnow().isoformat()
     for kind, name in _workloads(target):
         cluster().restart(target.names.namespace, kind, name, at)
-    instance_event_record(subscription_id=subscription.id, kind="restart", message="Restart requested.")
+    instance_event_record(subscription_id=subscription.id, kind="restart",
+                          message="Restarting: new containers are starting.")
     db.session.commit()
 
 

@@ -8,7 +8,7 @@ from huey.exceptions import TaskLockedException
 
 from portal.extensions import db
 from portal.instances import sweep
-from portal.instances.services import instance_event_record
+from portal.instances.events import instance_event_record
 from portal.provisioning import services
 from portal.provisioning.cluster import ClusterError
 from portal.tasks import huey, periodic_task, task

@@ -14,7 +14,7 @@ from portal.catalog.models import Plan, Service
 from portal.catalog.parameters import settings_clean, subdomain_problem
 from portal.catalog.selectors import template_for
 from portal.extensions import db
-from portal.instances.services import instance_event_record
+from portal.instances.events import instance_event_record
 from portal.provisioning import tasks as provisioning_tasks
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow

@@ -78,6 +78,7 @@ def test_restart_makes_new_pods_and_says_so(app, client, live):
     after = {p["metadata"]["uid"] for p in cluster_for(app.config).list_pods(f"portal/subscription={live}")}
     assert not before & after
     assert "Restart requested." in client.get(f"/instances/{live}").get_data(as_text=True)
+    assert "new containers are starting" in client.get(f"/instances/{live}").get_data(as_text=True)
 
 
 def test_settings_form_validates_and_reapplies(app, client, live):

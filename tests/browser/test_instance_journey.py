@@ -1,0 +1,141 @@
+"""A customer's whole first day in Chromium: sign up to a running n8n, its logs, restart, settings, cancel;
+and an instance that crash-loops, explained on its page. Screenshots go to test-results/."""
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from portal.catalog.selectors import service_templates
+from portal.catalog.services import catalog_seed
+from portal.extensions import db
+from portal.instances.sweep import instances_sweep
+from portal.subscriptions.models import Subscription
+from portal.tasks import huey
+from tests.helpers import STRONG_PASSWORD, message_parts
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
+
+
+@pytest.fixture
+def kube():
+    from portal.emulators.kube import EmulatedCluster
+
+    cluster = EmulatedCluster(ready_delay=1.0, node_count=2).start(host="127.0.0.1", port=0)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def app_config(smtp_server, live_port, kube):
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
+            "FRONTEND_URL": f"http://127.0.0.1:{live_port}", "KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url,
+            "WATCH_INTERVAL_SECONDS": 0.3, "PROVISION_RETRY_BASE_SECONDS": 0.3}
+
+
+@pytest.fixture
+def consumer(app):
+    """A real Huey consumer: provisioning, watching and email run as they do in production."""
+    huey.immediate = False
+    huey.flush()
+    worker = huey.create_consumer(workers=3, worker_type="thread", periodic=False, check_worker_health=False)
+    worker.start()
+    yield worker
+    worker.stop(graceful=True)
+    huey.flush()
+    huey.immediate = True
+
+
+def wait_for_email(smtp_server, subject: str, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in smtp_server.messages:
+            if message["Subject"] == subject:
+                return message
+        time.sleep(0.05)
+    raise AssertionError(f"no email {subject!r}")
+
+
+def sign_up_and_verify(page: Page, live_server: str, smtp_server, email: str) -> None:
+    page.goto(live_server + "/signup")
+    page.get_by_label("Full name").fill("Ana Putri")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Hello, Ana Putri")).to_be_visible()
+    text, _ = message_parts(wait_for_email(smtp_server, "Confirm your email address"))
+    page.goto(re.search(r"http://127\.0\.0\.1:\d+/verify/\S+", text).group(0))
+    expect(page.get_by_text("is confirmed")).to_be_visible()
+
+
+def buy(page: Page, live_server: str, app_name: str, plan: str, subdomain: str) -> None:
+    page.get_by_role("navigation").get_by_role("link", name="Catalog").click()
+    page.get_by_test_id(f"catalog-card-{app_name}").click()
+    page.get_by_test_id(f"plan-{plan}").get_by_role("link").click()
+    page.get_by_label("Address").fill(subdomain)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name=re.compile(r"^Pay Rp")).click()
+    page.get_by_test_id("simulate-settlement").click()
+    expect(page.get_by_test_id("payment-status")).to_contain_text("Paid", timeout=15000)
+
+
+def test_from_sign_up_to_a_running_n8n_and_back(page: Page, live_server, smtp_server, kube, consumer):
+    ARTIFACTS.mkdir(exist_ok=True)
+    catalog_seed(templates=service_templates())
+    sign_up_and_verify(page, live_server, smtp_server, "ana@example.com")
+    buy(page, live_server, "n8n", "starter", "ana-flows")
+
+    page.get_by_role("link", name="Go to your instance").click()
+    card = page.locator("[data-testid^=card-]").first
+    expect(card.locator("[data-testid^=health-]")).to_have_text("Healthy", timeout=20000)  # the card polls itself
+    card.get_by_role("link", name="Details").click()
+    expect(page.get_by_test_id("health")).to_have_text("Healthy")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Your instance is ready.")
+    page.screenshot(path=str(ARTIFACTS / "instance-page.png"), full_page=True)
+
+    page.get_by_role("link", name="Logs").click()
+    lines = page.get_by_test_id("log-lines").locator(".log-line")
+    expect(lines.first).to_be_visible()
+    before = lines.count()
+    expect(lines).not_to_have_count(before, timeout=10000)  # follow mode appends new lines
+    page.screenshot(path=str(ARTIFACTS / "log-viewer.png"), full_page=True)
+    page.get_by_label("Search").fill("executed")
+    expect(page.locator("#log-lines mark").first).to_be_visible()
+    page.get_by_test_id("follow").uncheck()
+
+    page.goto(live_server + "/")
+    page.get_by_role("link", name="Details").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Restart").click()
+    expect(page.get_by_test_id("timeline")).to_contain_text("Restart requested.", timeout=10000)
+
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Keep execution history for (hours)").fill("48")
+    page.get_by_role("button", name="Save and apply").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(page.get_by_test_id("timeline")).to_contain_text("Applying your new settings.")
+    expect(page.get_by_test_id("state")).to_have_text("active", timeout=20000)
+
+    page.get_by_label("Type the address to confirm").fill("ana-flows")
+    page.get_by_role("button", name="Cancel now").click()
+    expect(page.get_by_text("Its data is kept for")).to_be_visible()
+    expect(page.get_by_test_id("state")).to_have_text("suspended")
+
+
+def test_a_crash_looping_wordpress_is_explained(page: Page, live_server, smtp_server, kube, consumer):
+    catalog_seed(templates=service_templates())
+    sign_up_and_verify(page, live_server, smtp_server, "budi@example.com")
+    buy(page, live_server, "wordpress", "starter", "toko-budi")
+    page.get_by_role("link", name="Go to your instance").click()
+    card = page.locator("[data-testid^=card-]").first
+    expect(card.locator("[data-testid^=health-]")).to_have_text("Healthy", timeout=20000)
+    subscription = db.session.query(Subscription).filter_by(subdomain="toko-budi").one()
+    kube.crash_loop(subscription.namespace, f"wordpress-{subscription.id}-app")
+    kube.advance(30)
+    instances_sweep()  # the minute's sweep, run now
+    page.reload()
+    card.get_by_role("link", name="View problem").click()
+    expect(page.get_by_test_id("problem-app")).to_have_text("The app keeps crashing and restarting.")
+    expect(page.get_by_test_id("health")).to_have_text("Degraded")
