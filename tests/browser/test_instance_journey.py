@@ -1,5 +1,5 @@
 """A customer's whole first day in Chromium: sign up to a running n8n, its logs, restart, settings, cancel;
-and an instance that crash-loops, explained on its page. Screenshots go to test-results/."""
+and an instance that crash-loops, explained on its page. Screenshots go to test-artifacts/."""
 import re
 import time
 from pathlib import Path
@@ -16,7 +16,8 @@ from portal.tasks import huey
 from tests.helpers import STRONG_PASSWORD, message_parts
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
+# Not test-results/: pytest-playwright empties that folder at the start of every run.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
