@@ -20,10 +20,6 @@ def invoice_for_order(*, user_id: int, order_id: str) -> Invoice | None:
                              .where(PaymentAttempt.order_id == order_id, Invoice.user_id == user_id))
 
 
-def latest_invoice(*, user_id: int) -> Invoice | None:
-    return db.session.scalar(select(Invoice).where(Invoice.user_id == user_id).order_by(Invoice.id.desc()).limit(1))
-
-
 def invoices_of(*, user_id: int) -> list[Invoice]:
     return list(db.session.scalars(select(Invoice).where(Invoice.user_id == user_id)
                                    .options(_WITH_PLAN).order_by(Invoice.id.desc())))

@@ -47,6 +47,14 @@ class TooManyUnpaidOrders(CheckoutError):
     pass
 
 
+class PaymentDeferred(Exception):
+    """The order is saved but Midtrans could not open a payment now; pay the invoice later."""
+
+    def __init__(self, invoice_id: int):
+        super().__init__(f"payment for invoice {invoice_id} could not be opened")
+        self.invoice_id = invoice_id
+
+
 class NotificationRejected(Exception):
     """A webhook call we refuse; `status` is the HTTP answer (4xx for bad input, 503 to be retried)."""
 
@@ -90,7 +98,7 @@ def checkout_start(*, user_id: int, plan_id: int, subdomain: str, settings: dict
     """Create the order (subscription awaiting payment) and its invoice, then open a payment attempt.
 
     The amount comes from the plan, here, never from a form. If Midtrans is down the order is kept
-    and PaymentGatewayUnavailable is raised; paying can be tried again from the invoice.
+    and PaymentDeferred names its invoice; paying can be tried again from there.
     """
     checkout_allowed(user_id=user_id)
     if unpaid_orders(user_id) >= current_app.config["MAX_UNPAID_ORDERS"]:
@@ -101,7 +109,10 @@ def checkout_start(*, user_id: int, plan_id: int, subdomain: str, settings: dict
     subscription = subscriptions.subscription_create(user_id=user_id, plan_id=plan.id, subdomain=subdomain,
                                                      settings=settings)
     invoice = _invoice_create(subscription, plan, kind="new")
-    payment_attempt_start(invoice_id=invoice.id)
+    try:
+        payment_attempt_start(invoice_id=invoice.id)
+    except PaymentGatewayUnavailable as exc:
+        raise PaymentDeferred(invoice.id) from exc
     return invoice
 
 

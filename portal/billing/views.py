@@ -51,10 +51,9 @@ def checkout_pay(plan_id: int):
     try:
         invoice = services.checkout_start(user_id=current_user.id, plan_id=plan.id, subdomain=form.subdomain.data,
                                           settings=settings)
-    except PaymentGatewayUnavailable:
+    except services.PaymentDeferred as deferred:
         flash(GATEWAY_DOWN, "warning")
-        invoice = selectors.latest_invoice(user_id=current_user.id)
-        return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
+        return redirect_after_post(url_for("billing.invoice", invoice_id=deferred.invoice_id))
     except (services.CheckoutError, EmailNotVerified) as error:
         return _checkout_page(plan, form, review=settings, status=422, error=error.message)
     except ValueError as error:  # the address was taken a moment ago, or the settings changed under us

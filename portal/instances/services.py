@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.instances.events import instance_event_record
 from portal.provisioning import tasks as provisioning_tasks
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
-from portal.provisioning.manifests import dns_label
+from portal.provisioning.services import instance_target
 
 MAX_LOG_LINES = 2000
 MAX_LINE_CHARS = 2000
@@ -26,10 +26,6 @@ class LogLines:
     truncated: bool = False
 
 
-def _instance_name(subscription) -> str:
-    return subscription.instance_name or dns_label(subscription.plan.service.slug, str(subscription.id), max_length=40)
-
-
 def instance_log(*, subscription, component: str, tail: int = 100, previous: bool = False,
                  since_time: str | None = None) -> LogLines:
     """A component's log lines, newest last, capped in count and size; a friendly problem instead of an error."""
@@ -39,7 +35,7 @@ def instance_log(*, subscription, component: str, tail: int = 100, previous: boo
     if not subscription.namespace:
         return LogLines(problem="Your instance has not been created yet.")
     gateway = cluster_for(current_app.config)
-    selector = (f"app.kubernetes.io/instance={_instance_name(subscription)},"
+    selector = (f"app.kubernetes.io/instance={instance_target(subscription).names.instance},"
                 f"app.kubernetes.io/component={component}")
     try:
         pods = [p for p in gateway.list_pods(selector) if p["metadata"].get("namespace") == subscription.namespace]
@@ -78,8 +74,8 @@ def instance_credentials(*, subscription, actor_id: int, ip: str | None) -> list
     visible = [s for s in template.secrets if s.customer_visible]
     values = {}
     if visible and subscription.namespace:
-        values = cluster_for(current_app.config).read_secret(
-            subscription.namespace, dns_label(_instance_name(subscription), "secrets")) or {}
+        names = instance_target(subscription).names
+        values = cluster_for(current_app.config).read_secret(names.namespace, names.object("secrets")) or {}
     audit_record(action="instance.credentials_revealed", actor_id=actor_id, target_type="subscription",
                  target_id=subscription.id, ip=ip, details={"keys": [s.name for s in visible]})
     db.session.commit()
