@@ -6,7 +6,7 @@ from flask import Flask
 from portal import config as portal_config
 
 DOMAINS = ("accounts", "catalog", "billing", "subscriptions", "instances", "provisioning",
-           "notifications", "audit", "admin", "home")
+           "notifications", "audit", "jobs", "admin", "home")
 
 
 def create_app(config: dict | None = None) -> Flask:

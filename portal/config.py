@@ -86,7 +86,13 @@ def from_environment() -> dict:
         "MIDTRANS_SNAP_BASE_URL": env("MIDTRANS_SNAP_BASE_URL") or None,
         "MIDTRANS_CORE_BASE_URL": env("MIDTRANS_CORE_BASE_URL") or None,
         "MIDTRANS_TIMEOUT_SECONDS": float(env("MIDTRANS_TIMEOUT_SECONDS", "5")),
+        # The life cycle after a period ends (all in days unless named otherwise).
+        "RENEWAL_NOTICE_DAYS": int(env("RENEWAL_NOTICE_DAYS", "7")),
+        "REMINDER_DAYS": tuple(int(d) for d in env("REMINDER_DAYS", "7,3,1").split(",")),
+        "GRACE_DAYS": int(env("GRACE_DAYS", "3")),
         "RETENTION_DAYS": int(env("RETENTION_DAYS", "14")),
+        "RETENTION_WARNING_DAYS": int(env("RETENTION_WARNING_DAYS", "3")),
+        "UNPAID_ORDER_HOURS": int(env("UNPAID_ORDER_HOURS", "24")),
         "INVOICE_EXPIRY_HOURS": int(env("INVOICE_EXPIRY_HOURS", "24")),
         "MAX_UNPAID_ORDERS": int(env("MAX_UNPAID_ORDERS", "3")),
         "PAYMENT_SYNC_AFTER_MINUTES": int(env("PAYMENT_SYNC_AFTER_MINUTES", "10")),

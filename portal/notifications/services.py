@@ -12,7 +12,9 @@ from portal.notifications import tasks as email_tasks
 from portal.notifications.models import Email
 from portal.timestamps import utcnow
 
-TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready", "payment_receipt")
+TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready",
+             "payment_receipt", "order_received", "renewal_invoice", "expiry_reminder", "grace_started", "suspended",
+             "termination_warning", "terminated", "provisioning_failed")
 
 
 class EmailDeliveryDeferred(Exception):

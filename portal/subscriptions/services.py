@@ -65,7 +65,7 @@ def subscription_create(*, user_id: int, plan_id: int, subdomain: str, settings:
         raise ValueError(problem)
     clean = settings_clean(template_for(plan.service.slug), settings)
     subscription = Subscription(user_id=user_id, plan_id=plan.id, subdomain=subdomain, settings=clean,
-                                state="pending_payment")
+                                state="pending_payment", state_changed_at=utcnow())
     db.session.add(subscription)
     try:
         db.session.flush()

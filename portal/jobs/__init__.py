@@ -1,0 +1,1 @@
+"""Jobs: the periodic tasks' runs, recorded for the admin jobs page."""

@@ -1,0 +1,23 @@
+"""One run of a periodic job: when, how it ended, and what it did."""
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db, one_of
+
+OUTCOMES = ("running", "ok", "failed", "skipped")
+
+
+class JobRun(db.Model):
+    __tablename__ = "job_runs"
+    __table_args__ = (CheckConstraint(one_of("outcome", OUTCOMES), name="outcome_known"),
+                      Index("ix_job_runs_name_started_at", "name", "started_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,42 @@
+"""Running a periodic job once at a time, and recording each run."""
+import logging
+from collections.abc import Callable
+
+from huey.exceptions import TaskLockedException
+
+from portal.extensions import db
+from portal.jobs.models import JobRun
+from portal.tasks import huey
+from portal.timestamps import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def job_run(name: str, work: Callable[[], dict]) -> JobRun:
+    """Run `work` under the job's lock (a slow run never overlaps the next) and record how it went.
+
+    A run that finds the lock taken is recorded as skipped; a failing run as failed, with the error.
+    """
+    run = JobRun(name=name, started_at=utcnow(), outcome="running", result={})
+    try:
+        with huey.lock_task(f"job:{name}"):
+            db.session.add(run)
+            db.session.commit()
+            try:
+                result = work() or {}
+            except Exception as exc:
+                db.session.rollback()
+                log.exception("job %s failed", name)
+                run = db.session.merge(run)
+                run.outcome, run.error, run.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], utcnow()
+                db.session.commit()
+                raise
+    except TaskLockedException:
+        run.outcome, run.finished_at, run.result = "skipped", utcnow(), {"reason": "the previous run is still going"}
+        db.session.add(run)
+        db.session.commit()
+        return run
+    run = db.session.merge(run)
+    run.outcome, run.result, run.finished_at = "ok", result, utcnow()
+    db.session.commit()
+    return run

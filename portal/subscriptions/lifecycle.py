@@ -1,0 +1,139 @@
+"""The periodic life cycle: renewal invoices, reminders, grace, suspension, deletion, unpaid orders.
+
+Each step reads "now" from the one clock, acts only on subscriptions whose dates say so, and keys
+every email by its event, so running a step twice (or two consumers at once) does nothing twice.
+"""
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from portal.billing import services as billing
+from portal.billing.models import Invoice
+from portal.catalog.models import Plan
+from portal.extensions import db
+from portal.links import absolute_url
+from portal.notifications.services import email_dispatch, email_queue
+from portal.subscriptions import services as subscriptions
+from portal.subscriptions.models import Subscription
+from portal.timestamps import as_utc, utcnow
+
+
+def _subscriptions(*conditions) -> list[Subscription]:
+    return list(db.session.scalars(select(Subscription).where(*conditions)
+                                   .options(joinedload(Subscription.plan).joinedload(Plan.service),
+                                            joinedload(Subscription.user))))
+
+
+def _day(moment: datetime) -> str:
+    return f"{as_utc(moment):%d %B %Y}"
+
+
+def customer_email(subscription: Subscription, template: str, key: str, **context) -> bool:
+    """Queue one email about a subscription to its owner, once per key; True when it was new."""
+    config = current_app.config
+    email = email_queue(template=template, recipient=subscription.user.email, user_id=subscription.user_id, key=key,
+                        context={"name": subscription.user.name, "app_name": subscription.plan.service.name,
+                                 "plan_name": subscription.plan.name,
+                                 "address": f"{subscription.subdomain}.{config['K8S_CLUSTER_DOMAIN']}",
+                                 "link": absolute_url("home.index"), **context})
+    db.session.commit()
+    email_dispatch(email)
+    return email is not None
+
+
+def renewals_issue(now: datetime | None = None) -> dict:
+    """Renewal invoices some days before the period ends (not for subscriptions ending by choice)."""
+    now = now or utcnow()
+    notice = timedelta(days=current_app.config["RENEWAL_NOTICE_DAYS"])
+    issued = 0
+    for subscription in _subscriptions(Subscription.state == "active", Subscription.cancel_at_period_end.is_(False),
+                                       Subscription.current_period_end <= now + notice,
+                                       Subscription.current_period_end > now):
+        invoice = billing.invoice_issue_renewal(subscription_id=subscription.id)
+        issued += customer_email(subscription, "renewal_invoice",
+                                 key=f"renewal-invoice:{subscription.id}:{as_utc(subscription.current_period_end).date()}",
+                                 period_end=_day(subscription.current_period_end), period_days=invoice.period_days,
+                                 amount_idr=int(invoice.amount_idr),
+                                 link=absolute_url("billing.invoice", invoice_id=invoice.id))
+    return {"renewal_invoices": issued}
+
+
+def reminders_send(now: datetime | None = None) -> dict:
+    """One reminder per threshold (7, 3, 1 days before the end): the closest one the date has reached."""
+    now = now or utcnow()
+    thresholds = sorted(current_app.config["REMINDER_DAYS"])
+    sent = 0
+    for subscription in _subscriptions(Subscription.state == "active", Subscription.cancel_at_period_end.is_(False),
+                                       Subscription.current_period_end > now,
+                                       Subscription.current_period_end <= now + timedelta(days=max(thresholds))):
+        end = as_utc(subscription.current_period_end)
+        days_left = (end - now).total_seconds() / 86400
+        threshold = next(t for t in thresholds if days_left <= t)
+        sent += customer_email(subscription, "expiry_reminder",
+                               key=f"reminder:{subscription.id}:{end.date()}:{threshold}",
+                               days=threshold, period_end=_day(end))
+    return {"reminders": sent}
+
+
+def expiry_process(now: datetime | None = None) -> dict:
+    """At the period's end: grace (warned), then suspension; a subscription ending by choice stops at once."""
+    now = now or utcnow()
+    grace = timedelta(days=current_app.config["GRACE_DAYS"])
+    retention = timedelta(days=current_app.config["RETENTION_DAYS"])
+    outcome = {"grace": 0, "suspended": 0}
+    for subscription in _subscriptions(Subscription.state.in_(("active", "provisioning_failed")),
+                                       Subscription.current_period_end <= now):
+        end = as_utc(subscription.current_period_end)
+        if subscription.cancel_at_period_end or now >= end + grace:
+            reason = "customer" if subscription.cancel_at_period_end else "non_payment"
+            subscriptions.subscription_suspend(subscription_id=subscription.id, reason=reason,
+                                               note="The paid period ended." if reason == "non_payment" else "")
+            outcome["suspended"] += 1
+            customer_email(subscription, "suspended", key=f"suspended:{subscription.id}:{end.date()}",
+                           reason="the paid period ended without a renewal." if reason == "non_payment"
+                           else "you cancelled it at the end of its period.",
+                           delete_on=_day(now + retention), renewable=reason == "non_payment")
+        else:
+            outcome["grace"] += customer_email(subscription, "grace_started",
+                                               key=f"grace:{subscription.id}:{end.date()}",
+                                               period_end=_day(end), grace_end=_day(end + grace))
+    return outcome
+
+
+def retention_process(now: datetime | None = None) -> dict:
+    """A suspension longer than the retention period ends in deletion; warned some days before."""
+    now = now or utcnow()
+    retention = timedelta(days=current_app.config["RETENTION_DAYS"])
+    warning = timedelta(days=current_app.config["RETENTION_WARNING_DAYS"])
+    outcome = {"warned": 0, "terminated": 0}
+    for subscription in _subscriptions(Subscription.state == "suspended",
+                                       Subscription.state_changed_at <= now - retention + warning):
+        stopped = as_utc(subscription.state_changed_at)
+        delete_on = stopped + retention
+        key = f"{subscription.id}:{stopped:%Y%m%d%H%M}"
+        if now >= delete_on:
+            subscriptions.subscription_terminate(subscription_id=subscription.id, note="Retention period over.")
+            outcome["terminated"] += 1
+            customer_email(subscription, "terminated", key=f"terminated:{key}",
+                           link=absolute_url("catalog.index"))
+        else:
+            outcome["warned"] += customer_email(subscription, "termination_warning", key=f"termination-warning:{key}",
+                                                stopped_on=_day(stopped), delete_on=_day(delete_on),
+                                                renewable=subscription.suspension_reason == "non_payment")
+    return outcome
+
+
+def unpaid_orders_cancel(now: datetime | None = None) -> dict:
+    """New orders left unpaid for a day are cancelled, with their open invoices."""
+    now = now or utcnow()
+    cutoff = now - timedelta(hours=current_app.config["UNPAID_ORDER_HOURS"])
+    cancelled = 0
+    for subscription in _subscriptions(Subscription.state == "pending_payment", Subscription.state_changed_at <= cutoff):
+        for invoice in db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription.id,
+                                                                Invoice.state.in_(("pending", "failed")))):
+            invoice.state = "cancelled"
+        subscriptions.subscription_cancel(subscription_id=subscription.id)
+        cancelled += 1
+    return {"cancelled": cancelled}
