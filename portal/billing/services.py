@@ -22,7 +22,7 @@ from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.events import instance_event_record
 from portal.links import absolute_url
-from portal.notifications.services import email_dispatch, email_queue, staff_alert
+from portal.notifications.services import email_dispatch, email_queue, staff_alert, subscription_email
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import as_utc, utcnow
@@ -109,6 +109,8 @@ def checkout_start(*, user_id: int, plan_id: int, subdomain: str, settings: dict
     subscription = subscriptions.subscription_create(user_id=user_id, plan_id=plan.id, subdomain=subdomain,
                                                      settings=settings)
     invoice = _invoice_create(subscription, plan, kind="new")
+    subscription_email(subscription, "order_received", key=f"order-received:{subscription.id}",
+                       amount_idr=int(invoice.amount_idr), link=absolute_url("billing.invoice", invoice_id=invoice.id))
     try:
         payment_attempt_start(invoice_id=invoice.id)
     except PaymentGatewayUnavailable as exc:

@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.instances.models import InstanceStatus, ResourceSample
 from portal.instances.events import instance_event_record
 from portal.links import absolute_url
-from portal.notifications.services import email_dispatch, email_queue
+from portal.notifications.services import email_dispatch, email_queue, staff_alert, subscription_email
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
@@ -118,6 +118,7 @@ def instances_sweep() -> SweepResult:
         select(InstanceStatus).where(InstanceStatus.subscription_id.in_([w.id for w in watched])))}
     now = utcnow()
     to_activate = []
+    went_down = []
     for subscription in watched:
         template = template_for(subscription.plan.service.slug)
         if template is None:
@@ -143,7 +144,8 @@ def instances_sweep() -> SweepResult:
         after = (phase, ready, restarts, exposed.node, problem, summary)
         if before != after:
             result.changed += 1
-            _record_changes(subscription, status, after)
+            if _record_changes(subscription, status, after) == "down":
+                went_down.append((subscription, problem))
             status.phase, status.ready, status.restart_count, status.node_name, status.last_error, \
                 status.components = after
         status.last_seen_at = now if by_subscription.get(str(subscription.id)) else status.last_seen_at
@@ -157,7 +159,18 @@ def instances_sweep() -> SweepResult:
     for subscription_id in to_activate:
         if _activate(subscription_id):
             result.activated.append(subscription_id)
+    for subscription, problem in went_down:
+        _tell_down(subscription, problem, now)
     return result
+
+
+def _tell_down(subscription: Subscription, problem: str | None, now) -> None:
+    """The customer and staff hear once per outage (the key holds the moment it began)."""
+    key = f"instance-down:{subscription.id}:{now:%Y%m%d%H%M}"
+    words = problem or "It stopped answering its health check."
+    subscription_email(subscription, "instance_down", key=key, problem=words,
+                       link=absolute_url("instances.show", subscription_id=subscription.id))
+    staff_alert(key=key, title=f"Instance down: {subscription.subdomain} (#{subscription.id})", message=words)
 
 
 def _record_changes(subscription: Subscription, status: InstanceStatus, after: tuple) -> None:
@@ -175,6 +188,7 @@ def _record_changes(subscription: Subscription, status: InstanceStatus, after: t
     if status.ready and not ready and subscription.state == "active":
         instance_event_record(subscription_id=sid, kind="health.degraded", level="warning",
                               message="Your instance stopped answering its health check.")
+        return "down"
     if ready and not status.ready and subscription.state == "active":
         instance_event_record(subscription_id=sid, kind="health.ready", message="Your instance is healthy again.")
 

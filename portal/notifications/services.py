@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.extensions import db
+from portal.links import absolute_url
 from portal.notifications import mailer
 from portal.notifications import tasks as email_tasks
 from portal.notifications.models import Email
@@ -14,7 +15,7 @@ from portal.timestamps import utcnow
 
 TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready",
              "payment_receipt", "order_received", "renewal_invoice", "expiry_reminder", "grace_started", "suspended",
-             "termination_warning", "terminated", "provisioning_failed")
+             "termination_warning", "terminated", "provisioning_failed", "instance_down")
 
 
 class EmailDeliveryDeferred(Exception):
@@ -119,3 +120,16 @@ def staff_alert(*, key: str, title: str, message: str) -> int:
     db.session.commit()
     email_dispatch(*queued)
     return sum(1 for email in queued if email is not None)
+
+
+def subscription_email(subscription, template: str, key: str, **context) -> bool:
+    """Queue one email about a subscription to its owner, once per key; True when it was new."""
+    config = current_app.config
+    email = email_queue(template=template, recipient=subscription.user.email, user_id=subscription.user_id, key=key,
+                        context={"name": subscription.user.name, "app_name": subscription.plan.service.name,
+                                 "plan_name": subscription.plan.name,
+                                 "address": f"{subscription.subdomain}.{config['K8S_CLUSTER_DOMAIN']}",
+                                 "link": absolute_url("home.index"), **context})
+    db.session.commit()
+    email_dispatch(email)
+    return email is not None

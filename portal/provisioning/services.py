@@ -11,7 +11,8 @@ from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
 from portal.instances.events import instance_event_record
-from portal.notifications.services import staff_alert
+from portal.links import absolute_url
+from portal.notifications.services import staff_alert, subscription_email
 from portal.provisioning.cluster import Cluster, ObjectNotFound, cluster_for
 from portal.provisioning.manifests import ClusterOptions, InstanceNames, instance_manifests, instance_names, namespace_manifests
 from portal.provisioning.models import Node
@@ -104,9 +105,11 @@ def instance_provision_failed(*, subscription_id: int, reason: str) -> None:
     """Give up: the subscription shows the reason and staff are told."""
     subscription = subscriptions.subscription_provisioning_failed(subscription_id=subscription_id, reason=reason)
     if subscription is not None:
-        staff_alert(key=f"provisioning-failed:{subscription.id}:{int(subscription.state_changed_at.timestamp())}",
-                    title=f"Provisioning failed for subscription #{subscription.id}",
+        key = f"provisioning-failed:{subscription.id}:{int(subscription.state_changed_at.timestamp())}"
+        staff_alert(key=key, title=f"Provisioning failed for subscription #{subscription.id}",
                     message=f"{subscription.subdomain}: {reason}")
+        subscription_email(subscription, "provisioning_failed", key=key,
+                           link=absolute_url("instances.show", subscription_id=subscription.id))
 
 
 def _workloads(target: InstanceTarget) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from portal.billing.models import Invoice
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
-from portal.notifications.services import email_dispatch, email_queue
+from portal.notifications.services import subscription_email
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import as_utc, utcnow
@@ -30,19 +30,6 @@ def _day(moment: datetime) -> str:
     return f"{as_utc(moment):%d %B %Y}"
 
 
-def customer_email(subscription: Subscription, template: str, key: str, **context) -> bool:
-    """Queue one email about a subscription to its owner, once per key; True when it was new."""
-    config = current_app.config
-    email = email_queue(template=template, recipient=subscription.user.email, user_id=subscription.user_id, key=key,
-                        context={"name": subscription.user.name, "app_name": subscription.plan.service.name,
-                                 "plan_name": subscription.plan.name,
-                                 "address": f"{subscription.subdomain}.{config['K8S_CLUSTER_DOMAIN']}",
-                                 "link": absolute_url("home.index"), **context})
-    db.session.commit()
-    email_dispatch(email)
-    return email is not None
-
-
 def renewals_issue(now: datetime | None = None) -> dict:
     """Renewal invoices some days before the period ends (not for subscriptions ending by choice)."""
     now = now or utcnow()
@@ -52,7 +39,7 @@ def renewals_issue(now: datetime | None = None) -> dict:
                                        Subscription.current_period_end <= now + notice,
                                        Subscription.current_period_end > now):
         invoice = billing.invoice_issue_renewal(subscription_id=subscription.id)
-        issued += customer_email(subscription, "renewal_invoice",
+        issued += subscription_email(subscription, "renewal_invoice",
                                  key=f"renewal-invoice:{subscription.id}:{as_utc(subscription.current_period_end).date()}",
                                  period_end=_day(subscription.current_period_end), period_days=invoice.period_days,
                                  amount_idr=int(invoice.amount_idr),
@@ -71,7 +58,7 @@ def reminders_send(now: datetime | None = None) -> dict:
         end = as_utc(subscription.current_period_end)
         days_left = (end - now).total_seconds() / 86400
         threshold = next(t for t in thresholds if days_left <= t)
-        sent += customer_email(subscription, "expiry_reminder",
+        sent += subscription_email(subscription, "expiry_reminder",
                                key=f"reminder:{subscription.id}:{end.date()}:{threshold}",
                                days=threshold, period_end=_day(end))
     return {"reminders": sent}
@@ -91,12 +78,12 @@ def expiry_process(now: datetime | None = None) -> dict:
             subscriptions.subscription_suspend(subscription_id=subscription.id, reason=reason,
                                                note="The paid period ended." if reason == "non_payment" else "")
             outcome["suspended"] += 1
-            customer_email(subscription, "suspended", key=f"suspended:{subscription.id}:{end.date()}",
+            subscription_email(subscription, "suspended", key=f"suspended:{subscription.id}:{end.date()}",
                            reason="the paid period ended without a renewal." if reason == "non_payment"
                            else "you cancelled it at the end of its period.",
                            delete_on=_day(now + retention), renewable=reason == "non_payment")
         else:
-            outcome["grace"] += customer_email(subscription, "grace_started",
+            outcome["grace"] += subscription_email(subscription, "grace_started",
                                                key=f"grace:{subscription.id}:{end.date()}",
                                                period_end=_day(end), grace_end=_day(end + grace))
     return outcome
@@ -116,10 +103,10 @@ def retention_process(now: datetime | None = None) -> dict:
         if now >= delete_on:
             subscriptions.subscription_terminate(subscription_id=subscription.id, note="Retention period over.")
             outcome["terminated"] += 1
-            customer_email(subscription, "terminated", key=f"terminated:{key}",
+            subscription_email(subscription, "terminated", key=f"terminated:{key}",
                            link=absolute_url("catalog.index"))
         else:
-            outcome["warned"] += customer_email(subscription, "termination_warning", key=f"termination-warning:{key}",
+            outcome["warned"] += subscription_email(subscription, "termination_warning", key=f"termination-warning:{key}",
                                                 stopped_on=_day(stopped), delete_on=_day(delete_on),
                                                 renewable=subscription.suspension_reason == "non_payment")
     return outcome
