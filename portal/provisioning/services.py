@@ -5,6 +5,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from portal.audit.services import audit_record
 from portal.catalog.models import Plan
 from portal.catalog.parameters import secrets_generate
 from portal.catalog.selectors import template_for
@@ -13,7 +14,7 @@ from portal.extensions import db
 from portal.instances.events import instance_event_record
 from portal.links import absolute_url
 from portal.notifications.services import staff_alert, subscription_email
-from portal.provisioning.cluster import Cluster, ObjectNotFound, cluster_for
+from portal.provisioning.cluster import MANAGED_SELECTOR, Cluster, ObjectNotFound, cluster_for
 from portal.provisioning.manifests import ClusterOptions, InstanceNames, instance_manifests, instance_names, namespace_manifests
 from portal.provisioning.models import Node
 from portal.subscriptions import services as subscriptions
@@ -76,6 +77,11 @@ def instance_provision(*, subscription_id: int) -> str:
     subscription = _load(subscription_id)
     if subscription is None or subscription.state != "provisioning":
         return "skipped"
+    _apply(subscription, record_steps=True)
+    return "applied"
+
+
+def _apply(subscription: Subscription, *, record_steps: bool) -> None:
     target = instance_target(subscription)
     gateway = cluster()
     if subscription.namespace != target.names.namespace or subscription.instance_name != target.names.instance:
@@ -96,9 +102,50 @@ def instance_provision(*, subscription_id: int) -> str:
     for step, done in STEPS:
         for manifest in by_step[step]:
             gateway.apply(manifest)
-        instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
+        if record_steps:
+            instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
+            db.session.commit()
+
+
+def instances_reconcile() -> dict:
+    """Every paid, running instance has its workloads (re-applied when missing or drifted), and no
+    portal-managed object outlives its subscription (deleted, with an audit entry)."""
+    gateway = cluster()
+    workloads = {}
+    for api_version, kind in (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet")):
+        for item in gateway.list_objects(api_version, kind, selector=MANAGED_SELECTOR):
+            labels = item["metadata"].get("labels", {})
+            workloads.setdefault(labels.get("portal/subscription"), []).append(item)
+    known = {str(s.id): s for s in db.session.scalars(select(Subscription).where(
+        Subscription.id.in_([int(i) for i in workloads if i and i.isdigit()])))}
+    outcome = {"reapplied": 0, "orphans_deleted": 0}
+    for subscription in db.session.scalars(select(Subscription).where(Subscription.state == "active")
+                                           .options(joinedload(Subscription.plan).joinedload(Plan.service))):
+        target = instance_target(subscription)
+        present = {item["metadata"]["name"]: item for item in workloads.get(str(subscription.id), [])}
+        expected = {target.names.object(c.name): c for c in target.template.components}
+        drifted = [name for name, component in expected.items()
+                   if name not in present or present[name]["spec"].get("replicas") != 1
+                   or present[name]["spec"]["template"]["spec"]["containers"][0].get("image") != component.image]
+        if drifted:
+            _apply(subscription, record_steps=False)
+            instance_event_record(subscription_id=subscription.id, kind="reconciled", level="warning",
+                                  message=f"Restored what was missing or changed in the cluster: {', '.join(sorted(drifted))}.")
+            audit_record(action="cluster.reconciled", actor_id=None, target_type="subscription",
+                         target_id=subscription.id, details={"objects": sorted(drifted)})
+            db.session.commit()
+            outcome["reapplied"] += 1
+    for subscription_id, items in workloads.items():
+        subscription = known.get(subscription_id)
+        if subscription is not None and subscription.state not in ("terminated", "cancelled"):
+            continue
+        namespace = items[0]["metadata"]["namespace"]
+        deleted = gateway.delete_by_label(namespace, f"portal/subscription={subscription_id}")
+        audit_record(action="cluster.orphan_deleted", actor_id=None, target_type="subscription",
+                     target_id=subscription_id, details={"namespace": namespace, "objects": deleted})
         db.session.commit()
-    return "applied"
+        outcome["orphans_deleted"] += 1
+    return outcome
 
 
 def instance_provision_failed(*, subscription_id: int, reason: str) -> None:

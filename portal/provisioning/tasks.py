@@ -7,6 +7,7 @@ from huey.constants import EmptyData
 from huey.exceptions import TaskLockedException
 
 from portal.extensions import db
+from portal.jobs.services import job_run
 from portal.instances import sweep
 from portal.instances.events import instance_event_record
 from portal.provisioning import services
@@ -114,5 +115,10 @@ def instances_watch(round_number: int = 1) -> str:
 
 
 @periodic_task(crontab(minute="*"))
-def nodes_refresh() -> list[str]:
-    return services.nodes_sync()
+def nodes_refresh() -> dict:
+    return job_run("nodes", lambda: {"changes": services.nodes_sync()}).result
+
+
+@periodic_task(crontab(minute="*/10"))
+def instances_reconcile() -> dict:
+    return job_run("reconcile", services.instances_reconcile).result

@@ -273,3 +273,24 @@ def test_work_on_one_instance_is_serialized(app, kube, paid):
     assert "restart" not in events(sid)
     assert provisioning_tasks.restart_instance.call_local(sid) == "done"
     assert "restart" in events(sid)
+
+
+def test_reconciliation_restores_a_deleted_deployment_and_removes_an_orphan(app, kube, kube_clock, paid):
+    from portal.audit.models import AuditEntry
+    from portal.provisioning.tasks import instances_reconcile
+
+    keep, orphan = paid("ghost"), paid("n8n", email="gone@example.com")
+    kube_clock.advance(30)
+    instances_sweep()
+    namespace = subscription(keep).namespace
+    gateway(app).delete("apps/v1", "Deployment", namespace, f"ghost-{keep}-app")  # someone deleted it by hand
+    gone = subscription(orphan)
+    gone.state = "terminated"  # the database says terminated, but its objects stayed behind
+    db.session.commit()
+    result = instances_reconcile.call_local()
+    assert result == {"reapplied": 1, "orphans_deleted": 1}
+    assert gateway(app).get("apps/v1", "Deployment", namespace, f"ghost-{keep}-app") is not None
+    assert objects_of(app, gone.namespace, orphan) == {}
+    actions = set(db.session.scalars(select(AuditEntry.action)))
+    assert {"cluster.reconciled", "cluster.orphan_deleted"} <= actions
+    assert instances_reconcile.call_local() == {"reapplied": 0, "orphans_deleted": 0}  # settled
