@@ -1,12 +1,14 @@
 """Staff pages under /admin: the cluster's health and the email outbox (more to come)."""
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask_login import current_user
 
 from portal.admin import selectors
 from portal.admin.access import staff_required
 from portal.extensions import db
 from portal.notifications.models import STATES, Email
 from portal.provisioning.cluster import cluster_for
-from portal.rendering import render_page
+from portal.notifications import services as notifications
+from portal.rendering import redirect_after_post, render_page
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -36,3 +38,15 @@ def outbox():
 def outbox_email(email_id: int):
     email = db.session.get(Email, email_id) or abort(404)
     return render_page("admin/outbox_email.html", email=email)
+
+
+@blueprint.route("/outbox/<int:email_id>/resend", methods=["POST"])
+@staff_required
+def outbox_resend(email_id: int):
+    try:
+        notifications.email_resend(email_id=email_id, actor_id=current_user.id)
+    except ValueError as error:
+        flash(str(error), "warning")
+    else:
+        flash("The email is on its way again.", "success")
+    return redirect_after_post(url_for("admin.outbox_email", email_id=email_id))

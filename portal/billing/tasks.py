@@ -2,12 +2,13 @@
 from huey import crontab
 
 from portal.billing import services, simulator
+from portal.jobs.services import job_run
 from portal.tasks import periodic_task, task
 
 
 @periodic_task(crontab(minute="*/5"))
 def invoices_sync() -> dict:
-    return services.invoices_sync()
+    return job_run("payment-sync", services.invoices_sync).result
 
 
 @task(retries=3, retry_delay=2)

@@ -4,7 +4,6 @@ import smtplib
 from flask import current_app
 from flask_mail import Connection, Message
 
-from portal.extensions import mail
 
 SMTP_ERRORS = (smtplib.SMTPException, OSError)
 
@@ -27,12 +26,12 @@ def mail_server_configured() -> bool:
     return bool(current_app.config.get("MAIL_SERVER"))
 
 
-def send(*, recipient: str, subject: str, text: str, html: str) -> None:
+def send(*, recipient: str, subject: str, text: str, html: str, attachments: list[dict] | None = None) -> None:
     """Send one message; raises one of SMTP_ERRORS when the server refuses or cannot be reached."""
     message = Message(subject=subject, recipients=[recipient], body=text, html=html,
                       sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    for attachment in attachments or []:
+        message.attach(attachment["filename"], attachment["content_type"], attachment["data"].encode())
     with _TimedConnection(current_app.extensions["mail"]) as connection:
         message.send(connection)
 
-
-__all__ = ["SMTP_ERRORS", "mail", "mail_server_configured", "send"]

@@ -6,6 +6,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from portal.accounts.models import User
+from portal.audit.services import audit_record
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications import mailer
@@ -15,7 +16,7 @@ from portal.timestamps import utcnow
 
 TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready",
              "payment_receipt", "order_received", "renewal_invoice", "expiry_reminder", "grace_started", "suspended",
-             "termination_warning", "terminated", "provisioning_failed", "instance_down")
+             "termination_warning", "terminated", "provisioning_failed", "instance_down", "revenue_summary")
 
 
 class EmailDeliveryDeferred(Exception):
@@ -77,7 +78,7 @@ def email_deliver(*, email_id: int) -> str:
     email.attempts += 1
     try:
         mailer.send(recipient=email.recipient, subject=email.subject, text=email.body_text,
-                    html=email.body_html)
+                    html=email.body_html, attachments=email.context.get("attachments"))
     except mailer.SMTP_ERRORS as exc:
         email.last_error = f"{type(exc).__name__}: {exc}"[:1000]
         attempts = email.attempts
@@ -93,6 +94,19 @@ def email_deliver(*, email_id: int) -> str:
     email.last_error = None
     db.session.commit()
     return "sent"
+
+
+def email_resend(*, email_id: int, actor_id: int | None = None) -> Email:
+    """Send a failed email again (staff), from a fresh count of attempts."""
+    email = db.session.get(Email, email_id, with_for_update=True, populate_existing=True)
+    if email.state != "failed":
+        db.session.rollback()
+        raise ValueError("Only a failed email can be sent again.")
+    email.state, email.attempts, email.last_error = "queued", 0, None
+    audit_record(action="email.resent", actor_id=actor_id, target_type="email", target_id=email.id)
+    db.session.commit()
+    email_dispatch(email)
+    return email
 
 
 def outbox_requeue(*, older_than: timedelta = timedelta(minutes=10)) -> int:

@@ -2,6 +2,7 @@
 from huey import crontab
 from huey.exceptions import RetryTask
 
+from portal.jobs.services import job_run
 from portal.notifications import services
 from portal.tasks import periodic_task, task
 
@@ -16,5 +17,5 @@ def email_send(email_id: int) -> str:
 
 
 @periodic_task(crontab(minute="*/5"))
-def outbox_sweep() -> int:
-    return services.outbox_requeue()
+def outbox_sweep() -> dict:
+    return job_run("outbox-sweep", lambda: {"requeued": services.outbox_requeue()}).result

@@ -96,7 +96,7 @@ def terminate_instance(subscription_id: int, attempt: int = 1) -> str:
 
 @periodic_task(crontab(minute="*"))
 def instances_sweep() -> dict:
-    return sweep.instances_sweep().as_dict()
+    return job_run("status-sweep", lambda: sweep.instances_sweep().as_dict()).result
 
 
 @task()

@@ -30,6 +30,7 @@ PREVIEWS = {
     "terminated": SUBSCRIPTION,
     "provisioning_failed": SUBSCRIPTION,
     "instance_down": {**SUBSCRIPTION, "problem": "The app keeps crashing and restarting."},
+    "revenue_summary": {"month": "October 2026", "paid_idr": 1250000, "count": 12},
 }
 
 
