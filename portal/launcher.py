@@ -52,7 +52,7 @@ def main() -> int:
         password = seed_staff()
     bin_dir = os.path.dirname(sys.executable)
     processes += [
-        subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--workers", "2", "--threads", "4",
+        subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
                           "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]),
         subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "portal.worker.huey",
                           "--workers", "2", "--worker-type", "thread", "--delay", "0.1", "--max-delay", "1"]),
@@ -69,14 +69,18 @@ def main() -> int:
     print("=" * 64 + "\n", flush=True)
 
     def stop(*_):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the shutdown
         for process in processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM if "gunicorn" in process.args[0] else signal.SIGINT)
+                process.send_signal(signal.SIGINT)  # gunicorn: quick shutdown; huey and the emulator: graceful
+        deadline = time.monotonic() + 10  # one budget for all: a stuck child is killed, not waited on
         for process in processes:
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
         raise SystemExit(0)
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -59,7 +59,7 @@ def test_launcher_serves_sign_up_and_a_working_staff_login(tmp_path):
         assert state == "active"
     finally:
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
-        output = launcher.communicate(timeout=30)[0]
+        output = launcher.communicate(timeout=60)[0]
     assert launcher.returncode == 0, "".join(lines) + output
     leftover = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
     assert leftover.strip() == "", "the web server outlived the launcher"
