@@ -196,3 +196,16 @@ def smtp_server_factory():
 def smtp_server(smtp_server_factory):
     """A real SMTP server on loopback; `.messages` holds what it received."""
     return smtp_server_factory()
+
+
+@pytest.fixture
+def consumer(app):
+    """A real Huey consumer in this process (threads), for what retries, schedules or watches."""
+    huey.immediate = False
+    huey.flush()
+    worker = huey.create_consumer(workers=3, worker_type="thread", periodic=False, check_worker_health=False)
+    worker.start()
+    yield worker
+    worker.stop(graceful=True)
+    huey.flush()
+    huey.immediate = True

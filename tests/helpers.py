@@ -1,5 +1,6 @@
 """Small helpers the tests share (fixtures live in conftest.py)."""
 import re
+import time
 
 STRONG_PASSWORD = "correct horse battery staple"
 
@@ -29,3 +30,14 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def wait_for_email(smtp_server, subject: str, timeout: float = 15.0):
+    """The first message with this subject that the SMTP server received, waiting for it to arrive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in smtp_server.messages:
+            if message["Subject"] == subject:
+                return message
+        time.sleep(0.05)
+    raise AssertionError(f"no email with subject {subject!r}")

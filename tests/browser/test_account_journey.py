@@ -1,23 +1,14 @@
 """A customer's first visit in Chromium: sign up, confirm the email, log out, log in, edit the profile."""
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers import STRONG_PASSWORD, message_parts
+from tests.helpers import STRONG_PASSWORD, message_parts, wait_for_email
 
 pytestmark = pytest.mark.browser
 
 
-def wait_for_message(smtp_server, subject: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in smtp_server.messages:
-            if message["Subject"] == subject:
-                return message
-        time.sleep(0.05)
-    raise AssertionError(f"no email with subject {subject!r}")
 
 
 def test_sign_up_verify_log_out_log_in_edit_profile(page: Page, live_server, smtp_server):
@@ -38,7 +29,7 @@ def test_sign_up_verify_log_out_log_in_edit_profile(page: Page, live_server, smt
     expect(page.get_by_role("heading", name="Hello, Ana Putri")).to_be_visible()
     expect(page.get_by_text("Please confirm")).to_be_visible()
 
-    message = wait_for_message(smtp_server, "Confirm your email address")
+    message = wait_for_email(smtp_server, "Confirm your email address")
     text, html = message_parts(message)
     link = re.search(r"http://127\.0\.0\.1:\d+/verify/\S+", text).group(0)
     assert link in html

@@ -12,14 +12,6 @@ from tests.helpers import STRONG_PASSWORD
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def kube():
-    from portal.emulators.kube import EmulatedCluster
-
-    cluster = EmulatedCluster(ready_delay=0.5, node_count=2).start(host="127.0.0.1", port=0)
-    yield cluster
-    cluster.stop()
-
 
 @pytest.fixture
 def app_config(smtp_server, live_port, kube):

@@ -1,7 +1,6 @@
 """A customer's whole first day in Chromium: sign up to a running n8n, its logs, restart, settings, cancel;
 and an instance that crash-loops, explained on its page. Screenshots go to test-artifacts/."""
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,12 @@ from portal.catalog.services import catalog_seed
 from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.subscriptions.models import Subscription
-from portal.tasks import huey
-from tests.helpers import STRONG_PASSWORD, message_parts
+from tests.helpers import STRONG_PASSWORD, message_parts, wait_for_email
 
 pytestmark = pytest.mark.browser
 # Not test-results/: pytest-playwright empties that folder at the start of every run.
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-
-@pytest.fixture
-def kube():
-    from portal.emulators.kube import EmulatedCluster
-
-    cluster = EmulatedCluster(ready_delay=1.0, node_count=2).start(host="127.0.0.1", port=0)
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture
@@ -36,27 +26,8 @@ def app_config(smtp_server, live_port, kube):
             "WATCH_INTERVAL_SECONDS": 0.3, "PROVISION_RETRY_BASE_SECONDS": 0.3}
 
 
-@pytest.fixture
-def consumer(app):
-    """A real Huey consumer: provisioning, watching and email run as they do in production."""
-    huey.immediate = False
-    huey.flush()
-    worker = huey.create_consumer(workers=3, worker_type="thread", periodic=False, check_worker_health=False)
-    worker.start()
-    yield worker
-    worker.stop(graceful=True)
-    huey.flush()
-    huey.immediate = True
 
 
-def wait_for_email(smtp_server, subject: str, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in smtp_server.messages:
-            if message["Subject"] == subject:
-                return message
-        time.sleep(0.05)
-    raise AssertionError(f"no email {subject!r}")
 
 
 def sign_up_and_verify(page: Page, live_server: str, smtp_server, email: str) -> None:

@@ -8,7 +8,6 @@ from portal.accounts.models import User
 from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.models import Email
-from portal.tasks import huey
 from tests.conftest import free_port
 from tests.helpers import STRONG_PASSWORD, csrf_token_from, message_parts
 
@@ -114,25 +113,16 @@ class TestRealConsumer:
         TestRealConsumer.port = free_port()
         return {**smtp_config(TestRealConsumer.port), "EMAIL_RETRY_BASE_SECONDS": 1, "EMAIL_MAX_ATTEMPTS": 6}
 
-    def test_email_sent_once_after_smtp_comes_back(self, app, smtp_server_factory):
-        huey.immediate = False
-        huey.flush()
-        consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=False, check_worker_health=False)
-        consumer.start()
-        try:
-            email = queue()
-            services.email_dispatch(email)
-            _wait_for(lambda: _email(email.id).attempts >= 1, "first attempt")
-            assert _email(email.id).state == "queued"  # refused, waiting for the retry
-            server = smtp_server_factory(TestRealConsumer.port)
-            _wait_for(lambda: _email(email.id).state == "sent", "delivery after the server came back")
-            time.sleep(1.5)  # a duplicate retry would land within this window
-            assert len(server.messages) == 1
-            assert _email(email.id).attempts >= 2
-        finally:
-            consumer.stop(graceful=True)
-            huey.flush()
-            huey.immediate = True
+    def test_email_sent_once_after_smtp_comes_back(self, app, smtp_server_factory, consumer):
+        email = queue()
+        services.email_dispatch(email)
+        _wait_for(lambda: _email(email.id).attempts >= 1, "first attempt")
+        assert _email(email.id).state == "queued"  # refused, waiting for the retry
+        server = smtp_server_factory(TestRealConsumer.port)
+        _wait_for(lambda: _email(email.id).state == "sent", "delivery after the server came back")
+        time.sleep(1.5)  # a duplicate retry would land within this window
+        assert len(server.messages) == 1
+        assert _email(email.id).attempts >= 2
 
 
 def _email(email_id: int) -> Email:

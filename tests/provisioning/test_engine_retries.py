@@ -8,7 +8,6 @@ from portal.extensions import db
 from portal.instances.models import InstanceEvent
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions.models import Subscription
-from portal.tasks import huey
 
 
 @pytest.fixture
@@ -23,16 +22,6 @@ def provisioning_config():
             "WATCH_INTERVAL_SECONDS": 0.3}
 
 
-@pytest.fixture
-def consumer(app):
-    huey.immediate = False
-    huey.flush()
-    worker = huey.create_consumer(workers=2, worker_type="thread", periodic=False, check_worker_health=False)
-    worker.start()
-    yield worker
-    worker.stop(graceful=True)
-    huey.flush()
-    huey.immediate = True
 
 
 def wait_for_state(subscription_id: int, states: set[str], timeout: float = 30.0) -> Subscription:

@@ -7,7 +7,7 @@ import string
 import kubernetes_validate
 import pytest
 
-from portal.catalog.parameters import SettingsInvalid, secrets_generate, settings_clean
+from portal.catalog.parameters import SettingsInvalid, settings_clean
 from portal.catalog.templates import templates_load
 from portal.config import ROOT
 from portal.provisioning.manifests import (
