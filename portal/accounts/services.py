@@ -295,3 +295,28 @@ def user_for_session(session_id: str) -> User | None:
     if user is None or user.disabled or not secrets.compare_digest(user.session_token, token):
         return None
     return user
+
+
+def user_set_disabled(*, user_id: int, disabled: bool, actor_id: int, ip: str | None = None) -> User:
+    """Disable or enable an account (staff); disabling ends every session at once."""
+    user = db.session.get(User, user_id)
+    if user.id == actor_id and disabled:
+        raise AccountError("You cannot disable your own account.")
+    user.disabled = disabled
+    if disabled:
+        user.session_token = new_session_token()
+    audit_record(action="user.disabled" if disabled else "user.enabled", actor_id=actor_id, target_type="user",
+                 target_id=user.id, ip=ip)
+    db.session.commit()
+    return user
+
+
+def user_set_staff(*, user_id: int, staff: bool, actor_id: int, ip: str | None = None) -> User:
+    user = db.session.get(User, user_id)
+    if user.id == actor_id and not staff:
+        raise AccountError("You cannot revoke your own staff access.")
+    user.is_staff = staff
+    audit_record(action="user.staff_granted" if staff else "user.staff_revoked", actor_id=actor_id,
+                 target_type="user", target_id=user.id, ip=ip)
+    db.session.commit()
+    return user

@@ -1,0 +1,70 @@
+"""Staff actions on subscriptions: each through the same services the customer side and tasks use,
+each recorded in the audit log."""
+from datetime import timedelta
+
+from portal.audit.services import audit_record
+from portal.extensions import db
+from portal.instances.events import instance_event_record
+from portal.instances.services import instance_restart_request
+from portal.subscriptions import services as subscriptions
+from portal.subscriptions.models import Subscription
+from portal.timestamps import as_utc, utcnow
+
+
+class StaffActionRefused(Exception):
+    pass
+
+
+def _audit(action: str, subscription_id: int, actor_id: int, ip: str | None, **details) -> None:
+    audit_record(action=action, actor_id=actor_id, target_type="subscription", target_id=subscription_id, ip=ip,
+                 details=details)
+    db.session.commit()
+
+
+def staff_suspend(*, subscription_id: int, reason: str, actor_id: int, ip: str | None = None) -> None:
+    if not reason.strip():
+        raise StaffActionRefused("Give a reason: the customer's timeline and the audit log show it.")
+    subscriptions.subscription_suspend(subscription_id=subscription_id, reason="staff", note=reason.strip()[:500])
+    _audit("subscription.suspended", subscription_id, actor_id, ip, reason=reason.strip()[:500])
+
+
+def staff_resume(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
+    subscriptions.subscription_resume(subscription_id=subscription_id)
+    _audit("subscription.resumed", subscription_id, actor_id, ip)
+
+
+def staff_retry(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
+    subscription = db.session.get(Subscription, subscription_id)
+    if subscription.state != "provisioning_failed":
+        raise StaffActionRefused("Only a failed provisioning can be retried.")
+    subscriptions.subscription_reprovision(subscription_id=subscription_id, reason="Staff retried the setup.")
+    _audit("subscription.provisioning_retried", subscription_id, actor_id, ip)
+
+
+def staff_restart(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
+    instance_restart_request(subscription_id=subscription_id)
+    _audit("subscription.restarted", subscription_id, actor_id, ip)
+
+
+def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int, ip: str | None = None) -> None:
+    if not 1 <= days <= 366:
+        raise StaffActionRefused("Extend by 1 to 366 days.")
+    if not reason.strip():
+        raise StaffActionRefused("Give a reason for the extension.")
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
+    if subscription.state in ("terminated", "cancelled", "pending_payment"):
+        db.session.rollback()
+        raise StaffActionRefused(f"A {subscription.state.replace('_', ' ')} subscription cannot be extended.")
+    start = as_utc(subscription.current_period_end) or utcnow()
+    subscription.current_period_end = start + timedelta(days=days)
+    instance_event_record(subscription_id=subscription.id, kind="extended",
+                          message=f"Extended by {days} days to {subscription.current_period_end:%d %b %Y}.")
+    _audit("subscription.extended", subscription_id, actor_id, ip, days=days, reason=reason.strip()[:500])
+
+
+def staff_terminate(*, subscription_id: int, confirmation: str, actor_id: int, ip: str | None = None) -> None:
+    subscription = db.session.get(Subscription, subscription_id)
+    if confirmation.strip() != subscription.subdomain:
+        raise StaffActionRefused("Type the subscription's address exactly to terminate it.")
+    subscriptions.subscription_terminate(subscription_id=subscription_id, note="Terminated by staff.")
+    _audit("subscription.terminated", subscription_id, actor_id, ip)
