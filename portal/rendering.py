@@ -14,6 +14,14 @@ def render_page(template_name: str, /, *, block: str | None = None, status: int 
     return response
 
 
+def render_polling(template_name: str, /, *, block: str, settled: bool, **context) -> Response:
+    """A page whose `block` polls itself: once nothing is left to wait for, htmx gets 286 and stops."""
+    response = render_page(template_name, block=block, **context)
+    if getattr(request, "htmx", False) and settled:
+        response.status_code = 286
+    return response
+
+
 def redirect_after_post(url: str) -> Response:
     """After a successful form post: HX-Redirect for htmx, a 303 for a plain browser."""
     if getattr(request, "htmx", False):

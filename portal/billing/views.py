@@ -11,7 +11,7 @@ from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulate
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
 from portal.extensions import csrf, db
-from portal.rendering import redirect_after_post, render_page
+from portal.rendering import redirect_after_post, render_page, render_polling
 from portal.subscriptions.selectors import subdomain_taken
 
 log = logging.getLogger(__name__)
@@ -86,12 +86,9 @@ def pay(invoice_id: int):
 def invoice(invoice_id: int):
     """The payment status; the status block polls itself until the invoice is final (then 286 stops it)."""
     invoice = _own_invoice(invoice_id)
-    response = render_page("billing/invoice.html", block="status", invoice=invoice,
-                           subscription=invoice.subscription, simulated=payments_simulated(),
-                           cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
-    if request.htmx and invoice.final:
-        response.status_code = 286
-    return response
+    return render_polling("billing/invoice.html", block="status", settled=invoice.final, invoice=invoice,
+                          subscription=invoice.subscription, simulated=payments_simulated(),
+                          cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
 
 
 @blueprint.route("/billing/invoices/<int:invoice_id>/retry", methods=["POST"])

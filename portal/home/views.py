@@ -1,9 +1,9 @@
 """The landing page for guests and the dashboard for logged-in customers."""
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from flask_login import current_user
 
 from portal.home import selectors
-from portal.rendering import render_page
+from portal.rendering import render_page, render_polling
 
 blueprint = Blueprint("home", __name__)
 
@@ -14,8 +14,5 @@ def index():
         return render_page("home/landing.html")
     cards = selectors.dashboard_cards(user_id=current_user.id)
     changing = any(card.transitional for card in cards)
-    response = render_page("home/dashboard.html", block="cards", cards=cards, changing=changing,
-                           cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
-    if request.htmx and not changing:
-        response.status_code = 286  # nothing is changing: the cards stop polling
-    return response
+    return render_polling("home/dashboard.html", block="cards", settled=not changing, cards=cards,
+                          changing=changing, cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])

@@ -11,7 +11,7 @@ from portal.catalog.parameters import SettingsInvalid
 from portal.catalog.selectors import template_for
 from portal.instances import selectors, services
 from portal.instances.charts import Point, usage_chart
-from portal.rendering import client_ip, redirect_after_post, render_page
+from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.subscriptions import services as subscriptions
 from portal.timestamps import utcnow
 
@@ -48,10 +48,8 @@ def _page_context(subscription) -> dict:
 def show(subscription_id: int):
     """The instance page; its status block polls itself while the instance is changing (286 stops it)."""
     subscription = _own(subscription_id)
-    response = render_page("instances/show.html", block="status", **_page_context(subscription))
-    if request.htmx and subscription.state not in selectors.TRANSITIONAL:
-        response.status_code = 286
-    return response
+    return render_polling("instances/show.html", block="status",
+                          settled=subscription.state not in selectors.TRANSITIONAL, **_page_context(subscription))
 
 
 @blueprint.route("/<int:subscription_id>/restart", methods=["POST"])
