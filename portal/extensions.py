@@ -7,7 +7,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy import MetaData
+from sqlalchemy import Index, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints let Alembic's batch mode rebuild SQLite tables and drop them by name later.
@@ -31,6 +31,11 @@ csrf = CSRFProtect()
 mail = Mail()
 htmx = Htmx()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def substring_index(name: str, column: str) -> Index:
+    """An index that serves `LIKE '%text%'` searches: trigram GIN on PostgreSQL, a plain index elsewhere."""
+    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
 
 
 def one_of(column: str, values: tuple[str, ...]) -> str:

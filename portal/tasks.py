@@ -27,7 +27,7 @@ def bind_app(app: Flask) -> None:
     _app = app
 
 
-def _in_app_context(fn):
+def in_app_context(fn):
     @functools.wraps(fn)
     def run(*args, **kwargs):
         if has_app_context():  # immediate mode inside a request or a test
@@ -43,12 +43,12 @@ def _in_app_context(fn):
 def task(**options):
     """huey.task, with the call wrapped in a fresh app context per run."""
     def decorator(fn):
-        return huey.task(**options)(_in_app_context(fn))
+        return huey.task(**options)(in_app_context(fn))
     return decorator
 
 
 def periodic_task(validate_datetime, **options):
     """huey.periodic_task, with the call wrapped in a fresh app context per run."""
     def decorator(fn):
-        return huey.periodic_task(validate_datetime, **options)(_in_app_context(fn))
+        return huey.periodic_task(validate_datetime, **options)(in_app_context(fn))
     return decorator

@@ -6,7 +6,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
+from portal.extensions import db, substring_index
 
 
 def new_session_token() -> str:
@@ -15,7 +15,9 @@ def new_session_token() -> str:
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lowercase"),)
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lowercase"),
+                      substring_index("ix_users_email_trgm", "email"),
+                      substring_index("ix_users_name_trgm", "name"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

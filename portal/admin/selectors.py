@@ -1,16 +1,17 @@
 """Read-only queries behind the admin pages."""
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts.models import User
 from portal.audit.models import AuditEntry
 from portal.billing.models import Invoice
 from portal.catalog.models import Plan, Service
 from portal.extensions import db
-from portal.jobs.models import JobRun
+from portal.instances.models import InstanceEvent, InstanceStatus
+from portal.jobs.models import JobRun, TaskFailure
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 from portal.notifications.models import Email
@@ -19,20 +20,32 @@ from portal.provisioning.models import Node
 PAGE_SIZE = 50
 
 
-def outbox_page(*, state: str | None, page: int) -> tuple[list[Email], int]:
-    """One page of the outbox, newest first, and the total count under the same filter."""
-    query = select(Email)
-    count = select(func.count(Email.id))
-    if state:
-        query = query.where(Email.state == state)
-        count = count.where(Email.state == state)
-    emails = db.session.scalars(
-        query.order_by(Email.id.desc()).limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)).all()
-    return list(emails), db.session.scalar(count)
-
-
 def nodes() -> list[Node]:
     return list(db.session.scalars(select(Node).order_by(Node.name)))
+
+
+def instances_per_node() -> dict[str, int]:
+    return dict(db.session.execute(select(InstanceStatus.node_name, func.count()).where(
+        InstanceStatus.node_name.is_not(None)).group_by(InstanceStatus.node_name)).all())
+
+
+def node_detail(name: str) -> dict | None:
+    node = db.session.scalar(select(Node).where(Node.name == name))
+    if node is None:
+        return None
+    on_node = select(InstanceStatus.subscription_id).where(InstanceStatus.node_name == name)
+    return {"node": node,
+            "instances": list(db.session.scalars(
+                select(Subscription).where(Subscription.id.in_(on_node))
+                .options(joinedload(Subscription.user), joinedload(Subscription.plan).joinedload(Plan.service))
+                .order_by(Subscription.id.desc()).limit(PAGE_SIZE))),
+            "instance_count": db.session.scalar(select(func.count()).select_from(on_node.subquery())),
+            "events": list(db.session.scalars(select(InstanceEvent).where(InstanceEvent.subscription_id.in_(on_node))
+                                              .order_by(InstanceEvent.id.desc()).limit(30))),
+            "audit": list(db.session.scalars(select(AuditEntry).where(AuditEntry.target_type == "node",
+                                                                      AuditEntry.target_id == name)
+                                             .options(joinedload(AuditEntry.actor))
+                                             .order_by(AuditEntry.id.desc()).limit(20)))}
 
 
 @dataclass
@@ -47,17 +60,42 @@ class Page:
         return self.page * self.size < self.total
 
 
+def _escape_like(text: str) -> str:
+    """So a search for "50%" or "a_b" matches those characters, not any."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _users_matching(pattern: str):
+    return select(User.id).where(User.email.like(pattern, escape="\\"))
+
+
 def _page(query, count_query, page: int) -> Page:
     page = max(page, 1)
     items = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).unique().all()
     return Page(list(items), db.session.scalar(count_query), page)
 
 
+def outbox_page(*, state: str | None, template: str | None, recipient: str, page: int) -> Page:
+    conditions = []
+    if state:
+        conditions.append(Email.state == state)
+    if template:
+        conditions.append(Email.template == template)
+    if recipient:
+        conditions.append(Email.recipient.like(f"%{_escape_like(recipient.lower())}%", escape="\\"))
+    return _page(select(Email).where(*conditions).order_by(Email.id.desc()),
+                 select(func.count(Email.id)).where(*conditions), page)
+
+
+def email_templates() -> list[str]:
+    return list(db.session.scalars(select(Email.template).distinct().order_by(Email.template)))
+
+
 def users_page(*, search: str, page: int) -> Page:
     query, count = select(User), select(func.count(User.id))
     if search:
-        pattern = f"%{search.lower()}%"
-        condition = or_(User.email.like(pattern), func.lower(User.name).like(pattern))
+        pattern = f"%{_escape_like(search.lower())}%"
+        condition = or_(User.email.like(pattern, escape="\\"), User.name.ilike(pattern, escape="\\"))
         query, count = query.where(condition), count.where(condition)
     return _page(query.order_by(User.id.desc()), count, page)
 
@@ -77,24 +115,45 @@ def user_detail(user_id: int) -> dict | None:
                 .order_by(AuditEntry.id.desc()).limit(50)))}
 
 
-def subscriptions_page(*, state: str | None, app_slug: str | None, search: str, expiring_days: int | None,
-                       page: int) -> Page:
-    conditions = []
-    if state:
-        conditions.append(Subscription.state == state)
-    if app_slug:
-        conditions.append(Service.slug == app_slug)
-    if search:
-        pattern = f"%{search.lower()}%"
-        conditions.append(or_(Subscription.subdomain.like(pattern), User.email.like(pattern)))
-    if expiring_days is not None:
-        conditions.append(Subscription.current_period_end <= utcnow() + timedelta(days=expiring_days))
-    base = select(Subscription).join(User, User.id == Subscription.user_id).join(Plan).join(Service).where(*conditions)
-    count = select(func.count(Subscription.id)).join(User, User.id == Subscription.user_id).join(Plan).join(Service) \
-        .where(*conditions)
-    query = base.options(joinedload(Subscription.user), joinedload(Subscription.plan).joinedload(Plan.service)) \
-        .order_by(Subscription.id.desc())
-    return _page(query, count, page)
+@dataclass(frozen=True)
+class SubscriptionFilters:
+    state: str | None = None
+    app_slug: str | None = None
+    plan_id: int | None = None
+    user_id: int | None = None
+    search: str = ""
+    expiring_days: int | None = None
+
+
+def subscriptions_page(filters: SubscriptionFilters, *, page: int) -> Page:
+    conditions, joins = [], set()
+    if filters.state:
+        conditions.append(Subscription.state == filters.state)
+    if filters.app_slug:
+        conditions.append(Service.slug == filters.app_slug)
+        joins.add("service")
+    if filters.plan_id:
+        conditions.append(Subscription.plan_id == filters.plan_id)
+    if filters.user_id:
+        conditions.append(Subscription.user_id == filters.user_id)
+    if filters.search:
+        pattern = f"%{_escape_like(filters.search.lower())}%"
+        # IN (subquery) rather than OR across a join, so each side can use its trigram index.
+        conditions.append(or_(Subscription.subdomain.like(pattern, escape="\\"),
+                              Subscription.user_id.in_(_users_matching(pattern))))
+    if filters.expiring_days is not None:
+        conditions.append(Subscription.current_period_end <= utcnow() + timedelta(days=filters.expiring_days))
+        conditions.append(Subscription.state.in_(("active", "suspended", "provisioning")))
+
+    def joined(query):
+        # Only the joins a filter needs: counting 100k rows through three joins costs several times more.
+        if "service" in joins:
+            query = query.join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
+        return query.where(*conditions)
+
+    query = joined(select(Subscription)).options(
+        joinedload(Subscription.user), joinedload(Subscription.plan).joinedload(Plan.service)).order_by(Subscription.id.desc())
+    return _page(query, joined(select(func.count(Subscription.id))), page)
 
 
 def subscription_detail(subscription_id: int) -> Subscription | None:
@@ -102,11 +161,101 @@ def subscription_detail(subscription_id: int) -> Subscription | None:
                              .options(joinedload(Subscription.user), joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
-def audit_page(*, action: str | None, page: int) -> Page:
-    query, count = select(AuditEntry).options(joinedload(AuditEntry.actor)), select(func.count(AuditEntry.id))
+def audit_page(*, action: str | None, actor_id: int | None, target_type: str | None, target_id: str | None,
+               page: int) -> Page:
+    conditions = []
     if action:
-        query, count = query.where(AuditEntry.action == action), count.where(AuditEntry.action == action)
-    return _page(query.order_by(AuditEntry.id.desc()), count, page)
+        # "subscription." lists every action on subscriptions; a full name lists that one.
+        conditions.append(AuditEntry.action.startswith(action, autoescape=True) if action.endswith(".")
+                          else AuditEntry.action == action)
+    if actor_id:
+        conditions.append(AuditEntry.actor_id == actor_id)
+    if target_type:
+        conditions.append(AuditEntry.target_type == target_type)
+        if target_id:
+            conditions.append(AuditEntry.target_id == target_id)
+    return _page(select(AuditEntry).where(*conditions).options(joinedload(AuditEntry.actor))
+                 .order_by(AuditEntry.id.desc()), select(func.count(AuditEntry.id)).where(*conditions), page)
+
+
+def audit_actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def recent_task_failures(limit: int = 30) -> list[TaskFailure]:
+    return list(db.session.scalars(select(TaskFailure).order_by(TaskFailure.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    state: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    search: str = ""
+
+
+def _invoice_conditions(filters: InvoiceFilters) -> list:
+    conditions = []
+    if filters.state:
+        conditions.append(Invoice.state == filters.state)
+    if filters.date_from:
+        conditions.append(Invoice.created_at >= datetime.combine(filters.date_from, time(), timezone.utc))
+    if filters.date_to:
+        conditions.append(Invoice.created_at < datetime.combine(filters.date_to + timedelta(days=1), time(), timezone.utc))
+    if filters.search:
+        pattern = f"%{_escape_like(filters.search)}%"
+        conditions.append(or_(Invoice.order_id.like(pattern, escape="\\"),
+                              Invoice.user_id.in_(_users_matching(pattern.lower()))))
+    return conditions
+
+
+def invoices_page(filters: InvoiceFilters, *, page: int) -> Page:
+    conditions = _invoice_conditions(filters)
+    query = select(Invoice).where(*conditions).options(
+        joinedload(Invoice.user), joinedload(Invoice.subscription)).order_by(Invoice.id.desc())
+    return _page(query, select(func.count(Invoice.id)).where(*conditions), page)
+
+
+def invoices_export(filters: InvoiceFilters, batch: int = 2000):
+    """Every invoice under the filters, oldest first, fetched in batches by id (no server-side cursor
+    held open across the response)."""
+    conditions = _invoice_conditions(filters)
+    last_id = 0
+    while True:
+        rows = db.session.execute(
+            select(Invoice.id, Invoice.order_id, Invoice.created_at, Invoice.paid_at, User.email, Service.name,
+                   Plan.name, Invoice.kind, Invoice.amount_idr, Invoice.state, Invoice.payment_type,
+                   Invoice.midtrans_status)
+            .join(User, User.id == Invoice.user_id).join(Subscription, Subscription.id == Invoice.subscription_id)
+            .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
+            .where(Invoice.id > last_id, *conditions).order_by(Invoice.id).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1][0]
+
+
+def invoice_detail(invoice_id: int) -> Invoice | None:
+    return db.session.scalar(select(Invoice).where(Invoice.id == invoice_id).options(
+        joinedload(Invoice.user), joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service),
+        selectinload(Invoice.attempts), selectinload(Invoice.notifications)))
+
+
+def subscription_invoices(subscription_id: int) -> list[Invoice]:
+    return list(db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription_id)
+                                   .order_by(Invoice.id.desc()).limit(50)))
+
+
+def catalog() -> list[Service]:
+    return list(db.session.scalars(select(Service).options(selectinload(Service.plans)).order_by(Service.name)))
+
+
+def subscriptions_per_plan() -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {}
+    for plan_id, state, count in db.session.execute(
+            select(Subscription.plan_id, Subscription.state, func.count()).group_by(Subscription.plan_id, Subscription.state)):
+        counts.setdefault(plan_id, {})[state] = count
+    return counts
 
 
 def last_job_runs() -> list[JobRun]:

@@ -1,23 +1,73 @@
-"""Staff pages under /admin: users, subscriptions with actions, jobs, audit log, outbox, cluster health."""
-from flask import Blueprint, abort, current_app, flash, request, url_for
+"""Staff pages under /admin: overview, users, subscriptions, payments, catalog, cluster and nodes,
+outbox, jobs, audit log, reports."""
+import csv
+import io
+from datetime import date
+
+from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 from flask_login import current_user
 
 from portal.accounts import services as accounts
 from portal.accounts.models import User
-from portal.admin import selectors
+from portal.admin import reports, selectors
 from portal.admin import services as staff
 from portal.admin.access import staff_required
+from portal.billing import services as billing
+from portal.billing.midtrans import payments_simulated
+from portal.billing.models import STATES as INVOICE_STATES
+from portal.billing.models import Invoice
+from portal.catalog import services as catalog
+from portal.catalog.models import Plan
+from portal.catalog.templates import templates_check
 from portal.extensions import db
-from portal.notifications.models import STATES, Email
-from portal.provisioning.cluster import cluster_for
-from portal.notifications import services as notifications
 from portal.instances import selectors as instance_selectors
-from portal.rendering import client_ip, redirect_after_post, render_page
+from portal.instances.charts import bar_chart
+from portal.notifications import services as notifications
+from portal.notifications.models import STATES, Email
+from portal.provisioning import services as provisioning
+from portal.provisioning.cluster import ClusterError, cluster_for
+from portal.rendering import client_ip, format_idr, redirect_after_post, render_page
 from portal.subscriptions.models import STATES as SUBSCRIPTION_STATES
 from portal.subscriptions.services import IllegalTransition
 from portal.tasks import huey
+from portal.timestamps import utcnow
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _arg(name: str, limit: int = 100) -> str:
+    return (request.args.get(name) or "").strip()[:limit]
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(_arg(name, 10))
+    except ValueError:
+        return None
+
+
+def _page_arg() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def _csv(filename: str, header: list[str], rows) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blueprint.route("/")
+@staff_required
+def overview():
+    figures = reports.overview()
+    chart = bar_chart([(label[2:], amount) for label, amount in figures["months"]],
+                      title="Revenue, last 12 months", value_label=format_idr)
+    return render_page("admin/overview.html", figures=figures, chart=chart, queue_depth=huey.pending_count(),
+                       emulated_cluster=current_app.config["KUBE_MODE"] == "emulated",
+                       simulated_payments=payments_simulated())
 
 
 @blueprint.route("/cluster")
@@ -25,19 +75,38 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 def cluster_health():
     check = cluster_for(current_app.config).check()
     return render_page("admin/cluster.html", check=check, mode=current_app.config["KUBE_MODE"],
-                       nodes=selectors.nodes())
+                       nodes=selectors.nodes(), per_node=selectors.instances_per_node())
+
+
+@blueprint.route("/nodes/<name>")
+@staff_required
+def node(name: str):
+    detail = selectors.node_detail(name[:253]) or abort(404)
+    return render_page("admin/node.html", **detail)
+
+
+@blueprint.route("/nodes/<name>/<any('cordon', 'uncordon'):action>", methods=["POST"])
+@staff_required
+def node_action(name: str, action: str):
+    selectors.node_detail(name[:253]) or abort(404)
+    try:
+        provisioning.node_cordon(name=name, unschedulable=action == "cordon", actor_id=current_user.id, ip=client_ip())
+        flash(f"{name} is {'cordoned: no new instances are placed on it' if action == 'cordon' else 'schedulable again'}.",
+              "success")
+    except ClusterError as error:
+        flash(f"The cluster refused: {error}", "danger")
+    return redirect_after_post(url_for("admin.node", name=name))
 
 
 @blueprint.route("/outbox")
 @staff_required
 def outbox():
-    state = request.args.get("state") or None
-    if state is not None and state not in STATES:
-        state = None
-    page = request.args.get("page", 1, type=int) or 1
-    emails, total = selectors.outbox_page(state=state, page=page)
-    return render_page("admin/outbox.html", block="list", emails=emails, total=total, state=state,
-                       states=STATES, page=page, page_size=selectors.PAGE_SIZE)
+    state = _arg("state") or None
+    state = state if state in STATES else None
+    template, recipient = _arg("template", 64) or None, _arg("recipient")
+    page = selectors.outbox_page(state=state, template=template, recipient=recipient, page=_page_arg())
+    return render_page("admin/outbox.html", block="list", page=page, state=state, states=STATES, template=template,
+                       templates=selectors.email_templates(), recipient=recipient)
 
 
 @blueprint.route("/outbox/<int:email_id>")
@@ -62,8 +131,8 @@ def outbox_resend(email_id: int):
 @blueprint.route("/users")
 @staff_required
 def users():
-    search = (request.args.get("q") or "").strip()[:100]
-    page = selectors.users_page(search=search, page=request.args.get("page", 1, type=int) or 1)
+    search = _arg("q")
+    page = selectors.users_page(search=search, page=_page_arg())
     return render_page("admin/users.html", block="list", page=page, search=search)
 
 
@@ -97,24 +166,28 @@ def user_action(user_id: int, action: str):
 @blueprint.route("/subscriptions")
 @staff_required
 def subscriptions():
-    state = request.args.get("state") or None
-    state = state if state in SUBSCRIPTION_STATES else None
-    app_slug = (request.args.get("app") or "").strip()[:40] or None
-    search = (request.args.get("q") or "").strip()[:100]
-    expiring = request.args.get("expiring", type=int)
-    page = selectors.subscriptions_page(state=state, app_slug=app_slug, search=search, expiring_days=expiring,
-                                        page=request.args.get("page", 1, type=int) or 1)
-    return render_page("admin/subscriptions.html", block="list", page=page, state=state, app_slug=app_slug,
-                       search=search, expiring=expiring, states=SUBSCRIPTION_STATES)
+    state = _arg("state") or None
+    filters = selectors.SubscriptionFilters(
+        state=state if state in SUBSCRIPTION_STATES else None, app_slug=_arg("app", 40) or None,
+        plan_id=request.args.get("plan", type=int), user_id=request.args.get("user", type=int), search=_arg("q"),
+        expiring_days=request.args.get("expiring", type=int))
+    page = selectors.subscriptions_page(filters, page=_page_arg())
+    return render_page("admin/subscriptions.html", block="list", page=page, filters=filters,
+                       states=SUBSCRIPTION_STATES, catalog=selectors.catalog())
 
 
 @blueprint.route("/subscriptions/<int:subscription_id>")
 @staff_required
 def subscription(subscription_id: int):
     subscription = selectors.subscription_detail(subscription_id) or abort(404)
+    try:
+        objects, cluster_error = provisioning.instance_objects(subscription_id=subscription_id), None
+    except ClusterError as error:
+        objects, cluster_error = [], str(error)
     return render_page("admin/subscription.html", subscription=subscription,
                        events=instance_selectors.events_of(subscription.id, limit=60),
-                       status=instance_selectors.status_of(subscription.id))
+                       instance_status=instance_selectors.status_of(subscription.id), objects=objects,
+                       cluster_error=cluster_error, invoices=selectors.subscription_invoices(subscription.id))
 
 
 @blueprint.route("/subscriptions/<int:subscription_id>/<any('suspend', 'resume', 'retry', 'restart', 'extend', 'terminate'):action>",
@@ -143,16 +216,130 @@ def subscription_action(subscription_id: int, action: str):
     return redirect_after_post(url_for("admin.subscription", subscription_id=subscription_id))
 
 
+def _invoice_filters() -> selectors.InvoiceFilters:
+    state = _arg("state") or None
+    return selectors.InvoiceFilters(state=state if state in INVOICE_STATES else None, date_from=_date_arg("from"),
+                                    date_to=_date_arg("to"), search=_arg("q"))
+
+
+@blueprint.route("/payments")
+@staff_required
+def payments():
+    filters = _invoice_filters()
+    return render_page("admin/payments.html", block="list", page=selectors.invoices_page(filters, page=_page_arg()),
+                       filters=filters, states=INVOICE_STATES)
+
+
+@blueprint.route("/payments.csv")
+@staff_required
+def payments_csv():
+    rows = ([f"INV-{created:%Y}-{invoice_id:06d}", order_id, created.isoformat(), paid.isoformat() if paid else "",
+             email, app, plan, kind, int(amount), state, payment_type or "", midtrans_status or ""]
+            for invoice_id, order_id, created, paid, email, app, plan, kind, amount, state, payment_type, midtrans_status
+            in selectors.invoices_export(_invoice_filters()))
+    return _csv(f"payments-{utcnow():%Y%m%d-%H%M}.csv",
+                ["invoice", "order_id", "created_at", "paid_at", "customer", "app", "plan", "kind", "amount_idr",
+                 "state", "payment_type", "midtrans_status"], rows)
+
+
+@blueprint.route("/payments/<int:invoice_id>")
+@staff_required
+def payment(invoice_id: int):
+    invoice = selectors.invoice_detail(invoice_id) or abort(404)
+    return render_page("admin/payment.html", invoice=invoice)
+
+
+@blueprint.route("/payments/<int:invoice_id>/recheck", methods=["POST"])
+@staff_required
+def payment_recheck(invoice_id: int):
+    db.session.get(Invoice, invoice_id) or abort(404)
+    try:
+        flash(billing.invoice_recheck(invoice_id=invoice_id, actor_id=current_user.id, ip=client_ip()), "success")
+    except billing.RecheckFailed as error:
+        flash(str(error), "warning")
+    return redirect_after_post(url_for("admin.payment", invoice_id=invoice_id))
+
+
+@blueprint.route("/catalog")
+@staff_required
+def catalog_page():
+    return render_page("admin/catalog.html", services=selectors.catalog(), per_plan=selectors.subscriptions_per_plan(),
+                       templates=templates_check(current_app.config["SERVICE_TEMPLATES_DIR"]))
+
+
+@blueprint.route("/catalog/plans/<int:plan_id>", methods=["POST"])
+@staff_required
+def plan_update(plan_id: int):
+    db.session.get(Plan, plan_id) or abort(404)
+    try:
+        price = int(request.form.get("price_idr", "").replace(".", "").replace(",", "").strip())
+    except ValueError:
+        flash("Enter the price as a whole number of rupiah, e.g. 150000.", "warning")
+    else:
+        try:
+            plan = catalog.plan_update(plan_id=plan_id, price_idr=price, active=request.form.get("active") == "on",
+                                       actor_id=current_user.id, ip=client_ip())
+            flash(f"{plan.service.name} {plan.name}: {format_idr(plan.price_idr)}, "
+                  f"{'on sale' if plan.active else 'no longer sold (existing subscriptions keep running)'}.", "success")
+        except catalog.CatalogChangeRefused as error:
+            flash(str(error), "warning")
+    return redirect_after_post(url_for("admin.catalog_page"))
+
+
+@blueprint.route("/catalog/plans/<int:plan_id>/preview")
+@staff_required
+def plan_preview(plan_id: int):
+    plan = db.session.get(Plan, plan_id) or abort(404)
+    try:
+        manifests, error = provisioning.manifests_preview(plan_id=plan_id), None
+    except LookupError as problem:
+        manifests, error = [], str(problem)
+    return render_page("admin/plan_preview.html", plan=plan, manifests=manifests, error=error)
+
+
 @blueprint.route("/audit")
 @staff_required
 def audit():
-    action = (request.args.get("action") or "").strip()[:64] or None
-    page = selectors.audit_page(action=action, page=request.args.get("page", 1, type=int) or 1)
-    return render_page("admin/audit.html", block="list", page=page, action=action)
+    target_type = _arg("target_type", 32) or None
+    page = selectors.audit_page(action=_arg("action", 64) or None, actor_id=request.args.get("actor", type=int),
+                                target_type=target_type, target_id=_arg("target_id", 64) or None, page=_page_arg())
+    return render_page("admin/audit.html", block="list", page=page, action=_arg("action", 64),
+                       actions=selectors.audit_actions(), target_type=target_type, target_id=_arg("target_id", 64),
+                       actor=request.args.get("actor", type=int))
 
 
 @blueprint.route("/jobs")
 @staff_required
 def jobs():
     return render_page("admin/jobs.html", runs=selectors.last_job_runs(), queue_depth=huey.pending_count(),
-                       scheduled=huey.scheduled_count())
+                       scheduled=huey.scheduled_count(), failures=selectors.recent_task_failures())
+
+
+def _report_range() -> tuple[date, date]:
+    today = utcnow().date()
+    start = _date_arg("from") or reports.month_start(utcnow(), 11).date()
+    end = _date_arg("to") or today
+    return (start, end) if start <= end else (end, start)
+
+
+@blueprint.route("/reports")
+@staff_required
+def reports_page():
+    start, end = _report_range()
+    begin, finish = reports.day_start(start), reports.day_start(end, 1)
+    rows = reports.revenue_rows(start=begin, end=finish)
+    by_month = reports.revenue_by_month(rows, reports.months_between(reports.month_start(begin), finish))
+    chart = bar_chart([(label[2:], amount) for label, amount in by_month], title="Revenue by month",
+                      value_label=format_idr)
+    return render_page("admin/reports.html", start=start, end=end, rows=rows, by_month=by_month,
+                       by_app=reports.revenue_by_app(rows), chart=chart,
+                       total=sum(amount for _, amount in by_month))
+
+
+@blueprint.route("/reports.csv")
+@staff_required
+def reports_csv():
+    start, end = _report_range()
+    rows = reports.revenue_rows(start=reports.day_start(start), end=reports.day_start(end, 1))
+    return _csv(f"revenue-{start}-{end}.csv", ["month", "app", "invoices", "amount_idr"],
+                ([row.month, row.app, row.invoices, row.amount_idr] for row in rows))

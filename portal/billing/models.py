@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db, one_of
+from portal.extensions import db, one_of, substring_index
 
 KINDS = ("new", "renewal")
 STATES = ("pending", "paid", "failed", "refunded", "cancelled")
@@ -19,6 +19,8 @@ class Invoice(db.Model):
         CheckConstraint(one_of("state", STATES), name="state_known"),
         CheckConstraint("period_days > 0", name="period_positive"),
         Index("ix_invoices_state_created_at", "state", "created_at"),
+        Index("ix_invoices_state_paid_at", "state", "paid_at"),
+        substring_index("ix_invoices_order_id_trgm", "order_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

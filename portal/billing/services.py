@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from portal.accounts.services import checkout_allowed
+from portal.audit.services import audit_record
 from portal.billing.midtrans import (
     PaymentGatewayUnavailable,
     PaymentRejected,
@@ -303,6 +304,49 @@ def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
     return _invoice_create(subscription, subscription.plan, kind="renewal")
 
 
+def _invoice_settle_from_gateway(invoice: Invoice) -> tuple[str | None, str | None]:
+    """Ask the status API about each attempt, the newest first (an older one may have been paid), and
+    apply the first final answer. Returns (what Midtrans said, what was done), or (None, None)."""
+    for attempt in reversed(invoice.attempts):
+        answer = gateway().transaction_status(attempt.order_id)
+        if answer and payment_state(answer.get("transaction_status", ""), answer.get("fraud_status")) != "pending":
+            result = invoice_apply_status(invoice_id=invoice.id, order_id=attempt.order_id,
+                                          transaction_status=answer["transaction_status"],
+                                          fraud_status=answer.get("fraud_status"),
+                                          payment_type=answer.get("payment_type"))
+            return str(answer["transaction_status"]), result
+    return None, None
+
+
+class RecheckFailed(Exception):
+    pass
+
+
+def invoice_recheck(*, invoice_id: int, actor_id: int, ip: str | None = None) -> str:
+    """Staff's "re-check with Midtrans": the status API decides, as for a webhook; audited."""
+    invoice = db.session.get(Invoice, invoice_id)
+    if not invoice.attempts:
+        raise RecheckFailed("No payment was ever opened for this invoice: there is nothing to ask Midtrans.")
+    try:
+        answer, result = _invoice_settle_from_gateway(invoice)
+    except (PaymentGatewayUnavailable, PaymentRejected) as exc:
+        db.session.rollback()
+        raise RecheckFailed(f"Midtrans could not be asked: {exc}") from exc
+    audit_record(action="invoice.rechecked", actor_id=actor_id, target_type="invoice", target_id=invoice_id, ip=ip,
+                 details={"answer": answer, "result": result})
+    db.session.commit()
+    if answer is None:
+        return "Midtrans has no final status for this invoice yet (still pending, or unknown to it)."
+    return f"Midtrans says {answer}: {result}."
+
+
+def notification_rejection_record(*, status: int, reason: str, order_id: str | None, ip: str | None) -> None:
+    """A refused webhook call is a security event: staff see it in the audit log."""
+    audit_record(action="payment.notification_rejected", actor_id=None, target_type="order",
+                 target_id=(order_id or "")[:64] or None, ip=ip, details={"status": status, "reason": reason[:200]})
+    db.session.commit()
+
+
 def invoices_sync(*, older_than: timedelta | None = None, now: datetime | None = None) -> dict:
     """Ask the status API about invoices pending too long (a lost webhook loses nothing); expire the stale."""
     now = now or utcnow()
@@ -313,16 +357,9 @@ def invoices_sync(*, older_than: timedelta | None = None, now: datetime | None =
     outcome = {"checked": 0, "applied": 0, "expired": 0}
     for invoice in pending:
         outcome["checked"] += 1
-        answer = None
-        for attempt in reversed(invoice.attempts):  # the newest first; an older one may have been paid
-            answer = gateway().transaction_status(attempt.order_id)
-            if answer and payment_state(answer.get("transaction_status", ""), answer.get("fraud_status")) != "pending":
-                result = invoice_apply_status(invoice_id=invoice.id, order_id=attempt.order_id,
-                                              transaction_status=answer["transaction_status"],
-                                              fraud_status=answer.get("fraud_status"),
-                                              payment_type=answer.get("payment_type"))
-                outcome["applied"] += "->" in result
-                break
+        answer, result = _invoice_settle_from_gateway(invoice)
+        if answer is not None:
+            outcome["applied"] += "->" in result
         else:
             if invoice.expires_at and as_utc(invoice.expires_at) < now:
                 invoice_apply_status(invoice_id=invoice.id, order_id=invoice.order_id, transaction_status="expire",

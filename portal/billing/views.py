@@ -11,7 +11,7 @@ from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulate
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
 from portal.extensions import csrf, db
-from portal.rendering import redirect_after_post, render_page, render_polling
+from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.subscriptions.selectors import subdomain_taken
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ def midtrans_notification():
     request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]  # also caps a chunked body
     if (request.content_length or 0) > current_app.config["WEBHOOK_MAX_BYTES"]:
         log.warning("payment notification refused: body of %s bytes", request.content_length)
+        services.notification_rejection_record(status=413, reason="body too large", order_id=None, ip=client_ip())
         return jsonify(status="rejected", reason="body too large"), 413
     payload = request.get_json(silent=True, force=True)
     try:
@@ -168,5 +169,8 @@ def midtrans_notification():
     except services.NotificationRejected as rejected:
         db.session.rollback()
         log.warning("payment notification refused (%s): %s", rejected.status, rejected.reason)
+        order_id = payload.get("order_id") if isinstance(payload, dict) else None
+        services.notification_rejection_record(status=rejected.status, reason=rejected.reason, ip=client_ip(),
+                                               order_id=order_id if isinstance(order_id, str) else None)
         return jsonify(status="rejected", reason=rejected.reason), rejected.status
     return make_response(jsonify(status="ok", result=result), 200)

@@ -1,6 +1,7 @@
-"""Catalog changes: seeding services and plans from the template files."""
+"""Catalog changes: seeding services and plans from the template files, staff edits of plans."""
 from sqlalchemy import select
 
+from portal.audit.services import audit_record
 from portal.catalog.models import Plan, Service
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
@@ -39,3 +40,27 @@ def catalog_seed(*, templates: dict[str, ServiceTemplate]) -> dict[str, int]:
             counts["plans_created"] += 1
     db.session.commit()
     return counts
+
+
+class CatalogChangeRefused(Exception):
+    pass
+
+
+# Midtrans takes amounts up to 12 digits; a plan above this is a typo, not a price.
+MAX_PRICE_IDR = 100_000_000
+
+
+def plan_update(*, plan_id: int, price_idr: int, active: bool, actor_id: int, ip: str | None = None) -> Plan:
+    """Staff change a plan's price or availability. Existing subscriptions keep running and renew on
+    the plan; a new price applies to invoices issued from now on; an inactive plan is no longer sold."""
+    if not 1_000 <= price_idr <= MAX_PRICE_IDR:
+        raise CatalogChangeRefused(f"A price must be between Rp 1.000 and Rp {MAX_PRICE_IDR:,}".replace(",", ".") + ".")
+    plan = db.session.get(Plan, plan_id, with_for_update=True, populate_existing=True)
+    before = {"price_idr": plan.price_idr, "active": plan.active}
+    plan.price_idr, plan.active = price_idr, active
+    after = {"price_idr": price_idr, "active": active}
+    if before != after:
+        audit_record(action="plan.updated", actor_id=actor_id, target_type="plan", target_id=plan.id, ip=ip,
+                     details={"before": before, "after": after})
+    db.session.commit()
+    return plan

@@ -241,3 +241,14 @@ def templates_load(directory: str) -> dict[str, ServiceTemplate]:
     if not folder.is_dir():
         raise TemplateError(f"{directory}: the service-templates folder does not exist")
     return {path.stem: template_load(path) for path in sorted(folder.glob("*.yaml"))}
+
+
+def templates_check(directory: str) -> list[tuple[str, ServiceTemplate | None, str | None]]:
+    """Each template file read afresh from disk, with its template or the error found in it."""
+    results = []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            results.append((path.name, template_load(path), None))
+        except TemplateError as error:
+            results.append((path.name, None, str(error)))
+    return results

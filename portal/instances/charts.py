@@ -199,3 +199,26 @@ def usage_chart(points: list[Point], *, limit: float, start: datetime, end: date
 
 def _points(coords: list[tuple[float, float]]) -> str:
     return " ".join(f"{_num(x)},{_num(y)}" for x, y in coords)
+
+
+def bar_chart(bars: list[tuple[str, float]], *, title: str, value_label: Callable[[float], str],
+              width: int = 640, height: int = 220) -> Markup:
+    """An inline SVG bar chart: one labelled bar per (label, value), e.g. revenue per month."""
+    if not bars:
+        return _svg(width, height, f"{title}: no data", [_text(width / 2, height / 2, EMPTY_MESSAGE, anchor="middle")])
+    top = max(value for _, value in bars) or 1.0
+    plot_w, plot_h = width - MARGIN_LEFT - MARGIN_RIGHT, height - MARGIN_TOP - MARGIN_BOTTOM
+    slot = plot_w / len(bars)
+    base = MARGIN_TOP + plot_h
+    body = [_text(MARGIN_LEFT, 16, title, fill="#212529", extra=' font-weight="600"'),
+            _line(MARGIN_LEFT, base, width - MARGIN_RIGHT, base, GRID_COLOUR),
+            _text(MARGIN_LEFT - 6, MARGIN_TOP + 4, value_label(top), anchor="end")]
+    for index, (label, value) in enumerate(bars):
+        bar_h = plot_h * value / top / HEADROOM if top else 0
+        x = MARGIN_LEFT + index * slot + slot * 0.15
+        body.append(f'<rect x="{_num(x)}" y="{_num(base - bar_h)}" width="{_num(slot * 0.7)}" '
+                    f'height="{_num(bar_h)}" fill="{LINE_COLOUR}"><title>{escape(label)}: '
+                    f'{escape(value_label(value))}</title></rect>')
+        body.append(_text(x + slot * 0.35, height - 6, label, anchor="middle"))
+    summary = f"{title}: " + ", ".join(f"{label} {value_label(value)}" for label, value in bars)
+    return _svg(width, height, summary, body)

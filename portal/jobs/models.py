@@ -1,7 +1,7 @@
-"""One run of a periodic job: when, how it ended, and what it did."""
+"""Runs of periodic jobs (when, how it ended, what it did) and tasks that failed."""
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db, one_of
@@ -21,3 +21,16 @@ class JobRun(db.Model):
     outcome: Mapped[str] = mapped_column(String(16), default="running")
     result: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class TaskFailure(db.Model):
+    """A task that raised: which, with what, and the error, for the staff jobs page."""
+    __tablename__ = "task_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(100))
+    task_id: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[str] = mapped_column(String(500), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    retries_left: Mapped[int] = mapped_column(Integer, default=0)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -1,11 +1,13 @@
-"""Running a periodic job once at a time, and recording each run."""
+"""Running a periodic job once at a time, recording each run, and recording tasks that fail."""
 import logging
 from collections.abc import Callable
 
 from huey.exceptions import TaskLockedException
 
 from portal.extensions import db
-from portal.jobs.models import JobRun
+from sqlalchemy import insert
+
+from portal.jobs.models import JobRun, TaskFailure
 from portal.tasks import huey
 from portal.timestamps import utcnow
 
@@ -40,3 +42,12 @@ def job_run(name: str, work: Callable[[], dict]) -> JobRun:
     run.outcome, run.result, run.finished_at = "ok", result, utcnow()
     db.session.commit()
     return run
+
+
+def task_failure_record(*, task: str, task_id: str, arguments: str, error: str, retries_left: int) -> None:
+    """Keep a failed task for the jobs page, on a connection of its own: the failing task's session
+    may hold half-done work that must not be committed with it."""
+    with db.engine.begin() as connection:
+        connection.execute(insert(TaskFailure).values(task=task[:100], task_id=task_id[:64],
+                                                      arguments=arguments[:500], error=error[:4000],
+                                                      retries_left=retries_left, failed_at=utcnow()))

@@ -1,10 +1,11 @@
 """Housekeeping and reporting jobs."""
 from huey import crontab
+from huey.signals import SIGNAL_ERROR
 
 from portal.jobs.cleanup import data_cleanup
 from portal.jobs.revenue import revenue_summary_send
-from portal.jobs.services import job_run
-from portal.tasks import periodic_task
+from portal.jobs.services import job_run, task_failure_record
+from portal.tasks import huey, in_app_context, periodic_task
 
 
 @periodic_task(crontab(minute="40", hour="3"))
@@ -15,3 +16,10 @@ def cleanup() -> dict:
 @periodic_task(crontab(minute="0", hour="6", day="1"))
 def revenue_summary() -> dict:
     return job_run("revenue-summary", revenue_summary_send).result
+
+
+@huey.signal(SIGNAL_ERROR)
+@in_app_context
+def task_failed(signal, task, exc=None) -> None:
+    task_failure_record(task=task.name, task_id=task.id, arguments=repr(task.args)[:500],
+                        error=f"{type(exc).__name__}: {exc}", retries_left=task.retries or 0)

@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db, one_of
+from portal.extensions import db, one_of, substring_index
 
 STATES = ("queued", "sent", "failed")
 
@@ -15,6 +15,8 @@ class Email(db.Model):
         CheckConstraint(one_of("state", STATES), name="state_known"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         Index("ix_emails_state_created_at", "state", "created_at"),
+        Index("ix_emails_template", "template"),
+        substring_index("ix_emails_recipient_trgm", "recipient"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

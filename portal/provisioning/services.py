@@ -1,20 +1,30 @@
 """Putting instances on the cluster and changing them there: provision, restart, suspend, terminate, nodes."""
 from dataclasses import dataclass
 
+import kubernetes_validate
+import yaml
+
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.audit.services import audit_record
 from portal.catalog.models import Plan
-from portal.catalog.parameters import secrets_generate
+from portal.catalog.parameters import secrets_generate, settings_defaults
 from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
 from portal.instances.events import instance_event_record
 from portal.links import absolute_url
 from portal.notifications.services import staff_alert, subscription_email
-from portal.provisioning.cluster import MANAGED_SELECTOR, Cluster, ObjectNotFound, cluster_for
+from portal.provisioning.cluster import (
+    INSTANCE_KINDS,
+    MANAGED_SELECTOR,
+    WORKLOAD_KINDS,
+    Cluster,
+    ObjectNotFound,
+    cluster_for,
+)
 from portal.provisioning.manifests import ClusterOptions, InstanceNames, instance_manifests, instance_names, namespace_manifests
 from portal.provisioning.models import Node
 from portal.subscriptions import services as subscriptions
@@ -212,6 +222,97 @@ def instance_terminate(*, subscription_id: int) -> int:
                           message=f"Instance deleted ({deleted} objects).", level="warning")
     db.session.commit()
     return deleted
+
+
+@dataclass(frozen=True)
+class ClusterObject:
+    """One of an instance's objects as the cluster has it now, summed up for staff."""
+    kind: str
+    name: str
+    summary: str
+
+
+def _object_summary(item: dict) -> str:
+    spec, status = item.get("spec") or {}, item.get("status") or {}
+    kind = item.get("kind", "")
+    if kind in WORKLOAD_KINDS:
+        return f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)} ready"
+    if kind == "Pod":
+        restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
+        return f"{status.get('phase', 'Unknown')} on {spec.get('nodeName') or '—'}, {restarts} restarts"
+    if kind == "PersistentVolumeClaim":
+        return f"{status.get('phase', 'Pending')}, {spec.get('resources', {}).get('requests', {}).get('storage', '')}"
+    if kind == "Ingress":
+        return ", ".join(rule.get("host", "") for rule in spec.get("rules") or []) or "no hosts"
+    if kind == "Service":
+        return ", ".join(str(port.get("port")) for port in spec.get("ports") or [])
+    return ""
+
+
+def instance_objects(*, subscription_id: int) -> list[ClusterObject]:
+    """What the cluster holds for the instance right now (one list call per kind); raises ClusterError."""
+    subscription = _load(subscription_id)
+    if not subscription.namespace:
+        return []
+    gateway = cluster()
+    found = []
+    for api_version, kind in [*INSTANCE_KINDS, ("v1", "Pod")]:
+        for item in gateway.list_objects(api_version, kind, namespace=subscription.namespace,
+                                         selector=f"portal/subscription={subscription.id}"):
+            item.setdefault("kind", kind)
+            found.append(ClusterObject(kind, item["metadata"]["name"], _object_summary(item)))
+    return found
+
+
+# The Kubernetes version whose strict schema the staff preview checks manifests against.
+PREVIEW_SCHEMA_VERSION = "1.34"
+
+
+@dataclass(frozen=True)
+class PreviewManifest:
+    kind: str
+    name: str
+    text: str
+    problem: str | None
+
+
+def manifests_preview(*, plan_id: int) -> list[PreviewManifest]:
+    """What one plan would render for a sample customer, each manifest checked against the strict
+    Kubernetes schema. Secrets show a placeholder: real ones are generated at provisioning."""
+    plan = db.session.get(Plan, plan_id)
+    template = template_for(plan.service.slug)
+    if template is None:
+        raise LookupError(f"no service template for {plan.service.slug!r}")
+    config = current_app.config
+    names = instance_names(namespace_prefix=config["K8S_NAMESPACE_PREFIX"], user_id=1, service_slug=template.slug,
+                           subscription_id=1, subdomain="preview", cluster_domain=config["K8S_CLUSTER_DOMAIN"])
+    options = ClusterOptions.from_config(config)
+    manifests = namespace_manifests(namespace=names.namespace, user_id=1, plans=[plan], options=options) + \
+        instance_manifests(template=template, plan=plan, settings=settings_defaults(template),
+                           secrets={s.name: "(generated at provisioning)" for s in template.secrets},
+                           names=names, subscription_id=1, options=options)
+    preview = []
+    for manifest in manifests:
+        try:
+            kubernetes_validate.validate(manifest, PREVIEW_SCHEMA_VERSION, strict=True)
+            problem = None
+        except kubernetes_validate.ValidationError as error:
+            problem = f"{'.'.join(str(p) for p in error.path)}: {error.message}"
+        preview.append(PreviewManifest(manifest["kind"], manifest["metadata"]["name"],
+                                       yaml.safe_dump(manifest, sort_keys=False), problem))
+    return preview
+
+
+def node_cordon(*, name: str, unschedulable: bool, actor_id: int, ip: str | None = None) -> None:
+    """Cordon (no new pods) or uncordon a node; recorded at once, audited."""
+    node = db.session.scalar(select(Node).where(Node.name == name))
+    if node is None:
+        raise ObjectNotFound(f"no node named {name}")
+    cluster().cordon(name, unschedulable)
+    node.unschedulable = unschedulable
+    audit_record(action="node.cordoned" if unschedulable else "node.uncordoned", actor_id=actor_id,
+                 target_type="node", target_id=name, ip=ip)
+    db.session.commit()
 
 
 def nodes_sync() -> list[str]:

@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db, one_of
+from portal.extensions import db, one_of, substring_index
 
 STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended",
           "terminated", "cancelled")
@@ -19,6 +19,7 @@ class Subscription(db.Model):
         CheckConstraint(f"suspension_reason IS NULL OR {one_of('suspension_reason', SUSPENSION_REASONS)}",
                         name="suspension_reason_known"),
         Index("ix_subscriptions_state_period_end", "state", "current_period_end"),
+        substring_index("ix_subscriptions_subdomain_trgm", "subdomain"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions.models import Subscription
+from tests.admin.conftest import act
 from tests.helpers import STRONG_PASSWORD, csrf_token_from
 
 
@@ -17,10 +18,15 @@ def admin_rules(app):
 
 
 def _fill(path: str, values: dict) -> str:
+    """The rule with its arguments filled: `values` by name, an any() argument with its first choice."""
     import re
 
-    return re.sub(r"<(?:[^:>]+:)?([a-z_]+)>|<any\([^)]*\):([a-z_]+)>",
-                  lambda m: values[m.group(1) or m.group(2)], path)
+    def value(match):
+        if match.group("choices"):
+            return re.findall(r"'([^']+)'", match.group("choices"))[0]
+        return values[match.group("name")]
+
+    return re.sub(r"<any\((?P<choices>[^)]*)\):[a-z_]+>|<(?:[^:>]+:)?(?P<name>[a-z_]+)>", value, path)
 
 
 def test_every_admin_url_is_not_found_for_guests_and_customers(app, client, make_user, login):
@@ -32,8 +38,6 @@ def test_every_admin_url_is_not_found_for_guests_and_customers(app, client, make
         token = csrf_token_from(client.get("/login" if who == "guest" else "/").get_data(as_text=True))
         for rule in rules:
             values = {a: "1" for a in rule.arguments}
-            if "action" in rule.arguments:
-                values["action"] = "resume" if "subscriptions" in rule.rule else "enable"
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 # With a valid CSRF token, so what answers is the access rule itself.
                 response = client.open(_fill(rule.rule, values), method=method, data={"csrf_token": token})
@@ -47,8 +51,6 @@ def test_every_admin_post_needs_csrf(app, client, make_user, login):
         if "POST" not in rule.methods:
             continue
         values = {a: str(target.id) for a in rule.arguments}
-        if "action" in rule.arguments:
-            values["action"] = "resume" if "subscriptions" in rule.rule else "disable"
         response = client.post(_fill(rule.rule, values))
         assert response.status_code == 400, rule.rule
     assert db.session.get(User, target.id).disabled is False
@@ -79,18 +81,6 @@ def test_user_search_finds_by_email_and_name(client, make_user, login):
     make_user(email="budi@toko.id", name="Budi")
     body = client.get("/admin/users?q=rahma", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "siti@kopi.id" in body and "budi@toko.id" not in body and "<html" not in body
-
-
-@pytest.fixture
-def staff_client(client, make_user, login):
-    boss = make_user(email="boss@example.com", staff=True)
-    login(boss)
-    return client
-
-
-def act(client, sid: int, action: str, **fields):
-    page = client.get(f"/admin/subscriptions/{sid}").get_data(as_text=True)
-    return client.post(f"/admin/subscriptions/{sid}/{action}", data={"csrf_token": csrf_token_from(page), **fields})
 
 
 def test_suspend_resume_extend_terminate_through_the_services(app, paid, kube_clock, staff_client):

@@ -1,0 +1,123 @@
+"""Money and fleet figures for the overview and the reports: each one aggregate query, none per row."""
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from portal.billing.models import Invoice
+from portal.catalog.models import Plan, Service
+from portal.extensions import db
+from portal.instances.models import InstanceStatus
+from portal.notifications.models import Email
+from portal.provisioning.models import Node
+from portal.subscriptions.models import Subscription
+from portal.timestamps import utcnow
+
+# What a subscription in these states brings in every month (suspended for non-payment does not).
+RECURRING_STATES = ("active", "provisioning")
+
+
+def month_start(moment: datetime, months_back: int = 0) -> datetime:
+    """The first instant of the month `months_back` months before the one `moment` falls in."""
+    index = moment.year * 12 + moment.month - 1 - months_back
+    return moment.replace(year=index // 12, month=index % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _month_of(column):
+    """'YYYY-MM' of a timestamp, in UTC, on either database."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+@dataclass(frozen=True)
+class RevenueRow:
+    month: str
+    app: str
+    invoices: int
+    amount_idr: int
+
+
+def revenue_rows(*, start: datetime, end: datetime) -> list[RevenueRow]:
+    """Paid invoices in [start, end) summed by month of payment and app (refunds are not revenue)."""
+    month = _month_of(Invoice.paid_at).label("month")
+    query = (select(month, Service.name, func.count(Invoice.id), func.sum(Invoice.amount_idr))
+             .select_from(Invoice).join(Subscription, Subscription.id == Invoice.subscription_id)
+             .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
+             .where(Invoice.state == "paid", Invoice.paid_at >= start, Invoice.paid_at < end)
+             .group_by(month, Service.name).order_by(month, Service.name))
+    return [RevenueRow(m, app, count, int(total or 0)) for m, app, count, total in db.session.execute(query)]
+
+
+def revenue_months(*, start: datetime, end: datetime) -> list[tuple[str, int]]:
+    """Paid revenue per month in [start, end), every month listed; invoices alone, no joins."""
+    month = _month_of(Invoice.paid_at).label("month")
+    found = dict(db.session.execute(select(month, func.sum(Invoice.amount_idr)).where(
+        Invoice.state == "paid", Invoice.paid_at >= start, Invoice.paid_at < end).group_by(month)).all())
+    return [(label, int(found.get(label) or 0)) for label in months_between(start, end)]
+
+
+def months_between(start: datetime, end: datetime) -> list[str]:
+    months, cursor = [], start
+    while cursor < end:
+        months.append(f"{cursor:%Y-%m}")
+        cursor = month_start(cursor, -1)
+    return months
+
+
+def revenue_by_month(rows: list[RevenueRow], months: list[str]) -> list[tuple[str, int]]:
+    totals = dict.fromkeys(months, 0)
+    for row in rows:
+        totals[row.month] = totals.get(row.month, 0) + row.amount_idr
+    return list(totals.items())
+
+
+def revenue_by_app(rows: list[RevenueRow]) -> list[tuple[str, int, int]]:
+    """(app, invoices, amount) over the rows, the largest first."""
+    totals: dict[str, list[int]] = {}
+    for row in rows:
+        entry = totals.setdefault(row.app, [0, 0])
+        entry[0] += row.invoices
+        entry[1] += row.amount_idr
+    return sorted(((app, count, amount) for app, (count, amount) in totals.items()), key=lambda r: -r[2])
+
+
+def overview(now: datetime | None = None) -> dict:
+    """Everything the overview shows, in a handful of aggregate queries."""
+    now = now or utcnow()
+    # One pass over subscriptions grouped by (state, plan), no joins; the few plans are mapped here.
+    plans = {plan.id: plan for plan in db.session.scalars(select(Plan).options(joinedload(Plan.service)))}
+    active_by_app: dict[str, int] = {}
+    states: dict[str, int] = {}
+    mrr = 0.0
+    for state, plan_id, count in db.session.execute(
+            select(Subscription.state, Subscription.plan_id, func.count())
+            .where(Subscription.state.in_(("active", "provisioning", "provisioning_failed", "suspended")))
+            .group_by(Subscription.state, Subscription.plan_id)):
+        plan = plans[plan_id]
+        states[state] = states.get(state, 0) + count
+        if state == "active":
+            active_by_app[plan.service.name] = active_by_app.get(plan.service.name, 0) + count
+        if state in RECURRING_STATES:
+            # Monthly recurring revenue: each plan's price scaled to 30 days, times its paying subscriptions.
+            mrr += plan.price_idr * 30 / plan.period_days * count
+    mrr = round(mrr)
+    degraded = db.session.scalar(
+        select(func.count()).select_from(Subscription)
+        .join(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
+        .where(Subscription.state == "active", InstanceStatus.ready.is_(False)))
+    nodes = db.session.execute(select(func.count(Node.id), func.count(Node.id).filter(Node.ready.is_(True)))).one()
+    start = month_start(now, 11)
+    months = revenue_months(start=start, end=month_start(now, -1))
+    return {"active_by_app": sorted(active_by_app.items()), "active": states.get("active", 0),
+            "provisioning": states.get("provisioning", 0), "failed": states.get("provisioning_failed", 0),
+            "suspended": states.get("suspended", 0), "degraded": degraded, "mrr_idr": mrr,
+            "revenue_this_month_idr": months[-1][1], "months": months,
+            "nodes_total": nodes[0], "nodes_ready": nodes[1],
+            "failed_emails": db.session.scalar(select(func.count(Email.id)).where(Email.state == "failed"))}
+
+
+def day_start(day, days_later: int = 0) -> datetime:
+    """The first instant (UTC) of `day`, or of the day `days_later` after it."""
+    return datetime.combine(day + timedelta(days=days_later), time(), timezone.utc)
