@@ -204,9 +204,11 @@ def _points(coords: list[tuple[float, float]]) -> str:
 def bar_chart(bars: list[tuple[str, float]], *, title: str, value_label: Callable[[float], str],
               width: int = 640, height: int = 220) -> Markup:
     """An inline SVG bar chart: one labelled bar per (label, value), e.g. revenue per month."""
-    if not bars:
-        return _svg(width, height, f"{title}: no data", [_text(width / 2, height / 2, EMPTY_MESSAGE, anchor="middle")])
-    top = max(value for _, value in bars) or 1.0
+    top = max((value for _, value in bars), default=0)
+    if top <= 0:
+        return _svg(width, height, f"{title}: nothing yet",
+                    [_text(MARGIN_LEFT, 16, title, fill="#212529", extra=' font-weight="600"'),
+                     _text(width / 2, height / 2, "Nothing yet", anchor="middle")])
     plot_w, plot_h = width - MARGIN_LEFT - MARGIN_RIGHT, height - MARGIN_TOP - MARGIN_BOTTOM
     slot = plot_w / len(bars)
     base = MARGIN_TOP + plot_h

@@ -1,4 +1,5 @@
 """The instance page's usage charts: well-formed, escaped SVG whose geometry matches the samples."""
+import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
@@ -207,3 +208,13 @@ def test_custom_size_sets_the_view_box():
 def test_rejects_unusable_arguments(overrides):
     with pytest.raises(ValueError):
         render(minutely([100]), **overrides)
+
+
+def test_bar_chart_draws_one_bar_per_value_scaled_to_the_largest_and_escapes_labels():
+    from portal.instances.charts import bar_chart
+
+    svg = str(bar_chart([("Jan", 100.0), ("<b>", 50.0), ("Mar", 0.0)], title="Revenue", value_label=lambda v: f"Rp {v:.0f}"))
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', svg)]
+    assert len(heights) == 3 and heights[0] == pytest.approx(2 * heights[1], abs=0.2) and heights[2] == 0
+    assert "&lt;b&gt;" in svg and "<b>" not in svg
+    assert "Nothing yet" in str(bar_chart([("Jan", 0.0)], title="Revenue", value_label=str))
