@@ -115,11 +115,15 @@ def user_register(*, name: str, email: str, password: str, ip: str | None = None
     return user
 
 
-def email_verification_resend(*, user_id: int) -> None:
+def email_verification_resend(*, user_id: int, actor_id: int | None = None, ip: str | None = None) -> None:
+    """Send the confirmation link again; when staff do it (`actor_id`), it is audited."""
     user = db.session.get(User, user_id)
     if user is None or user.is_verified:
         return
     email = _queue_verification(user)
+    if actor_id is not None:
+        audit_record(action="user.verification_resent", actor_id=actor_id, target_type="user", target_id=user.id,
+                     ip=ip)
     db.session.commit()
     email_dispatch(email)
 

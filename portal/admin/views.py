@@ -156,7 +156,7 @@ def user_action(user_id: int, action: str):
             accounts.user_set_staff(user_id=user_id, staff=action == "grant-staff", actor_id=current_user.id,
                                     ip=client_ip())
         else:
-            accounts.email_verification_resend(user_id=user_id)
+            accounts.email_verification_resend(user_id=user_id, actor_id=current_user.id, ip=client_ip())
         flash("Done.", "success")
     except accounts.AccountError as error:
         flash(error.message, "warning")
