@@ -2,6 +2,7 @@
 import importlib
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config as portal_config
 
@@ -29,6 +30,10 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
+    if app.config["PROXY_HOPS"]:
+        # Behind an ingress: trust its X-Forwarded-* (client address for rate limits, https for cookies).
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 
@@ -54,6 +59,8 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    from portal.security import security_headers_init
+    security_headers_init(app)
 
 
 def register_models() -> None:

@@ -39,6 +39,8 @@ def from_environment() -> dict:
     """The whole configuration as a plain dict; create_app applies overrides on top."""
     env = os.environ.get
     mail_server = env("MAIL_SERVER") or None
+    frontend_url = (env("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/")
+    served_over_https = frontend_url.startswith("https://")
     return {
         "SECRET_KEY": _secret_key(),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
@@ -47,7 +49,7 @@ def from_environment() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env("REDIS_URL") or None,
         "PRODUCT_NAME": env("PRODUCT_NAME", "Portal"),
-        "FRONTEND_URL": (env("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "FRONTEND_URL": frontend_url,
         "SUPPORT_EMAIL": env("SUPPORT_EMAIL", "support@portal.localtest.me"),
         "STAFF_ALERT_EMAIL": env("STAFF_ALERT_EMAIL") or None,
         # Mail: with no server every email stays in the outbox, readable by staff.
@@ -109,12 +111,18 @@ def from_environment() -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
-        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
+        # Secure cookies whenever the portal is served over HTTPS (FRONTEND_URL says so).
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", default=served_over_https),
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", default=served_over_https),
+        "FORCE_HTTPS": _flag("FORCE_HTTPS"),
+        # Proxies in front that set X-Forwarded-For/-Proto/-Host (1 behind an ingress); 0 trusts none.
+        "PROXY_HOPS": int(env("PROXY_HOPS", "0")),
         # Rate limits on the doors people knock on (per client address).
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", default=True),
         "RATELIMIT_STORAGE_URI": env("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "AUTH_RATE_LIMIT": env("AUTH_RATE_LIMIT", "10 per minute"),
+        # Midtrans retries a refused notification; per source address, well above its real rate.
+        "WEBHOOK_RATE_LIMIT": env("WEBHOOK_RATE_LIMIT", "600 per minute"),
         "WTF_CSRF_TIME_LIMIT": None,
     }

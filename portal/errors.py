@@ -1,8 +1,10 @@
-"""Error pages (403, 404, 429, 500, CSRF) as a full page or, for htmx, a fragment in the main area."""
+"""Error pages (403, 404, 429, 500, 503, CSRF) as a full page or, for htmx, a fragment in the main area."""
 import logging
 
-from flask import Flask, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.rendering import render_page
@@ -48,7 +50,43 @@ def register(app: Flask) -> None:
             log.error("error on %s %s", request.method, request.path, exc_info=error.original_exception)
         return _error_page(500)
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(RedisConnectionError)
+    def unavailable(error):
+        """The database or Redis is out of reach: a calm 503, the transaction rolled back (no partial write)."""
+        outage = not isinstance(error, DBAPIError) or error.connection_invalidated or _is_connection_error(error)
+        if outage:
+            log.error("backing service unavailable on %s %s: %s", request.method, request.path, type(error).__name__)
+        else:
+            log.exception("database error on %s %s", request.method, request.path)
+        _rollback_quietly()
+        if request.path.startswith("/billing/midtrans/") or request.accept_mimetypes.best == "application/json":
+            response = jsonify(status="unavailable", reason="try again later")  # Midtrans retries a 5xx
+        else:
+            response = make_response(render_template("errors/unavailable.html"))
+            if getattr(request, "htmx", False):
+                response.headers["HX-Retarget"] = "body"
+                response.headers["HX-Reswap"] = "innerHTML"
+        response.status_code = 503
+        response.headers["Retry-After"] = "30"
+        return response
+
     @app.errorhandler(Exception)
     def unhandled(error):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error_page(500)
+
+
+def _is_connection_error(error: DBAPIError) -> bool:
+    text = str(error.orig).lower()
+    return any(part in text for part in ("connection", "could not connect", "server closed", "database is locked",
+                                         "terminating"))
+
+
+def _rollback_quietly() -> None:
+    from portal.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; the database rolls back what it had
+        log.debug("rollback after an unavailable database failed", exc_info=True)

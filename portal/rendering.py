@@ -1,4 +1,7 @@
 """Rendering pages and their htmx fragments, and template helpers shared by every page."""
+import functools
+from pathlib import Path
+
 from flask import Flask, Response, current_app, make_response, redirect, render_template, request
 from jinja2_fragments.flask import render_block
 
@@ -42,8 +45,23 @@ def format_idr(amount: int | None) -> str:
     return "Rp " + f"{int(amount):,}".replace(",", ".")
 
 
+@functools.lru_cache(maxsize=64)
+def _static_file_exists(static_folder: str, filename: str) -> bool:
+    return (Path(static_folder) / filename).is_file()
+
+
+def app_logo_file(logo: str | None) -> str:
+    """The app's logo under static/img/apps/, or the generic one when it has none or the file is missing
+    (decided here: an onerror fallback would be an inline script, which the security policy forbids)."""
+    filename = f"img/apps/{logo}" if logo else ""
+    if filename and "/" not in logo and _static_file_exists(current_app.static_folder, filename):
+        return filename
+    return "img/apps/generic.svg"
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["idr"] = format_idr
+    app.jinja_env.globals["app_logo_file"] = app_logo_file
 
     @app.context_processor
     def product():

@@ -22,7 +22,9 @@ def load_user(session_id: str):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths, so a crafted ?next= cannot send someone elsewhere after log-in."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    # Browsers read "/\host" as "//host": a backslash or control character anywhere disqualifies.
+    if (target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
+            and "\\" not in target and target.isprintable()):
         return target
     return url_for("home.index")
 

@@ -10,7 +10,7 @@ from portal.billing import tasks as billing_tasks
 from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulated
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
-from portal.extensions import csrf, db
+from portal.extensions import csrf, db, limiter
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.subscriptions.selectors import subdomain_taken
 
@@ -156,6 +156,7 @@ def simulator_page(order_id: str):
 
 @blueprint.route("/billing/midtrans/notification", methods=["POST"])
 @csrf.exempt
+@limiter.limit(lambda: current_app.config["WEBHOOK_RATE_LIMIT"])
 def midtrans_notification():
     """Midtrans' webhook: no login, no CSRF; trusted only through signature, amount and the status API."""
     request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]  # also caps a chunked body

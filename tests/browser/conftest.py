@@ -46,3 +46,22 @@ def kube():
     cluster = EmulatedCluster(ready_delay=1.0, node_count=2).start(host="127.0.0.1", port=0)
     yield cluster
     cluster.stop()
+
+
+def guard_against_policy_violations(page) -> list[str]:
+    """Collect what Chromium reports as blocked by the Content-Security-Policy (it logs each to the console)."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return violations
+
+
+@pytest.fixture(autouse=True)
+def no_policy_violations(request):
+    """Every journey runs under the real security headers: nothing on our pages may be blocked by them."""
+    if "page" not in request.fixturenames:
+        yield None
+        return
+    violations = guard_against_policy_violations(request.getfixturevalue("page"))
+    yield violations
+    assert violations == [], violations

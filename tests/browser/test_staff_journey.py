@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
+from tests.browser.conftest import guard_against_policy_violations
 from tests.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -57,6 +58,7 @@ def test_staff_suspend_and_resume_a_customer_instance(browser: Browser, live_ser
     sid = active_subscription(customer.id, "kopi-blog")
 
     staff = browser.new_context().new_page()
+    violations = guard_against_policy_violations(staff)
     log_in(staff, live_server, "boss@portal.example")
     staff.goto(live_server + "/admin/")
     expect(staff.get_by_role("heading", name="Overview")).to_be_visible()
@@ -80,6 +82,7 @@ def test_staff_suspend_and_resume_a_customer_instance(browser: Browser, live_ser
 
     # The customer sees it on their dashboard, with the reason and no way around it.
     customer_page = browser.new_context().new_page()
+    violations += guard_against_policy_violations(customer_page)
     log_in(customer_page, live_server, "siti@kopi.id")
     expect(customer_page.get_by_test_id(f"state-{sid}")).to_have_text("suspended")
     expect(customer_page.get_by_test_id(f"suspension-{sid}")).to_contain_text("Phishing report #4411")
@@ -103,3 +106,4 @@ def test_staff_suspend_and_resume_a_customer_instance(browser: Browser, live_ser
     expect(audit.get_by_role("row").filter(has_text="subscription.suspended")).to_contain_text("Phishing report #4411")
     expect(audit.get_by_role("row").filter(has_text="subscription.resumed")).to_contain_text("boss@portal.example")
     staff.screenshot(path=str(ARTIFACTS / "admin-audit.png"), full_page=True)
+    assert violations == []  # the pages work under the real Content-Security-Policy

@@ -1,0 +1,45 @@
+"""Security headers on every response (flask-talisman): a script policy with no inline code, no framing."""
+from flask import Flask
+from flask_talisman import Talisman
+
+from portal.billing.midtrans import SNAP_JS
+
+talisman = Talisman()
+
+
+def content_security_policy(config) -> dict:
+    """Our own files only; Midtrans' Snap origin too when real payments are on (its script opens a frame)."""
+    midtrans = []
+    if config.get("MIDTRANS_SERVER_KEY"):
+        snap_origin = SNAP_JS[bool(config.get("MIDTRANS_IS_PRODUCTION"))].split("/snap/")[0]
+        midtrans = [snap_origin]
+    return {
+        "default-src": "'self'",
+        "script-src": ["'self'", *midtrans],
+        # Inline style attributes are used in templates and emails; inline scripts never are.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", *midtrans],
+        "connect-src": ["'self'", *midtrans],
+        "frame-src": ["'self'", *midtrans],
+        "font-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": ["'self'", *midtrans],
+        "frame-ancestors": "'none'",
+    }
+
+
+def security_headers_init(app: Flask) -> None:
+    talisman.init_app(
+        app,
+        content_security_policy=content_security_policy(app.config),
+        # TLS ends at the ingress in production; redirecting here is opt-in (FORCE_HTTPS).
+        force_https=app.config["FORCE_HTTPS"],
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        # Talisman would otherwise overwrite our cookie settings: keep the configured ones.
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
+        permissions_policy={"browsing-topics": "()", "camera": "()", "microphone": "()", "geolocation": "()"},
+    )
