@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_WORKERS ?= 2
 VENDOR := static/vendor/htmx.min.js static/vendor/bootstrap.min.css static/vendor/bootstrap.bundle.min.js
 
-.PHONY: setup run test test-postgres test-sqlite test-browser chromium services clean
+.PHONY: setup run test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke
 
 setup: $(BIN)/.installed node_modules/.installed $(VENDOR)
 
@@ -62,3 +62,10 @@ test-sqlite:
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor
+
+# Benchmarks (bench/README.md): full sizes, one table, bench/results/latest.json; the smoke run takes < 1 min.
+bench: setup services
+	$(BIN)/python -m bench
+
+bench-smoke: setup services
+	$(BIN)/python -m bench --smoke

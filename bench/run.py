@@ -1,0 +1,273 @@
+"""`python -m bench [--smoke] [--only pages,webhook,...]`: set up, seed, run the scenarios, print one table, write JSON.
+
+Everything the run needs is its own: PostgreSQL databases named after the run (dropped at the end unless
+--keep), a Redis database number, the emulated cluster and Midtrans, an SMTP server, gunicorn and a consumer.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SCENARIOS = ("pages", "webhook", "sweep", "purchase", "memory")  # purchase yields payment_to_running and event_to_email
+
+
+@dataclass
+class Settings:
+    seed: tuple  # users, subscriptions, invoices, events, samples
+    load_users: int
+    warmup_rate: float
+    warmup_seconds: float
+    pages_rate: float
+    pages_seconds: float
+    hello_seconds: float
+    ramp_rates: list
+    ramp_seconds: float
+    webhook_invoices: int
+    webhook_senders: int
+    sweep_sizes: list
+    sweep_changed_share: float
+    naive_sizes: list
+    purchases: int
+    purchase_interval: float
+
+
+FULL = Settings(seed=(10_000, 50_000, 200_000, 1_000_000, 1_000_000), load_users=200, warmup_rate=100,
+                warmup_seconds=5, pages_rate=200, pages_seconds=30, hello_seconds=15,
+                ramp_rates=[25, 50, 75, 100, 150, 200, 300, 400], ramp_seconds=10,
+                webhook_invoices=3000, webhook_senders=16, sweep_sizes=[100, 1_000, 10_000], sweep_changed_share=0.01,
+                naive_sizes=[100, 1_000, 10_000], purchases=50, purchase_interval=0.5)
+SMOKE = Settings(seed=(40, 160, 400, 2_000, 2_000), load_users=4, warmup_rate=20, warmup_seconds=0.5,
+                 pages_rate=30, pages_seconds=1.5, hello_seconds=1, ramp_rates=[30, 60], ramp_seconds=1,
+                 webhook_invoices=12, webhook_senders=16, sweep_sizes=[20, 100], sweep_changed_share=0.1,
+                 naive_sizes=[20], purchases=3, purchase_interval=0.2)
+
+
+@dataclass
+class Bench:
+    """What every scenario gets: the settings, the stack, the seeded main database, and shared services."""
+    settings: Settings
+    stack: object
+    template: str  # a migrated, empty database to copy from
+    main_url: str | None = None
+    seed_summary: dict | None = None
+    smtp: object = None
+    _main: dict = field(default_factory=dict)
+    _loaded_pods: set = field(default_factory=set)
+
+    def app(self, database_url: str, **config):
+        from portal import create_app
+        from bench.stack import portal_config
+
+        return create_app(portal_config(database_url, **config))
+
+    def database(self, suffix: str, *, customers: int = 0, subscriptions: int = 0, state_weights=None) -> str:
+        """A database of its own for a scenario: copied from the migrated template, catalog and rows seeded."""
+        from bench import seed
+        from bench.stack import database_create
+
+        url = database_create(f"{self.stack.name}_{suffix}", template=self.template)
+        self._seed(url, seed.Sizes(customers + 1, subscriptions, 0, 0, 0), state_weights)
+        return url
+
+    def _seed(self, url: str, sizes, state_weights=None) -> dict:
+        from bench import seed
+        from portal.catalog.selectors import service_templates
+        from portal.catalog.services import catalog_seed
+        from portal.extensions import db
+
+        app = self.app(url)
+        with app.app_context():
+            catalog_seed(templates=service_templates())
+            summary = seed.seed(url, sizes, state_weights=state_weights).as_dict()
+            db.engine.dispose()
+        return summary
+
+    def seed_main(self) -> None:
+        from bench import seed
+        from bench.stack import database_create
+
+        if self.main_url is None:
+            self.main_url = database_create(self.stack.name, template=self.template)
+            self.seed_summary = self._seed(self.main_url, seed.Sizes(*self.settings.seed))
+
+    def main_web(self):
+        """gunicorn on the seeded main database with the emulated cluster (started once, shared)."""
+        if "web" not in self._main:
+            self.seed_main()
+            self._main["kube"] = self.stack.start_kube()
+            self._main["web"] = self.stack.start_web(self.main_url, self._main["kube"].url)
+        return self._main["web"]
+
+    def load_customers(self, count: int) -> list[tuple[str, int]]:
+        """Customers with an active instance whose pods are in the emulated cluster (so logs can be read)."""
+        from sqlalchemy import select
+
+        from portal.accounts.models import User
+        from portal.extensions import db
+        from portal.subscriptions.models import Subscription
+
+        app = self.app(self.main_url, KUBE_EMULATOR_URL=self._main["kube"].url)
+        with app.app_context():
+            rows = db.session.execute(
+                select(User.email, Subscription.id).join(Subscription, Subscription.user_id == User.id)
+                .where(Subscription.state == "active", User.is_staff.is_(False))
+                .distinct(User.id).order_by(User.id, Subscription.id).limit(count)).all()
+            subscriptions = db.session.scalars(select(Subscription).where(
+                Subscription.id.in_([sid for _, sid in rows if sid not in self._loaded_pods]))).all()
+            load_pods(self._main["kube"].url, subscriptions)
+            self._loaded_pods.update(s.id for s in subscriptions)
+            db.engine.dispose()
+        return [(email, sid) for email, sid in rows]
+
+
+def pod_specs(subscriptions) -> list[dict]:
+    """The pods the cluster would run for these subscriptions, labelled as the provisioning code labels them."""
+    from portal.provisioning.manifests import labels
+    from portal.provisioning.services import instance_target
+
+    specs = []
+    for subscription in subscriptions:
+        target = instance_target(subscription)
+        for component in target.template.components:
+            specs.append({"namespace": target.names.namespace, "name": f"{target.names.object(component.name)}-0",
+                          "labels": labels(target.template, target.names, subscription.id, component.name),
+                          "containers": [component.name], "image": component.image})
+    return specs
+
+
+def load_pods(kube_url: str, subscriptions, chunk: int = 2000) -> int:
+    import requests
+
+    specs = pod_specs(subscriptions)
+    for start in range(0, len(specs), chunk):
+        response = requests.post(f"{kube_url}/_bench/pods", json={"pods": specs[start:start + chunk]}, timeout=120)
+        response.raise_for_status()
+    return len(specs)
+
+
+# -- the table ------------------------------------------------------------------------------------------------
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def table(results: dict) -> str:
+    rows = [("scenario", "figure", "value", "target", "met")]
+    for name, figures in results["scenarios"].items():
+        if "error" in figures:
+            rows.append((name, "FAILED", figures["error"][:60], "", "no"))
+            continue
+        for line in figures.get("table", []) + figures.get("targets", []):
+            value = f"{_fmt(line['value'])} {line.get('unit', '')}".strip()
+            met = "" if "met" not in line else ("yes" if line["met"] else "NO")
+            rows.append((name, line["figure"], value, line.get("target", ""), met))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+# -- main -----------------------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: every scenario in well under a minute")
+    parser.add_argument("--only", help=f"comma-separated scenarios out of {', '.join(SCENARIOS)}")
+    parser.add_argument("--output", help="where to write the results JSON (default bench/results/latest.json, "
+                                         "or smoke.json with --smoke)")
+    parser.add_argument("--database", help="database name (default portal_bench, or portal_bench_smoke_<pid>)")
+    parser.add_argument("--redis-db", type=int, help="Redis database number (default 13, or 14 with --smoke)")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = parser.parse_args(argv)
+    settings = SMOKE if args.smoke else FULL
+    name = args.database or (f"portal_bench_smoke_{os.getpid()}" if args.smoke else "portal_bench")
+    redis_db = args.redis_db if args.redis_db is not None else (14 if args.smoke else 13)
+    only = [s.strip() for s in args.only.split(",")] if args.only else list(SCENARIOS)
+    unknown = set(only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    output = Path(args.output) if args.output else RESULTS / ("smoke.json" if args.smoke else "latest.json")
+
+    # Before portal is imported: its Huey queue and instance folder are chosen at import time.
+    os.environ["REDIS_URL"] = f"{os.environ.get('BENCH_REDIS_URL', 'redis://127.0.0.1:6379')}/{redis_db}"
+    os.environ["PORTAL_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="portal-bench-instance-")
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production")
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bench import stack as stacks
+
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    stack = stacks.Stack(name=name, redis_db=redis_db)
+    stack.sampler = stacks.MemorySampler().start()
+    results = {"run": {"mode": "smoke" if args.smoke else "full", "started_at": started.isoformat(timespec="seconds"),
+                       "git": stacks.git_revision(), "machine": stacks.machine_facts(),
+                       "settings": settings.__dict__, "database": name, "redis_db": redis_db},
+               "scenarios": {}}
+    template = f"{name}_tpl"
+    bench = None
+    try:
+        stack.redis_flush()
+        stacks.database_migrate(template)
+        from bench.smtp import SmtpServer
+
+        smtp = SmtpServer().start()
+        stack.smtp_port = smtp.port
+        stack.start_midtrans()
+        bench = Bench(settings=settings, stack=stack, template=template, smtp=smtp)
+        if {"pages", "webhook"} & set(only):
+            seeding = time.perf_counter()
+            bench.seed_main()
+            results["run"]["seed"] = {**bench.seed_summary, "wall_seconds": round(time.perf_counter() - seeding, 1)}
+        for scenario in only:
+            module = __import__(f"bench.scenarios.{scenario}", fromlist=["run"])
+            stack.sampler.scenario = scenario
+            began = time.perf_counter()
+            print(f"-- {scenario} ...", flush=True)
+            try:
+                figures = module.run(bench)
+            except Exception as error:  # noqa: BLE001 - one broken scenario must not hide the others' figures
+                traceback.print_exc()
+                figures = {"error": f"{type(error).__name__}: {error}"}
+            finally:
+                stack.redis_flush()
+            if isinstance(figures, dict) and "scenarios" in figures:
+                for key, value in figures["scenarios"].items():
+                    results["scenarios"][key] = {**value, "seconds": round(time.perf_counter() - began, 1)}
+            else:
+                results["scenarios"][scenario] = {**figures, "seconds": round(time.perf_counter() - began, 1)}
+            print(f"   {scenario} done in {time.perf_counter() - began:.1f} s", flush=True)
+    finally:
+        stack.stop_all()
+        stack.sampler.stop()
+        if bench and bench.smtp:
+            bench.smtp.stop()
+        stack.redis_flush()
+        if not args.keep:
+            for suffix in ("", "_tpl", "_flow", "_sweep"):
+                stacks.database_drop(name + suffix)
+    results["run"]["duration_seconds"] = round(time.perf_counter() - clock, 1)
+    results["run"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print()
+    print(table(results))
+    print(f"\nWritten to {output} ({results['run']['duration_seconds']} s, "
+          f"git {results['run']['git']['commit'][:10]}{' + local changes' if results['run']['git']['dirty'] else ''})")
+    failed = [name for name, figures in results["scenarios"].items() if "error" in figures]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Pages under load: logged-in customers (and one staff member) at a fixed arrival rate, the realistic mix.
+
+Figures: p50/p95/p99 per page at the nominal rate, the same for the bare `/bench-hello` route on the same
+server at the same rate (and the ratio), the highest rate of a ramp at which p99 stays under 200 ms, and the
+generator's share of the machine's CPU (it runs on the same 2 cores).
+"""
+import random
+
+from bench.loadgen import Target, login_all, open_loop
+from bench.seed import PASSWORD, STAFF_EMAIL
+
+NAME = "pages"
+# (page, weight): what a customer does most is glance at the dashboard and at polling fragments.
+MIX = (("dashboard", 20), ("instance page", 15), ("status fragment", 25), ("log fragment", 10),
+       ("billing page", 15), ("admin subscriptions", 15))
+P99_TARGET_MS, RAMP_LIMIT_MS = 50.0, 200.0
+
+
+def _targets(customers: list[tuple[str, int]], cookies: dict[str, str]) -> list:
+    """Every request the mix may make, by page: each customer's own pages, the staff list."""
+    by_page = {page: [] for page, _ in MIX}
+    for email, subscription_id in customers:
+        cookie = cookies[email]
+        by_page["dashboard"].append(Target("dashboard", "/", cookie))
+        by_page["instance page"].append(Target("instance page", f"/instances/{subscription_id}", cookie))
+        by_page["status fragment"].append(Target("status fragment", f"/instances/{subscription_id}", cookie, True))
+        by_page["log fragment"].append(Target("log fragment", f"/instances/{subscription_id}/logs", cookie, True))
+        by_page["billing page"].append(Target("billing page", "/billing", cookie))
+    by_page["admin subscriptions"].append(Target("admin subscriptions", "/admin/subscriptions?state=active",
+                                                 cookies[STAFF_EMAIL]))
+    return by_page
+
+
+def _picker(by_page: dict, seed: int):
+    rng = random.Random(seed)
+    pages = [page for page, _ in MIX]
+    weights = [weight for _, weight in MIX]
+    choices = [rng.choice(by_page[page]) for page in rng.choices(pages, weights, k=50_000)]
+    return lambda i: choices[i % len(choices)]
+
+
+def run(bench) -> dict:
+    settings = bench.settings
+    web = bench.main_web()
+    customers = bench.load_customers(settings.load_users)  # [(email, active subscription id)], pods loaded
+    cookies = login_all(web.url, [email for email, _ in customers] + [STAFF_EMAIL], PASSWORD)
+    by_page = _targets(customers, cookies)
+    pick = _picker(by_page, seed=11)
+    hello = Target("hello", "/bench-hello")
+
+    open_loop(web.url, settings.warmup_rate, settings.warmup_seconds, pick)  # warm caches and pools, not recorded
+    at_rate = open_loop(web.url, settings.pages_rate, settings.pages_seconds, pick)
+    bare = open_loop(web.url, settings.pages_rate, settings.hello_seconds, lambda i: hello)
+
+    ramp, highest = [], None
+    for rate in settings.ramp_rates:
+        step = open_loop(web.url, rate, settings.ramp_seconds, pick)
+        p99 = step.p99_ms()
+        ok = p99 is not None and p99 < RAMP_LIMIT_MS and step.error_count <= 0.01 * rate * settings.ramp_seconds
+        ramp.append({"rate_per_s": rate, "p99_ms": round(p99, 2) if p99 else None, "errors": step.error_count,
+                     "achieved_rate_per_s": step.figures()["achieved_rate_per_s"],
+                     "generator_cpu_share_pct": step.figures()["generator_cpu_share_pct"], "ok": ok})
+        if not ok:
+            break
+        highest = rate
+
+    figures = at_rate.figures()
+    hello_figures = bare.figures()
+    page_p99 = figures["all"]["p99_ms"]
+    rate = f"{settings.pages_rate:g}/s"
+    table = [{"figure": f"{page} p50 / p95 / p99 at {rate}",
+              "value": f"{f['p50_ms']} / {f['p95_ms']} / {f['p99_ms']}", "unit": "ms"}
+             for page, f in figures["pages"].items()]
+    table += [{"figure": f"bare hello p50 / p99 at {rate}",
+               "value": f"{hello_figures['all']['p50_ms']} / {hello_figures['all']['p99_ms']}", "unit": "ms"},
+              {"figure": "mix / hello, p50 and p99", "value": "{} / {}".format(
+                  round(figures["all"]["p50_ms"] / hello_figures["all"]["p50_ms"], 1),
+                  round(page_p99 / hello_figures["all"]["p99_ms"], 1)), "unit": "x"},
+              {"figure": f"generator CPU share at {rate} (machine busy)",
+               "value": f"{figures['generator_cpu_share_pct']} % ({figures['machine_busy_pct']} %)"}]
+    return {
+        "mix": dict(MIX), "logged_in_customers": len(customers), "at_rate": figures, "hello": hello_figures,
+        "ratio_to_hello_p50": round(figures["all"]["p50_ms"] / hello_figures["all"]["p50_ms"], 1),
+        "ratio_to_hello_p99": round(page_p99 / hello_figures["all"]["p99_ms"], 1),
+        "ramp": ramp, "highest_rate_p99_under_200ms": highest or 0,
+        "generator_cpu_share_pct": figures["generator_cpu_share_pct"], "table": table,
+        "targets": [
+            {"figure": f"p99 of the mix at {settings.pages_rate}/s", "value": page_p99, "unit": "ms",
+             "target": f"< {P99_TARGET_MS:g} ms", "met": page_p99 is not None and page_p99 < P99_TARGET_MS},
+            {"figure": "highest rate with p99 < 200 ms", "value": highest or 0, "unit": "req/s",
+             "target": f">= {settings.pages_rate}/s", "met": (highest or 0) >= settings.pages_rate},
+        ],
+    }

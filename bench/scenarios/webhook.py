@@ -1,0 +1,156 @@
+"""Webhook throughput: signed Midtrans settlement notifications for distinct pending invoices, 20 % of them sent
+twice, from 16 concurrent senders (each sends its next as soon as its last was answered).
+
+Each notification goes the whole way: signature, amount, the status API (the Midtrans emulator, over HTTP),
+the row-locked state change, the subscription's move to provisioning and the receipt email, both enqueued
+on Redis (no consumer runs here, so the queue is measured, not the provisioning). Afterwards the database must
+show every invoice applied exactly once: paid, one "paid" event, one receipt, every notification stored.
+"""
+import asyncio
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
+import requests
+from sqlalchemy import func, select
+
+from bench.loadgen import summary
+
+NAME = "webhook"
+TARGET_PER_S = 300
+DUPLICATE_SHARE = 0.20
+PATH = "/billing/midtrans/notification"
+
+
+def _pending_invoices(limit: int) -> list:
+    from portal.billing.models import Invoice
+    from portal.extensions import db
+    from portal.subscriptions.models import Subscription
+
+    return db.session.execute(
+        select(Invoice.id, Invoice.order_id, Invoice.amount_idr, Invoice.subscription_id)
+        .join(Subscription, Subscription.id == Invoice.subscription_id)
+        .where(Invoice.state == "pending", Invoice.kind == "new", Subscription.state == "pending_payment")
+        .order_by(Invoice.id).limit(limit)).all()
+
+
+def _script_settlements(midtrans_url: str, invoices) -> None:
+    """What the status API will confirm: each order settled, for its exact amount."""
+    session = requests.Session()
+
+    def one(row):
+        response = session.post(f"{midtrans_url}/_emulator/status", timeout=10,
+                                json={"order_id": row.order_id, "transaction_status": "settlement",
+                                      "payment_type": "bank_transfer", "gross_amount": int(row.amount_idr)})
+        response.raise_for_status()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, invoices))
+
+
+async def _send_all(url: str, bodies: list[dict], senders: int) -> tuple[list, float]:
+    """(status, latency s, answer) per notification, in sending order; and the wall time."""
+    results = [None] * len(bodies)
+    cursor = iter(range(len(bodies)))
+    loop = asyncio.get_running_loop()
+
+    async def sender(session):
+        for index in cursor:
+            began = loop.time()
+            try:
+                async with session.post(url, json=bodies[index]) as response:
+                    answer = await response.json(content_type=None)
+                    status = response.status
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+                status, answer = 0, {"error": str(error)}
+            results[index] = (status, loop.time() - began, answer)
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        began = loop.time()
+        await asyncio.gather(*(sender(session) for _ in range(senders)))
+        return results, loop.time() - began
+
+
+def _check_applied_once(invoices, sent_per_order: dict) -> dict:
+    """Every invoice paid; exactly one "paid" event and one receipt each; every notification kept."""
+    from portal.billing.models import Invoice, PaymentNotification
+    from portal.extensions import db
+    from portal.instances.models import InstanceEvent
+    from portal.notifications.models import Email
+
+    ids = [row.id for row in invoices]
+    subscription_ids = [row.subscription_id for row in invoices]
+    paid = db.session.scalar(select(func.count()).where(Invoice.id.in_(ids), Invoice.state == "paid"))
+    paid_events = dict(db.session.execute(
+        select(InstanceEvent.subscription_id, func.count()).where(
+            InstanceEvent.subscription_id.in_(subscription_ids), InstanceEvent.kind == "paid")
+        .group_by(InstanceEvent.subscription_id)).all())
+    receipts = dict(db.session.execute(
+        select(Email.idempotency_key, func.count()).where(Email.idempotency_key.in_([f"receipt:{i}" for i in ids]))
+        .group_by(Email.idempotency_key)).all())
+    stored = dict(db.session.execute(
+        select(PaymentNotification.order_id, func.count()).where(
+            PaymentNotification.order_id.in_(list(sent_per_order))).group_by(PaymentNotification.order_id)).all())
+    checks = {
+        "invoices_paid": paid == len(ids),
+        "one_paid_event_each": all(paid_events.get(s) == 1 for s in subscription_ids),
+        "one_receipt_each": all(receipts.get(f"receipt:{i}") == 1 for i in ids),
+        "every_notification_stored": all(stored.get(order) == n for order, n in sent_per_order.items()),
+    }
+    return {"paid": paid, "of": len(ids), **checks, "ok": all(checks.values())}
+
+
+def run(bench) -> dict:
+    from portal.billing.simulator import notification_body
+    from portal.extensions import db
+
+    settings = bench.settings
+    web = bench.main_web()
+    app = bench.app(bench.main_url, MIDTRANS_SERVER_KEY=bench.stack.env(bench.main_url)["MIDTRANS_SERVER_KEY"])
+    rng = random.Random(5)
+    with app.app_context():
+        invoices = _pending_invoices(settings.webhook_invoices)
+        if not invoices:
+            raise RuntimeError("the seed has no pending orders to pay")
+        _script_settlements(bench.stack.midtrans_url, invoices)
+        distinct = [notification_body(order_id=row.order_id, transaction_status="settlement", fraud_status=None,
+                                      payment_type="bank_transfer", amount_idr=int(row.amount_idr))
+                    for row in invoices]
+        # Duplicates are 20 % of all that is sent: one for every four distinct notifications.
+        duplicates = [rng.choice(distinct) for _ in range(round(len(distinct) * DUPLICATE_SHARE / (1 - DUPLICATE_SHARE)))]
+        bodies = distinct + duplicates
+        rng.shuffle(bodies)
+        db.session.remove()
+
+    results, wall = asyncio.run(_send_all(web.url + PATH, bodies, settings.webhook_senders))
+
+    ok = [latency for status, latency, _ in results if status == 200]
+    errors = len(results) - len(ok)
+    applied = sum(1 for status, _, answer in results if status == 200 and "-> paid" in str(answer.get("result", "")))
+    sent_per_order = {}
+    for body in bodies:
+        sent_per_order[body["order_id"]] = sent_per_order.get(body["order_id"], 0) + 1
+    with app.app_context():
+        check = _check_applied_once(invoices, sent_per_order)
+        db.session.remove()
+        db.engine.dispose()
+    check["transitions_in_answers"] = applied
+    check["ok"] = check["ok"] and applied == len(invoices) and errors == 0
+    rate = len(results) / wall if wall else 0.0
+    latency = summary(ok, errors)
+    statuses = {}
+    for status, _, _ in results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    return {
+        "notifications": len(results), "distinct_invoices": len(invoices), "duplicates": len(duplicates),
+        "senders": settings.webhook_senders, "wall_seconds": round(wall, 2), "per_second": round(rate, 1),
+        "latency": latency, "statuses": statuses, "applied_exactly_once": check,
+        "table": [{"figure": "latency p50 / p99", "value": f"{latency['p50_ms']} / {latency['p99_ms']}", "unit": "ms"}],
+        "targets": [
+            {"figure": f"notifications/s ({settings.webhook_senders} senders, 20% duplicates)",
+             "value": round(rate, 1), "unit": "/s", "target": f">= {TARGET_PER_S}/s", "met": rate >= TARGET_PER_S},
+            {"figure": "every invoice applied exactly once", "value": "yes" if check["ok"] else "NO",
+             "target": "yes", "met": check["ok"]},
+        ],
+    }

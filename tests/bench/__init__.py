@@ -1,0 +1,1 @@
+"""The benchmark harness, run at smoke sizes so it cannot rot."""

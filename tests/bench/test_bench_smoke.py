@@ -1,0 +1,80 @@
+"""`make bench-smoke` end to end: every scenario runs and reports numbers (no timing is asserted here)."""
+import json
+import numbers
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATABASE, PG_ADMIN_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ("pages", "webhook", "sweep", "payment_to_running", "event_to_email", "memory")
+
+pytestmark = pytest.mark.skipif(DATABASE != "postgresql", reason="the bench needs PostgreSQL and Redis")
+
+
+def number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def test_bench_smoke_runs_every_scenario(tmp_path):
+    """One test, so that xdist never runs two smoke benches at once on the same Redis database."""
+    output = tmp_path / "smoke.json"
+    env = {**os.environ, "BENCH_PG_ADMIN_URL": PG_ADMIN_URL}
+    env.pop("REDIS_URL", None)  # the bench picks its own Redis database (14), apart from the xdist workers'
+    run = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--output", str(output),
+                          "--database", f"portal_bench_smoke_{os.getpid()}", "--redis-db", "14"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "scenario" in run.stdout and "Written to" in run.stdout  # the table was printed
+    results = json.loads(output.read_text())
+    check_every_scenario_reports(results)
+    check_pages(results["scenarios"]["pages"])
+    check_webhook(results["scenarios"]["webhook"])
+    check_sweep(results["scenarios"]["sweep"]["sizes"])
+    check_flow_and_memory(results["scenarios"])
+
+
+def check_every_scenario_reports(results):
+    assert set(SCENARIOS) <= set(results["scenarios"])
+    for name in SCENARIOS:
+        assert "error" not in results["scenarios"][name], results["scenarios"][name]
+    assert results["run"]["git"]["commit"] and results["run"]["machine"]["cpus"]
+
+
+def check_pages(pages):
+    for page in pages["mix"]:
+        figures = pages["at_rate"]["pages"][page]
+        assert all(number(figures[key]) for key in ("p50_ms", "p95_ms", "p99_ms")), (page, figures)
+    assert number(pages["hello"]["all"]["p99_ms"]) and number(pages["ratio_to_hello_p99"])
+    assert number(pages["highest_rate_p99_under_200ms"]) and number(pages["generator_cpu_share_pct"])
+
+
+def check_webhook(webhook):
+    assert number(webhook["per_second"]) and webhook["per_second"] > 0
+    assert number(webhook["latency"]["p99_ms"])
+    assert webhook["duplicates"] > 0 and webhook["applied_exactly_once"]["ok"], webhook["applied_exactly_once"]
+
+
+def check_sweep(sizes):
+    assert len(sizes) >= 2
+    for size in sizes.values():
+        for kind in ("first", "steady", "changed"):
+            assert number(size[kind]["seconds"]) and number(size[kind]["db_statements"])
+        assert size["steady"]["changed"] == 0 and size["changed"]["changed"] > 0
+        assert size["steady"]["api_calls"] <= 3  # one pod list and one metrics list, whatever the size
+    naive = [size for size in sizes.values() if "naive" in size]
+    assert naive and all(s["naive"]["api_calls"] > s["instances"] for s in naive)
+    assert all(number(s["naive_to_steady_ratio"]) for s in naive)
+
+
+def check_flow_and_memory(scenarios):
+    assert number(scenarios["payment_to_running"]["to_applied"]["median_s"])
+    assert number(scenarios["payment_to_running"]["to_applied"]["p95_s"])
+    assert number(scenarios["event_to_email"]["payment_to_receipt"]["median_s"])
+    assert number(scenarios["event_to_email"]["ready_to_email"]["p95_s"])
+    peaks = scenarios["memory"]["peak_rss_mib"]
+    assert number(peaks["web worker"]) and number(peaks["consumer"])
