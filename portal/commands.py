@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask create-staff`, `flask seed`."""
+"""Command-line tasks: `flask create-staff`, `flask seed`, `flask run-job`, `flask cluster-check`."""
 import secrets
 
 import click
@@ -57,6 +57,18 @@ def register(app: Flask) -> None:
         click.echo(f"Subscription #{subscription.id} paid; provisioning {subscription.subdomain} "
                    f"in {subscription.namespace or 'its namespace'}.")
 
+    @app.cli.command("run-job")
+    @click.argument("name", required=False)
+    def run_job(name: str | None):
+        """Run periodic job NAME now, in this process (e.g. after an outage); without NAME, list them."""
+        jobs = periodic_jobs()
+        if name not in jobs:
+            click.echo("Periodic jobs: " + ", ".join(sorted(jobs)))
+            if name:
+                raise click.ClickException(f"No periodic job named {name!r}.")
+            return
+        click.echo(f"{name}: {jobs[name]().execute()}")
+
     @app.cli.command("seed-catalog")
     def seed_catalog():
         """Create the catalog's services and plans from service-templates/ (idempotent)."""
@@ -83,3 +95,13 @@ def seed_staff() -> str:
     if accounts.user_by_email(DEV_STAFF_EMAIL) is None:
         accounts.staff_create(email=DEV_STAFF_EMAIL, password=password, name="Portal Staff")
     return password
+
+
+def periodic_jobs() -> dict:
+    """Every periodic task by its function's name (instances_reconcile, outbox_sweep, invoices_sync...)."""
+    from huey.api import PeriodicTask
+
+    from portal.tasks import huey
+
+    return {key.rsplit(".", 1)[-1]: task_class for key, task_class in huey._registry._registry.items()  # noqa: SLF001
+            if issubclass(task_class, PeriodicTask)}

@@ -73,6 +73,13 @@ def from_environment() -> dict:
         "PROVISION_RETRY_BASE_SECONDS": float(env("PROVISION_RETRY_BASE_SECONDS", "5")),  # doubles per attempt
         # While anything is provisioning, sweep this often instead of waiting for the minute.
         "WATCH_INTERVAL_SECONDS": float(env("WATCH_INTERVAL_SECONDS", "3")),
+        # A lock on an instance's cluster work lapses after this, in case its holder was killed.
+        "PROVISION_LOCK_SECONDS": int(env("PROVISION_LOCK_SECONDS", "300")),
+        # Setup with no progress for this long was interrupted (a lost task, a killed worker): resumed.
+        "PROVISION_STALE_MINUTES": int(env("PROVISION_STALE_MINUTES", "10")),
+        "JOB_LOCK_SECONDS": int(env("JOB_LOCK_SECONDS", "1800")),
+        # An email still queued after this long lost its send task (a restarted queue): sent again.
+        "OUTBOX_REQUEUE_MINUTES": int(env("OUTBOX_REQUEUE_MINUTES", "10")),
         "WATCH_MAX_ROUNDS": int(env("WATCH_MAX_ROUNDS", "200")),
         "K8S_NAMESPACE_PREFIX": env("K8S_NAMESPACE_PREFIX", "customer-"),
         "K8S_CLUSTER_DOMAIN": env("K8S_CLUSTER_DOMAIN", "localtest.me"),
@@ -97,6 +104,8 @@ def from_environment() -> dict:
         "UNPAID_ORDER_HOURS": int(env("UNPAID_ORDER_HOURS", "24")),
         "EVENT_RETENTION_DAYS": int(env("EVENT_RETENTION_DAYS", "90")),
         "SAMPLE_RETENTION_DAYS": int(env("SAMPLE_RETENTION_DAYS", "14")),
+        # How often the status sweep takes a CPU/memory sample per instance (the metrics API, one row each).
+        "SAMPLE_INTERVAL_SECONDS": float(env("SAMPLE_INTERVAL_SECONDS", "300")),
         "EMAIL_BODY_RETENTION_DAYS": int(env("EMAIL_BODY_RETENTION_DAYS", "30")),
         "INVOICE_EXPIRY_HOURS": int(env("INVOICE_EXPIRY_HOURS", "24")),
         "MAX_UNPAID_ORDERS": int(env("MAX_UNPAID_ORDERS", "3")),

@@ -3,7 +3,8 @@ import functools
 import os
 
 from flask import Flask, has_app_context
-from huey import RedisHuey, SqliteHuey
+from huey import RedisExpireHuey, SqliteHuey
+from huey.storage import MemoryStorage, RedisExpireStorage
 
 from portal.config import INSTANCE_DIR
 
@@ -11,7 +12,8 @@ from portal.config import INSTANCE_DIR
 def _make_huey():
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
-        return RedisHuey("portal", url=redis_url, store_intermediate_errors=False)
+        # The "expire" flavour: locks and results lapse on their own (a lock whose holder was killed must).
+        return RedisExpireHuey("portal", url=redis_url, store_intermediate_errors=False)
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("portal", filename=str(INSTANCE_DIR / "huey.db"), store_intermediate_errors=False)
 
@@ -19,6 +21,14 @@ def _make_huey():
 huey = _make_huey()
 
 _app: Flask | None = None
+
+
+def lock(name: str, *, seconds: int):
+    """A named lock (huey.lock_task) that lapses after `seconds` where the queue can expire keys (Redis):
+    a worker killed while holding it (SIGKILL, out of memory, a lost node) cannot block that work forever.
+    The SQLite queue of `make run` has a single consumer and keeps plain locks."""
+    expiring = isinstance(huey.storage, (RedisExpireStorage, MemoryStorage))
+    return huey.lock_task(name, ttl=seconds if expiring else None)
 
 
 def bind_app(app: Flask) -> None:

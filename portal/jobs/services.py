@@ -2,13 +2,14 @@
 import logging
 from collections.abc import Callable
 
+from flask import current_app
 from huey.exceptions import TaskLockedException
 
 from portal.extensions import db
 from sqlalchemy import insert
 
 from portal.jobs.models import JobRun, TaskFailure
-from portal.tasks import huey
+from portal.tasks import lock
 from portal.timestamps import utcnow
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ def job_run(name: str, work: Callable[[], dict]) -> JobRun:
     """
     run = JobRun(name=name, started_at=utcnow(), outcome="running", result={})
     try:
-        with huey.lock_task(f"job:{name}"):
+        with lock(f"job:{name}", seconds=current_app.config["JOB_LOCK_SECONDS"]):
             db.session.add(run)
             db.session.commit()
             try:

@@ -109,10 +109,12 @@ def email_resend(*, email_id: int, actor_id: int | None = None) -> Email:
     return email
 
 
-def outbox_requeue(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+def outbox_requeue(*, older_than: timedelta | None = None) -> int:
     """Enqueue delivery again for emails still queued (a lost task, or a mail server added later)."""
     if not mailer.mail_server_configured():
         return 0
+    if older_than is None:
+        older_than = timedelta(minutes=current_app.config["OUTBOX_REQUEUE_MINUTES"])
     cutoff = utcnow() - older_than
     ids = db.session.scalars(
         select(Email.id).where(Email.state == "queued", Email.created_at < cutoff).limit(500)).all()

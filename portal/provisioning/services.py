@@ -1,11 +1,12 @@
 """Putting instances on the cluster and changing them there: provision, restart, suspend, terminate, nodes."""
 from dataclasses import dataclass
+from datetime import timedelta
 
 import kubernetes_validate
 import yaml
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from portal.audit.services import audit_record
@@ -15,6 +16,7 @@ from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
 from portal.instances.events import instance_event_record
+from portal.instances.models import InstanceEvent
 from portal.links import absolute_url
 from portal.notifications.services import staff_alert, subscription_email
 from portal.provisioning.cluster import (
@@ -128,7 +130,7 @@ def instances_reconcile() -> dict:
             workloads.setdefault(labels.get("portal/subscription"), []).append(item)
     known = {str(s.id): s for s in db.session.scalars(select(Subscription).where(
         Subscription.id.in_([int(i) for i in workloads if i and i.isdigit()])))}
-    outcome = {"reapplied": 0, "orphans_deleted": 0}
+    outcome = {"reapplied": 0, "orphans_deleted": 0, "resumed": 0, "resuspended": 0}
     for subscription in db.session.scalars(select(Subscription).where(Subscription.state == "active")
                                            .options(joinedload(Subscription.plan).joinedload(Plan.service))):
         target = instance_target(subscription)
@@ -145,6 +147,7 @@ def instances_reconcile() -> dict:
                          target_id=subscription.id, details={"objects": sorted(drifted)})
             db.session.commit()
             outcome["reapplied"] += 1
+    outcome.update(_interrupted_work_resume(workloads))
     for subscription_id, items in workloads.items():
         subscription = known.get(subscription_id)
         if subscription is not None and subscription.state not in ("terminated", "cancelled"):
@@ -156,6 +159,32 @@ def instances_reconcile() -> dict:
         db.session.commit()
         outcome["orphans_deleted"] += 1
     return outcome
+
+
+def _interrupted_work_resume(workloads: dict[str, list[dict]]) -> dict:
+    """Work whose task was lost (a worker killed mid-way, a queue restarted) is queued again: a setup
+    with no progress for PROVISION_STALE_MINUTES, and a suspended instance whose workloads still run."""
+    from portal.provisioning import tasks  # tasks import this module
+
+    stale_before = utcnow() - timedelta(minutes=current_app.config["PROVISION_STALE_MINUTES"])
+    last_progress = select(func.max(InstanceEvent.created_at)).where(
+        InstanceEvent.subscription_id == Subscription.id).scalar_subquery()
+    stuck = list(db.session.scalars(select(Subscription.id).where(
+        Subscription.state == "provisioning", Subscription.state_changed_at < stale_before,
+        func.coalesce(last_progress, Subscription.state_changed_at) < stale_before)))
+    suspended = set(db.session.scalars(select(Subscription.id).where(
+        Subscription.state == "suspended", Subscription.id.in_([int(i) for i in workloads if i and i.isdigit()]))))
+    running = [sid for sid in suspended
+               if any((item["spec"].get("replicas") or 0) > 0 for item in workloads[str(sid)])]
+    for subscription_id in stuck:
+        instance_event_record(subscription_id=subscription_id, kind="resumed", level="warning",
+                              message="Setup was interrupted; picking it up again.")
+    db.session.commit()
+    for subscription_id in stuck:
+        tasks.provision_instance(subscription_id)
+    for subscription_id in running:
+        tasks.suspend_instance(subscription_id)
+    return {"resumed": len(stuck), "resuspended": len(running)}
 
 
 def instance_provision_failed(*, subscription_id: int, reason: str) -> None:

@@ -12,14 +12,14 @@ from portal.instances import sweep
 from portal.instances.events import instance_event_record
 from portal.provisioning import services
 from portal.provisioning.cluster import ClusterError
-from portal.tasks import huey, periodic_task, task
+from portal.tasks import huey, lock, periodic_task, task
 
 LOCK_RETRY_SECONDS = 2
 WATCH_FLAG = "instances-watch"
 
 
 def _instance_lock(subscription_id: int):
-    return huey.lock_task(f"instance-{subscription_id}")
+    return lock(f"instance-{subscription_id}", seconds=current_app.config["PROVISION_LOCK_SECONDS"])
 
 
 def _run(this_task, subscription_id: int, attempt: int, work, give_up=None) -> str:

@@ -25,7 +25,7 @@ def test_redis_when_redis_url_is_set_else_sqlite_under_instance(tmp_path):
     base["PORTAL_INSTANCE_DIR"] = str(tmp_path)
     assert _huey_class(base) == "SqliteHuey"
     assert (tmp_path / "huey.db").exists()
-    assert _huey_class({**base, "REDIS_URL": "redis://127.0.0.1:6379/15"}) == "RedisHuey"
+    assert _huey_class({**base, "REDIS_URL": "redis://127.0.0.1:6379/15"}) == "RedisExpireHuey"
 
 
 def test_every_domain_task_is_registered(app):

@@ -1,0 +1,125 @@
+"""Fault fixtures: a Redis server of the test's own that can be restarted, and the portal's real processes
+(the Huey consumer, the flask CLI) started against the test database, that Redis and the emulated cluster."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import free_port
+from tests.provisioning.conftest import app_config, kube, paid, provisioning_config  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def kube_options():
+    # Real processes wait in real time: the cluster runs on the real clock.
+    return {"ready_delay": 0.3, "node_count": 2, "timeout_sleep": 8.0}
+
+
+class RedisServer:
+    """redis-server on a free loopback port, keeping nothing on disk: a restart loses every key, as in production
+    without persistence."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=self.port).ping():
+                    return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def private_redis():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def process_env(app, kube, private_redis, smtp_server):
+    """What the portal's own processes need to share this test's database, Redis, cluster and SMTP server."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PORTAL_TEST")}
+    env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": private_redis.url,
+                "SECRET_KEY": app.config["SECRET_KEY"], "KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url,
+                "KUBE_TIMEOUT_SECONDS": "20", "PROVISION_RETRY_BASE_SECONDS": "0.3", "PROVISION_LOCK_SECONDS": "2",
+                "PROVISION_STALE_MINUTES": "0", "OUTBOX_REQUEUE_MINUTES": "0", "WATCH_INTERVAL_SECONDS": "0.3", "MAIL_SERVER": "127.0.0.1",
+                "MAIL_PORT": str(smtp_server.port), "MAIL_USE_TLS": "0", "FRONTEND_URL": "http://portal.test",
+                "FLASK_APP": "wsgi.py", "RATELIMIT_ENABLED": "0"})
+    return env
+
+
+class Consumers:
+    def __init__(self, env: dict):
+        self.env, self.running = env, []
+
+    def start(self) -> subprocess.Popen:
+        process = subprocess.Popen([str(BIN / "huey_consumer"), "portal.worker.huey", "-w", "2", "-k", "thread",
+                                    "--no-periodic"], cwd=ROOT, env=self.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.running.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def consumers(process_env):
+    pool = Consumers(process_env)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def flask_cli(process_env):
+    """Run `flask <args>` as an operator would, against this test's services; returns its output."""
+    def run(*args: str) -> str:
+        done = subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=process_env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+    return run
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up waiting after {timeout} s")
