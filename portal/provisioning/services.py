@@ -130,7 +130,7 @@ def instances_reconcile() -> dict:
             workloads.setdefault(labels.get("portal/subscription"), []).append(item)
     known = {str(s.id): s for s in db.session.scalars(select(Subscription).where(
         Subscription.id.in_([int(i) for i in workloads if i and i.isdigit()])))}
-    outcome = {"reapplied": 0, "orphans_deleted": 0, "resumed": 0, "resuspended": 0}
+    outcome = {"reapplied": 0, "orphans_deleted": 0, "resumed": 0, "resuspended": 0, "unknown_kept": 0}
     for subscription in db.session.scalars(select(Subscription).where(Subscription.state == "active")
                                            .options(joinedload(Subscription.plan).joinedload(Plan.service))):
         target = instance_target(subscription)
@@ -148,9 +148,15 @@ def instances_reconcile() -> dict:
             db.session.commit()
             outcome["reapplied"] += 1
     outcome.update(_interrupted_work_resume(workloads))
+    unknown = []
     for subscription_id, items in workloads.items():
         subscription = known.get(subscription_id)
-        if subscription is not None and subscription.state not in ("terminated", "cancelled"):
+        if subscription is None:
+            # Never delete what the database does not know: after restoring an older backup, or with a
+            # second portal on the same cluster, these are someone's live instances. Staff decide.
+            unknown.append(f"{items[0]['metadata']['namespace']}/{subscription_id}")
+            continue
+        if subscription.state not in ("terminated", "cancelled"):
             continue
         namespace = items[0]["metadata"]["namespace"]
         deleted = gateway.delete_by_label(namespace, f"portal/subscription={subscription_id}")
@@ -158,6 +164,13 @@ def instances_reconcile() -> dict:
                      target_id=subscription_id, details={"namespace": namespace, "objects": deleted})
         db.session.commit()
         outcome["orphans_deleted"] += 1
+    if unknown:
+        staff_alert(key=f"unknown-instances:{','.join(sorted(unknown))}",
+                    title="Instances in the cluster that the portal does not know",
+                    message="These portal-labelled workloads have no subscription in the database and were left "
+                            f"alone: {', '.join(sorted(unknown))}. If a backup was restored, re-create their "
+                            "subscriptions; otherwise delete them by hand.")
+    outcome["unknown_kept"] = len(unknown)
     return outcome
 
 

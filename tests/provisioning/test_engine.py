@@ -1,5 +1,6 @@
 """Provisioning and instance operations against the emulated cluster, through the real kubernetes client."""
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -288,9 +289,30 @@ def test_reconciliation_restores_a_deleted_deployment_and_removes_an_orphan(app,
     gone.state = "terminated"  # the database says terminated, but its objects stayed behind
     db.session.commit()
     result = instances_reconcile.call_local()
-    assert result == {"reapplied": 1, "orphans_deleted": 1}
+    assert result == {"reapplied": 1, "orphans_deleted": 1, "resumed": 0, "resuspended": 0, "unknown_kept": 0}
     assert gateway(app).get("apps/v1", "Deployment", namespace, f"ghost-{keep}-app") is not None
     assert objects_of(app, gone.namespace, orphan) == {}
     actions = set(db.session.scalars(select(AuditEntry.action)))
     assert {"cluster.reconciled", "cluster.orphan_deleted"} <= actions
-    assert instances_reconcile.call_local() == {"reapplied": 0, "orphans_deleted": 0}  # settled
+    settled = instances_reconcile.call_local()
+    assert (settled["reapplied"], settled["orphans_deleted"]) == (0, 0)  # settled
+
+
+def test_reconciliation_leaves_instances_the_database_does_not_know_and_tells_staff(app, kube, kube_clock, paid,
+                                                                                    make_user):
+    """After restoring an older backup, instances bought since are unknown to the database: never deleted."""
+    from portal.notifications.models import Email
+    from portal.provisioning.tasks import instances_reconcile
+
+    make_user(email="boss@example.com", staff=True)
+    sid = paid("n8n", email="newer@example.com")
+    namespace = subscription(sid).namespace
+    with db.engine.begin() as connection:  # the restored database predates this subscription
+        connection.execute(sa.text("DELETE FROM instance_events WHERE subscription_id = :id"), {"id": sid})
+        connection.execute(sa.text("DELETE FROM instance_statuses WHERE subscription_id = :id"), {"id": sid})
+        connection.execute(sa.text("DELETE FROM subscriptions WHERE id = :id"), {"id": sid})
+    result = instances_reconcile.call_local()
+    assert (result["orphans_deleted"], result["unknown_kept"]) == (0, 1)
+    assert objects_of(app, namespace, sid) != {}  # still there
+    alert = db.session.scalar(select(Email).where(Email.template == "staff_alert"))
+    assert f"{namespace}/{sid}" in alert.context["message"]
