@@ -43,6 +43,9 @@ def from_environment() -> dict:
     served_over_https = frontend_url.startswith("https://")
     return {
         "SECRET_KEY": _secret_key(),
+        # Previous keys, comma-separated, while rotating SECRET_KEY: sessions and emailed links signed with
+        # them stay valid (Flask reads this list for sessions; the account tokens too).
+        "SECRET_KEY_FALLBACKS": [key for key in (env("SECRET_KEY_FALLBACKS") or "").split(",") if key.strip()],
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
         ),

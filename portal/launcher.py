@@ -52,7 +52,7 @@ def main() -> int:
         password = seed_staff()
     bin_dir = os.path.dirname(sys.executable)
     processes += [
-        subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
+        subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--no-control-socket", "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
                           "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]),
         subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "portal.worker.huey",
                           "--workers", "2", "--worker-type", "thread", "--delay", "0.1", "--max-delay", "1"]),

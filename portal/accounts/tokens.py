@@ -18,7 +18,9 @@ class TokenExpired(TokenInvalid):
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    # Signed with the current key; links signed with a key being rotated out (SECRET_KEY_FALLBACKS) still work.
+    keys = [*current_app.config.get("SECRET_KEY_FALLBACKS", []), current_app.config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=salt)
 
 
 def fingerprint(value: str) -> str:

@@ -187,3 +187,29 @@ def test_errors_in_production_mode_show_no_trace_and_no_secrets(app, caplog):
     text = response.get_data(as_text=True)
     assert response.status_code == 500 and "Something went wrong" in text
     assert "Traceback" not in text and "RuntimeError" not in text and secret not in text
+
+
+def test_rotating_the_secret_key_with_a_fallback_keeps_sessions_and_links(app, make_user, monkeypatch):
+    from portal.accounts import tokens
+
+    user = make_user()
+    old = create_app({"TESTING": True, "SECRET_KEY": "old-key", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    client = old.test_client()
+    page = client.get("/login")
+    client.post("/login", data={"email": user.email, "password": STRONG_PASSWORD,
+                                "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    with old.test_request_context():
+        link_token = tokens.token_make(tokens.VERIFY_SALT, {"user": user.id})
+    cookie = client.get_cookie("session").value
+    for fallbacks, expected in (([], 302), (["old-key"], 200)):
+        rotated = create_app({"TESTING": True, "SECRET_KEY": "new-key", "SECRET_KEY_FALLBACKS": fallbacks,
+                              "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+        new_client = rotated.test_client()
+        new_client.set_cookie("session", cookie)
+        assert new_client.get("/account").status_code == expected, fallbacks
+        with rotated.test_request_context():
+            if fallbacks:
+                assert tokens.token_read(tokens.VERIFY_SALT, link_token, rotated.config["EMAIL_VERIFICATION_MAX_AGE"])
+            else:
+                with pytest.raises(tokens.TokenInvalid):
+                    tokens.token_read(tokens.VERIFY_SALT, link_token, rotated.config["EMAIL_VERIFICATION_MAX_AGE"])
