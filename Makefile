@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_WORKERS ?= 2
 VENDOR := static/vendor/htmx.min.js static/vendor/bootstrap.min.css static/vendor/bootstrap.bundle.min.js
 
-.PHONY: setup run test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke
+.PHONY: setup run test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke security
 
 setup: $(BIN)/.installed node_modules/.installed $(VENDOR)
 
@@ -59,6 +59,14 @@ test-browser:
 test-sqlite:
 	@echo "== SQLite smoke subset =="
 	PORTAL_TEST_DATABASE=sqlite $(BIN)/pytest -m smoke tests
+
+# The hostile-input and fault suites on their own (SECURITY.md); `make test` runs them too.
+security: setup services
+	@echo "== Security: fuzzing, injection properties, access matrix, hardening, faults =="
+	PORTAL_TEST_DATABASE=postgresql PORTAL_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/pytest -n $(PYTEST_WORKERS) tests/security tests/faults tests/foundation/test_hardening.py \
+	  tests/foundation/test_security_doc.py tests/instances/test_secret_hygiene.py tests/ops/test_rbac.py \
+	  tests/admin/test_admin.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor
