@@ -1,9 +1,13 @@
 """The one Huey instance: Redis when REDIS_URL is set, else a SQLite file under instance/."""
 import functools
 import os
+from datetime import datetime, timezone
 
 from flask import Flask, has_app_context
+
 from huey import RedisExpireHuey, SqliteHuey
+from huey.api import PeriodicTask
+from huey.exceptions import CancelExecution
 from huey.storage import MemoryStorage, RedisExpireStorage
 
 from portal.config import INSTANCE_DIR
@@ -29,6 +33,17 @@ def lock(name: str, *, seconds: int):
     The SQLite queue of `make run` has a single consumer and keeps plain locks."""
     expiring = isinstance(huey.storage, (RedisExpireStorage, MemoryStorage))
     return huey.lock_task(name, ttl=seconds if expiring else None)
+
+
+@huey.pre_execute()
+def once_per_schedule(task) -> None:
+    """Every consumer runs Huey's scheduler, so each enqueues every periodic task at its minute; the first
+    to start one claims that minute in Redis and the others' copies are cancelled: once per schedule,
+    however many consumers run."""
+    if isinstance(task, PeriodicTask) and isinstance(huey.storage, RedisExpireStorage):
+        minute = datetime.now(timezone.utc).strftime("%Y%m%d%H%M")
+        if not huey.put_if_empty(f"schedule:{task.name}:{minute}", "1", ttl=3600):
+            raise CancelExecution()
 
 
 def bind_app(app: Flask) -> None:

@@ -109,3 +109,23 @@ def test_staff_send_a_failed_email_again_from_the_outbox(app, client, make_user,
     db.session.expire_all()
     assert db.session.get(Email, email.id).state == "queued"  # no mail server here: back in the outbox
     assert db.session.get(Email, email.id).attempts == 0
+
+
+def test_a_periodic_task_runs_once_per_minute_however_many_consumers_enqueue_it(app):
+    """Each consumer's scheduler enqueues every periodic task; the copies after the first are cancelled."""
+    from portal.commands import periodic_jobs
+
+    huey.immediate = False  # the Redis queue, as the consumers use it
+    try:
+        huey.flush()
+        sweep = periodic_jobs()["outbox_sweep"]
+        executed = []
+        for consumer in range(3):  # three consumers' copies of the same minute's task
+            task = sweep()
+            result = huey.execute(task)
+            executed.append(result is not None)
+        runs = db.session.scalars(select(JobRun.name).where(JobRun.name == "outbox-sweep")).all()
+        assert runs == ["outbox-sweep"] and executed == [True, False, False]
+    finally:
+        huey.flush()
+        huey.immediate = True
