@@ -35,6 +35,9 @@ case "$command" in
         # SIGTERM: gunicorn stops accepting, finishes requests in flight (--graceful-timeout), exits.
         # Further settings through GUNICORN_CMD_ARGS; FORWARDED_ALLOW_IPS is read by gunicorn itself.
         # No control socket: it would go under $HOME, read-only here, and nothing uses it.
+        # The workers' metrics add up through this folder (prometheus_client), emptied at each start.
+        export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus}"
+        rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
         exec gunicorn \
             --no-control-socket \
             --bind "${BIND:-0.0.0.0:${PORT:-8000}}" \

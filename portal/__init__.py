@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import config as portal_config
 
 DOMAINS = ("accounts", "catalog", "billing", "subscriptions", "instances", "provisioning",
-           "notifications", "audit", "jobs", "admin", "home")
+           "notifications", "audit", "jobs", "admin", "home", "ops")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -22,6 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = portal_config.normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"])
+    register_logging(app)
     load_service_templates(app)
     register_extensions(app)
     register_models()
@@ -101,6 +102,12 @@ def register_errorhandlers(app: Flask) -> None:
     from portal.errors import register
 
     register(app)
+
+
+def register_logging(app: Flask) -> None:
+    from portal.ops.logs import logging_configure
+
+    logging_configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
 
 
 def register_template_helpers(app: Flask) -> None:

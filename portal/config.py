@@ -49,7 +49,9 @@ def from_environment() -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Connections are replaced after 5 minutes instead of pinged on every checkout (a round trip per request);
+        # after a database restart each process fails one request (a calm 503) and renews its pool.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
         "REDIS_URL": env("REDIS_URL") or None,
         "PRODUCT_NAME": env("PRODUCT_NAME", "Portal"),
         "FRONTEND_URL": frontend_url,
@@ -129,6 +131,12 @@ def from_environment() -> dict:
         "FORCE_HTTPS": _flag("FORCE_HTTPS"),
         # Proxies in front that set X-Forwarded-For/-Proto/-Host (1 behind an ingress); 0 trusts none.
         "PROXY_HOPS": int(env("PROXY_HOPS", "0")),
+        # Logs: "json" (one object per line, for a log collector) or "text"; each line carries the request id.
+        "LOG_FORMAT": env("LOG_FORMAT", "text"),
+        "LOG_LEVEL": env("LOG_LEVEL", "INFO"),
+        # Who may read /metrics: a bearer token; without one, only this machine (loopback).
+        "METRICS_TOKEN": env("METRICS_TOKEN") or None,
+        "WORKER_METRICS_PORT": int(env("WORKER_METRICS_PORT", "0")),
         # Rate limits on the doors people knock on (per client address).
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", default=True),
         "RATELIMIT_STORAGE_URI": env("REDIS_URL") or "memory://",

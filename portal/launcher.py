@@ -1,5 +1,6 @@
 """`make run`: seed, then serve the portal and run its Huey consumer together until Ctrl-C."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ from portal import create_app
 from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.commands import DEV_STAFF_EMAIL, seed_staff
+from portal.config import INSTANCE_DIR
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -51,6 +53,11 @@ def main() -> int:
         catalog_seed(templates=service_templates())
         password = seed_staff()
     bin_dir = os.path.dirname(sys.executable)
+    # Two gunicorn workers: their request counters add up in /metrics through files here (emptied per run).
+    metrics_dir = INSTANCE_DIR / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     processes += [
         subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--no-control-socket", "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
                           "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]),

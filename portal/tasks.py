@@ -11,6 +11,7 @@ from huey.exceptions import CancelExecution
 from huey.storage import MemoryStorage, RedisExpireStorage
 
 from portal.config import INSTANCE_DIR
+from portal.ops.logs import request_id_var
 
 
 def _make_huey():
@@ -65,10 +66,46 @@ def in_app_context(fn):
     return run
 
 
+def _with_request_id(fn):
+    """Run under the request id of whoever enqueued the task, so its log lines join that request's."""
+    @functools.wraps(fn)
+    def run(*args, _request_id: str | None = None, **kwargs):
+        token = request_id_var.set(_request_id or request_id_var.get())
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            request_id_var.reset(token)
+    return run
+
+
+class TracedTask:
+    """A Huey task that passes the current request id along when enqueued (now or scheduled)."""
+
+    def __init__(self, wrapper):
+        self._wrapper = wrapper
+        functools.update_wrapper(self, wrapper.func, updated=())
+
+    def __getattr__(self, name):
+        return getattr(self._wrapper, name)
+
+    @staticmethod
+    def _traced(kwargs: dict | None) -> dict:
+        return {**(kwargs or {}), "_request_id": request_id_var.get()}
+
+    def __call__(self, *args, **kwargs):
+        return self._wrapper(*args, **self._traced(kwargs))
+
+    def schedule(self, args=None, kwargs=None, **options):
+        return self._wrapper.schedule(args, self._traced(kwargs), **options)
+
+    def call_local(self, *args, **kwargs):
+        return self._wrapper.call_local(*args, **kwargs)
+
+
 def task(**options):
-    """huey.task, with the call wrapped in a fresh app context per run."""
+    """huey.task, with the call wrapped in a fresh app context per run and the request id carried along."""
     def decorator(fn):
-        return huey.task(**options)(in_app_context(fn))
+        return TracedTask(huey.task(**options)(in_app_context(_with_request_id(fn))))
     return decorator
 
 

@@ -15,9 +15,10 @@ from portal.catalog.parameters import settings_clean, subdomain_problem
 from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.events import instance_event_record
+from portal.ops.metrics import PROVISIONING
 from portal.provisioning import tasks as provisioning_tasks
 from portal.subscriptions.models import Subscription
-from portal.timestamps import utcnow
+from portal.timestamps import as_utc, utcnow
 
 TRANSITIONS = {
     "pending_payment": {"provisioning", "cancelled"},
@@ -104,8 +105,10 @@ def subscription_activate(*, subscription_id: int) -> Subscription | None:
     if subscription.state != "provisioning":
         db.session.rollback()
         return None
+    setup_seconds = (utcnow() - as_utc(subscription.state_changed_at)).total_seconds()
     _move(subscription, "active", kind="ready", message="Your instance is ready.")
     db.session.commit()
+    PROVISIONING.observe(max(setup_seconds, 0.0))
     return subscription
 
 
