@@ -79,9 +79,11 @@ class Consumers:
     def __init__(self, env: dict):
         self.env, self.running = env, []
 
-    def start(self) -> subprocess.Popen:
+    def start(self, periodic: bool = False) -> subprocess.Popen:
+        """A consumer process; with `periodic` its scheduler runs too, as in production."""
+        options = [] if periodic else ["--no-periodic"]
         process = subprocess.Popen([str(BIN / "huey_consumer"), "portal.worker.huey", "-w", "2", "-k", "thread",
-                                    "--no-periodic"], cwd=ROOT, env=self.env,
+                                    *options], cwd=ROOT, env=self.env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.running.append(process)
         return process
