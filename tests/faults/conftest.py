@@ -79,9 +79,10 @@ class Consumers:
     def __init__(self, env: dict):
         self.env, self.running = env, []
 
-    def start(self, periodic: bool = False) -> subprocess.Popen:
-        """A consumer process; with `periodic` its scheduler runs too, as in production."""
-        options = [] if periodic else ["--no-periodic"]
+    def start(self, periodic: bool = False, graceful_term: bool = False) -> subprocess.Popen:
+        """A consumer process; with `periodic` its scheduler runs too, and with `graceful_term` SIGTERM lets
+        running tasks finish (as docker/entrypoint.sh starts it)."""
+        options = ([] if periodic else ["--no-periodic"]) + (["--graceful-signal", "TERM"] if graceful_term else [])
         process = subprocess.Popen([str(BIN / "huey_consumer"), "portal.worker.huey", "-w", "2", "-k", "thread",
                                     *options], cwd=ROOT, env=self.env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -91,3 +91,26 @@ def test_a_redis_restart_with_tasks_queued_loses_no_provisioning_and_no_email(ap
     db.session.rollback()
     sent = db.session.scalars(select(Email.state)).all()
     assert sent.count("sent") == len(smtp_server.messages) == 4  # one message per outbox row: none doubled
+
+
+def test_sigterm_lets_the_running_task_finish_and_the_next_consumer_carries_on(app, kube, make_user, consumers,
+                                                                               flask_cli):
+    """What a rolling deploy does to a worker: SIGTERM while it provisions. The cluster call in flight is
+    answered, its outcome recorded (a retry scheduled in Redis), and the process exits cleanly."""
+    import time
+
+    catalog_seed(templates=service_templates())
+    make_user(email="ana@example.com")
+    kube.fail_next(1, status="timeout", method="PATCH", path_contains="/deployments/")  # answered after 8 s
+    worker = consumers.start(graceful_term=True)
+    flask_cli("order-paid", "ana@example.com", "n8n", "starter", "rolling-deploy")
+    wait_until(lambda: any("/deployments/" in str(entry) for entry in kube.requests), timeout=30)
+    stopped_at = time.monotonic()
+    worker.terminate()  # SIGTERM
+    assert worker.wait(timeout=30) == 0
+    assert time.monotonic() - stopped_at > 3  # it waited for the call in flight instead of dying
+    subscription = db.session.scalar(select(Subscription).where(Subscription.subdomain == "rolling-deploy"))
+    kinds = list(db.session.scalars(select(InstanceEvent.kind).where(InstanceEvent.subscription_id == subscription.id)))
+    assert "retry" in kinds  # the task finished its own way: it scheduled its retry before exiting
+    consumers.start()  # the new pod's worker picks the scheduled retry up
+    wait_until(lambda: states("rolling-deploy") == {"rolling-deploy": "active"}, timeout=45)
