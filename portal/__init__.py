@@ -60,8 +60,8 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
-    from portal.security import security_headers_init
-    security_headers_init(app)
+    from portal.security import security_init
+    security_init(app)
 
 
 def register_models() -> None:

@@ -74,6 +74,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unhandled(error):
         log.exception("unhandled error on %s %s", request.method, request.path)
+        _rollback_quietly()  # the error page reads the session's user: not through a failed transaction
         return _error_page(500)
 
 

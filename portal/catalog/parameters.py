@@ -42,7 +42,7 @@ def subdomain_problem(value: str) -> str | None:
         return "Choose an address for your instance."
     if len(value) < 3 or len(value) > 40:
         return "Use 3 to 40 characters."
-    if not SUBDOMAIN.match(value):
+    if not SUBDOMAIN.fullmatch(value):  # match() would let a final newline through
         return "Use lowercase letters, digits and hyphens; start and end with a letter or digit."
     if "--" in value:
         return "Do not use two hyphens in a row."
