@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from sqlalchemy import text
 
-from portal.extensions import csrf, db, limiter
+from portal.extensions import db, limiter
 from portal.ops import metrics
 from portal.ops.logs import request_id_for, request_id_var
 
@@ -95,7 +95,6 @@ def _may_scrape() -> bool:
 
 @blueprint.route("/metrics")
 @limiter.exempt
-@csrf.exempt
 def metrics_page():
     if not _may_scrape():
         abort(404)
