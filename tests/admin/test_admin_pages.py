@@ -36,6 +36,7 @@ def pay(invoice: Invoice, client, paid_at: datetime | None = None) -> None:
         db.session.commit()
 
 
+@pytest.mark.smoke
 def test_overview_shows_the_business_at_a_glance(app, client, staff_client, order, paid):
     now = utcnow()
     ghost = order("ghost", subdomain="blog-one")
@@ -95,6 +96,7 @@ def test_payments_filter_by_state_and_date_and_show_raw_notifications(app, staff
     assert 'data-testid="notification"' in detail and "settlement" in detail and "signature_key" in detail
 
 
+@pytest.mark.smoke
 def test_payments_csv_export_follows_the_filters(app, staff_client, order):
     first = order("ghost", subdomain="csv-one")
     pay(first, app.test_client())
@@ -259,6 +261,7 @@ def test_subscription_filters_by_plan_and_user(app, staff_client, paid):
     assert first
 
 
+@pytest.mark.smoke
 def test_outbox_filters_by_state_template_and_recipient(app, staff_client):
     for i, (template, state) in enumerate([("welcome", "sent"), ("welcome", "failed"), ("payment_receipt", "sent")]):
         db.session.add(Email(idempotency_key=f"k{i}", recipient=f"person{i}@kopi.id", template=template, state=state,
@@ -298,6 +301,7 @@ def test_audit_log_filters_by_prefix_target_and_actor_and_has_no_edit_route(app,
     assert all(r.methods <= {"GET", "HEAD", "OPTIONS"} for r in audit_rules)
 
 
+@pytest.mark.smoke
 def test_reports_sum_revenue_by_month_and_app_with_csv(app, staff_client, order):
     now = utcnow()
     a = order("ghost", subdomain="r-one")

@@ -18,6 +18,7 @@ from tests.helpers import STRONG_PASSWORD, csrf_token_from
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
+@pytest.mark.smoke
 def test_every_answer_carries_the_security_headers(app, client, make_user, login):
     login(make_user())
     for response in (client.get("/"), client.get("/login"), client.get("/no-such-page"),
@@ -41,6 +42,7 @@ def test_real_payments_add_only_the_midtrans_snap_origin():
     assert content_security_policy({"MIDTRANS_SERVER_KEY": None})["script-src"] == ["'self'"]
 
 
+@pytest.mark.smoke
 def test_no_template_has_inline_script_or_event_handlers():
     offenders = []
     for path in TEMPLATES.rglob("*.html"):
@@ -70,6 +72,7 @@ def test_session_cookies_are_httponly_lax_and_secure_over_https(client, make_use
     assert "Strict-Transport-Security" in answer.headers  # served over https through the proxy
 
 
+@pytest.mark.smoke
 def test_log_in_starts_a_fresh_session_and_log_out_ends_it(client, make_user):
     user = make_user()
     with client.session_transaction() as planted:
@@ -86,6 +89,7 @@ def test_log_in_starts_a_fresh_session_and_log_out_ends_it(client, make_user):
     assert client.get("/account").status_code == 302
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/", "/\\/evil.example",
                                     "javascript:alert(1)", "/ok\r\nLocation: https://evil.example/"])
 def test_next_never_leaves_the_site(client, make_user, target):

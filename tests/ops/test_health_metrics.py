@@ -14,6 +14,7 @@ from tests.provisioning.conftest import app_config, kube, kube_clock, kube_optio
 log = logging.getLogger("tests.ops")
 
 
+@pytest.mark.smoke
 def test_healthz_answers_without_the_database():
     down = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/x"})
     response = down.test_client().get("/healthz")
@@ -38,6 +39,7 @@ def test_readyz_names_what_is_down(app, client, kube):
     assert down.test_client().get("/readyz").get_json()["checks"]["database"].startswith("failed")
 
 
+@pytest.mark.smoke
 def test_metrics_are_hidden_from_the_public_and_open_to_the_token(app, client):
     outside = {"REMOTE_ADDR": "203.0.113.9"}
     assert client.get("/metrics", environ_base=outside).status_code == 404
