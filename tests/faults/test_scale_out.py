@@ -45,12 +45,14 @@ def web_servers(process_env):
                                         cwd=ROOT, env=process_env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL))
         urls.append(f"http://127.0.0.1:{port}")
-    for url in urls:
-        wait_until(lambda: _up(url), timeout=30)
-    yield urls
-    for server in servers:
-        server.terminate()
-        server.wait(timeout=15)
+    try:
+        for url in urls:
+            wait_until(lambda: _up(url), timeout=30)
+        yield urls
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=15)
 
 
 def _up(url: str) -> bool:
