@@ -5,6 +5,7 @@ configured the portal runs on its own payment simulator, which answers the same 
 """
 import hashlib
 import hmac
+import threading
 from dataclasses import dataclass
 
 import midtransclient
@@ -31,7 +32,9 @@ def signature(order_id: str, status_code: str, gross_amount: str, server_key: st
 def signature_matches(payload: dict, server_key: str) -> bool:
     expected = signature(str(payload.get("order_id", "")), str(payload.get("status_code", "")),
                          str(payload.get("gross_amount", "")), server_key)
-    return hmac.compare_digest(expected, str(payload.get("signature_key", "")))
+    # Compared as bytes: compare_digest refuses non-ASCII strings, and a signature is only ever hex.
+    given = str(payload.get("signature_key", "")).encode("utf-8", "replace")
+    return hmac.compare_digest(expected.encode(), given)
 
 
 def simulator_server_key(secret_key: str) -> str:
@@ -110,8 +113,21 @@ def server_key(config=None) -> str:
     return config["MIDTRANS_SERVER_KEY"] or simulator_server_key(config["SECRET_KEY"])
 
 
+_clients = threading.local()
+
+
 def midtrans_for(config=None) -> Midtrans:
+    """The Midtrans client for this configuration: one per thread, kept, so its HTTP session keeps the connection
+    to Midtrans alive between calls (a new client per call opened a new TCP connection, and TLS in production,
+    for every webhook). Per thread because a requests.Session is not promised to be thread-safe."""
     config = config or current_app.config
-    return Midtrans(server_key=config["MIDTRANS_SERVER_KEY"], client_key=config["MIDTRANS_CLIENT_KEY"] or "",
-                    is_production=config["MIDTRANS_IS_PRODUCTION"], timeout=config["MIDTRANS_TIMEOUT_SECONDS"],
-                    snap_base_url=config["MIDTRANS_SNAP_BASE_URL"], core_base_url=config["MIDTRANS_CORE_BASE_URL"])
+    key = (config["MIDTRANS_SERVER_KEY"], config["MIDTRANS_CLIENT_KEY"] or "", config["MIDTRANS_IS_PRODUCTION"],
+           config["MIDTRANS_TIMEOUT_SECONDS"], config["MIDTRANS_SNAP_BASE_URL"], config["MIDTRANS_CORE_BASE_URL"])
+    clients = getattr(_clients, "by_config", None)
+    if clients is None or len(clients) > 8:  # a handful of configurations at most (tests make many)
+        clients = _clients.by_config = {}
+    client = clients.get(key)
+    if client is None:
+        client = clients[key] = Midtrans(server_key=key[0], client_key=key[1], is_production=key[2], timeout=key[3],
+                                         snap_base_url=key[4], core_base_url=key[5])
+    return client

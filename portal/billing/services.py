@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from portal.accounts.services import checkout_allowed
 from portal.audit.services import audit_record
@@ -171,62 +172,104 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
 
 
 def _parse_amount(text: str) -> Decimal | None:
+    """An amount as Midtrans writes it ("150000.00"); None for anything else, NaN and infinities included."""
     try:
-        return Decimal(str(text))
+        amount = Decimal(str(text))
     except (InvalidOperation, ValueError):
         return None
+    return amount if amount.is_finite() else None
+
+
+def _plain_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
+def _attempt_for_order(order_id: str) -> PaymentAttempt | None:
+    """The attempt with everything a payment touches (invoice, its user, subscription, plan, service): one query."""
+    invoice = joinedload(PaymentAttempt.invoice)
+    return db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order_id).options(
+        invoice.joinedload(Invoice.user),
+        invoice.joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service)))
+
+
+def _kept(notification: PaymentNotification) -> None:
+    """Store a notification we are about to refuse (the caller rolls back whatever else was pending)."""
+    db.session.add(notification)
+    db.session.commit()
 
 
 def notification_receive(payload) -> str:
     """Handle one Midtrans notification; returns what was done, or raises NotificationRejected.
 
     Trust is earned in order: the signature, our order id, the exact amount; then the status API
-    (the truth, should the two disagree) decides what is applied, under a row lock.
+    (the truth, should the two disagree) decides what is applied, under a row lock. Every notification
+    that passed the signature and amount checks is stored: with the change it caused, in the same
+    transaction, or alone when it is refused after that.
     """
     if not isinstance(payload, dict):
         raise NotificationRejected(400, "body is not a JSON object")
     missing = [f for f in REQUIRED_FIELDS if not isinstance(payload.get(f), str) or not payload.get(f)]
     if missing:
         raise NotificationRejected(400, f"missing or malformed fields: {', '.join(missing)}")
+    unreadable = [f for f in REQUIRED_FIELDS if not _plain_text(payload[f])]
+    if unreadable:  # NUL or lone surrogates: nothing Midtrans sends, and nothing a database column can hold
+        raise NotificationRejected(400, f"unreadable characters in: {', '.join(unreadable)}")
     if not signature_matches(payload, server_key()):
         raise NotificationRejected(401, "signature does not match")
     order_id = payload["order_id"]
-    attempt = db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order_id))
+    attempt = _attempt_for_order(order_id)
     if attempt is None:
         raise NotificationRejected(404, f"unknown order id {order_id[:60]}")
     invoice = attempt.invoice
+    # Held here so the session keeps them (its identity map is weak) when the invoice is re-read under its lock.
+    related = (invoice.user, invoice.subscription, invoice.subscription.plan)  # noqa: F841
     if _parse_amount(payload["gross_amount"]) != Decimal(invoice.amount_idr):
         raise NotificationRejected(400, f"amount {payload['gross_amount'][:20]} does not match the invoice")
-    db.session.add(PaymentNotification(
+    notification = PaymentNotification(
         invoice_id=invoice.id, order_id=order_id, transaction_status=payload["transaction_status"][:32],
         fraud_status=(payload.get("fraud_status") or None) and str(payload["fraud_status"])[:32],
         status_code=payload["status_code"][:8], gross_amount=payload["gross_amount"][:32], signature_valid=True,
-        payload=payload, outcome="received"))
-    db.session.commit()
+        payload=payload, outcome="received")
     try:
         confirmed = gateway().transaction_status(order_id)
     except (PaymentGatewayUnavailable, PaymentRejected) as exc:
+        _kept(notification)
         raise NotificationRejected(503, f"status API unavailable: {exc}") from exc
     if confirmed is None:
+        _kept(notification)
         raise NotificationRejected(409, "the status API does not know this order yet")
     if _parse_amount(confirmed.get("gross_amount", "")) != Decimal(invoice.amount_idr):
+        _kept(notification)
         raise NotificationRejected(409, "the status API reports another amount")
     return invoice_apply_status(invoice_id=invoice.id, order_id=order_id,
                                 transaction_status=str(confirmed.get("transaction_status", "")),
                                 fraud_status=confirmed.get("fraud_status"),
-                                payment_type=confirmed.get("payment_type"))
+                                payment_type=confirmed.get("payment_type"), notification=notification)
 
 
 def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: str, fraud_status: str | None,
-                         payment_type: str | None) -> str:
-    """Move the invoice forward under a row lock; act on a real change only (idempotent)."""
+                         payment_type: str | None, notification: PaymentNotification | None = None) -> str:
+    """Move the invoice forward under a row lock; act on a real change only (idempotent).
+
+    The notification that brought the status is stored in the same transaction, changed or not; a payment
+    commits the invoice, the subscription's move and the receipt in one transaction.
+    """
     invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
+    if notification is not None:
+        # Only now, under the lock: its foreign key takes a share lock on the invoice row, and two notifications
+        # holding that while both waiting for the update lock would deadlock.
+        db.session.add(notification)
     target = payment_state(transaction_status, fraud_status)
     if target not in FORWARD[invoice.state]:
-        db.session.rollback()
-        return f"unchanged ({invoice.state}, {transaction_status})"
+        state = invoice.state
+        db.session.commit()  # releases the lock; nothing of the invoice changed
+        return f"unchanged ({state}, {transaction_status})"
     if target == "failed" and order_id != invoice.order_id:
-        db.session.rollback()
+        db.session.commit()
         return "unchanged (an older attempt failed)"  # the customer is paying with a newer one
     previous = invoice.state
     invoice.state = target
@@ -235,27 +278,31 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
     if target == "paid":
         invoice.paid_at = utcnow()
         invoice.order_id = order_id
-    db.session.commit()
-    if target == "paid":
         _on_paid(invoice, previous)
-    elif target == "refunded":
-        _on_refunded(invoice, transaction_status)
+    else:
+        db.session.commit()
+        if target == "refunded":
+            _on_refunded(invoice, transaction_status)
     return f"{previous} -> {target}"
 
 
 def _on_paid(invoice: Invoice, previous: str) -> None:
-    subscription = db.session.get(Subscription, invoice.subscription_id)
+    """Queue the receipt, move the subscription, and commit it all with the paid invoice; then dispatch."""
+    subscription = invoice.subscription  # loaded with the attempt by notification_receive
+    receipt = email_queue(template="payment_receipt", recipient=invoice.user.email, user_id=invoice.user_id,
+                          key=f"receipt:{invoice.id}", context=receipt_context(invoice))
+    if receipt is not None:
+        db.session.flush()
+        db.session.expunge(receipt)  # keeps its id through the commit below: dispatching it reloads nothing
     if invoice.kind == "new" and subscription.state == "pending_payment":
+        # Locks the subscription (after the invoice, as every payment does) and commits the lot.
         subscriptions.subscription_paid(subscription_id=subscription.id, period_days=invoice.period_days)
     elif invoice.kind == "renewal" and subscription.state not in ("terminated", "cancelled", "pending_payment"):
         subscription_renewal_paid(subscription_id=subscription.id, period_days=invoice.period_days)
-    else:
+    else:  # staff_alert() commits the lot
         staff_alert(key=f"paid-without-service:{invoice.id}", title=f"Payment for invoice {invoice.number} needs a look",
                     message=f"It was paid while its subscription #{subscription.id} is {subscription.state}. "
                             f"Refund it or restore the service.")
-    receipt = email_queue(template="payment_receipt", recipient=invoice.user.email, user_id=invoice.user_id,
-                          key=f"receipt:{invoice.id}", context=receipt_context(invoice))
-    db.session.commit()
     email_dispatch(receipt)
 
 
@@ -342,8 +389,9 @@ def invoice_recheck(*, invoice_id: int, actor_id: int, ip: str | None = None) ->
 
 def notification_rejection_record(*, status: int, reason: str, order_id: str | None, ip: str | None) -> None:
     """A refused webhook call is a security event: staff see it in the audit log."""
+    readable = (order_id or "").encode("utf-8", "replace").decode().replace("\x00", "")[:64]
     audit_record(action="payment.notification_rejected", actor_id=None, target_type="order",
-                 target_id=(order_id or "")[:64] or None, ip=ip, details={"status": status, "reason": reason[:200]})
+                 target_id=readable or None, ip=ip, details={"status": status, "reason": reason[:200]})
     db.session.commit()
 
 

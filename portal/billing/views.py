@@ -164,7 +164,10 @@ def midtrans_notification():
         log.warning("payment notification refused: body of %s bytes", request.content_length)
         services.notification_rejection_record(status=413, reason="body too large", order_id=None, ip=client_ip())
         return jsonify(status="rejected", reason="body too large"), 413
-    payload = request.get_json(silent=True, force=True)
+    try:
+        payload = request.get_json(silent=True, force=True)
+    except RecursionError:  # nested deeper than the decoder goes: not a notification
+        payload = None
     try:
         result = services.notification_receive(payload)
     except services.NotificationRejected as rejected:

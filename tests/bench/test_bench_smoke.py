@@ -65,9 +65,9 @@ def check_sweep(sizes):
         for kind in ("first", "steady", "changed"):
             assert number(size[kind]["seconds"]) and number(size[kind]["db_statements"])
         assert size["steady"]["changed"] == 0 and size["changed"]["changed"] > 0
-        assert size["steady"]["api_calls"] <= 3  # one pod list and one metrics list, whatever the size
+        assert size["steady"]["api_calls"] <= 3  # one pod list (and the metrics list when sampling), whatever the size
     naive = [size for size in sizes.values() if "naive" in size]
-    assert naive and all(s["naive"]["api_calls"] > s["instances"] for s in naive)
+    assert naive and all(s["naive"]["api_calls"] >= s["instances"] for s in naive)  # a GET per instance
     assert all(number(s["naive_to_steady_ratio"]) for s in naive)
 
 
