@@ -8,16 +8,13 @@ Requests to /_bench/ are not counted in the emulator's API request log.
 """
 import argparse
 import json
-import signal
 import sys
-import threading
 
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
 from portal.emulators.kube import EmulatedCluster
-from portal.emulators.kube.cluster import _QuietHandler
 from portal.emulators.kube.server import ApiServer
+from portal.emulators.serving import json_response, serve_until_signal
 
 
 def pod_object(spec: dict) -> dict:
@@ -39,24 +36,17 @@ class BenchCluster(EmulatedCluster):
             state.settle()
             return {"pods": sum(1 for _ in state.each("Pod"))}
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "BenchCluster":
+    thread_name = "bench-kube-api"
+
+    def wsgi_app(self):
         api = ApiServer(self)
 
         def app(environ, start_response):
             request = Request(environ)
             if request.path == "/_bench/pods" and request.method == "POST":
-                response = Response(json.dumps(self.bulk(json.loads(request.get_data()))),
-                                    content_type="application/json")
-                return response(environ, start_response)
+                return json_response(self.bulk(json.loads(request.get_data())))(environ, start_response)
             return api(environ, start_response)
-
-        self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-        self.url = f"http://{host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="bench-kube-api", daemon=True)
-        self._thread.start()
-        return self
-
+        return app
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.kube")
@@ -66,18 +56,7 @@ def main(argv=None) -> int:
     parser.add_argument("--nodes", type=int, default=3)
     args = parser.parse_args(argv)
     cluster = BenchCluster(ready_delay=args.ready_delay, node_count=args.nodes, namespace_grace=0.1)
-    cluster.start(host=args.host, port=args.port)
-
-    def stop(*_):
-        cluster.stopping.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
-    print(f"bench cluster at {cluster.url}", flush=True)
-    cluster.serve_forever()
-    cluster.stop()
-    return 0
-
+    return serve_until_signal(cluster, args.host, args.port, ["bench cluster at {url}"])
 
 if __name__ == "__main__":
     sys.exit(main())

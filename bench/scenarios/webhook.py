@@ -8,7 +8,6 @@ show every invoice applied exactly once: paid, one "paid" event, one receipt, ev
 """
 import asyncio
 import random
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp

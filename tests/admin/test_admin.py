@@ -1,5 +1,4 @@
 """Staff pages: hidden from everyone else, CSRF on every action, actions audited, lists without N+1."""
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 

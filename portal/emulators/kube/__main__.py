@@ -1,8 +1,8 @@
 """`python -m portal.emulators.kube --port 8001 --ready-delay 3`: serve the emulated cluster until Ctrl-C."""
 import argparse
-import signal
 import sys
 
+from ..serving import serve_until_signal
 from .cluster import EmulatedCluster
 
 
@@ -19,23 +19,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cluster = EmulatedCluster(ready_delay=args.ready_delay, node_count=args.nodes,
                               namespace_grace=args.namespace_grace, verbose=args.verbose)
-    try:
-        cluster.start(host=args.host, port=args.port)
-    except OSError as error:
-        print(f"Cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
-
-    def stop(*_):
-        cluster.stopping.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
-    print(f"Emulated Kubernetes API (portal emulator, no real containers) at {cluster.url}", flush=True)
-    print(f"Controls: {cluster.url}/_emulator   Ctrl-C stops it.", flush=True)
-    cluster.serve_forever()
-    cluster.stop()
-    return 0
-
+    return serve_until_signal(cluster, args.host, args.port, [
+        "Emulated Kubernetes API (portal emulator, no real containers) at {url}",
+        "Controls: {url}/_emulator   Ctrl-C stops it."])
 
 if __name__ == "__main__":
     sys.exit(main())

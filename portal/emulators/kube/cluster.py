@@ -1,21 +1,14 @@
 """EmulatedCluster: the emulated Kubernetes API server on loopback, and its Python controls."""
 import copy
-import threading
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
+from ..serving import LoopbackServer
 from . import pods
 from .kinds import BY_KIND, GIT_VERSION
 from .server import ApiServer
 from .state import ClusterState
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code="-", size="-"):
-        pass
-
-
-class EmulatedCluster:
+class EmulatedCluster(LoopbackServer):
     """A Kubernetes API server emulated in-process, served over HTTP for the official client.
 
     Time-based state (pods becoming ready, crash loops, heartbeats) is measured on `clock`
@@ -24,49 +17,17 @@ class EmulatedCluster:
 
     def __init__(self, ready_delay: float = 2.0, node_count: int = 3, clock=None, *, namespace_grace: float = 1.0,
                  timeout_sleep: float = 5.0, seed=None, verbose: bool = False):
+        super().__init__(verbose=verbose)
         self.state = ClusterState(ready_delay, node_count, clock, namespace_grace, seed)
         self.timeout_sleep = float(timeout_sleep)
         self.requests: list = []
-        self.stopping = threading.Event()
-        self.verbose = verbose
-        self._server = None
-        self._thread = None
-        self.url = None
 
-    # --- serving ---------------------------------------------------------------------------------------------
+    # --- serving (LoopbackServer) ---------------------------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "EmulatedCluster":
-        if self._server is not None:
-            raise RuntimeError("the emulated cluster is already serving")
-        self.stopping.clear()
-        handler = WSGIRequestHandler if self.verbose else _QuietHandler
-        self._server = make_server(host, port, ApiServer(self), threaded=True, request_handler=handler)
-        self.url = f"http://{host}:{self._server.server_port}"
-        # A short poll interval keeps stop() quick (tests start and stop many clusters).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="emulated-kube-api", daemon=True)
-        self._thread.start()
-        return self
+    thread_name = "emulated-kube-api"
 
-    def serve_forever(self) -> None:
-        """Block until stop() (from another thread or a signal handler)."""
-        self.stopping.wait()
-
-    def stop(self) -> None:
-        self.stopping.set()  # wakes requests sleeping in an injected timeout
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self):
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    def wsgi_app(self):
+        return ApiServer(self)
 
     # --- settings --------------------------------------------------------------------------------------------
 

@@ -10,29 +10,19 @@
 # POST   /_emulator/clock              {"advance": 30}   (seconds added to the cluster clock)
 # PATCH  /_emulator/settings           {"readyDelay": 3, "timeoutSleep": 5, "namespaceGrace": 1}
 # GET    /_emulator/requests           the API request log; DELETE clears it
-import json
 
 from werkzeug.wrappers import Request, Response
+
+from ..serving import control_body, json_response, problem
 
 _ALIASES = {"namePrefix": "name_prefix", "pathContains": "path_contains", "readyDelay": "ready_delay",
             "timeoutSleep": "timeout_sleep", "namespaceGrace": "namespace_grace", "n": "count"}
 
 
-def _json(body, code: int = 200) -> Response:
-    return Response(json.dumps(body), status=code, content_type="application/json")
-
-
-def _problem(message: str, code: int = 400) -> Response:
-    return _json({"error": message}, code)
 
 
 def _body(request: Request) -> dict:
-    if not request.get_data():
-        return {}
-    body = json.loads(request.get_data())
-    if not isinstance(body, dict):
-        raise TypeError("the body must be a JSON object")
-    return {_ALIASES.get(key, key): value for key, value in body.items()}
+    return control_body(request, _ALIASES)
 
 
 def handle(cluster, request: Request) -> Response:
@@ -41,42 +31,42 @@ def handle(cluster, request: Request) -> Response:
     try:
         body = _body(request) if method in ("POST", "PUT", "PATCH") else {}
         if not parts and method == "GET":
-            return _json(cluster.describe())
+            return json_response(cluster.describe())
         if parts == ["faults"]:
             return _faults(cluster, method, body)
         if len(parts) == 2 and parts[0] == "nodes" and method in ("POST", "PUT", "PATCH"):
             if not isinstance(body.get("ready"), bool):
-                return _problem('send {"ready": true} or {"ready": false}')
+                return problem('send {"ready": true} or {"ready": false}')
             cluster.set_node_ready(parts[1], body["ready"])
-            return _json({"node": parts[1], "ready": body["ready"]})
+            return json_response({"node": parts[1], "ready": body["ready"]})
         if parts == ["clock"] and method == "POST":
             cluster.advance(float(body.get("advance", 0)))
-            return _json({"now": cluster.state.now()})
+            return json_response({"now": cluster.state.now()})
         if parts == ["settings"] and method in ("POST", "PUT", "PATCH"):
             for key in ("ready_delay", "timeout_sleep", "namespace_grace"):
                 if key in body:
                     setattr(cluster, key, float(body[key]))
-            return _json(cluster.describe()["settings"])
+            return json_response(cluster.describe()["settings"])
         if parts == ["requests"] and method == "GET":
-            return _json([request._asdict() for request in list(cluster.requests)])
+            return json_response([request._asdict() for request in list(cluster.requests)])
         if parts == ["requests"] and method == "DELETE":
             cluster.requests.clear()
-            return _json({"cleared": True})
+            return json_response({"cleared": True})
     except KeyError as error:
-        return _problem(f"unknown: {error}", 404)
+        return problem(f"unknown: {error}", 404)
     except (ValueError, TypeError) as error:
-        return _problem(str(error))
-    return _problem(f"no emulator control at {method} {request.path}", 404)
+        return problem(str(error))
+    return problem(f"no emulator control at {method} {request.path}", 404)
 
 
 def _faults(cluster, method: str, body: dict) -> Response:
     if method == "GET":
-        return _json(cluster.describe()["faults"])
+        return json_response(cluster.describe()["faults"])
     if method == "DELETE":
         cluster.reset_faults()
-        return _json({"reset": True})
+        return json_response({"reset": True})
     if method != "POST":
-        return _problem(f"{method} is not allowed on /_emulator/faults", 405)
+        return problem(f"{method} is not allowed on /_emulator/faults", 405)
     fault = body.pop("fault", None)
     if fault == "fail_next":
         status = body.get("status", 500)
@@ -85,8 +75,8 @@ def _faults(cluster, method: str, body: dict) -> Response:
                           path_contains=body.get("path_contains"))
     elif fault in ("crash_loop", "never_ready", "image_pull_fails"):
         if not body.get("namespace") or "name_prefix" not in body:
-            return _problem("a pod fault needs namespace and namePrefix")
+            return problem("a pod fault needs namespace and namePrefix")
         getattr(cluster, fault)(body["namespace"], body["name_prefix"])
     else:
-        return _problem("fault must be one of fail_next, crash_loop, never_ready, image_pull_fails")
-    return _json(cluster.describe()["faults"], 201)
+        return problem("fault must be one of fail_next, crash_loop, never_ready, image_pull_fails")
+    return json_response(cluster.describe()["faults"], 201)

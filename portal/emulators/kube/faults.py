@@ -1,20 +1,10 @@
 """Injected faults: failing API calls, and pods that crash-loop, never get ready, or cannot pull their image."""
 from dataclasses import asdict, dataclass
 
+from ..serving import FailRule
+
 POD_FAULTS = ("image_pull_fails", "crash_loop", "never_ready")  # in order of precedence when several match
 FAIL_STATUSES = (500, 409, 422, 403, "timeout")  # 422 Invalid, 403 quota exceeded
-
-
-@dataclass
-class FailRule:
-    remaining: int
-    status: object  # one of FAIL_STATUSES
-    method: str | None = None
-    path_contains: str | None = None
-
-    def matches(self, method: str, path: str) -> bool:
-        return ((self.method is None or self.method.upper() == method.upper())
-                and (self.path_contains is None or self.path_contains in path))
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """`python -m portal.emulators.midtrans --port 8002 --server-key KEY`: serve the Midtrans emulator until Ctrl-C."""
 import argparse
-import signal
 import sys
 
+from ..serving import serve_until_signal
 from .emulator import MidtransEmulator
 
 
@@ -20,24 +20,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     emulator = MidtransEmulator(server_key=args.server_key, merchant_id=args.merchant_id,
                                 timeout_sleep=args.timeout_sleep, verbose=args.verbose)
-    try:
-        emulator.start(host=args.host, port=args.port)
-    except OSError as error:
-        print(f"Cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
-
-    def stop(*_):
-        emulator.stopping.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
-    print(f"Emulated Midtrans (portal emulator, no real payments) at {emulator.url}", flush=True)
-    print(f"Snap base URL: {emulator.url}/snap/v1   Core API base URL: {emulator.url}", flush=True)
-    print(f"Controls: {emulator.url}/_emulator   Ctrl-C stops it.", flush=True)
-    emulator.serve_forever()
-    emulator.stop()
-    return 0
-
+    return serve_until_signal(emulator, args.host, args.port, [
+        "Emulated Midtrans (portal emulator, no real payments) at {url}",
+        "Snap base URL: {url}/snap/v1   Core API base URL: {url}",
+        "Controls: {url}/_emulator   Ctrl-C stops it."])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,10 +14,11 @@
 # PATCH  /_emulator/settings             {"timeoutSleep": 5}
 # GET    /_emulator/requests             the API request log; DELETE clears it
 # POST   /_emulator/reset                reset()
-import json
 
 import requests
 from werkzeug.wrappers import Request, Response
+
+from ..serving import control_body, json_response, problem
 
 _ALIASES = {"pathContains": "path_contains", "timeoutSleep": "timeout_sleep", "n": "count", "orderId": "order_id",
             "transactionStatus": "transaction_status", "fraudStatus": "fraud_status", "paymentType": "payment_type",
@@ -26,21 +27,10 @@ _ALIASES = {"pathContains": "path_contains", "timeoutSleep": "timeout_sleep", "n
 _NOTIFICATION_OVERRIDES = ("transaction_status", "fraud_status", "status_code", "gross_amount", "server_key")
 
 
-def _json(body, code: int = 200) -> Response:
-    return Response(json.dumps(body), status=code, content_type="application/json")
-
-
-def _problem(message: str, code: int = 400) -> Response:
-    return _json({"error": message}, code)
 
 
 def _body(request: Request) -> dict:
-    if not request.get_data():
-        return {}
-    body = json.loads(request.get_data())
-    if not isinstance(body, dict):
-        raise TypeError("the body must be a JSON object")
-    return {_ALIASES.get(key, key): value for key, value in body.items()}
+    return control_body(request, _ALIASES)
 
 
 def handle(emulator, request: Request) -> Response:
@@ -49,14 +39,14 @@ def handle(emulator, request: Request) -> Response:
     try:
         body = _body(request) if method in ("POST", "PUT", "PATCH") else {}
         if not parts and method == "GET":
-            return _json(emulator.describe())
+            return json_response(emulator.describe())
         if parts[:1] == ["transactions"] and method == "GET":
             records = emulator.transactions
             if len(parts) == 1:
-                return _json(records)
+                return json_response(records)
             if len(parts) == 2 and parts[1] in records:
-                return _json(records[parts[1]])
-            return _problem(f"no transaction for order {'/'.join(parts[1:])!r}", 404)
+                return json_response(records[parts[1]])
+            return problem(f"no transaction for order {'/'.join(parts[1:])!r}", 404)
         if parts == ["status"] and method == "POST":
             return _set_status(emulator, body)
         if parts == ["notifications"] and method == "POST":
@@ -66,40 +56,40 @@ def handle(emulator, request: Request) -> Response:
         if parts == ["settings"] and method in ("POST", "PUT", "PATCH"):
             if "timeout_sleep" in body:
                 emulator.timeout_sleep = float(body["timeout_sleep"])
-            return _json(emulator.describe()["settings"])
+            return json_response(emulator.describe()["settings"])
         if parts == ["requests"] and method == "GET":
-            return _json([entry._asdict() for entry in list(emulator.requests)])
+            return json_response([entry._asdict() for entry in list(emulator.requests)])
         if parts == ["requests"] and method == "DELETE":
             emulator.requests.clear()
-            return _json({"cleared": True})
+            return json_response({"cleared": True})
         if parts == ["reset"] and method == "POST":
             emulator.reset()
-            return _json({"reset": True})
+            return json_response({"reset": True})
     except (ValueError, TypeError) as error:
-        return _problem(str(error))
-    return _problem(f"no emulator control at {method} {request.path}", 404)
+        return problem(str(error))
+    return problem(f"no emulator control at {method} {request.path}", 404)
 
 
 def _set_status(emulator, body: dict) -> Response:
     if not body.get("order_id") or not body.get("transaction_status"):
-        return _problem("send at least order_id and transaction_status")
+        return problem("send at least order_id and transaction_status")
     status = emulator.set_status(body["order_id"], body["transaction_status"], fraud_status=body.get("fraud_status"),
                                  payment_type=body.get("payment_type") or "bank_transfer",
                                  gross_amount=body.get("gross_amount"), bank=body.get("bank"))
     result = None
     if body.get("notify_url"):
         result = _post(emulator, body["notify_url"], body["order_id"], {})
-    return _json({"status": status, "notification": result})
+    return json_response({"status": status, "notification": result})
 
 
 def _notify(emulator, body: dict) -> Response:
     if not body.get("order_id"):
-        return _problem("send at least order_id (and url to have it posted)")
+        return problem("send at least order_id (and url to have it posted)")
     overrides = {key: body[key] for key in _NOTIFICATION_OVERRIDES if body.get(key) is not None}
     if not body.get("url"):
-        return _json({"notification": emulator.notification(body["order_id"], **overrides)})
+        return json_response({"notification": emulator.notification(body["order_id"], **overrides)})
     result = _post(emulator, body["url"], body["order_id"], overrides)
-    return _json(result, 200 if result["http_status"] is not None else 502)
+    return json_response(result, 200 if result["http_status"] is not None else 502)
 
 
 def _post(emulator, url: str, order_id: str, overrides: dict) -> dict:
@@ -113,14 +103,14 @@ def _post(emulator, url: str, order_id: str, overrides: dict) -> dict:
 
 def _faults(emulator, method: str, body: dict) -> Response:
     if method == "GET":
-        return _json(emulator.describe()["faults"])
+        return json_response(emulator.describe()["faults"])
     if method == "DELETE":
         emulator.clear_faults()
-        return _json({"cleared": True})
+        return json_response({"cleared": True})
     if method != "POST":
-        return _problem(f"{method} is not allowed on /_emulator/faults", 405)
+        return problem(f"{method} is not allowed on /_emulator/faults", 405)
     if body.get("fault", "fail_next") != "fail_next":
-        return _problem("fault must be fail_next")
+        return problem("fault must be fail_next")
     emulator.fail_next(int(body.get("count", 1)), status=body.get("status", 500), method=body.get("method"),
                        path_contains=body.get("path_contains"))
-    return _json(emulator.describe()["faults"], 201)
+    return json_response(emulator.describe()["faults"], 201)

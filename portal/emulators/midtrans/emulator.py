@@ -1,19 +1,13 @@
 """MidtransEmulator: Snap and the Core status API emulated on loopback, and their Python controls."""
-import threading
 from typing import NamedTuple
 
 import requests as http
-from werkzeug.serving import WSGIRequestHandler, make_server
 
+from ..serving import LoopbackServer
 from .ledger import Ledger
 from .server import MidtransApp
 
 NOTIFICATION_TIMEOUT = 10.0  # seconds; Midtrans itself gives up on a webhook after 15
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code="-", size="-"):
-        pass
 
 
 class SentNotification(NamedTuple):
@@ -23,7 +17,7 @@ class SentNotification(NamedTuple):
     response: str
 
 
-class MidtransEmulator:
+class MidtransEmulator(LoopbackServer):
     """Midtrans Snap + Core API emulated in-process, served over HTTP for the real `midtransclient`.
 
     Nothing happens on its own: a Snap transaction has no payment (status 404) until a test scripts one
@@ -32,52 +26,20 @@ class MidtransEmulator:
 
     def __init__(self, server_key: str = "SB-Mid-server-emulator", merchant_id: str = "G000000000", *,
                  timeout_sleep: float = 5.0, verbose: bool = False):
+        super().__init__(verbose=verbose)
         self.server_key = server_key
         self.merchant_id = merchant_id
         self.ledger = Ledger(server_key, merchant_id)
         self.timeout_sleep = float(timeout_sleep)
         self.requests: list = []  # ApiRequest(method, path, body) for every API call, controls excluded
         self.notifications_sent: list[SentNotification] = []
-        self.stopping = threading.Event()
-        self.verbose = verbose
-        self._server = None
-        self._thread = None
-        self.url = None
 
-    # --- serving -----------------------------------------------------------------------------------------
+    # --- serving (LoopbackServer) -----------------------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "MidtransEmulator":
-        if self._server is not None:
-            raise RuntimeError("the Midtrans emulator is already serving")
-        self.stopping.clear()
-        handler = WSGIRequestHandler if self.verbose else _QuietHandler
-        self._server = make_server(host, port, MidtransApp(self), threaded=True, request_handler=handler)
-        self.url = f"http://{host}:{self._server.server_port}"
-        # A short poll interval keeps stop() quick (tests start and stop many emulators).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="emulated-midtrans", daemon=True)
-        self._thread.start()
-        return self
+    thread_name = "emulated-midtrans"
 
-    def serve_forever(self) -> None:
-        """Block until stop() (from another thread or a signal handler)."""
-        self.stopping.wait()
-
-    def stop(self) -> None:
-        self.stopping.set()  # wakes requests sleeping in an injected timeout
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self):
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    def wsgi_app(self):
+        return MidtransApp(self)
 
     # --- scripting payments ------------------------------------------------------------------------------
 

@@ -1,19 +1,9 @@
 """Injected failures: the next n matching API calls answer 500, 503, or hang and then time out (504)."""
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+
+from ..serving import FailRule
 
 FAIL_STATUSES = (500, 503, "timeout")
-
-
-@dataclass
-class FailRule:
-    remaining: int
-    status: object  # one of FAIL_STATUSES
-    method: str | None = None
-    path_contains: str | None = None
-
-    def matches(self, method: str, path: str) -> bool:
-        return ((self.method is None or self.method.upper() == method.upper())
-                and (self.path_contains is None or self.path_contains in path))
 
 
 def parse_status(status):
