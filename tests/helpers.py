@@ -1,6 +1,7 @@
 """Small helpers the tests share (fixtures live in conftest.py)."""
 import re
 import time
+from contextlib import contextmanager
 
 STRONG_PASSWORD = "correct horse battery staple"
 
@@ -41,3 +42,27 @@ def wait_for_email(smtp_server, subject: str, timeout: float = 15.0):
                 return message
         time.sleep(0.05)
     raise AssertionError(f"no email with subject {subject!r}")
+
+
+@contextmanager
+def database_activity():
+    """The SQL statements run and commits made while the block runs: {"statements": [...], "commits": n}."""
+    from sqlalchemy import event
+
+    from portal.extensions import db
+
+    seen = {"statements": [], "commits": 0}
+
+    def statement(conn, cursor, text, parameters, context, executemany):
+        seen["statements"].append(text)
+
+    def commit(conn):
+        seen["commits"] += 1
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    event.listen(db.engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+        event.remove(db.engine, "commit", commit)

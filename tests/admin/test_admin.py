@@ -1,5 +1,4 @@
 """Staff pages: hidden from everyone else, CSRF on every action, actions audited, lists without N+1."""
-import sqlalchemy as sa
 from sqlalchemy import select
 
 from portal.accounts.models import User
@@ -9,7 +8,7 @@ from portal.instances.sweep import instances_sweep
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions.models import Subscription
 from tests.admin.conftest import act
-from tests.helpers import STRONG_PASSWORD, csrf_token_from
+from tests.helpers import STRONG_PASSWORD, csrf_token_from, database_activity
 
 
 def admin_rules(app):
@@ -113,18 +112,9 @@ def test_suspend_resume_extend_terminate_through_the_services(app, paid, kube_cl
 def test_list_pages_issue_a_bounded_number_of_queries(app, paid, staff_client):
     for i in range(12):
         paid("ghost", email=f"user{i}@example.com", subdomain=f"site-{i}")
-    statements = []
-
-    def count(*args):
-        statements.append(args[2])
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        for path in ("/admin/subscriptions", "/admin/subscriptions?state=provisioning&app=ghost",
-                     "/admin/users", "/admin/audit", "/admin/jobs", "/admin/outbox"):
-            statements.clear()
+    for path in ("/admin/subscriptions", "/admin/subscriptions?state=provisioning&app=ghost",
+                 "/admin/users", "/admin/audit", "/admin/jobs", "/admin/outbox"):
+        with database_activity() as seen:
             response = staff_client.get(path)
-            assert response.status_code == 200, path
-            assert len(statements) <= 8, (path, len(statements))
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+        assert response.status_code == 200, path
+        assert len(seen["statements"]) <= 8, (path, len(seen["statements"]))

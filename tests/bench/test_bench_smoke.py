@@ -6,14 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import DATABASE, PG_ADMIN_URL
+from tests.conftest import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ("pages", "webhook", "sweep", "payment_to_running", "event_to_email", "memory")
 
-pytestmark = pytest.mark.skipif(DATABASE != "postgresql", reason="the bench needs PostgreSQL and Redis")
+# Not in the SQLite smoke subset (no smoke marker): the bench needs PostgreSQL and Redis.
 
 
 def number(value) -> bool:

@@ -1,9 +1,8 @@
 """What a status sweep costs: the same few reads when nothing changed however many instances there are, writes and
 alerts that follow the changed instances, usage samples at their interval rather than on every sweep."""
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.instances import sweep as sweep_module
@@ -12,26 +11,7 @@ from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
-
-
-@contextmanager
-def counted():
-    """SQL statements run and commits made while the block runs."""
-    seen = {"statements": [], "commits": 0}
-
-    def statement(conn, cursor, text, parameters, context, executemany):
-        seen["statements"].append(text)
-
-    def commit(conn):
-        seen["commits"] += 1
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    event.listen(db.engine, "commit", commit)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
-        event.remove(db.engine, "commit", commit)
+from tests.helpers import database_activity
 
 
 def settled(kube_clock):
@@ -47,12 +27,12 @@ def samples() -> int:
 def test_a_steady_sweep_costs_the_same_few_reads_however_many_instances(app, kube, kube_clock, paid):
     paid("n8n")
     settled(kube_clock)
-    with counted() as one:
+    with database_activity() as one:
         assert instances_sweep().changed == 0
     for i in range(4):
         paid("ghost", email=f"user{i}@example.com")
     settled(kube_clock)
-    with counted() as five:
+    with database_activity() as five:
         result = instances_sweep()
     assert result.instances == 5 and result.changed == 0
     assert len(five["statements"]) == len(one["statements"]) <= 3
@@ -86,7 +66,7 @@ def test_status_rows_change_only_for_changed_instances_and_alerts_go_out_in_one_
     kube_clock.advance(60)
     dispatched = []
     monkeypatch.setattr(sweep_module, "email_dispatch", lambda *emails: dispatched.append(emails))
-    with counted() as seen:
+    with database_activity() as seen:
         result = instances_sweep()
     assert result.changed == 2
     assert seen["commits"] == 2  # the status rows and events, then every alert of the sweep
