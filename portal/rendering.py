@@ -1,5 +1,8 @@
 """Rendering pages and their htmx fragments, and template helpers shared by every page."""
+import csv
 import functools
+import io
+from collections.abc import Iterable
 from pathlib import Path
 
 from flask import Flask, Response, current_app, make_response, redirect, render_template, request
@@ -36,6 +39,15 @@ def redirect_after_post(url: str) -> Response:
 
 def client_ip() -> str | None:
     return request.remote_addr
+
+
+def csv_text(header: list[str], rows: Iterable[list]) -> str:
+    """A CSV document: the header line, then each row (exports, email attachments)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def format_idr(amount: int | None) -> str:

@@ -20,3 +20,9 @@ def as_utc(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment
+
+
+def month_start(moment: datetime, months_back: int = 0) -> datetime:
+    """The first instant of the month `months_back` months before the one `moment` falls in (negative: later)."""
+    index = moment.year * 12 + moment.month - 1 - months_back
+    return moment.replace(year=index // 12, month=index % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)

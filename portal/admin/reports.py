@@ -12,16 +12,10 @@ from portal.instances.models import InstanceStatus
 from portal.notifications.models import Email
 from portal.provisioning.models import Node
 from portal.subscriptions.models import Subscription
-from portal.timestamps import utcnow
+from portal.timestamps import month_start, utcnow
 
 # What a subscription in these states brings in every month (suspended for non-payment does not).
 RECURRING_STATES = ("active", "provisioning")
-
-
-def month_start(moment: datetime, months_back: int = 0) -> datetime:
-    """The first instant of the month `months_back` months before the one `moment` falls in."""
-    index = moment.year * 12 + moment.month - 1 - months_back
-    return moment.replace(year=index // 12, month=index % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def _month_of(column):

@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts.models import User
 from portal.audit.models import AuditEntry
-from portal.billing.models import Invoice
+from portal.billing.models import Invoice, invoice_number
 from portal.catalog.models import Plan, Service
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus
@@ -216,9 +216,13 @@ def invoices_page(filters: InvoiceFilters, *, page: int) -> Page:
     return _page(query, select(func.count(Invoice.id)).where(*conditions), page)
 
 
+INVOICE_EXPORT_HEADER = ["invoice", "order_id", "created_at", "paid_at", "customer", "app", "plan", "kind",
+                         "amount_idr", "state", "payment_type", "midtrans_status"]
+
+
 def invoices_export(filters: InvoiceFilters, batch: int = 2000):
-    """Every invoice under the filters, oldest first, fetched in batches by id (no server-side cursor
-    held open across the response)."""
+    """Every invoice under the filters as a CSV row (INVOICE_EXPORT_HEADER), oldest first, fetched in batches
+    by id (no server-side cursor held open across the response)."""
     conditions = _invoice_conditions(filters)
     last_id = 0
     while True:
@@ -231,7 +235,9 @@ def invoices_export(filters: InvoiceFilters, batch: int = 2000):
             .where(Invoice.id > last_id, *conditions).order_by(Invoice.id).limit(batch)).all()
         if not rows:
             return
-        yield from rows
+        for invoice_id, order_id, created, paid, email, app, plan, kind, amount, state, payment_type, status in rows:
+            yield [invoice_number(invoice_id, created), order_id, created.isoformat(), paid.isoformat() if paid else "",
+                   email, app, plan, kind, int(amount), state, payment_type or "", status or ""]
         last_id = rows[-1][0]
 
 

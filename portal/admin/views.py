@@ -1,7 +1,5 @@
 """Staff pages under /admin: overview, users, subscriptions, payments, catalog, cluster and nodes,
 outbox, jobs, audit log, reports."""
-import csv
-import io
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
@@ -25,8 +23,8 @@ from portal.instances.charts import bar_chart
 from portal.notifications import services as notifications
 from portal.notifications.models import STATES, Email
 from portal.provisioning import services as provisioning
-from portal.provisioning.cluster import ClusterError, cluster_for
-from portal.rendering import client_ip, format_idr, redirect_after_post, render_page
+from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
+from portal.rendering import client_ip, csv_text, format_idr, redirect_after_post, render_page
 from portal.subscriptions.models import STATES as SUBSCRIPTION_STATES
 from portal.subscriptions.services import IllegalTransition
 from portal.tasks import huey
@@ -51,11 +49,7 @@ def _page_arg() -> int:
 
 
 def _csv(filename: str, header: list[str], rows) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response(buffer.getvalue(), mimetype="text/csv",
+    return Response(csv_text(header, rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -88,11 +82,13 @@ def node(name: str):
 @blueprint.route("/nodes/<name>/<any('cordon', 'uncordon'):action>", methods=["POST"])
 @staff_required
 def node_action(name: str, action: str):
-    selectors.node_detail(name[:253]) or abort(404)
     try:
-        provisioning.node_cordon(name=name, unschedulable=action == "cordon", actor_id=current_user.id, ip=client_ip())
+        provisioning.node_cordon(name=name[:253], unschedulable=action == "cordon", actor_id=current_user.id,
+                                 ip=client_ip())
         flash(f"{name} is {'cordoned: no new instances are placed on it' if action == 'cordon' else 'schedulable again'}.",
               "success")
+    except ObjectNotFound:
+        abort(404)
     except ClusterError as error:
         flash(f"The cluster refused: {error}", "danger")
     return redirect_after_post(url_for("admin.node", name=name))
@@ -233,13 +229,8 @@ def payments():
 @blueprint.route("/payments.csv")
 @staff_required
 def payments_csv():
-    rows = ([f"INV-{created:%Y}-{invoice_id:06d}", order_id, created.isoformat(), paid.isoformat() if paid else "",
-             email, app, plan, kind, int(amount), state, payment_type or "", midtrans_status or ""]
-            for invoice_id, order_id, created, paid, email, app, plan, kind, amount, state, payment_type, midtrans_status
-            in selectors.invoices_export(_invoice_filters()))
-    return _csv(f"payments-{utcnow():%Y%m%d-%H%M}.csv",
-                ["invoice", "order_id", "created_at", "paid_at", "customer", "app", "plan", "kind", "amount_idr",
-                 "state", "payment_type", "midtrans_status"], rows)
+    return _csv(f"payments-{utcnow():%Y%m%d-%H%M}.csv", selectors.INVOICE_EXPORT_HEADER,
+                selectors.invoices_export(_invoice_filters()))
 
 
 @blueprint.route("/payments/<int:invoice_id>")

@@ -11,6 +11,11 @@ STATES = ("pending", "paid", "failed", "refunded", "cancelled")
 
 
 
+def invoice_number(invoice_id: int, created_at: datetime | None) -> str:
+    """What customers and staff call an invoice: INV-2026-000042."""
+    return f"INV-{created_at:%Y}-{invoice_id:06d}" if created_at else f"INV-{invoice_id:06d}"
+
+
 class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
@@ -49,7 +54,7 @@ class Invoice(db.Model):
 
     @property
     def number(self) -> str:
-        return f"INV-{self.created_at:%Y}-{self.id:06d}" if self.created_at else f"INV-{self.id:06d}"
+        return invoice_number(self.id, self.created_at)
 
     @property
     def final(self) -> bool:

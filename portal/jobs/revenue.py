@@ -1,6 +1,4 @@
 """The monthly revenue summary for staff: totals in the email, every paid invoice in a CSV attachment."""
-import csv
-import io
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,30 +9,24 @@ from portal.billing.models import Invoice
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.notifications.services import email_dispatch, email_queue
+from portal.rendering import csv_text
 from portal.subscriptions.models import Subscription
-from portal.timestamps import utcnow
-
-
-def _previous_month(now: datetime) -> tuple[datetime, datetime]:
-    end = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    start = (end.replace(year=end.year - 1, month=12) if end.month == 1 else end.replace(month=end.month - 1))
-    return start, end
+from portal.timestamps import month_start, utcnow
 
 
 def revenue_summary_send(now: datetime | None = None) -> dict:
     """Email every staff member last month's paid invoices, once per month."""
-    start, end = _previous_month(now or utcnow())
+    now = now or utcnow()
+    start, end = month_start(now, 1), month_start(now)
     invoices = db.session.scalars(
         select(Invoice).where(Invoice.state.in_(("paid", "refunded")), Invoice.paid_at >= start, Invoice.paid_at < end)
         .options(joinedload(Invoice.user), joinedload(Invoice.subscription).joinedload(Subscription.plan)
                  .joinedload(Plan.service)).order_by(Invoice.paid_at)).all()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["invoice", "paid_at", "customer", "app", "plan", "kind", "amount_idr", "state", "payment_type"])
-    for invoice in invoices:
-        writer.writerow([invoice.number, invoice.paid_at.isoformat(), invoice.user.email,
-                         invoice.subscription.plan.service.name, invoice.subscription.plan.name, invoice.kind,
-                         int(invoice.amount_idr), invoice.state, invoice.payment_type or ""])
+    attachment = csv_text(
+        ["invoice", "paid_at", "customer", "app", "plan", "kind", "amount_idr", "state", "payment_type"],
+        ([invoice.number, invoice.paid_at.isoformat(), invoice.user.email, invoice.subscription.plan.service.name,
+          invoice.subscription.plan.name, invoice.kind, int(invoice.amount_idr), invoice.state,
+          invoice.payment_type or ""] for invoice in invoices))
     paid = sum(int(i.amount_idr) for i in invoices if i.state == "paid")
     month = f"{start:%Y-%m}"
     staff = db.session.scalars(select(User).where(User.is_staff.is_(True), User.disabled.is_(False))).all()
@@ -42,7 +34,7 @@ def revenue_summary_send(now: datetime | None = None) -> dict:
                           key=f"revenue:{month}:{user.id}",
                           context={"month": f"{start:%B %Y}", "paid_idr": paid, "count": len(invoices),
                                    "attachments": [{"filename": f"revenue-{month}.csv", "content_type": "text/csv",
-                                                    "data": buffer.getvalue()}]})
+                                                    "data": attachment}]})
               for user in staff]
     db.session.commit()
     email_dispatch(*queued)
