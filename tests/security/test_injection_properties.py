@@ -409,8 +409,11 @@ def test_names_and_log_lines_with_markup_are_escaped_in_pages(app, paid, kube_cl
         injected["line"] = " ".join(line.splitlines()) or "x"
         bodies = pages(name_pages) | pages(log_pages)
         searched = customer.get(logs, query_string={"component": "app", "q": query[:100]})
-        assert searched.status_code == 200
-        bodies["search"] = searched.get_data(as_text=True)
+        if "\x00" in query[:100]:
+            assert searched.status_code == 400  # NUL is refused at the door (portal/security.py)
+        else:
+            assert searched.status_code == 200
+            bodies["search"] = searched.get_data(as_text=True)
         for label, body in bodies.items():
             assert tag_counts(body) == baseline[label if label != "search" else "logs"], (label, name, line, query)
         shown = str(escape(injected["line"]))
