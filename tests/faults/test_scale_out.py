@@ -86,6 +86,9 @@ def test_two_web_servers_and_two_consumers_do_nothing_twice(app, make_user, cons
                                              settings={}))
     for index in range(BUYERS):
         make_user(email=f"buyer{index}@example.com")
+    # Production's threshold: the fault tests' 0 would let a reconcile run at a 10-minute boundary resume
+    # setups that are merely in progress (harmless, but then a setup shows its steps twice).
+    process_env["PROVISION_STALE_MINUTES"] = "10"
     for _ in range(2):
         consumers.start(periodic=True)
     started_minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
