@@ -1,8 +1,10 @@
 """Read-only queries behind the admin pages."""
+import time as monotonic_clock
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import func, or_, select
+from flask import current_app
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts.models import User
@@ -18,6 +20,10 @@ from portal.notifications.models import Email
 from portal.provisioning.models import Node
 
 PAGE_SIZE = 50
+# Up to this many matching rows a list's total is counted on every request; beyond it, counting (26,000 active
+# subscriptions: more database time than the rest of the page) is done at most once per COUNT_CACHE_SECONDS.
+EXACT_COUNT_LIMIT = 1_000
+COUNT_CACHE_SECONDS = 30
 
 
 def nodes() -> list[Node]:
@@ -54,6 +60,7 @@ class Page:
     total: int
     page: int
     size: int = PAGE_SIZE
+    total_is_estimate: bool = False  # a large total counted up to COUNT_CACHE_SECONDS ago
 
     @property
     def has_next(self) -> bool:
@@ -69,10 +76,32 @@ def _users_matching(pattern: str):
     return select(User.id).where(User.email.like(pattern, escape="\\"))
 
 
+def _total(count_query) -> tuple[int, bool]:
+    """How many rows match, and whether that is a recent count rather than this moment's (large totals only)."""
+    compiled = count_query.compile(db.engine)
+    key = (str(compiled), repr(sorted(compiled.params.items())))
+    cache = current_app.extensions.setdefault("portal.admin.counts", {})  # per app: its own database
+    now = monotonic_clock.monotonic()
+    cached = cache.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1], True
+    # Counting at most one row past the limit reads a few index pages however large the table is.
+    bounded = db.session.scalar(select(func.count()).select_from(
+        count_query.with_only_columns(literal(1), maintain_column_froms=True).limit(EXACT_COUNT_LIMIT + 1).subquery()))
+    if bounded <= EXACT_COUNT_LIMIT:
+        return bounded, False
+    total = db.session.scalar(count_query)
+    if len(cache) > 500:  # filters are open-ended (searches): keep the cache small
+        cache.clear()
+    cache[key] = (now + COUNT_CACHE_SECONDS, total)
+    return total, False
+
+
 def _page(query, count_query, page: int) -> Page:
     page = max(page, 1)
     items = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).unique().all()
-    return Page(list(items), db.session.scalar(count_query), page)
+    total, estimate = _total(count_query)
+    return Page(list(items), total, page, total_is_estimate=estimate)
 
 
 def outbox_page(*, state: str | None, template: str | None, recipient: str, page: int) -> Page:
