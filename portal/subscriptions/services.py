@@ -85,7 +85,7 @@ def subscription_paid(*, subscription_id: int, period_days: int, now: datetime |
     _move(subscription, "provisioning", kind="paid", message="Payment received. Preparing your instance.")
     subscription.current_period_end = now + timedelta(days=period_days)
     db.session.commit()
-    provisioning_tasks.provision_instance(subscription.id)
+    provisioning_tasks.provision_instance(subscription_id)
     return subscription
 
 
@@ -95,7 +95,7 @@ def subscription_reprovision(*, subscription_id: int, reason: str) -> Subscripti
     _move(subscription, "provisioning", kind="provisioning", message=reason)
     subscription.suspension_reason = None
     db.session.commit()
-    provisioning_tasks.provision_instance(subscription.id)
+    provisioning_tasks.provision_instance(subscription_id)
     return subscription
 
 
@@ -133,7 +133,7 @@ def subscription_suspend(*, subscription_id: int, reason: str, note: str = "") -
     subscription.suspension_reason = reason
     subscription.state_note = note[:2000]
     db.session.commit()
-    provisioning_tasks.suspend_instance(subscription.id)
+    provisioning_tasks.suspend_instance(subscription_id)
     return subscription
 
 
@@ -149,7 +149,7 @@ def subscription_terminate(*, subscription_id: int, note: str = "") -> Subscript
     subscription = _locked(subscription_id)
     _move(subscription, "terminated", kind="terminated", message=f"Terminated. {note}".strip(), level="warning")
     db.session.commit()
-    provisioning_tasks.terminate_instance(subscription.id)
+    provisioning_tasks.terminate_instance(subscription_id)
     return subscription
 
 
