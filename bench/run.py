@@ -259,10 +259,13 @@ def main(argv=None) -> int:
                 stacks.database_drop(name + suffix)
     results["run"]["duration_seconds"] = round(time.perf_counter() - clock, 1)
     results["run"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["run"]["python_loop_seconds_at_end"] = stacks.python_loop_seconds()
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
     print(table(results))
+    print(f"\nMachine speed (plain Python, 5M additions, best of 3): {results['run']['machine']['python_loop_seconds_at_start']} s "
+          f"at the start, {results['run']['python_loop_seconds_at_end']} s at the end (smaller is faster)")
     print(f"\nWritten to {output} ({results['run']['duration_seconds']} s, "
           f"git {results['run']['git']['commit'][:10]}{' + local changes' if results['run']['git']['dirty'] else ''})")
     failed = [name for name, figures in results["scenarios"].items() if "error" in figures]

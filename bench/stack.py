@@ -258,12 +258,62 @@ class MemorySampler:
             self._sample()
 
 
+def cpu_seconds_by_part(stack: "Stack") -> dict[str, float]:
+    """CPU seconds used so far by each part of the run on these shared cores: the web workers, the emulators,
+    the consumer, PostgreSQL, Redis, and this process (the load generator)."""
+    totals: dict[str, float] = {}
+
+    def add(part: str, process: psutil.Process) -> None:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            return
+        totals[part] = totals.get(part, 0.0) + times.user + times.system
+
+    for child in list(stack.children):
+        try:
+            parent = psutil.Process(child.process.pid)
+            for process in [parent, *parent.children(recursive=True)]:
+                add(child.role, process)
+        except psutil.Error:
+            continue
+    for process in psutil.process_iter(["name"]):
+        name = process.info["name"] or ""
+        if name.startswith("postgres"):
+            add("postgresql", process)
+        elif name.startswith("redis-server"):
+            add("redis", process)
+    add("generator", psutil.Process())
+    return totals
+
+
+def cpu_per_request_ms(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """Each part's CPU milliseconds per request between two cpu_seconds_by_part() readings, and their sum."""
+    parts = {part: round((after[part] - before.get(part, 0.0)) * 1000 / max(requests, 1), 2) for part in after}
+    return {**dict(sorted(parts.items(), key=lambda item: -item[1])), "total": round(sum(parts.values()), 2)}
+
+
+def python_loop_seconds(iterations: int = 5_000_000, repeats: int = 3) -> float:
+    """This machine's speed for plain Python: the best of a few runs of a fixed loop (CPU seconds).
+
+    Machines of one kind differ, and a shared one changes speed within minutes; this puts runs side by side.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        began, total = time.process_time(), 0
+        for number in range(iterations):
+            total += number
+        best = min(best, time.process_time() - began)
+    return round(best, 3)
+
+
 def machine_facts() -> dict:
     import platform
 
     facts = {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
              "python": platform.python_version(), "platform": platform.platform(),
-             "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+             "python_loop_seconds_at_start": python_loop_seconds()}
     try:
         model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
         facts["cpu_model"] = model

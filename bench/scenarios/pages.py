@@ -8,6 +8,7 @@ import random
 
 from bench.loadgen import Target, login_all, open_loop
 from bench.seed import PASSWORD, STAFF_EMAIL
+from bench.stack import cpu_per_request_ms, cpu_seconds_by_part
 
 NAME = "pages"
 # (page, weight): what a customer does most is glance at the dashboard and at polling fragments.
@@ -49,7 +50,9 @@ def run(bench) -> dict:
     hello = Target("hello", "/bench-hello")
 
     open_loop(web.url, settings.warmup_rate, settings.warmup_seconds, pick)  # warm caches and pools, not recorded
+    before = cpu_seconds_by_part(bench.stack)
     at_rate = open_loop(web.url, settings.pages_rate, settings.pages_seconds, pick)
+    cpu_ms = cpu_per_request_ms(before, cpu_seconds_by_part(bench.stack), len(at_rate.all_latencies))
     bare = open_loop(web.url, settings.pages_rate, settings.hello_seconds, lambda i: hello)
 
     ramp, highest = [], None
@@ -77,13 +80,15 @@ def run(bench) -> dict:
                   round(figures["all"]["p50_ms"] / hello_figures["all"]["p50_ms"], 1),
                   round(page_p99 / hello_figures["all"]["p99_ms"], 1)), "unit": "x"},
               {"figure": f"generator CPU share at {rate} (machine busy)",
-               "value": f"{figures['generator_cpu_share_pct']} % ({figures['machine_busy_pct']} %)"}]
+               "value": f"{figures['generator_cpu_share_pct']} % ({figures['machine_busy_pct']} %)"},
+              {"figure": f"CPU per request at {rate}, by process", "unit": "ms",
+               "value": " · ".join(f"{part} {ms}" for part, ms in cpu_ms.items())}]
     return {
         "mix": dict(MIX), "logged_in_customers": len(customers), "at_rate": figures, "hello": hello_figures,
         "ratio_to_hello_p50": round(figures["all"]["p50_ms"] / hello_figures["all"]["p50_ms"], 1),
         "ratio_to_hello_p99": round(page_p99 / hello_figures["all"]["p99_ms"], 1),
         "ramp": ramp, "highest_rate_p99_under_200ms": highest or 0,
-        "generator_cpu_share_pct": figures["generator_cpu_share_pct"], "table": table,
+        "generator_cpu_share_pct": figures["generator_cpu_share_pct"], "cpu_ms_per_request": cpu_ms, "table": table,
         "targets": [
             {"figure": f"p99 of the mix at {settings.pages_rate}/s", "value": page_p99, "unit": "ms",
              "target": f"< {P99_TARGET_MS:g} ms", "met": page_p99 is not None and page_p99 < P99_TARGET_MS},

@@ -15,6 +15,7 @@ import requests
 from sqlalchemy import func, select
 
 from bench.loadgen import summary
+from bench.stack import cpu_per_request_ms, cpu_seconds_by_part
 
 NAME = "webhook"
 TARGET_PER_S = 300
@@ -122,7 +123,9 @@ def run(bench) -> dict:
         rng.shuffle(bodies)
         db.session.remove()
 
+    before = cpu_seconds_by_part(bench.stack)
     results, wall = asyncio.run(_send_all(web.url + PATH, bodies, settings.webhook_senders))
+    cpu_ms = cpu_per_request_ms(before, cpu_seconds_by_part(bench.stack), len(bodies))
 
     ok = [latency for status, latency, _ in results if status == 200]
     errors = len(results) - len(ok)
@@ -144,8 +147,10 @@ def run(bench) -> dict:
     return {
         "notifications": len(results), "distinct_invoices": len(invoices), "duplicates": len(duplicates),
         "senders": settings.webhook_senders, "wall_seconds": round(wall, 2), "per_second": round(rate, 1),
-        "latency": latency, "statuses": statuses, "applied_exactly_once": check,
-        "table": [{"figure": "latency p50 / p99", "value": f"{latency['p50_ms']} / {latency['p99_ms']}", "unit": "ms"}],
+        "latency": latency, "statuses": statuses, "applied_exactly_once": check, "cpu_ms_per_notification": cpu_ms,
+        "table": [{"figure": "latency p50 / p99", "value": f"{latency['p50_ms']} / {latency['p99_ms']}", "unit": "ms"},
+                  {"figure": "CPU per notification, by process", "unit": "ms",
+                   "value": " · ".join(f"{part} {ms}" for part, ms in cpu_ms.items())}],
         "targets": [
             {"figure": f"notifications/s ({settings.webhook_senders} senders, 20% duplicates)",
              "value": round(rate, 1), "unit": "/s", "target": f">= {TARGET_PER_S}/s", "met": rate >= TARGET_PER_S},

@@ -41,6 +41,14 @@ def check_every_scenario_reports(results):
     for name in SCENARIOS:
         assert "error" not in results["scenarios"][name], results["scenarios"][name]
     assert results["run"]["git"]["commit"] and results["run"]["machine"]["cpus"]
+    assert number(results["run"]["machine"]["python_loop_seconds_at_start"])
+    assert number(results["run"]["python_loop_seconds_at_end"])
+
+
+def check_cpu_split(cpu_ms: dict):
+    """Where the CPU went, by process: the web workers and PostgreSQL both did some, and the parts add up."""
+    assert cpu_ms["web"] > 0 and cpu_ms["postgresql"] > 0 and cpu_ms["generator"] > 0, cpu_ms
+    assert abs(sum(v for k, v in cpu_ms.items() if k != "total") - cpu_ms["total"]) < 0.1, cpu_ms
 
 
 def check_pages(pages):
@@ -49,12 +57,15 @@ def check_pages(pages):
         assert all(number(figures[key]) for key in ("p50_ms", "p95_ms", "p99_ms")), (page, figures)
     assert number(pages["hello"]["all"]["p99_ms"]) and number(pages["ratio_to_hello_p99"])
     assert number(pages["highest_rate_p99_under_200ms"]) and number(pages["generator_cpu_share_pct"])
+    check_cpu_split(pages["cpu_ms_per_request"])
 
 
 def check_webhook(webhook):
     assert number(webhook["per_second"]) and webhook["per_second"] > 0
     assert number(webhook["latency"]["p99_ms"])
     assert webhook["duplicates"] > 0 and webhook["applied_exactly_once"]["ok"], webhook["applied_exactly_once"]
+    check_cpu_split(webhook["cpu_ms_per_notification"])
+    assert webhook["cpu_ms_per_notification"]["midtrans"] > 0  # the status API was asked, over HTTP
 
 
 def check_sweep(sizes):
