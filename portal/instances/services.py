@@ -38,7 +38,8 @@ def instance_log(*, subscription, component: str, tail: int = 100, previous: boo
     selector = (f"app.kubernetes.io/instance={instance_target(subscription).names.instance},"
                 f"app.kubernetes.io/component={component}")
     try:
-        pods = [p for p in gateway.list_pods(selector) if p["metadata"].get("namespace") == subscription.namespace]
+        # Listed in the instance's own namespace: the API server looks at its pods only, not the whole cluster's.
+        pods = gateway.list_objects("v1", "Pod", namespace=subscription.namespace, selector=selector)
     except ClusterError:
         return LogLines(problem="We cannot reach the cluster right now. Please try again in a moment.")
     if not pods:
