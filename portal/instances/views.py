@@ -23,9 +23,8 @@ def _own(subscription_id: int):
     return selectors.instance_for(user_id=current_user.id, subscription_id=subscription_id) or abort(404)
 
 
-def _status_context(subscription) -> dict:
+def _status_context(subscription, status) -> dict:
     """What the page's `status` block shows, and all its htmx poll computes (a quarter of the page traffic)."""
-    status = selectors.status_of(subscription.id)
     setting_up = subscription.state in ("provisioning", "provisioning_failed")  # the block shows progress only then
     return {"subscription": subscription, "instance_status": status, "health": selectors.health_of(subscription, status),
             "progress": selectors.progress_of(subscription) if setting_up else [],
@@ -33,7 +32,7 @@ def _status_context(subscription) -> dict:
             "transitional": subscription.state in selectors.TRANSITIONAL}
 
 
-def _page_context(subscription) -> dict:
+def _page_context(subscription, status) -> dict:
     """The whole page: the status block's context plus the timeline, usage charts and actions."""
     samples = selectors.samples_of(subscription.id)
     end = utcnow()
@@ -45,7 +44,7 @@ def _page_context(subscription) -> dict:
         usage_chart([Point(s.taken_at, s.memory_mb) for s in samples], limit=plan.memory_mb,
                     start=start, end=end, title="Memory", unit="MiB"),
     ]
-    return {**_status_context(subscription), "events": selectors.events_of(subscription.id),
+    return {**_status_context(subscription, status), "events": selectors.events_of(subscription.id),
             "template": template_for(subscription.plan.service.slug), "charts": charts,
             "retention_days": current_app.config["RETENTION_DAYS"]}
 
@@ -59,8 +58,9 @@ def _block_only() -> bool:
 @login_required
 def show(subscription_id: int):
     """The instance page; its status block polls itself while the instance is changing (286 stops it)."""
-    subscription = _own(subscription_id)
-    context = _status_context(subscription) if _block_only() else _page_context(subscription)
+    subscription, status = selectors.instance_with_status(user_id=current_user.id,
+                                                          subscription_id=subscription_id) or abort(404)
+    context = _status_context(subscription, status) if _block_only() else _page_context(subscription, status)
     return render_polling("instances/show.html", block="status",
                           settled=subscription.state not in selectors.TRANSITIONAL, **context)
 
