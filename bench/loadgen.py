@@ -159,3 +159,24 @@ def login_all(base_url: str, emails: list[str], password: str, concurrency: int 
         return dict(await asyncio.gather(*(one(e) for e in emails)))
 
     return asyncio.run(run())
+
+
+def settle(base_url: str, path: str = "/bench-hello", quick_ms: float = 20.0, timeout: float = 60.0) -> float:
+    """Wait until the server has worked off what an overloaded run left queued: three quick answers in a row.
+
+    Without this, a run after an overloaded one measures the previous run's backlog. Returns the seconds waited.
+    """
+    import requests
+
+    began, quick = time.perf_counter(), 0
+    with requests.Session() as session:
+        while quick < 3 and time.perf_counter() - began < timeout:
+            sent = time.perf_counter()
+            try:
+                session.get(base_url + path, timeout=timeout)
+                quick = quick + 1 if (time.perf_counter() - sent) * 1000 < quick_ms else 0
+            except requests.RequestException:
+                quick = 0
+            if quick < 3:
+                time.sleep(0.2)
+    return round(time.perf_counter() - began, 1)

@@ -293,6 +293,16 @@ def cpu_per_request_ms(before: dict[str, float], after: dict[str, float], reques
     return {**dict(sorted(parts.items(), key=lambda item: -item[1])), "total": round(sum(parts.values()), 2)}
 
 
+def cpu_lines(label: str, cpu_ms: dict | None) -> list[dict]:
+    """Table lines: each process's CPU per request, and the rate all cores could serve at that cost."""
+    if not cpu_ms:
+        return []
+    capacity = (os.cpu_count() or 1) * 1000 / cpu_ms["total"] if cpu_ms["total"] else 0
+    return [{"figure": f"CPU per request, {label}, by process", "unit": "ms",
+             "value": " · ".join(f"{part} {ms}" for part, ms in cpu_ms.items())},
+            {"figure": "  at that cost, every core busy would serve at most", "unit": "/s", "value": round(capacity)}]
+
+
 def python_loop_seconds(iterations: int = 5_000_000, repeats: int = 3) -> float:
     """This machine's speed for plain Python: the best of a few runs of a fixed loop (CPU seconds).
 

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import func, select
 
 from bench.loadgen import summary
-from bench.stack import cpu_per_request_ms, cpu_seconds_by_part
+from bench.stack import cpu_lines, cpu_per_request_ms, cpu_seconds_by_part
 
 NAME = "webhook"
 TARGET_PER_S = 300
@@ -149,8 +149,7 @@ def run(bench) -> dict:
         "senders": settings.webhook_senders, "wall_seconds": round(wall, 2), "per_second": round(rate, 1),
         "latency": latency, "statuses": statuses, "applied_exactly_once": check, "cpu_ms_per_notification": cpu_ms,
         "table": [{"figure": "latency p50 / p99", "value": f"{latency['p50_ms']} / {latency['p99_ms']}", "unit": "ms"},
-                  {"figure": "CPU per notification, by process", "unit": "ms",
-                   "value": " · ".join(f"{part} {ms}" for part, ms in cpu_ms.items())}],
+                  *cpu_lines("each notification", cpu_ms)],
         "targets": [
             {"figure": f"notifications/s ({settings.webhook_senders} senders, 20% duplicates)",
              "value": round(rate, 1), "unit": "/s", "target": f">= {TARGET_PER_S}/s", "met": rate >= TARGET_PER_S},
