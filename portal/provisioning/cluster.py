@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+import orjson
 import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -139,7 +140,8 @@ class Cluster:
             raise _error_from(response.status, data)
         if raw:
             return data.decode(errors="replace")
-        return json.loads(data) if data else {}
+        # orjson: the status sweep's pod list is tens of MB at 10,000 instances; it parses it in about half the time.
+        return orjson.loads(data) if data else {}
 
     # -- reading --------------------------------------------------------------------------------
 
