@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import psutil
+import requests
 
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -166,8 +167,6 @@ def settle(base_url: str, path: str = "/bench-hello", quick_ms: float = 20.0, ti
 
     Without this, a run after an overloaded one measures the previous run's backlog. Returns the seconds waited.
     """
-    import requests
-
     began, quick = time.perf_counter(), 0
     with requests.Session() as session:
         while quick < 3 and time.perf_counter() - began < timeout:

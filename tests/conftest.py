@@ -1,4 +1,5 @@
 """Shared fixtures: a migrated database per test session (PostgreSQL or SQLite), the app, clients, users."""
+import contextlib
 import contextvars
 import email
 import email.policy
@@ -52,14 +53,19 @@ def database_url():
         url = f"sqlite:///{path}"
         yield _migrate(url)
         return
-    name = f"portal_test_{_WORKER}_{uuid.uuid4().hex[:8]}"
+    with postgres_database(f"portal_test_{_WORKER}_{uuid.uuid4().hex[:8]}") as url:
+        yield _migrate(url)
+
+
+@contextlib.contextmanager
+def postgres_database(name: str):
+    """An empty PostgreSQL database of that name for the block (its URL), dropped afterwards."""
     admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
                              isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        yield _migrate(url)
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

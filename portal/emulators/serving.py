@@ -1,5 +1,6 @@
 """What both emulators share: serving a WSGI app on loopback in a thread, the fail-next rule, the JSON
 helpers of their /_emulator controls, and running one from the command line until a signal."""
+import abc
 import json
 import signal
 import sys
@@ -15,7 +16,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class LoopbackServer:
+class LoopbackServer(abc.ABC):
     """start() serves `wsgi_app()` on a thread; stop() wakes requests sleeping in an injected timeout."""
 
     thread_name = "emulator"
@@ -27,8 +28,9 @@ class LoopbackServer:
         self._thread = None
         self.url = None
 
+    @abc.abstractmethod
     def wsgi_app(self):
-        raise NotImplementedError
+        """The WSGI application each emulator serves (its API and its /_emulator controls)."""
 
     def start(self, host: str = "127.0.0.1", port: int = 0):
         if self._server is not None:

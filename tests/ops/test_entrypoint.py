@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from tests.conftest import DATABASE, PG_ADMIN_URL, free_port
+from tests.conftest import DATABASE, free_port, postgres_database
 from tests.ops.manifests import ENTRYPOINT, ROOT
 
 
@@ -26,17 +26,8 @@ def database_url(tmp_path):
     if DATABASE == "sqlite":
         yield f"sqlite:///{tmp_path / 'ops.db'}"
         return
-    name = f"portal_ops_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database(f"portal_ops_{os.getpid()}_{uuid.uuid4().hex[:6]}") as url:
+        yield url
 
 
 @pytest.fixture
