@@ -14,8 +14,10 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _WORKER_INDEX = int(re.sub(r"\D", "", _WORKER) or 0)
 os.environ["PORTAL_INSTANCE_DIR"] = tempfile.mkdtemp(prefix=f"portal-test-{_WORKER}-")
 if os.environ.get("REDIS_URL"):
-    # One Redis database per xdist worker, so queues of parallel workers never mix.
-    os.environ["REDIS_URL"] = re.sub(r"/\d+$", "", os.environ["REDIS_URL"]) + f"/{10 + _WORKER_INDEX}"
+    # One Redis database per xdist worker, so queues of parallel workers never mix (a second checkout
+    # running its suite at the same time sets another PORTAL_TEST_REDIS_DB_BASE).
+    _REDIS_BASE = int(os.environ.get("PORTAL_TEST_REDIS_DB_BASE", "10"))
+    os.environ["REDIS_URL"] = re.sub(r"/\d+$", "", os.environ["REDIS_URL"]) + f"/{_REDIS_BASE + _WORKER_INDEX}"
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
