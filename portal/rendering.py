@@ -3,9 +3,12 @@ import csv
 import functools
 import io
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, Response, current_app, make_response, redirect, render_template, request
+from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 
@@ -57,6 +60,47 @@ def format_idr(amount: int | None) -> str:
     return "Rp " + f"{int(amount):,}".replace(",", ".")
 
 
+DEFAULT_CUSTOMER_ZONE = "Asia/Jakarta"
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def display_zone() -> ZoneInfo:
+    """The zone times are shown in: the reader's own (profile), else UTC on staff pages, else the
+    customers' default (Asia/Jakarta)."""
+    chosen = getattr(current_user, "timezone", None) if current_user else None
+    if chosen:
+        return _zone(chosen)
+    if request and request.blueprint == "admin":
+        return _zone("UTC")
+    return _zone(current_app.config.get("DEFAULT_TIMEZONE") or DEFAULT_CUSTOMER_ZONE)
+
+
+def format_local_time(moment: datetime | None, pattern: str = "%d %b %Y %H:%M", zone: str | None = None) -> str:
+    """A moment in the reader's zone with the zone named ("30 Nov 2026 15:58 WIB"); '' for none."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:  # stored as UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone(_zone(zone) if zone else display_zone())
+    return f"{local.strftime(pattern)} {local.tzname()}"
+
+
+def format_local_date(moment: datetime | None, pattern: str = "%d %b %Y", zone: str | None = None) -> str:
+    """The calendar day a moment falls on in the reader's zone (no zone name: a day is a day)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(_zone(zone) if zone else display_zone()).strftime(pattern)
+
+
 @functools.lru_cache(maxsize=64)
 def _static_file_exists(static_folder: str, filename: str) -> bool:
     return (Path(static_folder) / filename).is_file()
@@ -73,6 +117,8 @@ def app_logo_file(logo: str | None) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["idr"] = format_idr
+    app.jinja_env.filters["localtime"] = format_local_time
+    app.jinja_env.filters["localdate"] = format_local_date
     app.jinja_env.globals["app_logo_file"] = app_logo_file
 
     @app.context_processor
