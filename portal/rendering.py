@@ -82,20 +82,32 @@ def display_zone() -> ZoneInfo:
     return _zone(current_app.config.get("DEFAULT_TIMEZONE") or DEFAULT_CUSTOMER_ZONE)
 
 
-def format_local_time(moment: datetime | None, pattern: str = "%d %b %Y %H:%M", zone: str | None = None) -> str:
+def _moment(value: datetime | str | None) -> datetime | str | None:
+    """Emails carry moments as ISO text in their stored context; text that is not ISO is shown as it is."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def format_local_time(moment: datetime | str | None, pattern: str = "%d %b %Y %H:%M", zone: str | None = None) -> str:
     """A moment in the reader's zone with the zone named ("30 Nov 2026 15:58 WIB"); '' for none."""
-    if moment is None:
-        return ""
+    moment = _moment(moment)
+    if moment is None or isinstance(moment, str):
+        return moment or ""
     if moment.tzinfo is None:  # stored as UTC
         moment = moment.replace(tzinfo=timezone.utc)
     local = moment.astimezone(_zone(zone) if zone else display_zone())
     return f"{local.strftime(pattern)} {local.tzname()}"
 
 
-def format_local_date(moment: datetime | None, pattern: str = "%d %b %Y", zone: str | None = None) -> str:
+def format_local_date(moment: datetime | str | None, pattern: str = "%d %b %Y", zone: str | None = None) -> str:
     """The calendar day a moment falls on in the reader's zone (no zone name: a day is a day)."""
-    if moment is None:
-        return ""
+    moment = _moment(moment)
+    if moment is None or isinstance(moment, str):
+        return moment or ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(_zone(zone) if zone else display_zone()).strftime(pattern)

@@ -1,6 +1,6 @@
 """Account forms; the rules that need the database live in accounts.services."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -30,6 +30,12 @@ class ResetPasswordForm(FlaskForm):
 class ProfileForm(FlaskForm):
     name = StringField("Full name", validators=[DataRequired("Please tell us your name."), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired("Please enter your email."), Length(max=254)])
+
+
+class TimezoneForm(FlaskForm):
+    # Choices come from accounts.services.timezone_names(); the service checks the value again.
+    timezone = SelectField("Time zone", validate_choice=False,
+                           validators=[DataRequired("Pick a time zone.")])
 
 
 class PasswordChangeForm(FlaskForm):

@@ -30,6 +30,8 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # IANA name the person reads times in; None means the portal's default (rendering.display_zone).
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"

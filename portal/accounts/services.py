@@ -1,5 +1,7 @@
 """Account operations: register, verify, authenticate, reset and change passwords, edit profile."""
+import functools
 import secrets
+import zoneinfo
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -322,5 +324,28 @@ def user_set_staff(*, user_id: int, staff: bool, actor_id: int, ip: str | None =
     user.is_staff = staff
     audit_record(action="user.staff_granted" if staff else "user.staff_revoked", actor_id=actor_id,
                  target_type="user", target_id=user.id, ip=ip)
+    db.session.commit()
+    return user
+
+
+class InvalidTimezone(AccountError):
+    field = "timezone"
+
+
+@functools.cache
+def timezone_names() -> tuple[str, ...]:
+    """The IANA zones a person can pick: Area/City names, without the Etc/ aliases."""
+    return tuple(sorted(zone for zone in zoneinfo.available_timezones() if "/" in zone and not zone.startswith("Etc/")))
+
+
+def user_set_timezone(*, user_id: int, zone: str, ip: str | None = None) -> User:
+    """The zone this person reads times in, on pages and in emails; refused unless a known IANA name."""
+    zone = (zone or "").strip()
+    if zone not in timezone_names():
+        raise InvalidTimezone("Pick a time zone from the list, for example Asia/Jakarta.")
+    user = db.session.get(User, user_id)
+    user.timezone = zone
+    audit_record(action="user.timezone_changed", actor_id=user.id, target_type="user", target_id=user.id, ip=ip,
+                 details={"timezone": zone})
     db.session.commit()
     return user

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.accounts import forms, services
 from portal.extensions import limiter, login_manager
-from portal.rendering import client_ip, redirect_after_post, render_page
+from portal.rendering import DEFAULT_CUSTOMER_ZONE, client_ip, redirect_after_post, render_page
 
 blueprint = Blueprint("accounts", __name__)
 
@@ -155,7 +155,7 @@ def profile():
             return redirect_after_post(url_for("accounts.profile"))
     status = 422 if form.is_submitted() else 200
     return render_page("accounts/profile.html", block="profile_form", status=status,
-                       form=form, password_form=password_form)
+                       form=form, password_form=password_form, timezone_form=_timezone_form(formdata=None))
 
 
 @blueprint.route("/account/password", methods=["POST"])
@@ -177,4 +177,30 @@ def change_password():
             flash("Your password has been changed. Other devices have been logged out.", "success")
             return redirect_after_post(url_for("accounts.profile"))
     return render_page("accounts/profile.html", block="password_form", status=422,
-                       form=form, password_form=password_form)
+                       form=form, password_form=password_form, timezone_form=_timezone_form(formdata=None))
+
+
+def _timezone_form(**kwargs) -> forms.TimezoneForm:
+    form = forms.TimezoneForm(**kwargs)
+    form.timezone.choices = services.timezone_names()
+    if not form.is_submitted() or kwargs.get("formdata", True) is None:
+        form.timezone.data = (current_user.timezone or current_app.config.get("DEFAULT_TIMEZONE")
+                               or DEFAULT_CUSTOMER_ZONE)
+    return form
+
+
+@blueprint.route("/account/timezone", methods=["POST"])
+@login_required
+def change_timezone():
+    form = _timezone_form()
+    if form.validate_on_submit():
+        try:
+            services.user_set_timezone(user_id=current_user.id, zone=form.timezone.data, ip=client_ip())
+        except services.AccountError as error:
+            forms.form_error(form, error)
+        else:
+            flash(f"Times are now shown in {form.timezone.data}.", "success")
+            return redirect_after_post(url_for("accounts.profile"))
+    return render_page("accounts/profile.html", block="timezone_form", status=422,
+                       form=forms.ProfileForm(obj=current_user, formdata=None),
+                       password_form=forms.PasswordChangeForm(formdata=None), timezone_form=form)

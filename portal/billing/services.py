@@ -319,7 +319,7 @@ def _on_refunded(invoice: Invoice, transaction_status: str) -> None:
 def receipt_context(invoice: Invoice) -> dict:
     plan = invoice.subscription.plan
     return {"name": invoice.user.name, "number": invoice.number, "item": _item_name(plan, invoice.kind),
-            "amount_idr": int(invoice.amount_idr), "paid_at": invoice.paid_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "amount_idr": int(invoice.amount_idr), "paid_at": as_utc(invoice.paid_at).isoformat(),
             "payment_type": (invoice.payment_type or "").replace("_", " "),
             "link": absolute_url("billing.receipt", invoice_id=invoice.id)}
 

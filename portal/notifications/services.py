@@ -12,6 +12,7 @@ from portal.links import absolute_url
 from portal.notifications import mailer
 from portal.notifications import tasks as email_tasks
 from portal.notifications.models import Email
+from portal.rendering import DEFAULT_CUSTOMER_ZONE
 from portal.timestamps import utcnow
 
 TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready",
@@ -50,9 +51,19 @@ def email_dispatch(*emails: Email | None) -> None:
             email_tasks.email_send(email.id)
 
 
+def recipient_zone(user_id: int | None) -> str:
+    """The zone an email's times are written in: the recipient's own, else UTC for staff, else the customers' default."""
+    user = db.session.get(User, user_id) if user_id else None
+    if user is not None and user.timezone:
+        return user.timezone
+    if user is not None and user.is_staff:
+        return "UTC"
+    return current_app.config.get("DEFAULT_TIMEZONE") or DEFAULT_CUSTOMER_ZONE
+
+
 def email_render(email: Email) -> None:
     """Fill in subject, text and HTML from templates/email/<template>.{html,txt}."""
-    context = {**email.context, "recipient": email.recipient}
+    context = {**email.context, "recipient": email.recipient, "zone": recipient_zone(email.user_id)}
     html_name = f"email/{email.template}.html"
     email.subject = render_block(html_name, "subject", **context).strip()
     email.body_html = render_template(html_name, **context)

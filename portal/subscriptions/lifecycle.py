@@ -27,7 +27,8 @@ def _subscriptions(*conditions) -> list[Subscription]:
 
 
 def _day(moment: datetime) -> str:
-    return f"{as_utc(moment):%d %B %Y}"
+    """The moment as ISO text: the email shows its day in the recipient's zone."""
+    return as_utc(moment).isoformat()
 
 
 def renewals_issue(now: datetime | None = None) -> dict:
