@@ -196,6 +196,21 @@ def subscription_detail(subscription_id: int) -> Subscription | None:
                              .options(joinedload(Subscription.user), joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
+# Which staff action each state allows (the subscription page shows only these; the services still check).
+_STAFF_ACTIONS = {
+    "suspend": ("active", "provisioning", "provisioning_failed"),
+    "resume": ("suspended",),
+    "retry": ("provisioning_failed",),
+    "restart": ("active",),
+    "extend": ("active", "provisioning", "provisioning_failed", "suspended"),
+    "terminate": ("active", "provisioning", "provisioning_failed", "suspended"),
+}
+
+
+def subscription_staff_actions(state: str) -> frozenset[str]:
+    return frozenset(action for action, states in _STAFF_ACTIONS.items() if state in states)
+
+
 def audit_page(*, action: str | None, actor_id: int | None, target_type: str | None, target_id: str | None,
                page: int) -> Page:
     conditions = []

@@ -181,6 +181,7 @@ def subscription(subscription_id: int):
     except ClusterError as error:
         objects, cluster_error = [], str(error)
     return render_page("admin/subscription.html", subscription=subscription,
+                       actions=selectors.subscription_staff_actions(subscription.state),
                        events=instance_selectors.events_of(subscription.id, limit=60),
                        instance_status=instance_selectors.status_of(subscription.id), objects=objects,
                        cluster_error=cluster_error, invoices=selectors.subscription_invoices(subscription.id))
@@ -193,20 +194,28 @@ def subscription_action(subscription_id: int, action: str):
     selectors.subscription_detail(subscription_id) or abort(404)
     form = request.form
     common = {"subscription_id": subscription_id, "actor_id": current_user.id, "ip": client_ip()}
+    reason = form.get("reason", "").strip()
     try:
         if action == "suspend":
-            staff.staff_suspend(reason=form.get("reason", ""), **common)
+            staff.staff_suspend(reason=reason, **common)
+            done = f"Subscription suspended: {reason}"
         elif action == "resume":
             staff.staff_resume(**common)
+            done = "Subscription resumed: its instance is being set up again."
         elif action == "retry":
             staff.staff_retry(**common)
+            done = "Provisioning retried: the instance is being set up again."
         elif action == "restart":
             staff.staff_restart(**common)
+            done = "Restart requested: the instance's pods are being replaced."
         elif action == "extend":
-            staff.staff_extend(days=form.get("days", 0, type=int), reason=form.get("reason", ""), **common)
+            days = form.get("days", 0, type=int)
+            staff.staff_extend(days=days, reason=reason, **common)
+            done = f"Extended by {days} day{'' if days == 1 else 's'}: {reason}"
         else:
             staff.staff_terminate(confirmation=form.get("confirm", ""), **common)
-        flash(f"{action.title()}: done.", "success")
+            done = "Subscription terminated: its objects are being deleted from the cluster."
+        flash(done, "success")
     except (staff.StaffActionRefused, IllegalTransition) as error:
         flash(str(error), "warning")
     return redirect_after_post(url_for("admin.subscription", subscription_id=subscription_id))
