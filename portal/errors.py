@@ -7,6 +7,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal.ops.logs import request_id_var
 from portal.rendering import render_page
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,10 @@ MESSAGES = {
 
 def _error_page(status: int, detail: str | None = None):
     title, message = MESSAGES.get(status, (f"Error {status}", "Something went wrong."))
+    # A server error names the request id that is on its log lines, so support can find them from a screenshot.
+    reference = request_id_var.get() if status >= 500 else None
     response = render_page("errors/error.html", block="content", status=status,
-                           title=title, message=detail or message, code=status)
+                           title=title, message=detail or message, code=status, reference=reference)
     if getattr(request, "htmx", False):
         # htmx would otherwise drop an error body; show it in place of the page's main area.
         response.headers["HX-Retarget"] = "#main"
@@ -63,7 +66,7 @@ def register(app: Flask) -> None:
         if request.path.startswith("/billing/midtrans/") or request.accept_mimetypes.best == "application/json":
             response = jsonify(status="unavailable", reason="try again later")  # Midtrans retries a 5xx
         else:
-            response = make_response(render_template("errors/unavailable.html"))
+            response = make_response(render_template("errors/unavailable.html", reference=request_id_var.get()))
             if getattr(request, "htmx", False):
                 response.headers["HX-Retarget"] = "body"
                 response.headers["HX-Reswap"] = "innerHTML"
