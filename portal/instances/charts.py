@@ -201,6 +201,11 @@ def _points(coords: list[tuple[float, float]]) -> str:
     return " ".join(f"{_num(x)},{_num(y)}" for x, y in coords)
 
 
+def _text_width(text: str, font_size: float = 11) -> float:
+    """A generous width for text at this size (wide sans-serif faces such as DejaVu: 0.65 em a character)."""
+    return len(text) * 0.65 * font_size
+
+
 def bar_chart(bars: list[tuple[str, float]], *, title: str, value_label: Callable[[float], str],
               width: int = 640, height: int = 220) -> Markup:
     """An inline SVG bar chart: one labelled bar per (label, value), e.g. revenue per month."""
@@ -209,15 +214,18 @@ def bar_chart(bars: list[tuple[str, float]], *, title: str, value_label: Callabl
         return _svg(width, height, f"{title}: nothing yet",
                     [_text(MARGIN_LEFT, 16, title, fill="#212529", extra=' font-weight="600"'),
                      _text(width / 2, height / 2, "Nothing yet", anchor="middle")])
-    plot_w, plot_h = width - MARGIN_LEFT - MARGIN_RIGHT, height - MARGIN_TOP - MARGIN_BOTTOM
+    axis_label = value_label(top)
+    # The axis label ends 6 units left of the plot: the margin grows to hold it ("Rp 1.250.000.000" is wide).
+    left = max(MARGIN_LEFT, 6 + 4 + _text_width(axis_label))
+    plot_w, plot_h = width - left - MARGIN_RIGHT, height - MARGIN_TOP - MARGIN_BOTTOM
     slot = plot_w / len(bars)
     base = MARGIN_TOP + plot_h
-    body = [_text(MARGIN_LEFT, 16, title, fill="#212529", extra=' font-weight="600"'),
-            _line(MARGIN_LEFT, base, width - MARGIN_RIGHT, base, GRID_COLOUR),
-            _text(MARGIN_LEFT - 6, MARGIN_TOP + 4, value_label(top), anchor="end")]
+    body = [_text(left, 16, title, fill="#212529", extra=' font-weight="600"'),
+            _line(left, base, width - MARGIN_RIGHT, base, GRID_COLOUR),
+            _text(left - 6, MARGIN_TOP + 4, axis_label, anchor="end")]
     for index, (label, value) in enumerate(bars):
         bar_h = plot_h * value / top / HEADROOM if top else 0
-        x = MARGIN_LEFT + index * slot + slot * 0.15
+        x = left + index * slot + slot * 0.15
         body.append(f'<rect x="{_num(x)}" y="{_num(base - bar_h)}" width="{_num(slot * 0.7)}" '
                     f'height="{_num(bar_h)}" fill="{LINE_COLOUR}"><title>{escape(label)}: '
                     f'{escape(value_label(value))}</title></rect>')
