@@ -22,6 +22,24 @@ OUTCOMES = {
     "capture_challenge": ("capture", "challenge", "credit_card"),
     "capture_accept": ("capture", "accept", "credit_card"),
 }
+# What each choice means for the customer, in the words the simulator page shows (button, then effect).
+OUTCOME_WORDS = {
+    "settlement": ("Pay", "The payment succeeds: the invoice is marked paid and your instance is set up "
+                          "(for a renewal, your paid period is extended)."),
+    "pending": ("Leave it pending", "Like choosing bank transfer and not transferring yet: nothing happens yet. "
+                                    "The invoice keeps waiting and you can come back to pay."),
+    "deny": ("Card declined", "The bank refuses the payment: the invoice is marked failed and nothing is set up. "
+                              "Nothing is charged; you can try again from the invoice."),
+    "expire": ("Let it expire", "The payment window runs out: the invoice is marked failed and nothing is set up. "
+                                "You can try again from the invoice."),
+    "cancel": ("Cancel the payment", "You back out on the payment page: the invoice is marked failed and nothing is "
+                                     "set up. You can pay again from the invoice."),
+    "capture_challenge": ("Card held for a fraud review", "The card payment waits for Midtrans' fraud review: the "
+                                                           "invoice keeps waiting and nothing is set up until the "
+                                                           "review accepts it."),
+    "capture_accept": ("Card accepted", "The card is charged and the fraud check passes: the same as Pay, the "
+                                        "invoice is paid and your instance is set up."),
+}
 STATUS_CODES = {"settlement": "200", "capture": "200", "pending": "201", "deny": "202", "cancel": "200",
                 "expire": "407", "refund": "200", "failure": "202"}
 

@@ -151,7 +151,7 @@ def simulator_page(order_id: str):
         simulator.simulator_record(order_id=order_id, outcome=outcome, amount_idr=int(invoice.amount_idr))
         billing_tasks.simulator_send_notification(order_id)
         return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
-    return render_page("billing/simulator.html", invoice=invoice, order_id=order_id, outcomes=simulator.OUTCOMES)
+    return render_page("billing/simulator.html", invoice=invoice, order_id=order_id, outcomes=simulator.OUTCOME_WORDS)
 
 
 @blueprint.route("/billing/midtrans/notification", methods=["POST"])

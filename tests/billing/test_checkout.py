@@ -46,7 +46,7 @@ def test_review_shows_app_plan_period_price_and_address_then_pay_creates_the_ord
     pay = client.get(f"/billing/invoices/{invoice.id}/pay")
     assert pay.status_code == 302 and f"/billing/simulator/{invoice.order_id}" in pay.headers["Location"]
     simulator_page = client.get(urlsplit(pay.headers["Location"]).path).get_data(as_text=True)
-    assert "Payment simulator" in simulator_page and "capture (fraud challenge)" in simulator_page
+    assert "Payment simulator" in simulator_page and "Card held for a fraud review" in simulator_page
 
 
 def test_unverified_customers_cannot_pay(client, customer, make_user, login):
