@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.accounts import forms, services
 from portal.extensions import limiter, login_manager
+from portal.notifications.views import CONFIRMATION, kept_mail_notice
 from portal.rendering import DEFAULT_CUSTOMER_ZONE, client_ip, redirect_after_post, render_page
 
 blueprint = Blueprint("accounts", __name__)
@@ -49,7 +50,11 @@ def signup():
             forms.form_error(form, error)
         else:
             _start_session(user)
-            flash(f"Welcome, {user.name}! We sent a link to {user.email} to confirm your address.", "success")
+            flash(kept_mail_notice(
+                user_id=user.id, templates=CONFIRMATION,
+                sent=f"Welcome, {user.name}! We sent a link to {user.email} to confirm your address.",
+                kept=f"Welcome, {user.name}! This local try-out has no mail server, so the portal kept the email "
+                     f"with the link to confirm {user.email} instead of sending it."), "success")
             return redirect_after_post(url_for("home.index"))
     status = 422 if form.is_submitted() else 200
     return render_page("accounts/signup.html", block="form", status=status, form=form)
@@ -97,7 +102,11 @@ def verify_email(token: str):
 @limiter.limit(_auth_limit)
 def resend_verification():
     services.email_verification_resend(user_id=current_user.id)
-    flash(f"We sent a new confirmation link to {current_user.email}.", "info")
+    flash(kept_mail_notice(
+        user_id=current_user.id, templates=CONFIRMATION,
+        sent=f"We sent a new confirmation link to {current_user.email}.",
+        kept=f"This local try-out has no mail server, so the portal kept the new confirmation link for "
+             f"{current_user.email} instead of sending it."), "info")
     return redirect_after_post(url_for("accounts.profile"))
 
 
@@ -149,7 +158,11 @@ def profile():
             forms.form_error(form, error)
         else:
             if user.email != old_email:
-                flash(f"Saved. We sent a confirmation link to {user.email}.", "success")
+                flash(kept_mail_notice(
+                    user_id=user.id, templates=CONFIRMATION,
+                    sent=f"Saved. We sent a confirmation link to {user.email}.",
+                    kept=f"Saved. This local try-out has no mail server, so the portal kept the confirmation link "
+                         f"for {user.email} instead of sending it."), "success")
             else:
                 flash("Your profile has been saved.", "success")
             return redirect_after_post(url_for("accounts.profile"))

@@ -61,13 +61,17 @@ def recipient_zone(user_id: int | None) -> str:
     return current_app.config.get("DEFAULT_TIMEZONE") or DEFAULT_CUSTOMER_ZONE
 
 
-def email_render(email: Email) -> None:
-    """Fill in subject, text and HTML from templates/email/<template>.{html,txt}."""
+def email_parts(email: Email) -> tuple[str, str, str]:
+    """Subject, text and HTML of an email from templates/email/<template>.{html,txt} (nothing stored)."""
     context = {**email.context, "recipient": email.recipient, "zone": recipient_zone(email.user_id)}
     html_name = f"email/{email.template}.html"
-    email.subject = render_block(html_name, "subject", **context).strip()
-    email.body_html = render_template(html_name, **context)
-    email.body_text = render_template(f"email/{email.template}.txt", **context)
+    return (render_block(html_name, "subject", **context).strip(), render_template(f"email/{email.template}.txt", **context),
+            render_template(html_name, **context))
+
+
+def email_render(email: Email) -> None:
+    """Fill in subject, text and HTML from templates/email/<template>.{html,txt}."""
+    email.subject, email.body_text, email.body_html = email_parts(email)
 
 
 def email_deliver(*, email_id: int) -> str:

@@ -1,0 +1,16 @@
+"""Reading the outbox on the customer's side: the emails the portal kept for one account."""
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.notifications.models import Email
+
+
+def kept_email_of(*, user_id: int, email_id: int) -> Email | None:
+    """One email of this account's, or None when it is someone else's (or does not exist)."""
+    return db.session.scalar(select(Email).where(Email.id == email_id, Email.user_id == user_id))
+
+
+def latest_kept_email_id(*, user_id: int, templates: tuple[str, ...]) -> int | None:
+    """The newest email of these templates queued for this account."""
+    return db.session.scalar(select(Email.id).where(Email.user_id == user_id, Email.template.in_(templates))
+                             .order_by(Email.id.desc()).limit(1))

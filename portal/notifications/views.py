@@ -1,0 +1,54 @@
+"""Emails the portal kept instead of sending (no mail server on a local try-out), shown to their own account."""
+from flask import Blueprint, abort, redirect, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from portal.notifications import mailer, selectors
+from portal.notifications.services import email_parts
+from portal.rendering import render_page
+
+blueprint = Blueprint("mail", __name__, url_prefix="/mail")
+
+CONFIRMATION = ("verify_email",)
+
+
+def kept_mail_notice(*, user_id: int, templates: tuple[str, ...], sent: str, kept: str) -> str | Markup:
+    """What to say after queuing an email: `sent` when a mail server delivers it; otherwise the truth (`kept`)
+    with a link to read the newest such email, which only this account can open."""
+    if mailer.mail_server_configured():
+        return sent
+    email_id = selectors.latest_kept_email_id(user_id=user_id, templates=templates)
+    if email_id is None:
+        return kept
+    # Markup.format escapes both values: names and addresses in `kept` come from the customer.
+    return Markup('{} <a class="alert-link" href="{}" data-testid="kept-mail-link">Read the email</a>').format(
+        kept, url_for("mail.kept_email", email_id=email_id))
+
+
+def _outbox_only() -> None:
+    # With a mail server the email went to the inbox: nothing here may stand in for owning the address.
+    if mailer.mail_server_configured():
+        abort(404)
+
+
+@blueprint.route("/<int:email_id>")
+@login_required
+def kept_email(email_id: int):
+    _outbox_only()
+    email = selectors.kept_email_of(user_id=current_user.id, email_id=email_id) or abort(404)
+    if email.body_text is None:  # the worker has not rendered it yet
+        subject, text, html = email_parts(email)
+    else:
+        subject, text, html = email.subject, email.body_text, email.body_html
+    link = email.context.get("link") if isinstance(email.context, dict) else None
+    return render_page("accounts/kept_email.html", email=email, subject=subject, text=text, html=html,
+                       link=link if isinstance(link, str) and link.startswith(("https://", "http://")) else None)
+
+
+@blueprint.route("/confirmation")
+@login_required
+def latest_confirmation():
+    """The newest confirmation email of this account (the unconfirmed banner links here)."""
+    _outbox_only()
+    email_id = selectors.latest_kept_email_id(user_id=current_user.id, templates=CONFIRMATION) or abort(404)
+    return redirect(url_for("mail.kept_email", email_id=email_id))
