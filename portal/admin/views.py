@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.instances import selectors as instance_selectors
 from portal.instances.charts import bar_chart
 from portal.notifications import services as notifications
+from portal.notifications.mailer import mail_server_configured
 from portal.notifications.models import STATES, Email
 from portal.provisioning import services as provisioning
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
@@ -143,17 +144,23 @@ def user(user_id: int):
                  methods=["POST"])
 @staff_required
 def user_action(user_id: int, action: str):
-    db.session.get(User, user_id) or abort(404)
+    user = db.session.get(User, user_id) or abort(404)
+    email = user.email
     try:
         if action in ("disable", "enable"):
             accounts.user_set_disabled(user_id=user_id, disabled=action == "disable", actor_id=current_user.id,
                                        ip=client_ip())
+            done = (f"Account disabled: {email} is logged out everywhere and cannot log in." if action == "disable"
+                    else f"Account enabled: {email} can log in again.")
         elif action in ("grant-staff", "revoke-staff"):
             accounts.user_set_staff(user_id=user_id, staff=action == "grant-staff", actor_id=current_user.id,
                                     ip=client_ip())
+            done = f"Staff access {'granted to' if action == 'grant-staff' else 'revoked from'} {email}."
         else:
             accounts.email_verification_resend(user_id=user_id, actor_id=current_user.id, ip=client_ip())
-        flash("Done.", "success")
+            done = (f"A new confirmation link was sent to {email}." if mail_server_configured()
+                    else f"A new confirmation link for {email} is in the outbox (no mail server: it is kept, not sent).")
+        flash(done, "success")
     except accounts.AccountError as error:
         flash(error.message, "warning")
     return redirect_after_post(url_for("admin.user", user_id=user_id))

@@ -1,5 +1,5 @@
 """The staff subscription page: actions grouped under headings, every field labelled, flashes in words,
-a header that follows the state."""
+a header that follows the state; the user page's flashes in words too."""
 import re
 from html.parser import HTMLParser
 
@@ -72,3 +72,17 @@ def test_flashes_say_what_happened_and_the_header_drops_the_reason_after_resume(
     assert "Subscription terminated" in page
     assert "No staff action applies to a terminated subscription." in page
     assert 'data-testid="action-' not in page
+
+
+def test_user_actions_flash_what_happened(make_user, staff_client):
+    from tests.admin.conftest import post_form
+
+    customer = make_user(email="siti@kopi.id", name="Siti", verified=False)
+    page = f"/admin/users/{customer.id}"
+    post_form(staff_client, page, f"{page}/disable")
+    assert "Account disabled: siti@kopi.id is logged out everywhere" in staff_client.get(page).get_data(as_text=True)
+    post_form(staff_client, page, f"{page}/enable")
+    assert "Account enabled: siti@kopi.id can log in again." in staff_client.get(page).get_data(as_text=True)
+    post_form(staff_client, page, f"{page}/resend-verification")
+    assert "A new confirmation link for siti@kopi.id is in the outbox (no mail server" in \
+        staff_client.get(page).get_data(as_text=True)
