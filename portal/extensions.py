@@ -10,6 +10,8 @@ from htmx_flask import Htmx
 from sqlalchemy import Index, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from portal.timestamps import migration_render_item
+
 # Named constraints let Alembic's batch mode rebuild SQLite tables and drop them by name later.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -25,7 +27,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True, compare_type=True)
+migrate = Migrate(render_as_batch=True, compare_type=True, render_item=migration_render_item)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
