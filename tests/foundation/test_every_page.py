@@ -98,6 +98,9 @@ def world(app, customer, order, make_user, kube_clock):  # noqa: F811
                         error="ClusterError: boom", retries_left=0)
     db.session.add(Email(idempotency_key="failed-1", recipient=customer.email, template="payment_receipt",
                          state="failed", last_error="SMTP refused"))
+    db.session.add(Email(idempotency_key="verify-1", recipient=customer.email, user_id=customer.id,
+                         template="verify_email", context={"name": customer.name, "recipient": customer.email,
+                                                          "link": "http://portal.test/verify/t", "hours": 48}))
     db.session.commit()
     db.session.expire_all()
 
@@ -172,6 +175,10 @@ def _pages(world) -> dict[str, list[Case]]:
         "instances.logs_follow": [Case({"subscription_id": active}, [])],  # only lines after a mark: may be none
         "instances.logs_download": [Case({"subscription_id": active}, [])],
         "accounts.profile": [Case({}, [owner.email, owner.name])],
+        # no mail server here: the emails the portal kept for this account, and its newest confirmation
+        "mail.kept_email": [Case({"email_id": email.id}, [email.recipient]) for email in emails
+                            if email.user_id == owner.id],
+        "mail.latest_confirmation": [Case({}, [owner.email])],
         # confirms, then the dashboard says so (its htmx block: the instance cards)
         "accounts.verify_email": [Case({"token": verify}, [owner.email], ["ana-active"])],
         "accounts.login": [Case({}, ["Log in", 'name="password"'])],
