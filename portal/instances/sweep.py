@@ -311,7 +311,7 @@ def _rollout_outcome(gateway, row, ready: bool, now) -> str:
     ROLLOUT_TIMEOUT_SECONDS, an outage if not ready) or "moot" (the instance left `active` meanwhile)."""
     if row.state != "active":
         return "moot"
-    started = as_utc(row.rollout_started_at)
+    started = as_utc(row.rollout_started_at) or now
     if (now - started).total_seconds() > current_app.config["ROLLOUT_TIMEOUT_SECONDS"]:
         return "expired"
     if ready and row.rollout_applied_at is not None and _workloads_rolled_out(gateway, row):
