@@ -1,5 +1,4 @@
-"""The portal's own rollouts on an instance (a restart, new settings): recorded where its status lives, so the
-sweep tells them from an outage; the sweep ends them when the workloads are ready again."""
+"""The portal's own rollouts on an instance (restart, new settings): kept with its status, told apart from outages."""
 from portal.extensions import db
 from portal.instances.events import instance_event_record
 from portal.instances.models import InstanceStatus

@@ -115,7 +115,8 @@ def instances_watch(round_number: int = 1) -> str:
         result = sweep.instances_sweep()
     except ClusterError:
         result = None  # the cluster hiccuped: look again next round
-    if (result is None or result.provisioning or result.rolling_out) and round_number < current_app.config["WATCH_MAX_ROUNDS"]:
+    waiting = result is None or result.provisioning or result.rolling_out
+    if waiting and round_number < current_app.config["WATCH_MAX_ROUNDS"]:
         instances_watch.schedule(args=(round_number + 1,), delay=current_app.config["WATCH_INTERVAL_SECONDS"])
         return "watching"
     huey.storage.delete_data(WATCH_FLAG)

@@ -96,7 +96,8 @@ def test_from_sign_up_to_a_running_n8n_and_back(page: Page, live_server, smtp_se
     expect(page.get_by_test_id("timeline")).to_contain_text("Running again with your new settings.", timeout=20000)
     expect(page.get_by_test_id("health")).to_have_text("Running")
     db.session.expire_all()
-    alerted = db.session.scalar(select(func.count(Email.id)).where(Email.template.in_(("instance_down", "staff_alert"))))
+    alerted = db.session.scalar(select(func.count(Email.id))
+                                .where(Email.template.in_(("instance_down", "staff_alert"))))
     assert alerted == 0  # the restart and the settings change were rollouts, not outages
 
     page.get_by_label("Type the address to confirm").fill("ana-flows")
