@@ -142,4 +142,5 @@ def test_go_to_your_instance_opens_the_instance_page(client, paid, ana):
         body = client.get(f"/billing/invoices/{invoice.id}", headers=headers).get_data(as_text=True)
         link = re.search(r'href="([^"]+)">Go to your instance<', body).group(1)
         assert link == f"/instances/{invoice.subscription_id}"
+        assert re.search(r"Received \d\d \w+ \d{4} \d\d:\d\d WIB", body)  # in the customer's zone, named
     assert client.get(link).status_code == 200
