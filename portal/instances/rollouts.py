@@ -28,6 +28,16 @@ def instance_rollout_start(*, subscription_id: int, kind: str) -> None:
     instance_event_record(subscription_id=subscription_id, kind=event_kind, message=message)
 
 
+def instance_rollout_failed(*, subscription_id: int, reason: str) -> str | None:
+    """The cluster refused the rollout (in the caller's transaction): it ends, on the timeline; returns its kind."""
+    status = _status_row(subscription_id)
+    kind, status.rollout, status.rollout_started_at, status.rollout_applied_at = status.rollout, None, None, None
+    what = "Your new settings could not be applied" if kind == "settings" else "The restart could not be done"
+    instance_event_record(subscription_id=subscription_id, kind="rollout.failed", level="error",
+                          message=f"{what}: {reason}. Our team has been told.")
+    return kind
+
+
 def instance_rollout_applied(*, subscription_id: int, kind: str) -> None:
     """The cluster was told (in the caller's transaction): from now on, ready workloads end the rollout."""
     status = _status_row(subscription_id)

@@ -78,7 +78,8 @@ def watch_start() -> None:
 
 @task()
 def restart_instance(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(restart_instance, subscription_id, attempt, services.instance_restart)
+    outcome = _run(restart_instance, subscription_id, attempt, services.instance_restart,
+                   give_up=services.instance_rollout_give_up)
     if outcome == "done":
         watch_start()
     return outcome
@@ -86,7 +87,8 @@ def restart_instance(subscription_id: int, attempt: int = 1) -> str:
 
 @task()
 def apply_settings(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(apply_settings, subscription_id, attempt, services.instance_settings_apply)
+    outcome = _run(apply_settings, subscription_id, attempt, services.instance_settings_apply,
+                   give_up=services.instance_rollout_give_up)
     if outcome == "done":
         watch_start()
     return outcome

@@ -152,3 +152,17 @@ def test_a_rollout_that_does_not_settle_in_time_is_an_outage(app, client, live, 
     assert "did not come back" in timeline(live)[-1]
     instances_sweep()  # still down: nothing twice
     assert alerts() == ONE
+
+
+def test_settings_the_cluster_refuses_end_the_rollout_with_the_reason_and_tell_staff(client, live, kube):
+    kube.fail_next(1, status=422, path_contains="/deployments/")
+    path = f"/instances/{live}/settings"
+    page = client.get(path).get_data(as_text=True)
+    client.post(path, data={"csrf_token": csrf_token_from(page), "timezone": "Asia/Makassar",
+                            "execution_retention_hours": "48"}, headers=HX)
+    assert db.session.get(InstanceStatus, live).rollout is None
+    assert "could not be applied" in timeline(live)[-1] and "Our team has been told" in timeline(live)[-1]
+    assert badge(client, live) == "Running"  # the old pods still serve
+    assert client.get(f"/instances/{live}", headers=HX).status_code == 286
+    title = db.session.scalar(select(Email.context).where(Email.template == "staff_alert"))["title"]
+    assert title == f"Settings change failed for subscription #{live}"
