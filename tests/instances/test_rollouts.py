@@ -91,6 +91,9 @@ def test_a_restart_is_shown_as_restarting_and_alerts_nobody(client, live, kube_c
     body = changing.get_data(as_text=True)
     assert changing.status_code == 200 and 'hx-trigger="every 2s"' in body  # polls until it settles
     assert badge(client, live, HX) == "Restarting" and badge(client, live) == "Restarting"
+    dashboard = client.get("/", headers=HX)
+    assert dashboard.status_code == 200 and 'data-testid="health-' in dashboard.get_data(as_text=True)
+    assert ">Restarting<" in dashboard.get_data(as_text=True)  # the card polls too, with the same badge
     assert "Restart requested." in body  # the timeline is inside the polled block
     kube_clock.advance(30)
     travel.by(seconds=30)
