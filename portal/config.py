@@ -82,6 +82,8 @@ def from_environment() -> dict:
         "PROVISION_LOCK_SECONDS": int(env("PROVISION_LOCK_SECONDS", "300")),
         # Setup with no progress for this long was interrupted (a lost task, a killed worker): resumed.
         "PROVISION_STALE_MINUTES": int(env("PROVISION_STALE_MINUTES", "10")),
+        # A restart or settings change not running again after this long is an outage (alerted as one).
+        "ROLLOUT_TIMEOUT_SECONDS": int(env("ROLLOUT_TIMEOUT_SECONDS", "600")),
         "JOB_LOCK_SECONDS": int(env("JOB_LOCK_SECONDS", "1800")),
         # An email still queued after this long lost its send task (a restarted queue): sent again.
         "OUTBOX_REQUEUE_MINUTES": int(env("OUTBOX_REQUEUE_MINUTES", "10")),

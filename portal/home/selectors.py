@@ -1,5 +1,6 @@
-"""What the dashboard shows: each live subscription with its health."""
+"""What the dashboard shows: each live subscription with its status badge and actions."""
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -7,20 +8,23 @@ from sqlalchemy.orm import joinedload
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.models import InstanceStatus
-from portal.instances.selectors import TRANSITIONAL, health_of
+from portal.instances.selectors import Badge, deletes_on, instance_badge
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import Actions, allowed_actions
 from portal.timestamps import utcnow
 
 
 @dataclass
 class Card:
     subscription: Subscription
-    health: str
+    badge: Badge
+    actions: Actions
     days_left: int | None
+    deletes_on: datetime | None
 
     @property
     def transitional(self) -> bool:
-        return self.subscription.state in TRANSITIONAL
+        return self.badge.changing
 
 
 def dashboard_cards(*, user_id: int) -> list[Card]:
@@ -32,6 +36,12 @@ def dashboard_cards(*, user_id: int) -> list[Card]:
     statuses = {s.subscription_id: s for s in db.session.scalars(
         select(InstanceStatus).where(InstanceStatus.subscription_id.in_([s.id for s in subscriptions])))}
     now = utcnow()
-    return [Card(s, health_of(s, statuses.get(s.id)),
-                 (s.current_period_end - now).days if s.current_period_end else None)
-            for s in subscriptions]
+    cards = []
+    for s in subscriptions:
+        status = statuses.get(s.id)
+        cards.append(Card(s, instance_badge(s, status),
+                          allowed_actions(s, ready=bool(status and status.ready),
+                                          rolling_out=bool(status and status.rollout), now=now),
+                          (s.current_period_end - now).days if s.current_period_end else None,
+                          deletes_on(s)))
+    return cards

@@ -8,11 +8,14 @@ from portal.extensions import db, one_of
 from portal.timestamps import UtcDateTime
 
 EVENT_LEVELS = ("info", "warning", "error")
+# What the portal itself is rolling out on an instance (its pods are replaced on purpose, so not an outage).
+ROLLOUT_KINDS = ("restart", "settings")
 
 
 class InstanceStatus(db.Model):
     __tablename__ = "instance_statuses"
-    __table_args__ = (CheckConstraint("restart_count >= 0", name="restarts_non_negative"),)
+    __table_args__ = (CheckConstraint("restart_count >= 0", name="restarts_non_negative"),
+                      CheckConstraint(f"rollout IS NULL OR {one_of('rollout', ROLLOUT_KINDS)}", name="rollout_known"))
 
     subscription_id: Mapped[int] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True)
@@ -23,6 +26,10 @@ class InstanceStatus(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     components: Mapped[dict] = mapped_column(JSON, default=dict)
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The rollout in progress (None: none), when the customer asked for it, and when the cluster was told.
+    rollout: Mapped[str | None] = mapped_column(String(16))
+    rollout_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rollout_applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 

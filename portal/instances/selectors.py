@@ -1,6 +1,8 @@
 """Reading an instance for its owner: subscription, status, events, usage, and what it is made of."""
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -8,10 +10,10 @@ from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import RUNNING
 from portal.timestamps import utcnow
 
 VISIBLE_STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended")
-TRANSITIONAL = ("provisioning",)
 PROGRESS_STEPS = (("step.namespace", "Namespace"), ("step.secret", "Secrets"), ("step.volumes", "Storage"),
                   ("step.workloads", "Workloads"), ("step.network", "Network"), ("step.ingress", "Address"),
                   ("step.scheduled", "Scheduled"), ("step.started", "Started"), ("ready", "Ready"))
@@ -69,15 +71,78 @@ def samples_of(subscription_id: int, hours: int = 6) -> list:
                               .order_by(ResourceSample.taken_at)).all()
 
 
-def health_of(subscription: Subscription, status: InstanceStatus | None) -> str:
-    """ready / degraded / down / starting / offline, for badges."""
-    if subscription.state in ("pending_payment", "suspended"):
-        return "offline"
-    if status is None or subscription.state == "provisioning":
-        return "starting"
+@dataclass(frozen=True)
+class Badge:
+    """The one status an instance shows, in plain words, with its colour (a Bootstrap tone)."""
+    key: str
+    label: str
+    tone: str
+
+    @property
+    def changing(self) -> bool:
+        """Something is under way that settles by itself: the page polls until it does."""
+        return self.key in CHANGING
+
+
+CHANGING = ("setting_up", "starting", "restarting", "applying_settings")
+BADGES = {key: Badge(key, label, tone) for key, label, tone in (
+    ("awaiting_payment", "Awaiting payment", "secondary"), ("setting_up", "Setting up", "info"),
+    ("setup_failed", "Setup failed", "danger"), ("starting", "Starting", "info"), ("running", "Running", "success"),
+    ("restarting", "Restarting", "info"), ("applying_settings", "Applying settings", "info"),
+    ("not_responding", "Not responding", "danger"), ("partly_responding", "Not responding", "warning"),
+    ("suspended", "Suspended", "warning"), ("cancelled", "Cancelled", "secondary"),
+    ("deleted", "Deleted", "secondary"))}
+ROLLOUT_BADGES = {"restart": "restarting", "settings": "applying_settings"}
+
+
+def instance_badge(subscription: Subscription, status: InstanceStatus | None) -> Badge:
+    """Subscription state, instance status and the portal's own rollout, mapped onto one badge."""
+    state = subscription.state
+    if state != "active":
+        return BADGES[{"pending_payment": "awaiting_payment", "provisioning": "setting_up",
+                       "provisioning_failed": "setup_failed", "terminated": "deleted", "cancelled": "cancelled",
+                       "suspended": "cancelled" if subscription.suspension_reason == "customer" else "suspended",
+                       }[state]]
+    if status is None:
+        return BADGES["starting"]
+    if status.rollout in ROLLOUT_BADGES:
+        return BADGES[ROLLOUT_BADGES[status.rollout]]
     if status.ready:
-        return "ready"
-    components = status.components or {}
-    if any(c.get("ready") for c in components.values()):
-        return "degraded"
-    return "down"
+        return BADGES["running"]
+    if any(c.get("ready") for c in (status.components or {}).values()):
+        return BADGES["partly_responding"]
+    return BADGES["not_responding"]
+
+
+@dataclass(frozen=True)
+class Component:
+    """One part of an instance (app, database) as its owner reads it."""
+    name: str
+    label: str
+    word: str
+    tone: str
+    restarts: int
+    problem: str | None
+
+
+def components_of(subscription: Subscription, status: InstanceStatus | None) -> list[Component]:
+    """The parts as last seen; a stopped instance's parts are stopped, whatever the last sweep saw before."""
+    running = subscription.state in RUNNING
+    parts = []
+    for name, seen in ((status.components or {}) if status else {}).items():
+        label = {"app": "App", "db": "Database"}.get(name, name)
+        if not running:
+            parts.append(Component(name, label, "stopped", "secondary", seen.get("restarts", 0), None))
+        elif seen.get("ready"):
+            parts.append(Component(name, label, "ready", "success", seen.get("restarts", 0), None))
+        else:
+            parts.append(Component(name, label, str(seen.get("phase", "unknown")).lower(), "warning",
+                                   seen.get("restarts", 0), seen.get("problem")))
+    return parts
+
+
+def deletes_on(subscription: Subscription) -> datetime | None:
+    """When a stopped instance's data is deleted (the retention period after it stopped); None otherwise."""
+    if subscription.state != "suspended" or subscription.state_changed_at is None:
+        return None
+    return subscription.state_changed_at + timedelta(days=current_app.config["RETENTION_DAYS"])

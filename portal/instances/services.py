@@ -7,7 +7,7 @@ from flask import current_app
 from portal.audit.services import audit_record
 from portal.catalog.selectors import template_for
 from portal.extensions import db
-from portal.instances.events import instance_event_record
+from portal.instances.rollouts import instance_rollout_start
 from portal.provisioning import tasks as provisioning_tasks
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
 from portal.provisioning.services import instance_target
@@ -84,7 +84,7 @@ def instance_credentials(*, subscription, actor_id: int, ip: str | None) -> list
 
 
 def instance_restart_request(*, subscription_id: int) -> None:
-    """Record the customer's request on the timeline at once, then let a worker restart the instance."""
-    instance_event_record(subscription_id=subscription_id, kind="restart_requested", message="Restart requested.")
+    """Record the customer's request (timeline and rollout) at once, then let a worker restart the instance."""
+    instance_rollout_start(subscription_id=subscription_id, kind="restart")
     db.session.commit()
     provisioning_tasks.restart_instance(subscription_id)

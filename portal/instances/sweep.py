@@ -16,6 +16,7 @@ from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.models import InstanceStatus, ResourceSample
 from portal.instances.events import instance_event_record
+from portal.instances.rollouts import ROLLOUT_DONE
 from portal.links import absolute_url
 from portal.notifications.services import email_dispatch, email_queue
 from portal.provisioning.cluster import cluster_for
@@ -43,10 +44,11 @@ class SweepResult:
     changed: int = 0
     activated: list[int] = field(default_factory=list)
     provisioning: int = 0
+    rolling_out: int = 0
 
     def as_dict(self) -> dict:
         return {"pods": self.pods, "instances": self.instances, "changed": self.changed,
-                "activated": self.activated, "provisioning": self.provisioning}
+                "activated": self.activated, "provisioning": self.provisioning, "rolling_out": self.rolling_out}
 
 
 @dataclass
@@ -143,9 +145,11 @@ def instances_sweep() -> SweepResult:
 def _watched_rows() -> list:
     """Every watched instance with its status row, as plain rows: nothing for the session to track or expire."""
     return db.session.execute(
-        select(Subscription.id, Subscription.state, Service.slug, InstanceStatus.subscription_id.label("status_id"),
+        select(Subscription.id, Subscription.state, Subscription.namespace, Service.slug,
+               InstanceStatus.subscription_id.label("status_id"),
                InstanceStatus.phase, InstanceStatus.ready, InstanceStatus.restart_count, InstanceStatus.node_name,
-               InstanceStatus.last_error, InstanceStatus.components)
+               InstanceStatus.last_error, InstanceStatus.components, InstanceStatus.rollout,
+               InstanceStatus.rollout_started_at, InstanceStatus.rollout_applied_at)
         .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
         .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
         .where(Subscription.state.in_(WATCHED_STATES))).all()
@@ -193,12 +197,24 @@ def _sweep() -> SweepResult:
         before = UNSEEN if row.status_id is None else (row.phase, row.ready, row.restart_count, row.node_name,
                                                        row.last_error, row.components)
         after = (phase, ready, restarts, exposed.node, problem, summary)
-        if before != after:
+        rollout = _rollout_outcome(gateway, row, ready, now) if row.rollout else None
+        if rollout == "rolling":
+            result.rolling_out += 1
+        if before != after or rollout in ("done", "expired", "moot"):
             result.changed += 1
-            if _record_changes(row.id, row.state, before, after) == "down":
+            if _record_changes(row.id, row.state, before, after,
+                               rolling=rollout in ("rolling", "done", "expired")) == "down":
                 went_down.append((row.id, problem))
+            if rollout == "expired" and not ready:  # not back in time: the outage it now is, alerted once
+                instance_event_record(subscription_id=row.id, kind="health.degraded", level="warning",
+                                      message=_rollout_late(row))
+                went_down.append((row.id, _rollout_late(row)))
+            if rollout in ("done", "expired") and ready:
+                instance_event_record(subscription_id=row.id, kind="rollout.done", message=ROLLOUT_DONE[row.rollout])
             values = {"subscription_id": row.id, "phase": phase, "ready": ready, "restart_count": restarts,
                       "node_name": exposed.node, "last_error": problem, "components": summary}
+            if rollout in ("done", "expired", "moot"):
+                values.update(rollout=None, rollout_started_at=None, rollout_applied_at=None)
             if mine:
                 values["last_seen_at"] = now
             (inserts if row.status_id is None else updates).append(values)
@@ -288,8 +304,45 @@ def _queue_down_alerts(went_down, subscriptions_by_id, staff, now) -> list:
     return queued
 
 
-def _record_changes(sid: int, state: str, before: tuple, after: tuple) -> str | None:
-    """Events for what changed between two status tuples; "down" when an active instance stopped being ready."""
+def _rollout_outcome(gateway, row, ready: bool, now) -> str:
+    """Where the portal's own rollout on an instance stands: "rolling", "done", "expired" (past
+    ROLLOUT_TIMEOUT_SECONDS, an outage if not ready) or "moot" (the instance left `active` meanwhile)."""
+    if row.state != "active":
+        return "moot"
+    started = row.rollout_started_at or now
+    if (now - started).total_seconds() > current_app.config["ROLLOUT_TIMEOUT_SECONDS"]:
+        return "expired"
+    if ready and row.rollout_applied_at is not None and _workloads_rolled_out(gateway, row):
+        return "done"
+    return "rolling"
+
+
+def _workloads_rolled_out(gateway, row) -> bool:
+    """Every workload of the instance has seen its latest spec and runs only updated, ready replicas (what
+    `kubectl rollout status` waits for): ready pods seen just after the change may still be the old ones."""
+    for api_version, kind in (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet")):
+        for item in gateway.list_objects(api_version, kind, namespace=row.namespace,
+                                         selector=f"portal/subscription={row.id}"):
+            spec, status = item.get("spec") or {}, item.get("status") or {}
+            wanted = spec.get("replicas", 1)
+            if status.get("observedGeneration", 0) < item["metadata"].get("generation", 1) \
+                    or status.get("updatedReplicas", 0) < wanted or status.get("readyReplicas", 0) < wanted \
+                    or status.get("replicas", 0) > wanted:
+                return False
+    return True
+
+
+def _rollout_late(row) -> str:
+    minutes = max(1, round(current_app.config["ROLLOUT_TIMEOUT_SECONDS"] / 60))
+    what = "restart" if row.rollout == "restart" else "settings change"
+    return f"Your instance did not come back within {minutes} minutes after the {what}."
+
+
+def _record_changes(sid: int, state: str, before: tuple, after: tuple, *, rolling: bool = False) -> str | None:
+    """Events for what changed between two status tuples; "down" when an active instance stopped being ready.
+
+    While the portal's own rollout runs, pods going away and coming back are expected: no down or healthy event.
+    """
     phase, ready, restarts, node, problem, _ = after
     was_phase, was_ready, was_restarts, was_node, was_problem, _ = before
     if node and not was_node and state == "provisioning":
@@ -301,6 +354,8 @@ def _record_changes(sid: int, state: str, before: tuple, after: tuple) -> str | 
                               message=f"Restarted {restarts - was_restarts} time(s) by the cluster.")
     if problem and problem != was_problem:
         instance_event_record(subscription_id=sid, kind="health.problem", level="error", message=problem)
+    if rolling:
+        return None
     if was_ready and not ready and state == "active":
         instance_event_record(subscription_id=sid, kind="health.degraded", level="warning",
                               message="Your instance stopped answering its health check.")

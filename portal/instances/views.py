@@ -13,6 +13,7 @@ from portal.instances import selectors, services
 from portal.instances.charts import Point, usage_chart
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.subscriptions import services as subscriptions
+from portal.subscriptions.states import allowed_actions
 from portal.timestamps import utcnow
 
 blueprint = Blueprint("instances", __name__, url_prefix="/instances")
@@ -24,27 +25,33 @@ def _own(subscription_id: int):
 
 
 def _status_context(subscription, status) -> dict:
-    """What the page's `status` block shows, and all its htmx poll computes (a quarter of the page traffic)."""
+    """What the page's `status` block shows, and all its htmx poll computes (a quarter of the page traffic):
+    the badge, progress, the parts and the timeline, so each poll shows the latest steps."""
     setting_up = subscription.state in ("provisioning", "provisioning_failed")  # the block shows progress only then
-    return {"subscription": subscription, "instance_status": status, "health": selectors.health_of(subscription, status),
+    badge = selectors.instance_badge(subscription, status)
+    return {"subscription": subscription, "badge": badge, "components": selectors.components_of(subscription, status),
             "progress": selectors.progress_of(subscription) if setting_up else [],
             "url": f"https://{subscription.subdomain}.{current_app.config['K8S_CLUSTER_DOMAIN']}",
-            "transitional": subscription.state in selectors.TRANSITIONAL}
+            "deletes_on": selectors.deletes_on(subscription), "events": selectors.events_of(subscription.id),
+            "transitional": badge.changing}
 
 
 def _page_context(subscription, status) -> dict:
-    """The whole page: the status block's context plus the timeline, usage charts and actions."""
+    """The whole page: the status block's context plus usage charts and actions."""
     samples = selectors.samples_of(subscription.id)
     end = utcnow()
     start = end - timedelta(hours=6)
     plan = subscription.plan
+    # No samples yet: one line says so, rather than two empty charts.
     charts = [
         usage_chart([Point(s.taken_at, s.cpu_millicores) for s in samples], limit=plan.cpu_millicores,
                     start=start, end=end, title="CPU", unit="millicores"),
         usage_chart([Point(s.taken_at, s.memory_mb) for s in samples], limit=plan.memory_mb,
                     start=start, end=end, title="Memory", unit="MiB"),
-    ]
-    return {**_status_context(subscription, status), "events": selectors.events_of(subscription.id),
+    ] if samples else []
+    actions = allowed_actions(subscription, ready=bool(status and status.ready),
+                              rolling_out=bool(status and status.rollout))
+    return {**_status_context(subscription, status), "actions": actions,
             "template": template_for(subscription.plan.service.slug), "charts": charts,
             "retention_days": current_app.config["RETENTION_DAYS"]}
 
@@ -61,8 +68,7 @@ def show(subscription_id: int):
     subscription, status = selectors.instance_with_status(user_id=current_user.id,
                                                           subscription_id=subscription_id) or abort(404)
     context = _status_context(subscription, status) if _block_only() else _page_context(subscription, status)
-    return render_polling("instances/show.html", block="status",
-                          settled=subscription.state not in selectors.TRANSITIONAL, **context)
+    return render_polling("instances/show.html", block="status", settled=not context["transitional"], **context)
 
 
 @blueprint.route("/<int:subscription_id>/restart", methods=["POST"])

@@ -16,6 +16,7 @@ from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
 from portal.instances.events import instance_event_record
+from portal.instances.rollouts import instance_rollout_applied, instance_rollout_failed
 from portal.instances.models import InstanceEvent
 from portal.links import absolute_url
 from portal.notifications.services import staff_alert, subscription_email
@@ -222,9 +223,29 @@ def instance_restart(*, subscription_id: int) -> None:
     at = utcnow().isoformat()
     for kind, name in _workloads(target):
         cluster().restart(target.names.namespace, kind, name, at)
-    instance_event_record(subscription_id=subscription.id, kind="restart",
-                          message="Restarting: new containers are starting.")
+    instance_rollout_applied(subscription_id=subscription.id, kind="restart")
     db.session.commit()
+
+
+def instance_settings_apply(*, subscription_id: int) -> str:
+    """Apply a running instance's changed settings (its pods roll); "skipped" unless it is active."""
+    subscription = _load(subscription_id)
+    if subscription is None or subscription.state != "active":
+        return "skipped"
+    _apply(subscription, record_steps=False)
+    instance_rollout_applied(subscription_id=subscription.id, kind="settings")
+    db.session.commit()
+    return "applied"
+
+
+def instance_rollout_give_up(*, subscription_id: int, reason: str) -> None:
+    """A restart or settings change the cluster refused: the customer reads why, staff are told."""
+    kind = instance_rollout_failed(subscription_id=subscription_id, reason=reason)
+    subscription = _load(subscription_id)
+    db.session.commit()
+    staff_alert(key=f"rollout-failed:{subscription_id}:{utcnow():%Y%m%d%H%M}",
+                title=f"{'Settings change' if kind == 'settings' else 'Restart'} failed for subscription "
+                      f"#{subscription_id}", message=f"{subscription.subdomain}: {reason}")
 
 
 def instance_suspend(*, subscription_id: int) -> None:

@@ -78,7 +78,17 @@ def watch_start() -> None:
 
 @task()
 def restart_instance(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(restart_instance, subscription_id, attempt, services.instance_restart)
+    outcome = _run(restart_instance, subscription_id, attempt, services.instance_restart,
+                   give_up=services.instance_rollout_give_up)
+    if outcome == "done":
+        watch_start()
+    return outcome
+
+
+@task()
+def apply_settings(subscription_id: int, attempt: int = 1) -> str:
+    outcome = _run(apply_settings, subscription_id, attempt, services.instance_settings_apply,
+                   give_up=services.instance_rollout_give_up)
     if outcome == "done":
         watch_start()
     return outcome
@@ -101,13 +111,14 @@ def instances_sweep() -> dict:
 
 @task()
 def instances_watch(round_number: int = 1) -> str:
-    """Sweep every few seconds while something is provisioning, so progress shows without waiting a minute."""
+    """Sweep every few seconds while something is provisioning or rolling out, so progress shows at once."""
     huey.storage.put_data(WATCH_FLAG, str(time.time()).encode())
     try:
         result = sweep.instances_sweep()
     except ClusterError:
         result = None  # the cluster hiccuped: look again next round
-    if (result is None or result.provisioning) and round_number < current_app.config["WATCH_MAX_ROUNDS"]:
+    waiting = result is None or result.provisioning or result.rolling_out
+    if waiting and round_number < current_app.config["WATCH_MAX_ROUNDS"]:
         instances_watch.schedule(args=(round_number + 1,), delay=current_app.config["WATCH_INTERVAL_SECONDS"])
         return "watching"
     huey.storage.delete_data(WATCH_FLAG)

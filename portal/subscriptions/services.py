@@ -2,7 +2,7 @@
 
 pending_payment → provisioning → active → suspended → provisioning (resumed) …; provisioning →
 provisioning_failed → provisioning (retry); suspended / active / provisioning_failed → terminated;
-pending_payment → cancelled. Anything else is an IllegalTransition.
+pending_payment → cancelled (the table is in states.py). Anything else is an IllegalTransition.
 """
 from datetime import datetime, timedelta
 
@@ -15,20 +15,12 @@ from portal.catalog.parameters import settings_clean, subdomain_problem
 from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.events import instance_event_record
+from portal.instances.rollouts import instance_rollout_start
 from portal.ops.metrics import PROVISIONING
 from portal.provisioning import tasks as provisioning_tasks
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import TRANSITIONS
 from portal.timestamps import utcnow
-
-TRANSITIONS = {
-    "pending_payment": {"provisioning", "cancelled"},
-    "provisioning": {"active", "provisioning_failed", "suspended", "terminated"},
-    "provisioning_failed": {"provisioning", "suspended", "terminated"},
-    "active": {"provisioning", "suspended", "terminated"},
-    "suspended": {"provisioning", "terminated"},
-    "terminated": set(),
-    "cancelled": set(),
-}
 
 
 class IllegalTransition(Exception):
@@ -180,11 +172,17 @@ def subscription_settings_update(*, subscription_id: int, settings: dict) -> Sub
         raise IllegalTransition(subscription.state, "provisioning")
     clean = settings_clean(template_for(subscription.plan.service.slug), settings)
     subscription.settings = clean
-    instance_event_record(subscription_id=subscription.id, kind="settings", message="Settings changed.")
-    if subscription.state in ("active", "provisioning_failed"):
+    if subscription.state == "active":
+        # A running instance stays active: its pods roll with the new settings (a rollout, not a new setup).
+        instance_rollout_start(subscription_id=subscription.id, kind="settings")
+    else:
+        instance_event_record(subscription_id=subscription.id, kind="settings", message="Settings changed.")
+    if subscription.state == "provisioning_failed":
         _move(subscription, "provisioning", kind="provisioning", message="Applying your new settings.")
     db.session.commit()
-    if subscription.state == "provisioning":
+    if subscription.state == "active":
+        provisioning_tasks.apply_settings(subscription.id)
+    elif subscription.state == "provisioning":
         provisioning_tasks.provision_instance(subscription.id)
     return subscription
 

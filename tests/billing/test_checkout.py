@@ -182,6 +182,9 @@ def test_sync_expires_an_unpaid_invoice_past_its_expiry(app, order):
 def test_renew_now_from_the_instance_page_opens_a_renewal_payment(client, customer, login, order):
     login(customer)
     subscription = _active(order, client)
+    assert "Renew now" not in client.get(f"/instances/{subscription.id}").get_data(as_text=True)  # not due yet
+    subscription.current_period_end = utcnow() + timedelta(days=3)  # within the renewal notice
+    db.session.commit()
     page = client.get(f"/instances/{subscription.id}").get_data(as_text=True)
     assert "Renew now" in page
     response = client.post(f"/billing/subscriptions/{subscription.id}/renew", data={"csrf_token": csrf_token_from(page)})

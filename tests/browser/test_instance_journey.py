@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
 
 from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.extensions import db
 from portal.instances.sweep import instances_sweep
+from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
 from tests.helpers import STRONG_PASSWORD, message_parts, wait_for_email
 
@@ -60,11 +62,12 @@ def test_from_sign_up_to_a_running_n8n_and_back(page: Page, live_server, smtp_se
     buy(page, live_server, "n8n", "starter", "ana-flows")
 
     page.get_by_role("link", name="Go to your instance").click()
-    card = page.locator("[data-testid^=card-]").first
-    expect(card.locator("[data-testid^=health-]")).to_have_text("Healthy", timeout=20000)  # the card polls itself
-    card.get_by_role("link", name="Details").click()
-    expect(page.get_by_test_id("health")).to_have_text("Healthy")
+    expect(page.get_by_test_id("health")).to_have_text("Running", timeout=20000)  # the status block polls itself
     expect(page.get_by_test_id("timeline")).to_contain_text("Your instance is ready.")
+    page.goto(live_server + "/")
+    card = page.locator("[data-testid^=card-]").first
+    expect(card.locator("[data-testid^=health-]")).to_have_text("Running")
+    card.get_by_role("link", name="Details").click()
     page.screenshot(path=str(ARTIFACTS / "instance-page.png"), full_page=True)
 
     page.get_by_role("link", name="Logs").click()
@@ -82,18 +85,26 @@ def test_from_sign_up_to_a_running_n8n_and_back(page: Page, live_server, smtp_se
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Restart").click()
     expect(page.get_by_test_id("timeline")).to_contain_text("Restart requested.", timeout=10000)
+    expect(page.get_by_test_id("timeline")).to_contain_text("Running again.", timeout=20000)  # polled until settled
+    expect(page.get_by_test_id("health")).to_have_text("Running")
 
     page.get_by_role("link", name="Settings").click()
     page.get_by_label("Keep execution history for (hours)").fill("48")
     page.get_by_role("button", name="Save and apply").click()
     expect(page.get_by_text("Settings saved.")).to_be_visible()
-    expect(page.get_by_test_id("timeline")).to_contain_text("Applying your new settings.")
-    expect(page.get_by_test_id("state")).to_have_text("active", timeout=20000)
+    expect(page.get_by_test_id("timeline")).to_contain_text("Settings changed; applying them.")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Running again with your new settings.", timeout=20000)
+    expect(page.get_by_test_id("health")).to_have_text("Running")
+    db.session.expire_all()
+    alerted = db.session.scalar(select(func.count(Email.id))
+                                .where(Email.template.in_(("instance_down", "staff_alert"))))
+    assert alerted == 0  # the restart and the settings change were rollouts, not outages
 
     page.get_by_label("Type the address to confirm").fill("ana-flows")
     page.get_by_role("button", name="Cancel now").click()
     expect(page.get_by_text("Its data is kept for")).to_be_visible()
-    expect(page.get_by_test_id("state")).to_have_text("suspended")
+    expect(page.get_by_test_id("health")).to_have_text("Cancelled")
+    expect(page.get_by_text("Cancelled by you")).to_be_visible()
 
 
 def test_a_crash_looping_wordpress_is_explained(page: Page, live_server, smtp_server, kube, consumer):
@@ -101,8 +112,9 @@ def test_a_crash_looping_wordpress_is_explained(page: Page, live_server, smtp_se
     sign_up_and_verify(page, live_server, smtp_server, "budi@example.com")
     buy(page, live_server, "wordpress", "starter", "toko-budi")
     page.get_by_role("link", name="Go to your instance").click()
+    expect(page.get_by_test_id("health")).to_have_text("Running", timeout=20000)
+    page.goto(live_server + "/")
     card = page.locator("[data-testid^=card-]").first
-    expect(card.locator("[data-testid^=health-]")).to_have_text("Healthy", timeout=20000)
     subscription = db.session.query(Subscription).filter_by(subdomain="toko-budi").one()
     kube.crash_loop(subscription.namespace, f"wordpress-{subscription.id}-app")
     kube.advance(30)
@@ -110,4 +122,4 @@ def test_a_crash_looping_wordpress_is_explained(page: Page, live_server, smtp_se
     page.reload()
     card.get_by_role("link", name="View problem").click()
     expect(page.get_by_test_id("problem-app")).to_have_text("The app keeps crashing and restarting.")
-    expect(page.get_by_test_id("health")).to_have_text("Degraded")
+    expect(page.get_by_test_id("health")).to_have_text("Not responding")

@@ -84,7 +84,7 @@ def test_staff_suspend_and_resume_a_customer_instance(browser: Browser, live_ser
     customer_page = browser.new_context().new_page()
     violations += guard_against_policy_violations(customer_page)
     log_in(customer_page, live_server, "siti@kopi.id")
-    expect(customer_page.get_by_test_id(f"state-{sid}")).to_have_text("suspended")
+    expect(customer_page.get_by_test_id(f"health-{sid}")).to_have_text("Suspended")
     expect(customer_page.get_by_test_id(f"suspension-{sid}")).to_contain_text("Phishing report #4411")
     expect(customer_page.get_by_test_id(f"card-{sid}").get_by_role("button", name="Renew now")).to_have_count(0)
     customer_page.screenshot(path=str(ARTIFACTS / "customer-suspended-by-staff.png"), full_page=True)
@@ -98,7 +98,7 @@ def test_staff_suspend_and_resume_a_customer_instance(browser: Browser, live_ser
         instances_sweep()
         db.session.expire_all()
     customer_page.reload()
-    expect(customer_page.get_by_test_id(f"state-{sid}")).to_have_text("active")
+    expect(customer_page.get_by_test_id(f"health-{sid}")).to_have_text("Running")
 
     # The audit log shows both, by whom.
     staff.get_by_role("link", name="Audit log").click()

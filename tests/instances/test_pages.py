@@ -35,7 +35,7 @@ def test_instance_page_shows_what_a_customer_needs(client, live):
     page = client.get(f"/instances/{live}")
     body = page.get_data(as_text=True)
     assert page.status_code == 200
-    for text in ("https://ana-flows.localtest.me", "n8n", "Starter", "Healthy", "Your instance is ready.",
+    for text in ("https://ana-flows.localtest.me", "n8n", "Starter", "Running", "Your instance is ready.",
                  "Resource usage", "<svg", "Reveal credentials", "Cancel now"):
         assert text in body
     assert page.headers["Vary"] == "HX-Request, Cookie" or "HX-Request" in page.headers["Vary"]
@@ -67,7 +67,7 @@ def test_status_block_polls_while_provisioning_and_stops_when_settled(client, pa
     settled = client.get(f"/instances/{sid}", headers=HX)
     assert settled.status_code == 286 and "every 2s" not in settled.get_data(as_text=True)
     cards = client.get("/", headers=HX)
-    assert cards.status_code == 286 and "Healthy" in cards.get_data(as_text=True)
+    assert cards.status_code == 286 and "Running" in cards.get_data(as_text=True)
 
 
 def test_credentials_are_revealed_by_post_and_audited(app, client, live):
