@@ -12,6 +12,7 @@ from portal.audit.services import audit_record
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import email_dispatch, email_queue
+from portal.plain_text import has_control_characters
 from portal.timestamps import utcnow
 
 
@@ -89,11 +90,19 @@ def _queue_verification(user: User):
                  "hours": int(current_app.config["EMAIL_VERIFICATION_MAX_AGE"].total_seconds() // 3600)})
 
 
-def user_register(*, name: str, email: str, password: str, ip: str | None = None) -> User:
-    """Create an unverified customer and send the welcome and verification emails."""
+def _checked_name(name: str) -> str:
+    """The name as it will be stored; raises AccountError on the name field when it cannot be."""
     name = (name or "").strip()
     if not name:
         raise AccountError("Please tell us your name.", field="name")
+    if has_control_characters(name):
+        raise AccountError("Your name cannot contain line breaks, tabs or other control characters.", field="name")
+    return name
+
+
+def user_register(*, name: str, email: str, password: str, ip: str | None = None) -> User:
+    """Create an unverified customer and send the welcome and verification emails."""
+    name = _checked_name(name)
     email = email_normalise(email)
     if user_by_email(email) is not None:
         raise EmailTaken("An account with this email already exists. Log in or reset your password.")
@@ -228,9 +237,7 @@ def password_change(*, user_id: int, current_password: str, new_password: str, i
 def profile_update(*, user_id: int, name: str, email: str, ip: str | None = None) -> User:
     """Change name and email; a new email must be verified again."""
     user = db.session.get(User, user_id)
-    name = (name or "").strip()
-    if not name:
-        raise AccountError("Please tell us your name.", field="name")
+    name = _checked_name(name)
     address = email_normalise(email)
     queued = []
     if address != user.email:
