@@ -43,16 +43,15 @@ def signup():
     form = forms.SignupForm()
     if form.validate_on_submit():
         try:
-            user = services.user_register(name=form.name.data, email=form.email.data,
-                                          password=form.password.data, ip=client_ip())
+            services.user_register(name=form.name.data, email=form.email.data, password=form.password.data,
+                                   ip=client_ip())
         except services.AccountError as error:
             forms.form_error(form, error)
         else:
-            _start_session(user)
-            flash(f"Welcome, {user.name}! We sent a link to {user.email} to confirm your address.", "success")
-            return redirect_after_post(url_for("home.index"))
+            # The same answer whether the address was new or already had an account (its owner gets a notice).
+            return render_page("accounts/signup.html", block="form", form=form, sent_to=form.email.data.strip())
     status = 422 if form.is_submitted() else 200
-    return render_page("accounts/signup.html", block="form", status=status, form=form)
+    return render_page("accounts/signup.html", block="form", status=status, form=form, sent_to=None)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -75,8 +74,13 @@ def login():
 
 @blueprint.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
+    if current_user.is_authenticated:
+        # Ended on the server: the session and remember-me cookies of this log-in stop working, even if copied.
+        services.session_end(session_id=current_user.get_id(), ip=client_ip())
+    # Cleared first: logout_user then leaves its note to delete the remember-me cookie (clearing after it erased
+    # that note, and the browser kept the cookie).
     session.clear()
+    logout_user()
     flash("You have been logged out.", "info")
     return redirect_after_post(url_for("accounts.login"))
 
@@ -89,7 +93,7 @@ def verify_email(token: str):
         return render_page("accounts/token_invalid.html", status=400, message=error.message,
                            resend=current_user.is_authenticated)
     flash(f"Thank you — {user.email} is confirmed.", "success")
-    return redirect(url_for("home.index"))
+    return redirect(url_for("home.index" if current_user.is_authenticated else "accounts.login"))
 
 
 @blueprint.route("/verify/resend", methods=["POST"])
@@ -137,19 +141,21 @@ def reset_password(token: str):
 
 @blueprint.route("/account", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_auth_limit, methods=["POST"])
 def profile():
     form = forms.ProfileForm(obj=current_user)
     password_form = forms.PasswordChangeForm(formdata=None)
     if form.validate_on_submit():
-        old_email = current_user.email
+        pending = current_user.pending_email
         try:
             user = services.profile_update(user_id=current_user.id, name=form.name.data,
                                            email=form.email.data, ip=client_ip())
         except services.AccountError as error:
             forms.form_error(form, error)
         else:
-            if user.email != old_email:
-                flash(f"Saved. We sent a confirmation link to {user.email}.", "success")
+            if user.pending_email and user.pending_email != pending:
+                flash(f"Saved. We sent a link to {user.pending_email}: your address changes once you follow it.",
+                      "success")
             else:
                 flash("Your profile has been saved.", "success")
             return redirect_after_post(url_for("accounts.profile"))
@@ -172,7 +178,7 @@ def change_password():
         except services.AccountError as error:
             forms.form_error(password_form, error)
         else:
-            # Other sessions ended with the old token; this one carries on under the new one.
+            # Every session ended with the old password; this one carries on in the new session the service opened.
             _start_session(user)
             flash("Your password has been changed. Other devices have been logged out.", "success")
             return redirect_after_post(url_for("accounts.profile"))
