@@ -143,7 +143,8 @@ def from_environment() -> dict:
         "WORKER_METRICS_PORT": int(env("WORKER_METRICS_PORT", "0")),
         # Rate limits on the doors people knock on (per client address).
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", default=True),
-        "RATELIMIT_STORAGE_URI": env("REDIS_URL") or "memory://",
+        # Counters every web worker shares: Redis, else a SQLite file here (memory:// would count per worker).
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or env("REDIS_URL") or f"sqlite:///{INSTANCE_DIR / 'ratelimits.db'}",
         "RATELIMIT_HEADERS_ENABLED": True,
         "AUTH_RATE_LIMIT": env("AUTH_RATE_LIMIT", "10 per minute"),
         # Midtrans retries a refused notification; per source address, well above its real rate.

@@ -10,6 +10,8 @@ from htmx_flask import Htmx
 from sqlalchemy import Index, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from portal import ratelimit_storage  # noqa: F401  (registers sqlite:// as a rate-limit storage)
+
 # Named constraints let Alembic's batch mode rebuild SQLite tables and drop them by name later.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
