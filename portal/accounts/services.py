@@ -4,7 +4,7 @@ import secrets
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts import passwords, tokens
@@ -236,6 +236,10 @@ def _key_hash(key: str) -> str:
 
 def _session_open(user: User, *, ip: str | None) -> None:
     """A new log-in session for this user in the caller's transaction; its key goes into the cookies."""
+    # The user's ended and outlived sessions go as a new one starts: the table holds live sessions only.
+    oldest = utcnow() - current_app.config["REMEMBER_COOKIE_DURATION"]
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                                 or_(UserSession.ended_at.is_not(None), UserSession.created_at <= oldest)))
     key = secrets.token_urlsafe(32)
     db.session.add(UserSession(user_id=user.id, key_hash=_key_hash(key), ip=ip, created_at=utcnow()))
     user.session_key = key

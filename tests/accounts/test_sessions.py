@@ -71,3 +71,11 @@ def test_a_session_older_than_a_remember_cookie_may_live_is_over(app, make_user)
     db.session.commit()
     assert services.user_for_session(session_id) is None
     assert services.user_for_session(f"{user.id}:not-a-key") is None
+
+
+def test_a_new_log_in_clears_the_users_ended_sessions(app, client, make_user):
+    user = make_user()
+    log_in(client, user)
+    client.post("/logout", data={"csrf_token": form_token(client, "/account")})
+    log_in(client, user)
+    assert db.session.query(UserSession).filter_by(user_id=user.id).count() == 1
