@@ -122,7 +122,11 @@ def from_environment() -> dict:
         "EMAIL_VERIFICATION_MAX_AGE": timedelta(hours=int(env("EMAIL_VERIFICATION_HOURS", "48"))),
         "PASSWORD_RESET_MAX_AGE": timedelta(hours=int(env("PASSWORD_RESET_HOURS", "1"))),
         "PASSWORD_MIN_LENGTH": 10,
-        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),  # also how long a log-in session lives on the server
+        # Per account, whatever the address: this many wrong passwords within the window lock its log-in.
+        "LOGIN_FAILURE_LIMIT": int(env("LOGIN_FAILURE_LIMIT", "5")),
+        "LOGIN_FAILURE_WINDOW": timedelta(minutes=int(env("LOGIN_FAILURE_WINDOW_MINUTES", "15"))),
+        "LOGIN_LOCK_DURATION": timedelta(minutes=int(env("LOGIN_LOCK_MINUTES", "15"))),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
@@ -141,7 +145,8 @@ def from_environment() -> dict:
         "WORKER_METRICS_PORT": int(env("WORKER_METRICS_PORT", "0")),
         # Rate limits on the doors people knock on (per client address).
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", default=True),
-        "RATELIMIT_STORAGE_URI": env("REDIS_URL") or "memory://",
+        # Counters every web worker shares: Redis, else a SQLite file here (memory:// would count per worker).
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or env("REDIS_URL") or f"sqlite:///{INSTANCE_DIR / 'ratelimits.db'}",
         "RATELIMIT_HEADERS_ENABLED": True,
         "AUTH_RATE_LIMIT": env("AUTH_RATE_LIMIT", "10 per minute"),
         # Midtrans retries a refused notification; per source address, well above its real rate.

@@ -44,12 +44,23 @@ def client_ip() -> str | None:
     return request.remote_addr
 
 
+# A spreadsheet reads a cell starting with one of these as a formula ("CSV injection"); numbers stay numbers.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_text(header: list[str], rows: Iterable[list]) -> str:
-    """A CSV document: the header line, then each row (exports, email attachments)."""
+    """A CSV document: the header line, then each row (exports, email attachments), every text cell neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
     return buffer.getvalue()
 
 

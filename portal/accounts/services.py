@@ -1,19 +1,21 @@
-"""Account operations: register, verify, authenticate, reset and change passwords, edit profile."""
+"""Account operations: register, verify, authenticate, reset and change passwords, edit profile, log-in sessions."""
 import functools
+import hashlib
 import secrets
 import zoneinfo
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts import passwords, tokens
-from portal.accounts.models import User, new_session_token
+from portal.accounts.models import User, UserSession
 from portal.audit.services import audit_record
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import email_dispatch, email_queue
+from portal.plain_text import has_control_characters
 from portal.timestamps import utcnow
 
 
@@ -29,10 +31,6 @@ class AccountError(Exception):
 
 
 class InvalidEmail(AccountError):
-    field = "email"
-
-
-class EmailTaken(AccountError):
     field = "email"
 
 
@@ -82,32 +80,58 @@ def _check_password_strength(password: str, *, email: str, name: str, field: str
         raise WeakPassword(problem, field=field)
 
 
-def _queue_verification(user: User):
-    token = tokens.token_make(tokens.VERIFY_SALT, {"uid": user.id, "email": user.email})
+def _queue_verification(user: User, address: str | None = None):
+    """The link that confirms `address` (the account's own email unless a new one is given) is theirs."""
+    address = address or user.email
+    token = tokens.token_make(tokens.VERIFY_SALT, {"uid": user.id, "email": address})
     return email_queue(
-        template="verify_email", recipient=user.email, user_id=user.id,
+        template="verify_email", recipient=address, user_id=user.id,
         key=f"verify:{user.id}:{tokens.fingerprint(token)}",
         context={"name": user.name, "link": absolute_url("accounts.verify_email", token=token),
                  "hours": int(current_app.config["EMAIL_VERIFICATION_MAX_AGE"].total_seconds() // 3600)})
 
 
-def user_register(*, name: str, email: str, password: str, ip: str | None = None) -> User:
-    """Create an unverified customer and send the welcome and verification emails."""
+def _queue_address_notice(owner: User, *, template: str):
+    """Tell an address's owner that someone tried to use it; at most once an hour, so it cannot be used to flood."""
+    return email_queue(template=template, recipient=owner.email, user_id=owner.id,
+                       key=f"{template}:{owner.id}:{utcnow():%Y%m%d%H}",
+                       context={"name": owner.name, "login": absolute_url("accounts.login"),
+                                "reset": absolute_url("accounts.forgot_password")})
+
+
+def _checked_name(name: str) -> str:
+    """The name as it will be stored; raises AccountError on the name field when it cannot be."""
     name = (name or "").strip()
     if not name:
         raise AccountError("Please tell us your name.", field="name")
+    if has_control_characters(name):
+        raise AccountError("Your name cannot contain line breaks, tabs or other control characters.", field="name")
+    return name
+
+
+def user_register(*, name: str, email: str, password: str, ip: str | None = None) -> User | None:
+    """Create an unverified customer and send the welcome and verification emails.
+
+    An address that already has an account gets a notice instead and None is returned: the caller answers
+    both the same way, so sign-up does not tell who has an account."""
+    name = _checked_name(name)
     email = email_normalise(email)
-    if user_by_email(email) is not None:
-        raise EmailTaken("An account with this email already exists. Log in or reset your password.")
     _check_password_strength(password, email=email, name=name)
-    user = User(name=name[:120], email=email, password_hash=passwords.password_hash(password),
-                is_staff=False, disabled=False)
+    password_hash = passwords.password_hash(password)  # hashed either way: the answer takes as long
+    owner = user_by_email(email)
+    if owner is not None:
+        notice = _queue_address_notice(owner, template="signup_existing")
+        audit_record(action="user.signup_existing", actor_id=None, target_type="user", target_id=owner.id, ip=ip)
+        db.session.commit()
+        email_dispatch(notice)
+        return None
+    user = User(name=name[:120], email=email, password_hash=password_hash, is_staff=False, disabled=False)
     db.session.add(user)
     try:
         db.session.flush()
-    except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
+    except IntegrityError:  # a concurrent sign-up with the same address won the race: that account is theirs
         db.session.rollback()
-        raise EmailTaken("An account with this email already exists. Log in or reset your password.") from exc
+        return None
     welcome = email_queue(template="welcome", recipient=email, user_id=user.id, key=f"welcome:{user.id}",
                           context={"name": user.name, "link": absolute_url("home.index")})
     verification = _queue_verification(user)
@@ -131,38 +155,114 @@ def email_verification_resend(*, user_id: int, actor_id: int | None = None, ip: 
 
 
 def user_verify_email(*, token: str) -> User:
-    """Mark the address in the token verified; the token must name the user's current address."""
+    """Mark the address in the token verified: the account's own, or the new one it asked to change to
+    (which then replaces it, and the old address is told)."""
     try:
         payload = tokens.token_read(tokens.VERIFY_SALT, token, current_app.config["EMAIL_VERIFICATION_MAX_AGE"])
     except tokens.TokenInvalid as exc:
         raise InvalidToken(str(exc)) from exc
     user = db.session.get(User, payload.get("uid"))
-    if user is None or user.email != payload.get("email"):
+    address = payload.get("email")
+    if user is None or address not in (user.email, user.pending_email):
         raise InvalidToken("This link is not valid.")
-    if user.email_verified_at is None:
+    queued = None
+    if address == user.pending_email:
+        old_address, user.email, user.pending_email = user.email, address, None
+        user.email_verified_at = utcnow()
+        queued = email_queue(template="email_changed", recipient=old_address, user_id=user.id,
+                             key=f"email-changed:{user.id}:{tokens.fingerprint(token)}",
+                             context={"name": user.name, "new_email": address})
+        audit_record(action="user.email_changed", actor_id=user.id, target_type="user", target_id=user.id,
+                     details={"from": old_address, "to": address})
+    elif user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit_record(action="user.email_verified", actor_id=user.id, target_type="user", target_id=user.id)
+    try:
         db.session.commit()
+    except IntegrityError as exc:  # the address got an account of its own since the link was sent
+        db.session.rollback()
+        raise InvalidToken("This address is no longer available for your account.") from exc
+    email_dispatch(queued)
     return user
 
 
 def user_authenticate(*, email: str, password: str, ip: str | None = None) -> User:
-    """The user with these credentials; raises InvalidCredentials or AccountDisabled."""
+    """The user with these credentials, logged in on a new session (`user.session_key`); raises
+    InvalidCredentials (also while the account's log-in is locked, so a lock tells nothing) or AccountDisabled."""
     user = user_by_email(email or "")
-    if not passwords.password_matches(user.password_hash if user else None, password or ""):
+    now = utcnow()
+    locked = user is not None and user.login_locked_until is not None and user.login_locked_until > now
+    # The hash is checked even when locked: a locked account answers as slowly as any other.
+    matches = passwords.password_matches(user.password_hash if user else None, password or "")
+    if locked or not matches:
         audit_record(action="user.login_failed", actor_id=user.id if user else None, target_type="user",
                      target_id=user.id if user else None, ip=ip,
-                     details={"email": (email or "")[:254]})
+                     details={"email": (email or "")[:254], **({"locked": True} if locked else {})})
+        if user is not None and not locked:
+            _login_failure_count(user, now=now, ip=ip)
         db.session.commit()
         raise InvalidCredentials("Wrong email or password.")
     if user.disabled:
         raise AccountDisabled("This account has been disabled. Contact support if you think this is a mistake.")
     if passwords.password_needs_rehash(user.password_hash):
         user.password_hash = passwords.password_hash(password)
-    user.last_login_at = utcnow()
+    user.last_login_at = now
+    user.login_failures, user.login_failures_since, user.login_locked_until = 0, None, None
+    _session_open(user, ip=ip)
     audit_record(action="user.login", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
     db.session.commit()
     return user
+
+
+def _login_failure_count(user: User, *, now, ip: str | None) -> None:
+    """Count a wrong password against the account; the limit within the window locks its log-in."""
+    config = current_app.config
+    window_over = or_(User.login_failures_since.is_(None), User.login_failures_since <= now - config["LOGIN_FAILURE_WINDOW"])
+    # One statement, so web workers failing at the same moment each count (no read-then-write race).
+    failures = db.session.execute(
+        update(User).where(User.id == user.id)
+        .values(login_failures=case((window_over, 1), else_=User.login_failures + 1),
+                login_failures_since=case((window_over, now), else_=User.login_failures_since))
+        .returning(User.login_failures)).scalar_one()
+    if failures >= config["LOGIN_FAILURE_LIMIT"]:
+        until = now + config["LOGIN_LOCK_DURATION"]
+        db.session.execute(update(User).where(User.id == user.id)
+                           .values(login_failures=0, login_failures_since=None, login_locked_until=until))
+        audit_record(action="user.login_locked", actor_id=None, target_type="user", target_id=user.id, ip=ip,
+                     details={"failures": failures, "until": until.isoformat()})
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _session_open(user: User, *, ip: str | None) -> None:
+    """A new log-in session for this user in the caller's transaction; its key goes into the cookies."""
+    # The user's ended and outlived sessions go as a new one starts: the table holds live sessions only.
+    oldest = utcnow() - current_app.config["REMEMBER_COOKIE_DURATION"]
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                                 or_(UserSession.ended_at.is_not(None), UserSession.created_at <= oldest)))
+    key = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, key_hash=_key_hash(key), ip=ip, created_at=utcnow()))
+    user.session_key = key
+
+
+def _sessions_end_all(user_id: int) -> None:
+    db.session.execute(update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+                       .values(ended_at=utcnow()))
+
+
+def session_end(*, session_id: str, ip: str | None = None) -> None:
+    """Log-out: end this session on the server, so its session and remember-me cookies stop working."""
+    user_id, _, key = (session_id or "").partition(":")
+    if not user_id.isdigit() or not key:
+        return
+    ended = db.session.execute(
+        update(UserSession).where(UserSession.key_hash == _key_hash(key), UserSession.user_id == int(user_id),
+                                  UserSession.ended_at.is_(None)).values(ended_at=utcnow()))
+    if ended.rowcount:
+        audit_record(action="user.logout", actor_id=int(user_id), target_type="user", target_id=int(user_id), ip=ip)
+    db.session.commit()
 
 
 def password_reset_request(*, email: str, ip: str | None = None) -> None:
@@ -201,7 +301,7 @@ def password_reset_user(*, token: str) -> User:
 def password_reset(*, token: str, new_password: str, ip: str | None = None) -> User:
     user = password_reset_user(token=token)
     _check_password_strength(new_password, email=user.email, name=user.name)
-    _set_password(user, new_password)
+    _set_password(user, new_password, ip=ip)
     # Following the emailed link proves the address is theirs.
     user.email_verified_at = user.email_verified_at or utcnow()
     audit_record(action="user.password_reset", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
@@ -209,9 +309,11 @@ def password_reset(*, token: str, new_password: str, ip: str | None = None) -> U
     return user
 
 
-def _set_password(user: User, new_password: str) -> None:
+def _set_password(user: User, new_password: str, *, ip: str | None) -> None:
+    """New password: every session and remember-me cookie ends; the person who changed it carries on in a new one."""
     user.password_hash = passwords.password_hash(new_password)
-    user.session_token = new_session_token()  # every other session and remember-me cookie ends
+    _sessions_end_all(user.id)
+    _session_open(user, ip=ip)
 
 
 def password_change(*, user_id: int, current_password: str, new_password: str, ip: str | None = None) -> User:
@@ -221,43 +323,35 @@ def password_change(*, user_id: int, current_password: str, new_password: str, i
     if current_password == new_password:
         raise WeakPassword("Choose a password different from the current one.", field="new_password")
     _check_password_strength(new_password, email=user.email, name=user.name, field="new_password")
-    _set_password(user, new_password)
+    _set_password(user, new_password, ip=ip)
     audit_record(action="user.password_changed", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
     db.session.commit()
     return user
 
 
 def profile_update(*, user_id: int, name: str, email: str, ip: str | None = None) -> User:
-    """Change name and email; a new email must be verified again."""
+    """Change the name; a new email becomes `pending_email` and replaces the old one once its link is followed.
+
+    A taken address is answered the same way (it stays pending, never confirmed) and its owner is told instead,
+    so the profile form does not tell who has an account."""
     user = db.session.get(User, user_id)
-    name = (name or "").strip()
-    if not name:
-        raise AccountError("Please tell us your name.", field="name")
+    name = _checked_name(name)
     address = email_normalise(email)
-    queued = []
-    if address != user.email:
-        other = user_by_email(address)
-        if other is not None:
-            raise EmailTaken("Another account already uses this email.")
-        old_address = user.email
-        user.email = address
-        user.email_verified_at = None
-        queued.append(email_queue(
-            template="email_changed", recipient=old_address, user_id=user.id,
-            key=f"email-changed:{user.id}:{secrets.token_hex(8)}",
-            context={"name": name, "new_email": address}))
-        audit_record(action="user.email_changed", actor_id=user.id, target_type="user", target_id=user.id,
-                     ip=ip, details={"from": old_address, "to": address})
     user.name = name[:120]
-    try:
-        db.session.flush()
-        if user.email_verified_at is None and queued:
-            queued.append(_queue_verification(user))
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise EmailTaken("Another account already uses this email.") from exc
-    email_dispatch(*queued)
+    queued = None
+    if address == user.email:
+        user.pending_email = None  # asking for the current address again withdraws a pending change
+    elif address != user.pending_email:
+        user.pending_email = address
+        owner = user_by_email(address)
+        if owner is None:
+            queued = _queue_verification(user, address)
+        else:
+            queued = _queue_address_notice(owner, template="email_change_attempt")
+        audit_record(action="user.email_change_requested", actor_id=user.id, target_type="user", target_id=user.id,
+                     ip=ip, details={"from": user.email, "to": address})
+    db.session.commit()
+    email_dispatch(queued)
     return user
 
 
@@ -293,13 +387,18 @@ def checkout_allowed(*, user_id: int) -> None:
 
 
 def user_for_session(session_id: str) -> User | None:
-    """Flask-Login's loader: the cookie carries 'id:session_token'; a rotated token logs out."""
-    user_id, _, token = (session_id or "").partition(":")
-    if not user_id.isdigit() or not token:
+    """Flask-Login's loader: the cookie carries 'user id:session key'; the session must be open on the server
+    and younger than a remember-me cookie may be."""
+    user_id, _, key = (session_id or "").partition(":")
+    if not user_id.isdigit() or not key:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.disabled or not secrets.compare_digest(user.session_token, token):
-        return None
+    oldest = utcnow() - current_app.config["REMEMBER_COOKIE_DURATION"]
+    user = db.session.scalar(
+        select(User).join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.key_hash == _key_hash(key), UserSession.user_id == int(user_id),
+               UserSession.ended_at.is_(None), UserSession.created_at > oldest, User.disabled.is_(False)))
+    if user is not None:
+        user.session_key = key
     return user
 
 
@@ -310,7 +409,7 @@ def user_set_disabled(*, user_id: int, disabled: bool, actor_id: int, ip: str | 
         raise AccountError("You cannot disable your own account.")
     user.disabled = disabled
     if disabled:
-        user.session_token = new_session_token()
+        _sessions_end_all(user.id)
     audit_record(action="user.disabled" if disabled else "user.enabled", actor_id=actor_id, target_type="user",
                  target_id=user.id, ip=ip)
     db.session.commit()

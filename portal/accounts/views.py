@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.accounts import forms, services
 from portal.extensions import limiter, login_manager
-from portal.notifications.views import CONFIRMATION, kept_mail_notice
+from portal.notifications.views import CONFIRMATION, SIGNUP_MAIL, kept_mail_grant, kept_mail_notice
 from portal.rendering import DEFAULT_CUSTOMER_ZONE, client_ip, redirect_after_post, render_page
 
 blueprint = Blueprint("accounts", __name__)
@@ -44,20 +44,18 @@ def signup():
     form = forms.SignupForm()
     if form.validate_on_submit():
         try:
-            user = services.user_register(name=form.name.data, email=form.email.data,
-                                          password=form.password.data, ip=client_ip())
+            services.user_register(name=form.name.data, email=form.email.data, password=form.password.data,
+                                   ip=client_ip())
         except services.AccountError as error:
             forms.form_error(form, error)
         else:
-            _start_session(user)
-            flash(kept_mail_notice(
-                user_id=user.id, templates=CONFIRMATION,
-                sent=f"Welcome, {user.name}! We sent a link to {user.email} to confirm your address.",
-                kept=f"Welcome, {user.name}! This local try-out has no mail server, so the portal kept the email "
-                     f"with the link to confirm {user.email} instead of sending it."), "success")
-            return redirect_after_post(url_for("home.index"))
+            # The same answer whether the address was new or already had an account (its owner gets a notice).
+            sent_to = services.email_normalise(form.email.data)
+            return render_page("accounts/signup.html", block="form", form=form, sent_to=sent_to,
+                               kept_link=kept_mail_grant(recipient=sent_to, templates=SIGNUP_MAIL))
     status = 422 if form.is_submitted() else 200
-    return render_page("accounts/signup.html", block="form", status=status, form=form)
+    return render_page("accounts/signup.html", block="form", status=status, form=form, sent_to=None,
+                       kept_link=None)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -80,8 +78,13 @@ def login():
 
 @blueprint.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
+    if current_user.is_authenticated:
+        # Ended on the server: the session and remember-me cookies of this log-in stop working, even if copied.
+        services.session_end(session_id=current_user.get_id(), ip=client_ip())
+    # Cleared first: logout_user then leaves its note to delete the remember-me cookie (clearing after it erased
+    # that note, and the browser kept the cookie).
     session.clear()
+    logout_user()
     flash("You have been logged out.", "info")
     return redirect_after_post(url_for("accounts.login"))
 
@@ -94,7 +97,7 @@ def verify_email(token: str):
         return render_page("accounts/token_invalid.html", status=400, message=error.message,
                            resend=current_user.is_authenticated)
     flash(f"Thank you — {user.email} is confirmed.", "success")
-    return redirect(url_for("home.index"))
+    return redirect(url_for("home.index" if current_user.is_authenticated else "accounts.login"))
 
 
 @blueprint.route("/verify/resend", methods=["POST"])
@@ -146,23 +149,25 @@ def reset_password(token: str):
 
 @blueprint.route("/account", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_auth_limit, methods=["POST"])
 def profile():
     form = forms.ProfileForm(obj=current_user)
     password_form = forms.PasswordChangeForm(formdata=None)
     if form.validate_on_submit():
-        old_email = current_user.email
+        pending = current_user.pending_email
         try:
             user = services.profile_update(user_id=current_user.id, name=form.name.data,
                                            email=form.email.data, ip=client_ip())
         except services.AccountError as error:
             forms.form_error(form, error)
         else:
-            if user.email != old_email:
+            if user.pending_email and user.pending_email != pending:
                 flash(kept_mail_notice(
                     user_id=user.id, templates=CONFIRMATION,
-                    sent=f"Saved. We sent a confirmation link to {user.email}.",
-                    kept=f"Saved. This local try-out has no mail server, so the portal kept the confirmation link "
-                         f"for {user.email} instead of sending it."), "success")
+                    sent=f"Saved. We sent a link to {user.pending_email}: your address changes once you follow it.",
+                    kept=f"Saved. This local try-out has no mail server, so the portal kept the link for "
+                         f"{user.pending_email} instead of sending it: your address changes once you follow it."),
+                      "success")
             else:
                 flash("Your profile has been saved.", "success")
             return redirect_after_post(url_for("accounts.profile"))
@@ -185,7 +190,7 @@ def change_password():
         except services.AccountError as error:
             forms.form_error(password_form, error)
         else:
-            # Other sessions ended with the old token; this one carries on under the new one.
+            # Every session ended with the old password; this one carries on in the new session the service opened.
             _start_session(user)
             flash("Your password has been changed. Other devices have been logged out.", "success")
             return redirect_after_post(url_for("accounts.profile"))

@@ -6,6 +6,7 @@ from portal.audit.services import audit_record
 from portal.extensions import db
 from portal.instances.events import instance_event_record
 from portal.instances.services import instance_restart_request
+from portal.plain_text import has_control_characters
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
@@ -21,9 +22,16 @@ def _audit(action: str, subscription_id: int, actor_id: int, ip: str | None, **d
     db.session.commit()
 
 
+def _check_reason(reason: str) -> None:
+    # The reason reaches the customer's emails and timeline: one line of plain text.
+    if has_control_characters(reason.strip()):
+        raise StaffActionRefused("The reason must be one line of text: no line breaks, tabs or control characters.")
+
+
 def staff_suspend(*, subscription_id: int, reason: str, actor_id: int, ip: str | None = None) -> None:
     if not reason.strip():
         raise StaffActionRefused("Give a reason: the customer's timeline and the audit log show it.")
+    _check_reason(reason)
     subscriptions.subscription_suspend(subscription_id=subscription_id, reason="staff", note=reason.strip()[:500])
     _audit("subscription.suspended", subscription_id, actor_id, ip, reason=reason.strip()[:500])
 
@@ -51,6 +59,7 @@ def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int,
         raise StaffActionRefused("Extend by 1 to 366 days.")
     if not reason.strip():
         raise StaffActionRefused("Give a reason for the extension.")
+    _check_reason(reason)
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
     if subscription.state in ("terminated", "cancelled", "pending_payment"):
         db.session.rollback()

@@ -193,7 +193,10 @@ def logs_follow(subscription_id: int):
 @login_required
 def logs_download(subscription_id: int):
     subscription = _own(subscription_id)
-    names, component, tail, query, previous = _log_request(subscription)
+    names, requested, tail, query, previous = _log_request(subscription)
+    # The file name is built from the instance's own names only (a DNS-label subdomain, a template's component):
+    # nothing the request sent reaches the header, so no quote or CR/LF can rewrite it.
+    component = next((name for name in names if name == requested), None) or abort(404)
     result = services.instance_log(subscription=subscription, component=component, tail=2000, previous=previous)
     text = "\n".join(f"{stamp} {line}".strip() for stamp, line in result.lines) or (result.problem or "")
     filename = f"{subscription.subdomain}-{component}{'-previous' if previous else ''}.log"

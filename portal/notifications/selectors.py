@@ -14,3 +14,13 @@ def latest_kept_email_id(*, user_id: int, templates: tuple[str, ...]) -> int | N
     """The newest email of these templates queued for this account."""
     return db.session.scalar(select(Email.id).where(Email.user_id == user_id, Email.template.in_(templates))
                              .order_by(Email.id.desc()).limit(1))
+
+
+def kept_email(*, email_id: int) -> Email | None:
+    return db.session.get(Email, email_id)
+
+
+def latest_kept_email_id_to(*, recipient: str, templates: tuple[str, ...]) -> int | None:
+    """The newest email of these templates queued for this address (whoever's account it is)."""
+    return db.session.scalar(select(Email.id).where(Email.recipient == recipient, Email.template.in_(templates))
+                             .order_by(Email.id.desc()).limit(1))

@@ -15,7 +15,8 @@ from portal.notifications.models import Email
 from portal.rendering import DEFAULT_CUSTOMER_ZONE
 from portal.timestamps import utcnow
 
-TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "staff_alert", "instance_ready",
+TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "signup_existing", "email_change_attempt",
+             "staff_alert", "instance_ready",
              "payment_receipt", "order_received", "renewal_invoice", "expiry_reminder", "grace_started", "suspended",
              "termination_warning", "terminated", "provisioning_failed", "instance_down", "revenue_summary")
 

@@ -1,5 +1,5 @@
 """Emails the portal kept instead of sending (no mail server on a local try-out), shown to their own account."""
-from flask import Blueprint, abort, redirect, url_for
+from flask import Blueprint, abort, redirect, session, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -10,6 +10,10 @@ from portal.rendering import render_page
 blueprint = Blueprint("mail", __name__, url_prefix="/mail")
 
 CONFIRMATION = ("verify_email",)
+# What a sign-up queues for its address: the confirmation for a new account, a notice to an existing one.
+SIGNUP_MAIL = ("verify_email", "signup_existing")
+# The kept emails this browser may read without being logged in as their owner (the ones its sign-up queued).
+_GRANTED = "kept_emails"
 
 
 def kept_mail_notice(*, user_id: int, templates: tuple[str, ...], sent: str, kept: str) -> str | Markup:
@@ -25,6 +29,18 @@ def kept_mail_notice(*, user_id: int, templates: tuple[str, ...], sent: str, kep
         kept, url_for("mail.kept_email", email_id=email_id))
 
 
+def kept_mail_grant(*, recipient: str, templates: tuple[str, ...]) -> str | None:
+    """After a sign-up with no mail server: let this browser read the email just queued for `recipient`, and
+    the link to it. Only on a local try-out (outbox only); with a mail server the inbox is the proof of ownership."""
+    if mailer.mail_server_configured():
+        return None
+    email_id = selectors.latest_kept_email_id_to(recipient=recipient, templates=templates)
+    if email_id is None:
+        return None
+    session[_GRANTED] = [*session.get(_GRANTED, [])[-9:], email_id]
+    return url_for("mail.kept_email", email_id=email_id)
+
+
 def _outbox_only() -> None:
     # With a mail server the email went to the inbox: nothing here may stand in for owning the address.
     if mailer.mail_server_configured():
@@ -32,10 +48,14 @@ def _outbox_only() -> None:
 
 
 @blueprint.route("/<int:email_id>")
-@login_required
 def kept_email(email_id: int):
     _outbox_only()
-    email = selectors.kept_email_of(user_id=current_user.id, email_id=email_id) or abort(404)
+    if email_id in session.get(_GRANTED, []):
+        email = selectors.kept_email(email_id=email_id) or abort(404)
+    elif current_user.is_authenticated:
+        email = selectors.kept_email_of(user_id=current_user.id, email_id=email_id) or abort(404)
+    else:
+        abort(404)
     if email.body_text is None:  # the worker has not rendered it yet
         subject, text, html = email_parts(email)
     else:

@@ -37,12 +37,15 @@ def test_register_stores_a_lowercased_unverified_user_with_an_argon2_hash(app):
 
 
 @pytest.mark.parametrize("email", ["ana@example.com", "ANA@EXAMPLE.COM", "  Ana@example.com "])
-def test_duplicate_email_in_any_case_is_refused_and_writes_nothing(app, email):
-    register()
-    users, emails = count(User), count(Email)
-    with pytest.raises(services.EmailTaken):
-        register(email=email)
-    assert (count(User), count(Email)) == (users, emails)
+def test_signing_up_with_a_taken_email_in_any_case_creates_nothing_and_tells_its_owner(app, email):
+    owner = register()
+    users = count(User)
+    assert register(email=email) is None
+    assert count(User) == users
+    notice = db.session.scalar(select(Email).where(Email.template == "signup_existing"))
+    assert (notice.recipient, notice.user_id) == ("ana@example.com", owner.id)
+    assert register(email=email) is None  # a second try within the hour mails nothing more
+    assert count(Email) == 3
 
 
 @pytest.mark.parametrize("password, reason", [
@@ -122,14 +125,14 @@ def test_password_reset_is_silent_about_unknown_addresses(app, make_user):
 
 def test_password_reset_token_is_single_use_and_expires(app, make_user):
     user = make_user(email="siti@example.com", verified=False)
-    old_session = user.session_token
+    other_device = services.user_authenticate(email=user.email, password=STRONG_PASSWORD).get_id()
     services.password_reset_request(email=user.email)
     token = link_token(db.session.scalar(select(Email).where(Email.template == "password_reset")))
     new_password = "a brand new long passphrase"
     services.password_reset(token=token, new_password=new_password)
     user = db.session.get(User, user.id)
     assert services.user_authenticate(email=user.email, password=new_password).id == user.id
-    assert user.session_token != old_session  # every other session ends
+    assert services.user_for_session(other_device) is None  # every other session ends
     assert user.is_verified  # the emailed link proved the address
     with pytest.raises(services.InvalidToken, match="already been used"):
         services.password_reset(token=token, new_password="yet another long passphrase")
@@ -161,17 +164,31 @@ def test_password_change_asks_for_the_current_password(app, make_user):
     assert services.user_authenticate(email=user.email, password="fresh long passphrase ok")
 
 
-def test_profile_update_changing_email_needs_verification_again(app, make_user):
+def test_profile_update_changing_email_takes_effect_once_the_new_address_is_confirmed(app, make_user):
     user = make_user(email="ana@example.com")
-    make_user(email="taken@example.com", name="Other")
-    with pytest.raises(services.EmailTaken):
-        services.profile_update(user_id=user.id, name="Ana", email="TAKEN@example.com")
-    assert db.session.get(User, user.id).email == "ana@example.com"
-    services.profile_update(user_id=user.id, name="Ana P.", email="ana.new@example.com")
+    services.profile_update(user_id=user.id, name="Ana P.", email="Ana.New@example.com")
     user = db.session.get(User, user.id)
-    assert (user.name, user.email, user.is_verified) == ("Ana P.", "ana.new@example.com", False)
+    assert (user.name, user.email, user.pending_email, user.is_verified) == \
+        ("Ana P.", "ana@example.com", "ana.new@example.com", True)
+    link = db.session.scalar(select(Email).where(Email.template == "verify_email"))
+    assert link.recipient == "ana.new@example.com"
+    services.user_verify_email(token=link_token(link))
+    user = db.session.get(User, user.id)
+    assert (user.email, user.pending_email, user.is_verified) == ("ana.new@example.com", None, True)
     sent = sorted(db.session.execute(select(Email.template, Email.recipient)).all())
     assert sent == [("email_changed", "ana@example.com"), ("verify_email", "ana.new@example.com")]
+
+
+def test_profile_update_to_a_taken_email_stays_pending_and_tells_its_owner(app, make_user):
+    user = make_user(email="ana@example.com")
+    other = make_user(email="taken@example.com", name="Other")
+    services.profile_update(user_id=user.id, name="Ana", email="TAKEN@example.com")
+    user = db.session.get(User, user.id)
+    assert (user.email, user.pending_email) == ("ana@example.com", "taken@example.com")
+    sent = db.session.execute(select(Email.template, Email.recipient, Email.user_id)).all()
+    assert sent == [("email_change_attempt", "taken@example.com", other.id)]
+    services.profile_update(user_id=user.id, name="Ana", email="ana@example.com")  # withdrawn
+    assert db.session.get(User, user.id).pending_email is None
 
 
 def test_only_verified_users_may_check_out(app, make_user):

@@ -13,6 +13,8 @@ PREVIEWS = {
     "verify_email": {"name": "Ana", "link": "http://portal.test/verify/t", "hours": 48},
     "password_reset": {"name": "Ana", "link": "http://portal.test/reset/t", "minutes": 60},
     "email_changed": {"name": "Ana", "new_email": "new@example.com"},
+    "signup_existing": {"name": "Ana", "login": "http://portal.test/login", "reset": "http://portal.test/forgot"},
+    "email_change_attempt": {"name": "Ana", "login": "http://portal.test/login", "reset": "http://portal.test/forgot"},
     "staff_alert": {"title": "Node worker-2 is NotReady", "message": "The cluster reports it."},
     "instance_ready": {"name": "Ana", "app_name": "Ghost", "url": "https://kopi.localtest.me",
                        "dashboard": "http://portal.test/"},
