@@ -12,6 +12,13 @@ from tests.accounts.test_views import HX, form_token
 from tests.helpers import STRONG_PASSWORD
 
 
+@pytest.fixture
+def app_config(smtp_server):
+    # A real mail server, as in production: the local try-out's "read the email the portal kept" links are a
+    # convenience of a machine with no real addresses (tests/notifications/test_kept_mail.py).
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False}
+
+
 def _comparable(response, *addresses) -> tuple:
     """What a caller can observe, with the address it typed and the per-request CSRF token blanked out."""
     body = response.get_data(as_text=True)
