@@ -1,6 +1,6 @@
 """Emails the portal kept instead of sending (no mail server on a local try-out), shown to their own account."""
-from flask import Blueprint, abort, redirect, session, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, current_app, redirect, session, url_for
+from flask_login import current_user
 from markupsafe import Markup
 
 from portal.notifications import mailer, selectors
@@ -66,9 +66,10 @@ def kept_email(email_id: int):
 
 
 @blueprint.route("/confirmation")
-@login_required
 def latest_confirmation():
     """The newest confirmation email of this account (the unconfirmed banner links here)."""
-    _outbox_only()
+    _outbox_only()  # before asking anyone to log in: with a mail server this page does not exist
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
     email_id = selectors.latest_kept_email_id(user_id=current_user.id, templates=CONFIRMATION) or abort(404)
     return redirect(url_for("mail.kept_email", email_id=email_id))

@@ -33,7 +33,10 @@ PUBLIC = {"home.index", "catalog.index", "catalog.service", "accounts.login", "a
           # for the cluster and monitoring (each guards itself if it needs to), when the app has them
           "ops.healthz", "ops.readyz", "ops.metrics_page"}
 # URL arguments naming something a customer owns (someone else's must be "not found"), and the others.
-OWNED_ARGUMENTS = {"subscription_id", "invoice_id", "order_id"}
+OWNED_ARGUMENTS = {"subscription_id", "invoice_id", "order_id", "email_id"}
+# Not the log-in page for a guest, on purpose: a kept email is readable by the browser whose sign-up queued it
+# (or by its account once logged in); any other guest finds nothing.
+NOT_FOUND_FOR_GUESTS = {"mail.kept_email"}
 SHARED_ARGUMENTS = {"plan_id", "slug", "token"}
 # What a POST carries, so that a check that let it through would really do something.
 DANGEROUS_FORM = {"mode": "now", "outcome": "settlement", "reason": "matrix", "days": "30", "price_idr": "1",
@@ -132,6 +135,8 @@ def test_customer_routes_for_guests_other_customers_and_staff(app, world, record
             assert response.status_code < 500, (rule.rule, method, response.status_code)
             if is_login_redirect(response):
                 assert rule.endpoint not in PUBLIC, (rule.endpoint, "is public but asks guests to log in")
+            elif rule.endpoint in NOT_FOUND_FOR_GUESTS:
+                assert response.status_code == 404, (rule.rule, method, response.status_code)
             else:
                 public_seen.add(rule.endpoint)
                 if method == "GET" and not arguments - {"slug"}:
