@@ -42,6 +42,8 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
+        if _for_the_payment_webhook():
+            return _webhook_refusal(error)
         return _error_page(error.code)
 
     @app.errorhandler(InternalServerError)
@@ -60,7 +62,7 @@ def register(app: Flask) -> None:
         else:
             log.exception("database error on %s %s", request.method, request.path)
         _rollback_quietly()
-        if request.path.startswith("/billing/midtrans/") or request.accept_mimetypes.best == "application/json":
+        if _for_the_payment_webhook() or request.accept_mimetypes.best == "application/json":
             response = jsonify(status="unavailable", reason="try again later")  # Midtrans retries a 5xx
         else:
             response = make_response(render_template("errors/unavailable.html"))
@@ -76,6 +78,20 @@ def register(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         _rollback_quietly()  # the error page reads the session's user: not through a failed transaction
         return _error_page(500)
+
+
+def _for_the_payment_webhook() -> bool:
+    """Midtrans reads JSON: whatever refuses its webhook (method, rate limit, NUL guard, size) answers in JSON."""
+    return request.path.startswith("/billing/midtrans/")
+
+
+def _webhook_refusal(error: HTTPException):
+    response = jsonify(status="rejected", reason=(error.name or "refused").lower())
+    response.status_code = error.code
+    for name, value in error.get_headers():  # Allow on a 405, Retry-After where werkzeug gives one
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _is_connection_error(error: DBAPIError) -> bool:
