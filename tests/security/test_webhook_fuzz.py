@@ -31,8 +31,9 @@ from tests.conftest import free_port
 
 pytestmark = pytest.mark.security
 
-FUZZ = dict(deadline=None, database=None, print_blob=True,
-            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+# Randomness, deadline and example database come from the profile (tests/conftest.py: derandomized in
+# `make test`, exploring in `make security`).
+FUZZ = dict(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                    HealthCheck.data_too_large, HealthCheck.filter_too_much])
 FIELDS = ("transaction_time", "transaction_status", "transaction_id", "status_message", "status_code",
           "signature_key", "payment_type", "order_id", "gross_amount", "fraud_status", "currency",
