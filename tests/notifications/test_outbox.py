@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.models import Email
 from tests.conftest import free_port
-from tests.helpers import STRONG_PASSWORD, csrf_token_from, message_parts
+from tests.helpers import STRONG_PASSWORD, csrf_token_from, message_parts, wait_for_queue_idle
 
 
 def smtp_config(port: int) -> dict:
@@ -120,7 +120,7 @@ class TestRealConsumer:
         assert _email(email.id).state == "queued"  # refused, waiting for the retry
         server = smtp_server_factory(TestRealConsumer.port)
         _wait_for(lambda: _email(email.id).state == "sent", "delivery after the server came back")
-        time.sleep(1.5)  # a duplicate retry would land within this window
+        wait_for_queue_idle(consumer)  # any duplicate retry has run by now: none is queued, scheduled or running
         assert len(server.messages) == 1
         assert _email(email.id).attempts >= 2
 
