@@ -1,5 +1,6 @@
 """Small helpers the tests share (fixtures live in conftest.py)."""
 import re
+import socket
 import threading
 import time
 import uuid
@@ -46,6 +47,18 @@ def wait_for_email(smtp_server, subject: str, timeout: float = 15.0):
                 return message
         time.sleep(0.05)
     raise AssertionError(f"no email with subject {subject!r}")
+
+
+@contextmanager
+def refused_port():
+    """A loopback port where connections are refused for the block: bound but not listening.
+
+    A port merely found free (and closed again) can be taken meanwhile by a server of another test process
+    (an emulator binding port 0 under xdist), which would then receive this test's traffic.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 _meetings: dict[str, threading.Barrier] = {}
