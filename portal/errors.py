@@ -6,6 +6,7 @@ from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 from portal.rendering import render_page
 
@@ -22,6 +23,8 @@ MESSAGES = {
 
 
 def _error_page(status: int, detail: str | None = None):
+    if _for_the_payment_webhook():
+        return _webhook_answer(status)
     title, message = MESSAGES.get(status, (f"Error {status}", "Something went wrong."))
     response = render_page("errors/error.html", block="content", status=status,
                            title=title, message=detail or message, code=status)
@@ -43,7 +46,7 @@ def register(app: Flask) -> None:
         if error.code is None or error.code < 400:
             return error
         if _for_the_payment_webhook():
-            return _webhook_refusal(error)
+            return _webhook_answer(error.code, error.get_headers())
         return _error_page(error.code)
 
     @app.errorhandler(InternalServerError)
@@ -81,14 +84,16 @@ def register(app: Flask) -> None:
 
 
 def _for_the_payment_webhook() -> bool:
-    """Midtrans reads JSON: whatever refuses its webhook (method, rate limit, NUL guard, size) answers in JSON."""
+    """Midtrans reads JSON: whatever refuses its webhook (method, rate limit, NUL guard, size) answers in JSON,
+    and so does an error on our side (a 5xx, which Midtrans retries)."""
     return request.path.startswith("/billing/midtrans/")
 
 
-def _webhook_refusal(error: HTTPException):
-    response = jsonify(status="rejected", reason=(error.name or "refused").lower())
-    response.status_code = error.code
-    for name, value in error.get_headers():  # Allow on a 405, Retry-After where werkzeug gives one
+def _webhook_answer(status: int, headers=()):
+    response = jsonify(status="rejected" if status < 500 else "error",
+                       reason=HTTP_STATUS_CODES.get(status, "error").lower())
+    response.status_code = status
+    for name, value in headers:  # Allow on a 405, Retry-After where werkzeug gives one
         if name.lower() != "content-type":
             response.headers[name] = value
     return response

@@ -98,3 +98,17 @@ def test_a_refusal_by_the_service_is_still_json(client, customer):
                            "transaction_status": "settlement", "signature_key": "0" * 128}), 401)
     assert audited() == [401]
 
+
+
+def test_an_error_on_our_side_under_the_webhooks_address_is_json_too(app):
+    from portal import create_app
+
+    production = create_app({**app.config, "TESTING": False, "DEBUG": False, "PROPAGATE_EXCEPTIONS": False})
+
+    @production.get("/billing/midtrans/broken")
+    def broken():
+        raise RuntimeError("a bug")
+
+    response = production.test_client().get("/billing/midtrans/broken")
+    assert response.status_code == 500 and response.get_json() == {"status": "error",
+                                                                     "reason": "internal server error"}
