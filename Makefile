@@ -60,10 +60,11 @@ test-sqlite:
 	@echo "== SQLite smoke subset =="
 	PORTAL_TEST_DATABASE=sqlite $(BIN)/pytest -m smoke tests
 
-# The hostile-input and fault suites on their own (SECURITY.md); `make test` runs them too.
+# The hostile-input and fault suites on their own (SECURITY.md); `make test` runs them too, derandomized.
+# Here property tests explore at random, keep failing examples in .hypothesis/ and print each one's blob.
 security: setup services
 	@echo "== Security: fuzzing, injection properties, access matrix, hardening, faults =="
-	PORTAL_TEST_DATABASE=postgresql PORTAL_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	HYPOTHESIS_PROFILE=explore PORTAL_TEST_DATABASE=postgresql PORTAL_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	  $(BIN)/pytest -n $(PYTEST_WORKERS) tests/security tests/faults tests/foundation/test_hardening.py \
 	  tests/foundation/test_security_doc.py tests/instances/test_secret_hygiene.py tests/ops/test_rbac.py \
 	  tests/admin/test_admin.py

@@ -6,6 +6,7 @@ from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 from portal.ops.logs import request_id_var
 from portal.rendering import render_page
@@ -23,6 +24,8 @@ MESSAGES = {
 
 
 def _error_page(status: int, detail: str | None = None):
+    if _for_the_payment_webhook():
+        return _webhook_answer(status)
     title, message = MESSAGES.get(status, (f"Error {status}", "Something went wrong."))
     # A server error names the request id that is on its log lines, so support can find them from a screenshot.
     reference = request_id_var.get() if status >= 500 else None
@@ -45,6 +48,8 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
+        if _for_the_payment_webhook():
+            return _webhook_answer(error.code, error.get_headers())
         return _error_page(error.code)
 
     @app.errorhandler(InternalServerError)
@@ -63,7 +68,7 @@ def register(app: Flask) -> None:
         else:
             log.exception("database error on %s %s", request.method, request.path)
         _rollback_quietly()
-        if request.path.startswith("/billing/midtrans/") or request.accept_mimetypes.best == "application/json":
+        if _for_the_payment_webhook() or request.accept_mimetypes.best == "application/json":
             response = jsonify(status="unavailable", reason="try again later")  # Midtrans retries a 5xx
         else:
             response = make_response(render_template("errors/unavailable.html", reference=request_id_var.get()))
@@ -79,6 +84,22 @@ def register(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         _rollback_quietly()  # the error page reads the session's user: not through a failed transaction
         return _error_page(500)
+
+
+def _for_the_payment_webhook() -> bool:
+    """Midtrans reads JSON: whatever refuses its webhook (method, rate limit, NUL guard, size) answers in JSON,
+    and so does an error on our side (a 5xx, which Midtrans retries)."""
+    return request.path.startswith("/billing/midtrans/")
+
+
+def _webhook_answer(status: int, headers=()):
+    response = jsonify(status="rejected" if status < 500 else "error",
+                       reason=HTTP_STATUS_CODES.get(status, "error").lower())
+    response.status_code = status
+    for name, value in headers:  # Allow on a 405, Retry-After where werkzeug gives one
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _is_connection_error(error: DBAPIError) -> bool:

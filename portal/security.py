@@ -1,6 +1,6 @@
 """Security headers on every response (flask-talisman): a script policy with no inline code, no framing;
 and input no form ever needs (NUL characters) refused at the door."""
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from flask_talisman import Talisman
 
 from portal.billing.midtrans import SNAP_JS
@@ -30,10 +30,26 @@ def content_security_policy(config) -> dict:
     }
 
 
+# Views (module.name, as Flask-WTF keeps its exempt views) whose body the NUL guard leaves to the view.
+_BODY_OWN_CHECKS: set[str] = set()
+
+
+def body_checked_by_view(view):
+    """Mark a view that reads its body itself (the payment webhook's JSON) and refuses bad input in its own words.
+
+    Parsing such a body as a form here would answer for it (an HTML 400 to a machine that reads JSON) and read
+    the body before the view can cap its size.
+    """
+    _BODY_OWN_CHECKS.add(f"{view.__module__}.{view.__name__}")
+    return view
+
+
 def refuse_nul_characters() -> None:
     """PostgreSQL text cannot hold NUL and no form or address needs one: a clear 400, not a 500 later."""
-    if "\x00" in request.path or any("\x00" in key or "\x00" in value
-                                     for key, value in request.values.items(multi=True)):
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    form_read = view is None or f"{view.__module__}.{view.__name__}" not in _BODY_OWN_CHECKS
+    fields = request.values if form_read else request.args
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in fields.items(multi=True)):
         abort(400)
 
 

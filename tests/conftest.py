@@ -21,6 +21,8 @@ if os.environ.get("REDIS_URL"):
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
 from flask import has_app_context  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 
@@ -28,6 +30,16 @@ from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.tasks import huey  # noqa: E402
 from tests.helpers import STRONG_PASSWORD, csrf_token_from  # noqa: E402
+
+# Property tests: `make test` runs the same examples every time and keeps none between runs ("ci"); `make security`
+# explores at random, remembers failing examples under .hypothesis/ (gitignored) and prints each one's blob.
+HYPOTHESIS_EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".hypothesis",
+                                   "examples")
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", derandomize=False, database=DirectoryBasedExampleDatabase(HYPOTHESIS_EXAMPLES),
+                          deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 DATABASE = os.environ.get("PORTAL_TEST_DATABASE", "postgresql")
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

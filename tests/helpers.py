@@ -1,7 +1,12 @@
 """Small helpers the tests share (fixtures live in conftest.py)."""
 import re
+import socket
+import threading
 import time
+import uuid
 from contextlib import contextmanager
+
+from portal.tasks import huey
 
 STRONG_PASSWORD = "correct horse battery staple"
 
@@ -42,6 +47,57 @@ def wait_for_email(smtp_server, subject: str, timeout: float = 15.0):
                 return message
         time.sleep(0.05)
     raise AssertionError(f"no email with subject {subject!r}")
+
+
+@contextmanager
+def refused_port():
+    """A loopback port where connections are refused for the block: bound but not listening.
+
+    A port merely found free (and closed again) can be taken meanwhile by a server of another test process
+    (an emulator binding port 0 under xdist), which would then receive this test's traffic.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+_meetings: dict[str, threading.Barrier] = {}
+
+
+@huey.task()
+def every_worker_meets(key: str) -> None:
+    """A marker task: the worker that takes it waits here for the others (see wait_for_queue_idle)."""
+    meeting = _meetings.get(key)
+    if meeting is not None:  # a marker left over from another test's consumer meets nobody
+        meeting.wait(timeout=60)
+
+
+def wait_for_queue_idle(consumer, timeout: float = 30.0) -> None:
+    """Return once a real consumer has nothing queued or scheduled and each of its workers has finished its task.
+
+    Every worker takes a marker task and meets the others (and this thread) inside it: a worker still busy
+    (a retry, a second send) arrives only when that task is done. Nothing queued or scheduled after such a
+    meeting means no follow-up work is left, so a test may then assert that something did NOT happen.
+    """
+    assert not huey.immediate, "needs a running consumer (the consumer fixture)"
+    deadline = time.monotonic() + timeout
+    while True:
+        key = uuid.uuid4().hex
+        meeting = _meetings[key] = threading.Barrier(consumer.workers + 1)
+        try:
+            for _ in range(consumer.workers):
+                every_worker_meets(key)
+            meeting.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except threading.BrokenBarrierError:
+            raise AssertionError(f"the consumer's workers were still busy after {timeout} s") from None
+        finally:
+            _meetings.pop(key, None)
+        if huey.pending_count() == 0 and huey.scheduled_count() == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"work still queued or scheduled after {timeout} s: "
+                                 f"{huey.pending_count()} queued, {huey.scheduled_count()} scheduled")
+        time.sleep(0.05)  # a scheduled task is due later: let the consumer's scheduler move it, then meet again
 
 
 @contextmanager

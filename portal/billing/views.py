@@ -3,6 +3,7 @@ import logging
 
 from flask import Blueprint, abort, current_app, flash, jsonify, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.accounts.services import EmailNotVerified
 from portal.billing import selectors, services, simulator
@@ -12,6 +13,7 @@ from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
 from portal.extensions import csrf, db, limiter
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
+from portal.security import body_checked_by_view
 from portal.subscriptions.selectors import subdomain_taken
 
 log = logging.getLogger(__name__)
@@ -156,14 +158,24 @@ def simulator_page(order_id: str):
 
 @blueprint.route("/billing/midtrans/notification", methods=["POST"])
 @csrf.exempt
+@body_checked_by_view
 @limiter.limit(lambda: current_app.config["WEBHOOK_RATE_LIMIT"])
 def midtrans_notification():
-    """Midtrans' webhook: no login, no CSRF; trusted only through signature, amount and the status API."""
-    request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]  # also caps a chunked body
-    if (request.content_length or 0) > current_app.config["WEBHOOK_MAX_BYTES"]:
-        log.warning("payment notification refused: body of %s bytes", request.content_length)
-        services.notification_rejection_record(status=413, reason="body too large", order_id=None, ip=client_ip())
-        return jsonify(status="rejected", reason="body too large"), 413
+    """Midtrans' webhook: no login, no CSRF; trusted only through signature, amount and the status API.
+
+    Every answer is JSON: refusals here are {"status": "rejected", "reason": ...} and audited; what refuses it
+    before this view (a wrong method, the rate limit, NUL in the address) answers in the same shape (errors.py).
+    """
+    limit = current_app.config["WEBHOOK_MAX_BYTES"]
+    request.max_content_length = limit  # also caps a chunked body
+    if (request.content_length or 0) > limit:
+        return _too_large()
+    try:
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return _too_large()
+    if request.content_length is None and len(body) >= limit:  # a chunked body is cut at the cap, not refused
+        return _too_large()
     try:
         payload = request.get_json(silent=True, force=True)
     except RecursionError:  # nested deeper than the decoder goes: not a notification
@@ -178,3 +190,9 @@ def midtrans_notification():
                                                order_id=order_id if isinstance(order_id, str) else None)
         return jsonify(status="rejected", reason=rejected.reason), rejected.status
     return make_response(jsonify(status="ok", result=result), 200)
+
+
+def _too_large():
+    log.warning("payment notification refused: body over %s bytes", current_app.config["WEBHOOK_MAX_BYTES"])
+    services.notification_rejection_record(status=413, reason="body too large", order_id=None, ip=client_ip())
+    return jsonify(status="rejected", reason="body too large"), 413

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from huey import RedisExpireHuey
 
 from tests.conftest import free_port
 from tests.provisioning.conftest import app_config, kube, paid, provisioning_config  # noqa: F401
@@ -88,6 +89,19 @@ class Consumers:
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.running.append(process)
         return process
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Wait until nothing is queued or scheduled in their Redis, then stop every consumer gracefully.
+
+        Each task taken has then finished and no other can start: what a test counts afterwards (emails
+        sent, jobs run) is final, so "exactly once" is proven without sleeping for a while.
+        """
+        queue = RedisExpireHuey("portal", url=self.env["REDIS_URL"])
+        wait_until(lambda: queue.pending_count() == 0 and queue.scheduled_count() == 0, timeout=timeout,
+                   interval=0.1)
+        running = [process for process in self.running if process.poll() is None]
+        self.stop_all()
+        assert [process.returncode for process in running] == [0] * len(running)  # stopped, not killed mid-task
 
     def stop_all(self) -> None:
         for process in self.running:

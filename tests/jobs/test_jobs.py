@@ -77,7 +77,7 @@ def test_a_job_never_runs_twice_at_once(app):
 
     def slow():
         started.set()
-        release.wait(5)
+        release.wait(60)  # held until the second run has tried (set below), however slow the machine is
         return {"done": True}
 
     def first():
@@ -86,7 +86,7 @@ def test_a_job_never_runs_twice_at_once(app):
 
     thread = threading.Thread(target=first)
     thread.start()
-    started.wait(5)
+    assert started.wait(60)
     outcomes.append(job_run("demo", lambda: {"done": True}).outcome)  # a second consumer, same moment
     release.set()
     thread.join()

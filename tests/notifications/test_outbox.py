@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.models import Email
 from tests.conftest import free_port
-from tests.helpers import STRONG_PASSWORD, csrf_token_from, message_parts
+from tests.helpers import STRONG_PASSWORD, csrf_token_from, message_parts, refused_port, wait_for_queue_idle
 
 
 def smtp_config(port: int) -> dict:
@@ -82,7 +82,8 @@ class TestWithSmtpServer:
 class TestWithSmtpDown:
     @pytest.fixture
     def app_config(self):
-        return {**smtp_config(free_port()), "EMAIL_MAX_ATTEMPTS": 3, "EMAIL_RETRY_BASE_SECONDS": 7}
+        with refused_port() as port:  # nothing listens there, and no other test's server can start there
+            yield {**smtp_config(port), "EMAIL_MAX_ATTEMPTS": 3, "EMAIL_RETRY_BASE_SECONDS": 7}
 
     def test_a_refused_connection_is_retried_then_marked_failed(self, app):
         email = queue()
@@ -120,7 +121,7 @@ class TestRealConsumer:
         assert _email(email.id).state == "queued"  # refused, waiting for the retry
         server = smtp_server_factory(TestRealConsumer.port)
         _wait_for(lambda: _email(email.id).state == "sent", "delivery after the server came back")
-        time.sleep(1.5)  # a duplicate retry would land within this window
+        wait_for_queue_idle(consumer)  # any duplicate retry has run by now: none is queued, scheduled or running
         assert len(server.messages) == 1
         assert _email(email.id).attempts >= 2
 

@@ -202,10 +202,11 @@ def test_cluster_check_command_and_health_page(app, kube, client, make_user, log
 
 
 def test_cluster_check_reports_an_unreachable_cluster(app, kube):
-    from tests.conftest import free_port
+    from tests.helpers import refused_port
 
-    app.config["KUBE_EMULATOR_URL"] = f"http://127.0.0.1:{free_port()}"
-    result = app.test_cli_runner().invoke(args=["cluster-check"])
+    with refused_port() as port:
+        app.config["KUBE_EMULATOR_URL"] = f"http://127.0.0.1:{port}"
+        result = app.test_cli_runner().invoke(args=["cluster-check"])
     assert result.exit_code != 0 and "Cannot use the cluster" in result.output
 
 

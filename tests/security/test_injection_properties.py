@@ -31,8 +31,9 @@ pytestmark = pytest.mark.security
 TEMPLATES = templates_load(str(ROOT / "service-templates"))
 OPTIONS = ClusterOptions(cluster_domain="apps.example.id", ingress_class="nginx", cluster_issuer="letsencrypt-prod",
                          ingress_namespace="ingress-nginx")
-PROPERTY = dict(deadline=None, database=None, print_blob=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+# Randomness, deadline and example database come from the profile (tests/conftest.py: derandomized in
+# `make test`, exploring in `make security`).
+PROPERTY = dict(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.filter_too_much])
 FRAGMENTS = [
     # HTML and JS

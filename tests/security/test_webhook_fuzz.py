@@ -27,12 +27,13 @@ from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
 from tests.billing.conftest import notification, plan_of, post, set_status
-from tests.conftest import free_port
+from tests.helpers import refused_port
 
 pytestmark = pytest.mark.security
 
-FUZZ = dict(deadline=None, database=None, print_blob=True,
-            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+# Randomness, deadline and example database come from the profile (tests/conftest.py: derandomized in
+# `make test`, exploring in `make security`).
+FUZZ = dict(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                    HealthCheck.data_too_large, HealthCheck.filter_too_much])
 FIELDS = ("transaction_time", "transaction_status", "transaction_id", "status_message", "status_code",
           "signature_key", "payment_type", "order_id", "gross_amount", "fraud_status", "currency",
@@ -70,11 +71,17 @@ def meaning(transaction_status: str, fraud_status: str | None) -> str | None:
 
 
 @pytest.fixture
-def app_config():
-    # No cluster here (a closed port: provisioning fails fast and retries later); enough open orders for
+def no_cluster():
+    with refused_port() as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def app_config(no_cluster):
+    # No cluster here (a refusing port: provisioning fails fast and retries later); enough open orders for
     # fresh invoices per example; the rate limit is another suite's business.
     # Commits need not wait for the disk (thousands of them; what they make visible is unchanged).
-    return {"KUBE_EMULATOR_URL": f"http://127.0.0.1:{free_port()}", "KUBE_TIMEOUT_SECONDS": 1,
+    return {"KUBE_EMULATOR_URL": no_cluster, "KUBE_TIMEOUT_SECONDS": 1,
             "MAX_UNPAID_ORDERS": 1_000_000, "RATELIMIT_ENABLED": False,
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True,
                                           "connect_args": {"options": "-c synchronous_commit=off"}}}

@@ -96,7 +96,11 @@ def test_stop_wakes_a_hung_call_quickly(midtrans, snap):
     midtrans.fail_next(1, status="timeout")
     with ThreadPoolExecutor(max_workers=1) as pool:
         future = pool.submit(requests.get, f"{midtrans.url}/v2/x/status", timeout=5)
-        time.sleep(0.2)
+        # The call has reached the emulator (its request log says so) and hangs there: stop it now.
+        deadline = time.monotonic() + 5
+        while not any(entry.path == "/v2/x/status" for entry in midtrans.requests) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert any(entry.path == "/v2/x/status" for entry in midtrans.requests), "the call never arrived"
         started = time.monotonic()
         midtrans.stop()
         assert time.monotonic() - started < 2
