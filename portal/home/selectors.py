@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.models import InstanceStatus
-from portal.instances.selectors import TRANSITIONAL, health_of
+from portal.instances.selectors import TRANSITIONAL, health_of, instance_address
 from portal.subscriptions.models import Subscription
 from portal.timestamps import as_utc, utcnow
 
@@ -21,6 +21,10 @@ class Card:
     @property
     def transitional(self) -> bool:
         return self.subscription.state in TRANSITIONAL
+
+    @property
+    def open_url(self) -> str:
+        return instance_address(subdomain=self.subscription.subdomain).open_url
 
 
 def dashboard_cards(*, user_id: int) -> list[Card]:

@@ -15,4 +15,5 @@ def index():
     cards = selectors.dashboard_cards(user_id=current_user.id)
     changing = any(card.transitional for card in cards)
     return render_polling("home/dashboard.html", block="cards", settled=not changing, cards=cards,
-                          changing=changing, cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
+                          changing=changing, cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"],
+                          emulated_cluster=current_app.config["KUBE_MODE"] == "emulated")

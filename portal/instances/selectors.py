@@ -1,12 +1,15 @@
 """Reading an instance for its owner: subscription, status, events, usage, and what it is made of."""
+from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
+from portal.provisioning.cluster import instance_url
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 
@@ -15,6 +18,22 @@ TRANSITIONAL = ("provisioning",)
 PROGRESS_STEPS = (("step.namespace", "Namespace"), ("step.secret", "Secrets"), ("step.volumes", "Storage"),
                   ("step.workloads", "Workloads"), ("step.network", "Network"), ("step.ingress", "Address"),
                   ("step.scheduled", "Scheduled"), ("step.started", "Started"), ("ready", "Ready"))
+
+
+@dataclass(frozen=True)
+class InstanceAddress:
+    """An instance's address as customers read it (url) and where "Open" takes their browser (open_url)."""
+    host: str
+    url: str
+    open_url: str
+    emulated: bool  # on the built-in emulated cluster: no real containers, "Open" shows its placeholder page
+
+
+def instance_address(*, subdomain: str) -> InstanceAddress:
+    config = current_app.config
+    host = f"{subdomain}.{config['K8S_CLUSTER_DOMAIN']}"
+    return InstanceAddress(host=host, url=f"https://{host}", open_url=instance_url(config, host),
+                           emulated=config["KUBE_MODE"] == "emulated")
 
 
 def instance_for(*, user_id: int, subscription_id: int) -> Subscription | None:

@@ -26,9 +26,10 @@ def _own(subscription_id: int):
 def _status_context(subscription, status) -> dict:
     """What the page's `status` block shows, and all its htmx poll computes (a quarter of the page traffic)."""
     setting_up = subscription.state in ("provisioning", "provisioning_failed")  # the block shows progress only then
+    address = selectors.instance_address(subdomain=subscription.subdomain)
     return {"subscription": subscription, "instance_status": status, "health": selectors.health_of(subscription, status),
             "progress": selectors.progress_of(subscription) if setting_up else [],
-            "url": f"https://{subscription.subdomain}.{current_app.config['K8S_CLUSTER_DOMAIN']}",
+            "url": address.url, "open_url": address.open_url, "emulated_cluster": address.emulated,
             "transitional": subscription.state in selectors.TRANSITIONAL}
 
 
