@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     load_service_templates(app)
     register_extensions(app)
     register_models()
+    register_url_converters(app)
     register_blueprints(app)
     register_tasks(app)
     register_errorhandlers(app)
@@ -72,6 +73,12 @@ def register_models() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"portal.{domain}.models":
                 raise
+
+
+def register_url_converters(app: Flask) -> None:
+    from portal.arguments import url_converters_register
+
+    url_converters_register(app)
 
 
 def register_blueprints(app: Flask) -> None:

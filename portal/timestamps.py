@@ -1,6 +1,9 @@
-"""The one clock the portal reads, so tests can travel in time."""
+"""Time in the portal: the one clock it reads (tests travel in time with it) and the one timestamp column type."""
 from collections.abc import Callable
 from datetime import datetime, timezone
+
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
 
 _clock: Callable[[], datetime] | None = None
 
@@ -15,11 +18,29 @@ def clock_set(clock: Callable[[], datetime] | None) -> None:
     _clock = clock
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
+class UtcDateTime(TypeDecorator):
+    """Every timestamp column: written as UTC, read back as an aware UTC datetime on every database.
+
+    PostgreSQL's timestamptz answers in the session's zone and SQLite's text keeps no zone at all (its
+    CURRENT_TIMESTAMP default is UTC), so both are normalised here rather than wherever a value is compared.
+    """
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            # A naive moment has no meaning to store: PostgreSQL would read it in the session's zone.
+            raise ValueError(f"timestamp columns take aware datetimes, not {value!r}")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as UTC
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
 
 
 def month_start(moment: datetime, months_back: int = 0) -> datetime:

@@ -3,10 +3,11 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, DateTime, String, func
+from sqlalchemy import Boolean, CheckConstraint, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db, substring_index
+from portal.timestamps import UtcDateTime
 
 
 def new_session_token() -> str:
@@ -24,12 +25,12 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Part of the login cookie: rotating it (password change, disable) ends every session.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"

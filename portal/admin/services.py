@@ -8,7 +8,7 @@ from portal.instances.events import instance_event_record
 from portal.instances.services import instance_restart_request
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
-from portal.timestamps import as_utc, utcnow
+from portal.timestamps import utcnow
 
 
 class StaffActionRefused(Exception):
@@ -55,7 +55,7 @@ def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int,
     if subscription.state in ("terminated", "cancelled", "pending_payment"):
         db.session.rollback()
         raise StaffActionRefused(f"A {subscription.state.replace('_', ' ')} subscription cannot be extended.")
-    start = as_utc(subscription.current_period_end) or utcnow()
+    start = subscription.current_period_end or utcnow()
     subscription.current_period_end = start + timedelta(days=days)
     instance_event_record(subscription_id=subscription.id, kind="extended",
                           message=f"Extended by {days} days to {subscription.current_period_end:%d %b %Y}.")

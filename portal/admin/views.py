@@ -10,6 +10,7 @@ from portal.accounts.models import User
 from portal.admin import reports, selectors
 from portal.admin import services as staff
 from portal.admin.access import staff_required
+from portal.arguments import int_arg
 from portal.billing import services as billing
 from portal.billing.midtrans import payments_simulated
 from portal.billing.models import STATES as INVOICE_STATES
@@ -31,6 +32,8 @@ from portal.tasks import huey
 from portal.timestamps import utcnow
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+# "Expiring within N days": ten years covers every period sold; far more would overflow the date arithmetic.
+MAX_EXPIRING_DAYS = 3650
 
 
 def _arg(name: str, limit: int = 100) -> str:
@@ -45,7 +48,7 @@ def _date_arg(name: str) -> date | None:
 
 
 def _page_arg() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return int_arg("page", 1, minimum=1)
 
 
 def _csv(filename: str, header: list[str], rows) -> Response:
@@ -115,6 +118,7 @@ def outbox_email(email_id: int):
 @blueprint.route("/outbox/<int:email_id>/resend", methods=["POST"])
 @staff_required
 def outbox_resend(email_id: int):
+    db.session.get(Email, email_id) or abort(404)
     try:
         notifications.email_resend(email_id=email_id, actor_id=current_user.id)
     except ValueError as error:
@@ -165,8 +169,8 @@ def subscriptions():
     state = _arg("state") or None
     filters = selectors.SubscriptionFilters(
         state=state if state in SUBSCRIPTION_STATES else None, app_slug=_arg("app", 40) or None,
-        plan_id=request.args.get("plan", type=int), user_id=request.args.get("user", type=int), search=_arg("q"),
-        expiring_days=request.args.get("expiring", type=int))
+        plan_id=int_arg("plan"), user_id=int_arg("user"), search=_arg("q"),
+        expiring_days=int_arg("expiring", maximum=MAX_EXPIRING_DAYS))
     page = selectors.subscriptions_page(filters, page=_page_arg())
     return render_page("admin/subscriptions.html", block="list", page=page, filters=filters,
                        states=SUBSCRIPTION_STATES, catalog=selectors.catalog())
@@ -292,11 +296,12 @@ def plan_preview(plan_id: int):
 @staff_required
 def audit():
     target_type = _arg("target_type", 32) or None
-    page = selectors.audit_page(action=_arg("action", 64) or None, actor_id=request.args.get("actor", type=int),
+    actor = int_arg("actor")
+    page = selectors.audit_page(action=_arg("action", 64) or None, actor_id=actor,
                                 target_type=target_type, target_id=_arg("target_id", 64) or None, page=_page_arg())
     return render_page("admin/audit.html", block="list", page=page, action=_arg("action", 64),
                        actions=selectors.audit_actions(), target_type=target_type, target_id=_arg("target_id", 64),
-                       actor=request.args.get("actor", type=int))
+                       actor=actor)
 
 
 @blueprint.route("/jobs")

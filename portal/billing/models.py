@@ -1,10 +1,11 @@
 """Invoices and every raw Midtrans payment notification."""
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of, substring_index
+from portal.timestamps import UtcDateTime
 
 KINDS = ("new", "renewal")
 STATES = ("pending", "paid", "failed", "refunded", "cancelled")
@@ -40,12 +41,11 @@ class Invoice(db.Model):
     snap_redirect_url: Mapped[str | None] = mapped_column(String(1000))
     midtrans_status: Mapped[str | None] = mapped_column(String(32))
     payment_type: Mapped[str | None] = mapped_column(String(32))
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Snap pages expire without a notification; past this the sync task settles the invoice.
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                 onupdate=func.now())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
     subscription = relationship("Subscription")
     user = relationship("User")
@@ -75,7 +75,7 @@ class PaymentNotification(db.Model):
     signature_valid: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str] = mapped_column(String(64), default="")
     payload: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="notifications")
 
@@ -90,7 +90,7 @@ class PaymentAttempt(db.Model):
     order_id: Mapped[str] = mapped_column(String(50), unique=True)
     snap_token: Mapped[str | None] = mapped_column(String(255))
     snap_redirect_url: Mapped[str | None] = mapped_column(String(1000))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
     invoice: Mapped[Invoice] = relationship(back_populates="attempts")
 
@@ -105,4 +105,4 @@ class SimulatedTransaction(db.Model):
     fraud_status: Mapped[str | None] = mapped_column(String(32))
     payment_type: Mapped[str] = mapped_column(String(32))
     gross_amount_idr: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())

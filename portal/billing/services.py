@@ -27,7 +27,7 @@ from portal.links import absolute_url
 from portal.notifications.services import email_dispatch, email_queue, staff_alert, subscription_email
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
-from portal.timestamps import as_utc, utcnow
+from portal.timestamps import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ def subscription_renewal_paid(*, subscription_id: int, period_days: int, now: da
     """Extend from the later of now and the current end; lift a suspension for non-payment."""
     now = now or utcnow()
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
-    start = max(now, as_utc(subscription.current_period_end) or now)
+    start = max(now, subscription.current_period_end or now)
     subscription.current_period_end = start + timedelta(days=period_days)
     instance_event_record(subscription_id=subscription.id, kind="renewed",
                           message=f"Renewed until {subscription.current_period_end:%Y-%m-%d}.")
@@ -409,7 +409,7 @@ def invoices_sync(*, older_than: timedelta | None = None, now: datetime | None =
         if answer is not None:
             outcome["applied"] += "->" in result
         else:
-            if invoice.expires_at and as_utc(invoice.expires_at) < now:
+            if invoice.expires_at and invoice.expires_at < now:
                 invoice_apply_status(invoice_id=invoice.id, order_id=invoice.order_id, transaction_status="expire",
                                      fraud_status=None, payment_type=None)
                 outcome["expired"] += 1

@@ -1,10 +1,11 @@
 """Catalog apps (services) and the plans they are sold in."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.timestamps import UtcDateTime
 
 
 class Service(db.Model):
@@ -18,7 +19,7 @@ class Service(db.Model):
     logo: Mapped[str] = mapped_column(String(255), default="")
     template_file: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
     plans: Mapped[list["Plan"]] = relationship(back_populates="service", order_by="Plan.price_idr")
 

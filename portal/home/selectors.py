@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.instances.models import InstanceStatus
 from portal.instances.selectors import TRANSITIONAL, health_of, instance_address
 from portal.subscriptions.models import Subscription
-from portal.timestamps import as_utc, utcnow
+from portal.timestamps import utcnow
 
 
 @dataclass
@@ -37,5 +37,5 @@ def dashboard_cards(*, user_id: int) -> list[Card]:
         select(InstanceStatus).where(InstanceStatus.subscription_id.in_([s.id for s in subscriptions])))}
     now = utcnow()
     return [Card(s, health_of(s, statuses.get(s.id)),
-                 (as_utc(s.current_period_end) - now).days if s.current_period_end else None)
+                 (s.current_period_end - now).days if s.current_period_end else None)
             for s in subscriptions]

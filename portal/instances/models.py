@@ -1,10 +1,11 @@
 """What the cluster last told us about an instance: status, event log and resource samples."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db, one_of
+from portal.timestamps import UtcDateTime
 
 EVENT_LEVELS = ("info", "warning", "error")
 
@@ -21,9 +22,8 @@ class InstanceStatus(db.Model):
     node_name: Mapped[str | None] = mapped_column(String(253))
     last_error: Mapped[str | None] = mapped_column(Text)
     components: Mapped[dict] = mapped_column(JSON, default=dict)
-    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                 onupdate=func.now())
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 
 class InstanceEvent(db.Model):
@@ -38,7 +38,7 @@ class InstanceEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(48))
     level: Mapped[str] = mapped_column(String(16), default="info")
     message: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), index=True)
 
 
 class ResourceSample(db.Model):
@@ -50,6 +50,6 @@ class ResourceSample(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
-    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     cpu_millicores: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)

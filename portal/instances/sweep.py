@@ -239,8 +239,6 @@ def _sample_due(now) -> bool:
     newest = db.session.scalar(select(func.max(ResourceSample.taken_at)))
     if newest is None:
         return True
-    if newest.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
-        newest = newest.replace(tzinfo=now.tzinfo)
     return (now - newest).total_seconds() >= interval * 0.9
 
 

@@ -1,10 +1,11 @@
 """Runs of periodic jobs (when, how it ended, what it did) and tasks that failed."""
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db, one_of
+from portal.timestamps import UtcDateTime
 
 OUTCOMES = ("running", "ok", "failed", "skipped")
 
@@ -16,8 +17,8 @@ class JobRun(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     outcome: Mapped[str] = mapped_column(String(16), default="running")
     result: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
@@ -33,4 +34,4 @@ class TaskFailure(db.Model):
     arguments: Mapped[str] = mapped_column(String(500), default="")
     error: Mapped[str] = mapped_column(Text, default="")
     retries_left: Mapped[int] = mapped_column(Integer, default=0)
-    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

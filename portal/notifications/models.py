@@ -1,10 +1,11 @@
 """The email outbox: every email the portal sends is first a row here."""
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db, one_of, substring_index
+from portal.timestamps import UtcDateTime
 
 STATES = ("queued", "sent", "failed")
 
@@ -32,5 +33,5 @@ class Email(db.Model):
     subject: Mapped[str | None] = mapped_column(String(255))
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

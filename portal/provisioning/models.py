@@ -1,10 +1,11 @@
 """Cluster nodes as last observed."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, String, func
+from sqlalchemy import JSON, Boolean, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
+from portal.timestamps import UtcDateTime
 
 
 class Node(db.Model):
@@ -17,6 +18,5 @@ class Node(db.Model):
     capacity: Mapped[dict] = mapped_column(JSON, default=dict)
     allocatable: Mapped[dict] = mapped_column(JSON, default=dict)
     conditions: Mapped[list] = mapped_column(JSON, default=list)
-    last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                 onupdate=func.now())
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())

@@ -17,7 +17,7 @@ from portal.links import absolute_url
 from portal.notifications.services import subscription_email
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
-from portal.timestamps import as_utc, utcnow
+from portal.timestamps import utcnow
 
 
 def _subscriptions(*conditions) -> list[Subscription]:
@@ -27,7 +27,7 @@ def _subscriptions(*conditions) -> list[Subscription]:
 
 
 def _day(moment: datetime) -> str:
-    return f"{as_utc(moment):%d %B %Y}"
+    return f"{moment:%d %B %Y}"
 
 
 def renewals_issue(now: datetime | None = None) -> dict:
@@ -40,7 +40,7 @@ def renewals_issue(now: datetime | None = None) -> dict:
                                        Subscription.current_period_end > now):
         invoice = billing.invoice_issue_renewal(subscription_id=subscription.id)
         issued += subscription_email(subscription, "renewal_invoice",
-                                 key=f"renewal-invoice:{subscription.id}:{as_utc(subscription.current_period_end).date()}",
+                                 key=f"renewal-invoice:{subscription.id}:{subscription.current_period_end.date()}",
                                  period_end=_day(subscription.current_period_end), period_days=invoice.period_days,
                                  amount_idr=int(invoice.amount_idr),
                                  link=absolute_url("billing.invoice", invoice_id=invoice.id))
@@ -55,7 +55,7 @@ def reminders_send(now: datetime | None = None) -> dict:
     for subscription in _subscriptions(Subscription.state == "active", Subscription.cancel_at_period_end.is_(False),
                                        Subscription.current_period_end > now,
                                        Subscription.current_period_end <= now + timedelta(days=max(thresholds))):
-        end = as_utc(subscription.current_period_end)
+        end = subscription.current_period_end
         days_left = (end - now).total_seconds() / 86400
         threshold = next(t for t in thresholds if days_left <= t)
         sent += subscription_email(subscription, "expiry_reminder",
@@ -72,7 +72,7 @@ def expiry_process(now: datetime | None = None) -> dict:
     outcome = {"grace": 0, "suspended": 0}
     for subscription in _subscriptions(Subscription.state.in_(("active", "provisioning_failed")),
                                        Subscription.current_period_end <= now):
-        end = as_utc(subscription.current_period_end)
+        end = subscription.current_period_end
         if subscription.cancel_at_period_end or now >= end + grace:
             reason = "customer" if subscription.cancel_at_period_end else "non_payment"
             subscriptions.subscription_suspend(subscription_id=subscription.id, reason=reason,
@@ -97,7 +97,7 @@ def retention_process(now: datetime | None = None) -> dict:
     outcome = {"warned": 0, "terminated": 0}
     for subscription in _subscriptions(Subscription.state == "suspended",
                                        Subscription.state_changed_at <= now - retention + warning):
-        stopped = as_utc(subscription.state_changed_at)
+        stopped = subscription.state_changed_at
         delete_on = stopped + retention
         key = f"{subscription.id}:{stopped:%Y%m%d%H%M}"
         if now >= delete_on:

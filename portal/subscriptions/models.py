@@ -1,10 +1,11 @@
 """A customer's subscription: one instance of a plan, with its life-cycle state."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of, substring_index
+from portal.timestamps import UtcDateTime
 
 STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended",
           "terminated", "cancelled")
@@ -28,14 +29,14 @@ class Subscription(db.Model):
     state: Mapped[str] = mapped_column(String(32), default="pending_payment")
     subdomain: Mapped[str] = mapped_column(String(63), unique=True)
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
-    current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    current_period_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     namespace: Mapped[str | None] = mapped_column(String(63))
     instance_name: Mapped[str | None] = mapped_column(String(63))
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     suspension_reason: Mapped[str | None] = mapped_column(String(32))
     state_note: Mapped[str] = mapped_column(Text, default="")
-    state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
     user = relationship("User")
     plan = relationship("Plan")

@@ -18,7 +18,7 @@ from portal.instances.events import instance_event_record
 from portal.ops.metrics import PROVISIONING
 from portal.provisioning import tasks as provisioning_tasks
 from portal.subscriptions.models import Subscription
-from portal.timestamps import as_utc, utcnow
+from portal.timestamps import utcnow
 
 TRANSITIONS = {
     "pending_payment": {"provisioning", "cancelled"},
@@ -105,7 +105,7 @@ def subscription_activate(*, subscription_id: int) -> Subscription | None:
     if subscription.state != "provisioning":
         db.session.rollback()
         return None
-    setup_seconds = (utcnow() - as_utc(subscription.state_changed_at)).total_seconds()
+    setup_seconds = (utcnow() - subscription.state_changed_at).total_seconds()
     _move(subscription, "active", kind="ready", message="Your instance is ready.")
     db.session.commit()
     PROVISIONING.observe(max(setup_seconds, 0.0))

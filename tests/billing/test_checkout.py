@@ -10,7 +10,7 @@ from portal.billing.models import Invoice, PaymentAttempt
 from portal.extensions import db
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
-from portal.timestamps import as_utc, utcnow
+from portal.timestamps import utcnow
 from tests.billing.conftest import notification, plan_of, post, set_status
 from tests.helpers import csrf_token_from
 
@@ -122,14 +122,14 @@ def _active(order, client):
 
 def test_renewal_before_expiry_extends_from_the_current_end(client, order):
     subscription = _active(order, client)
-    end = as_utc(subscription.current_period_end)
+    end = subscription.current_period_end
     renewal = services.invoice_issue_renewal(subscription_id=subscription.id)
     assert services.invoice_issue_renewal(subscription_id=subscription.id).id == renewal.id  # one open renewal
     services.payment_attempt_start(invoice_id=renewal.id)
     db.session.refresh(renewal)
     post(client, notification(renewal))
     db.session.expire_all()
-    assert as_utc(db.session.get(Subscription, subscription.id).current_period_end) == end + timedelta(days=30)
+    assert db.session.get(Subscription, subscription.id).current_period_end == end + timedelta(days=30)
 
 
 def test_renewal_after_expiry_extends_from_now_and_lifts_a_non_payment_suspension(client, order):
@@ -145,7 +145,7 @@ def test_renewal_after_expiry_extends_from_now_and_lifts_a_non_payment_suspensio
     post(client, notification(renewal))
     db.session.expire_all()
     renewed = db.session.get(Subscription, subscription.id)
-    assert before + timedelta(days=30) <= as_utc(renewed.current_period_end) <= utcnow() + timedelta(days=30)
+    assert before + timedelta(days=30) <= renewed.current_period_end <= utcnow() + timedelta(days=30)
     assert renewed.state == "provisioning" and renewed.suspension_reason is None
 
 

@@ -41,6 +41,18 @@ def test_instance_page_shows_what_a_customer_needs(client, live):
     assert page.headers["Vary"] == "HX-Request, Cookie" or "HX-Request" in page.headers["Vary"]
 
 
+@pytest.mark.smoke
+def test_instance_page_with_usage_samples_renders_its_charts(client, live):
+    """SQLite handed back naive sample times and the chart's comparison with an aware window raised (500)."""
+    from portal.instances.selectors import samples_of
+
+    assert samples_of(live)  # the sweep that made it active took the first usage sample
+    page = client.get(f"/instances/{live}")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200, body[:300]
+    assert "CPU · now" in body and "Memory · now" in body and "No usage data yet" not in body
+
+
 def test_status_block_polls_while_provisioning_and_stops_when_settled(client, paid, login, kube_clock):
     sid = paid("ghost", subdomain="blog-ana")
     from portal.accounts.services import user_by_email

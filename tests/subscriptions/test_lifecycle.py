@@ -11,7 +11,6 @@ from portal.jobs.models import JobRun
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import tasks as lifecycle_tasks
 from portal.subscriptions.models import Subscription
-from portal.timestamps import as_utc
 from tests.billing.conftest import notification, post
 
 
@@ -60,7 +59,7 @@ def test_a_whole_life_with_the_clock(app, client, paid, kube_clock, travel, smtp
     instances_sweep()
     assert state(sid).state == "active"
     assert new_subjects(smtp_server, seen) == ["Your Ghost is ready"]
-    end = as_utc(state(sid).current_period_end)
+    end = state(sid).current_period_end
     address = "kopi-blog.localtest.me"
 
     travel.to(end - timedelta(days=8))
@@ -100,14 +99,14 @@ def test_a_whole_life_with_the_clock(app, client, paid, kube_clock, travel, smtp
     assert post(client, notification(renewal)).status_code == 200
     subscription = state(sid)
     assert subscription.state == "provisioning"
-    assert as_utc(subscription.current_period_end) == paid_at + timedelta(days=30)
+    assert subscription.current_period_end == paid_at + timedelta(days=30)
     kube_clock.advance(30)
     instances_sweep()
     assert state(sid).state == "active" and objects(app, state(sid)) >= {"Ingress"}
     assert new_subjects(smtp_server, seen) == [f"Payment received: {renewal.number}", "Your Ghost is ready"]
 
     # This time nobody pays: grace, suspension, a warning, then deletion.
-    end = as_utc(state(sid).current_period_end)
+    end = state(sid).current_period_end
     for moment in (end - timedelta(days=7, hours=-1), end - timedelta(days=3, hours=-1),
                    end - timedelta(days=1, hours=-1), end + timedelta(hours=1), end + timedelta(days=3, hours=1)):
         travel.to(moment)
@@ -151,9 +150,9 @@ def test_cancel_at_period_end_stops_at_the_end_without_grace(app, paid, kube_clo
     from portal.subscriptions import services as subscriptions
 
     subscriptions.subscription_cancel_at_period_end(subscription_id=sid)
-    travel.to(as_utc(state(sid).current_period_end) - timedelta(days=7, hours=-1))
+    travel.to(state(sid).current_period_end - timedelta(days=7, hours=-1))
     run_jobs()
     assert "Renewal invoice for flows-end.localtest.me" not in subjects(smtp_server)
-    travel.to(as_utc(state(sid).current_period_end) + timedelta(minutes=30))
+    travel.to(state(sid).current_period_end + timedelta(minutes=30))
     run_jobs()
     assert (state(sid).state, state(sid).suspension_reason) == ("suspended", "customer")
