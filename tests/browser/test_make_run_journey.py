@@ -212,7 +212,8 @@ def test_a_new_customers_journey_on_the_make_run_stack(page: Page, browser, laun
     page.get_by_role("button", name="Reveal credentials").click()
     expect(page.get_by_test_id("credentials")).to_be_visible()
 
-    # Restart.
+    # Restart (its button is outside the polled status block: the page as it is now, settled).
+    page.reload()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Restart").click()
     expect(page.get_by_test_id("timeline")).to_contain_text("Restart requested.", timeout=15000)
