@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
-from portal.provisioning.cluster import instance_url
+from portal.provisioning.cluster import instance_url, is_emulated
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 
@@ -33,7 +33,7 @@ def instance_address(*, subdomain: str) -> InstanceAddress:
     config = current_app.config
     host = f"{subdomain}.{config['K8S_CLUSTER_DOMAIN']}"
     return InstanceAddress(host=host, url=f"https://{host}", open_url=instance_url(config, host),
-                           emulated=config["KUBE_MODE"] == "emulated")
+                           emulated=is_emulated(config))
 
 
 def instance_for(*, user_id: int, subscription_id: int) -> Subscription | None:

@@ -176,3 +176,11 @@ def test_reads_do_not_rewrite_the_state_file(state_file, kube_clock):
         cluster.stop()
     assert "customer-7" in state_file.read_text()
     assert not [p for p in state_file.parent.iterdir() if p.name.startswith(".cluster.json.")]  # no temporary left
+
+
+def test_an_unreadable_state_file_is_set_aside_and_the_cluster_starts_empty(state_file):
+    state_file.write_text("{not json")
+    cluster = EmulatedCluster(ready_delay=1.0, state_file=state_file)
+    assert not cluster.restored and not state_file.exists()
+    assert [p.read_text() for p in state_file.parent.glob("cluster.json.unreadable-*")] == ["{not json"]
+    assert [n["metadata"]["name"] for n in cluster.objects("Node")] == [f"emulated-node-{i}" for i in (1, 2, 3)]

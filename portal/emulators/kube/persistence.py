@@ -87,6 +87,7 @@ class StateFile:
         self.path = Path(path)
         self.state = state
         self._saved = None  # the state's change count when last saved
+        self._writing = threading.Lock()  # one save at a time: an older snapshot never replaces a newer one
         self._stop = threading.Event()
         self._thread = None
 
@@ -111,13 +112,14 @@ class StateFile:
 
     def save(self) -> bool:
         """Write the state if it changed since the last save."""
-        with self.state.lock:
-            if self.state.changes == self._saved:
-                return False
-            changes, data = self.state.changes, snapshot(self.state)
-        write_atomically(self.path, data)
-        self._saved = changes
-        return True
+        with self._writing:
+            with self.state.lock:
+                if self.state.changes == self._saved:
+                    return False
+                changes, data = self.state.changes, snapshot(self.state)
+            write_atomically(self.path, data)
+            self._saved = changes
+            return True
 
     def start(self) -> None:
         self._stop.clear()
