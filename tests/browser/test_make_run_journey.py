@@ -131,7 +131,7 @@ def read_verification_link(staff: Page, launcher: Launcher) -> str:
     return re.search(r"http://127\.0\.0\.1:\d+/verify/\S+", text).group(0)
 
 
-def test_a_new_customers_journey_on_the_make_run_stack(page: Page, browser, launcher, tmp_path):
+def test_a_new_customers_journey_on_the_make_run_stack(page: Page, browser, launcher):
     failures: list[str] = []
     watch_for_failures(page, failures)
     base = launcher.url

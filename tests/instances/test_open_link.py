@@ -6,7 +6,10 @@ import pytest
 import requests
 
 from portal.accounts.services import user_by_email
+from portal.extensions import db
 from portal.instances.sweep import instances_sweep
+from portal.subscriptions import services as subscriptions
+from portal.subscriptions.models import Subscription
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def test_in_emulated_mode_open_leads_to_the_emulated_clusters_page_for_the_addre
     assert placeholder.status_code == 200
     text = placeholder.text
     assert "n8n" in text and "https://ana-flows.localtest.me" in text and "emulated Kubernetes cluster" in text
-    assert f"customer-" in text and f"n8n-{live}" in text  # the Ingress the portal applied, and where it routes
+    assert "customer-" in text and f"n8n-{live}" in text  # the Ingress the portal applied, and where it routes
     assert "Pods ready</dt><dd>1 of 1" in text
     assert "script-src" not in placeholder.headers["Content-Security-Policy"]  # default-src 'none': no script
 
@@ -58,10 +61,6 @@ def test_an_address_without_an_ingress_is_a_404_page_with_the_host_escaped(kube)
 
 
 def test_the_page_follows_the_cluster_no_ready_pod_then_no_ingress(app, kube, kube_clock, live):
-    from portal.subscriptions import services as subscriptions
-    from portal.subscriptions.models import Subscription
-    from portal.extensions import db
-
     address = f"{kube.url}/_ingress/ana-flows.localtest.me/"
     kube.crash_loop(db.session.get(Subscription, live).namespace, f"n8n-{live}-app")
     kube_clock.advance(30)

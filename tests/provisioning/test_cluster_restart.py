@@ -84,9 +84,12 @@ def test_the_emulator_process_keeps_the_portals_objects_and_ready_pods_across_a_
     sid = paid("ghost", subdomain="blog-ana")  # provisioned through the portal's own services
     subscription = db.session.get(Subscription, sid)
     gateway = cluster_for(app.config)
-    pods = _wait_until(lambda: [p for p in gateway.list_pods(f"portal/subscription={sid}") if _ready(p)]
-                       if len(gateway.list_pods(f"portal/subscription={sid}")) == 2 and
-                       all(_ready(p) for p in gateway.list_pods(f"portal/subscription={sid}")) else None)
+
+    def all_ready():
+        pods = gateway.list_pods(f"portal/subscription={sid}")
+        return pods if len(pods) == 2 and all(_ready(p) for p in pods) else None
+
+    pods = _wait_until(all_ready)
     _wait_until(lambda: kube.state_file.exists())
     before = _kept(gateway, subscription.namespace)
     assert ("Ingress", f"ghost-{sid}") in before and len(pods) == 2

@@ -27,7 +27,8 @@ def handle(state, request: Request) -> Response:
     if found is None:
         return _page(404, "No such address on the emulated cluster",
                      f"<p>The emulated cluster has no Ingress for <strong>{escape(host)}</strong>. "
-                     f"An instance gets one while it is being set up and loses it when it is suspended or cancelled.</p>")
+                     f"An instance gets one while it is being set up and loses it when it is suspended or "
+                     f"cancelled.</p>")
     ingress, service, port, ready, total = found
     labels = ingress["metadata"].get("labels") or {}
     app = labels.get("app.kubernetes.io/name", "the app")

@@ -144,7 +144,8 @@ class ClusterState:
         self.pods_to_refresh, self.pod_timers, self.pods_epoch = set(), [], -1
         for kind, items in objects.items():
             for obj in items:
-                self._objects[kind].setdefault(obj["metadata"].get("namespace") or "", {})[obj["metadata"]["name"]] = obj
+                metadata = obj["metadata"]
+                self._objects[kind].setdefault(metadata.get("namespace") or "", {})[metadata["name"]] = obj
                 if kind == "Pod":
                     self._index(obj, add=True)
                 elif kind in ("Deployment", "StatefulSet"):
