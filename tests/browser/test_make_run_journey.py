@@ -168,7 +168,8 @@ def test_a_new_customers_journey_on_the_make_run_stack(page: Page, browser, laun
     card.get_by_role("link", name="Details").click()
     expect(page.get_by_test_id("health")).to_have_text("Healthy")
     expect(page.get_by_text("Resource usage")).to_be_visible()
-    expect(page.locator("svg").first).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile(r"^CPU: now "))).to_be_visible()  # drawn from the sample
+    expect(page.get_by_role("img", name=re.compile(r"^Memory: now "))).to_be_visible()
     expect(page.get_by_test_id("emulated-note")).to_be_visible()
 
     # "Open" leads to the emulated cluster's page for the address.
