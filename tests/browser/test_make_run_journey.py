@@ -48,6 +48,15 @@ class Launcher:
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         start_new_session=True)
         self.lines = []
+        try:
+            return self._started()
+        except BaseException:
+            os.killpg(self.process.pid, signal.SIGKILL)  # a launcher that never came up is not left running
+            self.process.wait(timeout=30)
+            self.process = None
+            raise
+
+    def _started(self) -> "Launcher":
         banner = threading.Event()
         # Read everything it prints for its whole life: a full pipe would block gunicorn's access log.
         threading.Thread(target=self._read, args=(self.process, banner), daemon=True).start()
