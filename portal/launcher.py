@@ -45,9 +45,15 @@ def main() -> int:
         # The emulator is started here only when no real cluster is named: never a stray kubeconfig.
         emulator_port = int(os.environ.get("KUBE_EMULATOR_PORT", "0")) or _free_port(host)
         os.environ["KUBE_EMULATOR_URL"] = f"http://{host}:{emulator_port}"
+        state_file = INSTANCE_DIR / "emulated-cluster.json"
+        # The cluster is kept under the instance folder: stopping `make run` is the portal restarting, not the
+        # cluster vanishing (which would read as every instance down, an alert each).
         processes.append(subprocess.Popen([sys.executable, "-m", "portal.emulators.kube", "--host", host,
-                                           "--port", str(emulator_port), "--ready-delay", "4"]))
-        cluster_line = f"Cluster: the EMULATED Kubernetes API at {os.environ['KUBE_EMULATOR_URL']} (no real containers)"
+                                           "--port", str(emulator_port),
+                                           "--ready-delay", os.environ.get("KUBE_EMULATOR_READY_DELAY", "4"),
+                                           "--state-file", str(state_file)]))
+        cluster_line = (f"Cluster: the EMULATED Kubernetes API at {os.environ['KUBE_EMULATOR_URL']} "
+                        f"(no real containers; kept in {state_file})")
     app = create_app()
     with app.app_context():
         catalog_seed(templates=service_templates())

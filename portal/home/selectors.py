@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.models import InstanceStatus
-from portal.instances.selectors import Badge, deletes_on, instance_badge
+from portal.instances.selectors import Badge, deletes_on, instance_address, instance_badge
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.states import Actions, allowed_actions
 from portal.timestamps import utcnow
@@ -25,6 +25,10 @@ class Card:
     @property
     def transitional(self) -> bool:
         return self.badge.changing
+
+    @property
+    def open_url(self) -> str:
+        return instance_address(subdomain=self.subscription.subdomain).open_url
 
 
 def dashboard_cards(*, user_id: int) -> list[Card]:

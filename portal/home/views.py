@@ -3,6 +3,7 @@ from flask import Blueprint, current_app
 from flask_login import current_user
 
 from portal.home import selectors
+from portal.provisioning.cluster import is_emulated
 from portal.rendering import render_page, render_polling
 
 blueprint = Blueprint("home", __name__)
@@ -15,4 +16,5 @@ def index():
     cards = selectors.dashboard_cards(user_id=current_user.id)
     changing = any(card.transitional for card in cards)
     return render_polling("home/dashboard.html", block="cards", settled=not changing, cards=cards,
-                          changing=changing, cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
+                          changing=changing, cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"],
+                          emulated_cluster=is_emulated(current_app.config))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
+from portal.provisioning.cluster import instance_url, is_emulated
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.states import RUNNING
 from portal.timestamps import utcnow
@@ -17,6 +18,22 @@ VISIBLE_STATES = ("pending_payment", "provisioning", "provisioning_failed", "act
 PROGRESS_STEPS = (("step.namespace", "Namespace"), ("step.secret", "Secrets"), ("step.volumes", "Storage"),
                   ("step.workloads", "Workloads"), ("step.network", "Network"), ("step.ingress", "Address"),
                   ("step.scheduled", "Scheduled"), ("step.started", "Started"), ("ready", "Ready"))
+
+
+@dataclass(frozen=True)
+class InstanceAddress:
+    """An instance's address as customers read it (url) and where "Open" takes their browser (open_url)."""
+    host: str
+    url: str
+    open_url: str
+    emulated: bool  # on the built-in emulated cluster: no real containers, "Open" shows its placeholder page
+
+
+def instance_address(*, subdomain: str) -> InstanceAddress:
+    config = current_app.config
+    host = f"{subdomain}.{config['K8S_CLUSTER_DOMAIN']}"
+    return InstanceAddress(host=host, url=f"https://{host}", open_url=instance_url(config, host),
+                           emulated=is_emulated(config))
 
 
 def instance_for(*, user_id: int, subscription_id: int) -> Subscription | None:

@@ -29,9 +29,10 @@ def _status_context(subscription, status) -> dict:
     the badge, progress, the parts and the timeline, so each poll shows the latest steps."""
     setting_up = subscription.state in ("provisioning", "provisioning_failed")  # the block shows progress only then
     badge = selectors.instance_badge(subscription, status)
+    address = selectors.instance_address(subdomain=subscription.subdomain)
     return {"subscription": subscription, "badge": badge, "components": selectors.components_of(subscription, status),
             "progress": selectors.progress_of(subscription) if setting_up else [],
-            "url": f"https://{subscription.subdomain}.{current_app.config['K8S_CLUSTER_DOMAIN']}",
+            "url": address.url, "open_url": address.open_url, "emulated_cluster": address.emulated,
             "deletes_on": selectors.deletes_on(subscription), "events": selectors.events_of(subscription.id),
             "transitional": badge.changing}
 

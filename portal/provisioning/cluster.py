@@ -261,6 +261,19 @@ class Cluster:
         return self._merge_patch(resource_path("v1", "Node", None, name), {"spec": {"unschedulable": unschedulable}})
 
 
+def is_emulated(config) -> bool:
+    """The built-in emulated cluster: no real containers run (customers are told so)."""
+    return config["KUBE_MODE"] == "emulated"
+
+
+def instance_url(config, host: str) -> str:
+    """Where a browser opens an instance's address: https://<host> on a real cluster; with the emulated cluster,
+    the page its ingress serves for that host on loopback (no DNS points an emulated address anywhere)."""
+    if is_emulated(config):
+        return f"{config['KUBE_EMULATOR_URL'].rstrip('/')}/_ingress/{quote(host)}/"
+    return f"https://{host}"
+
+
 _connections: dict[tuple, Cluster] = {}
 _connections_lock = threading.Lock()
 

@@ -63,3 +63,5 @@ def test_launcher_serves_sign_up_and_a_working_staff_login(tmp_path):
     assert launcher.returncode == 0, "".join(lines) + output
     leftover = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
     assert leftover.strip() == "", "the web server outlived the launcher"
+    # The emulated cluster is kept under the instance folder for the next run (its own tests restart it).
+    assert "demo-shop.localtest.me" in (tmp_path / "emulated-cluster.json").read_text()

@@ -15,13 +15,19 @@ def main(argv=None) -> int:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--namespace-grace", type=float, default=1.0,
                         help="seconds a deleted namespace stays Terminating")
+    parser.add_argument("--state-file", help="keep the cluster in this file: loaded at start when it exists, "
+                                             "saved while serving (objects survive a restart)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     cluster = EmulatedCluster(ready_delay=args.ready_delay, node_count=args.nodes,
-                              namespace_grace=args.namespace_grace, verbose=args.verbose)
-    return serve_until_signal(cluster, args.host, args.port, [
-        "Emulated Kubernetes API (portal emulator, no real containers) at {url}",
-        "Controls: {url}/_emulator   Ctrl-C stops it."])
+                              namespace_grace=args.namespace_grace, verbose=args.verbose,
+                              state_file=args.state_file)
+    banner = ["Emulated Kubernetes API (portal emulator, no real containers) at {url}",
+              "Controls: {url}/_emulator   Ctrl-C stops it."]
+    if args.state_file:
+        kept = f"State: {args.state_file} ({'restored' if cluster.restored else 'a new cluster'})"
+        banner.append(kept.replace("{", "{{").replace("}", "}}"))
+    return serve_until_signal(cluster, args.host, args.port, banner)
 
 if __name__ == "__main__":
     sys.exit(main())

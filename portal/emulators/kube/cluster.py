@@ -4,6 +4,7 @@ import copy
 from ..serving import LoopbackServer
 from . import pods
 from .kinds import BY_KIND, GIT_VERSION
+from .persistence import StateFile
 from .server import ApiServer
 from .state import ClusterState
 
@@ -13,14 +14,30 @@ class EmulatedCluster(LoopbackServer):
 
     Time-based state (pods becoming ready, crash loops, heartbeats) is measured on `clock`
     (default time.monotonic) and evaluated whenever the API is read.
+
+    With a `state_file`, the cluster is the one kept there (when it exists), and is saved there while it
+    serves, as a real cluster keeps running while the portal restarts.
     """
 
     def __init__(self, ready_delay: float = 2.0, node_count: int = 3, clock=None, *, namespace_grace: float = 1.0,
-                 timeout_sleep: float = 5.0, seed=None, verbose: bool = False):
+                 timeout_sleep: float = 5.0, seed=None, verbose: bool = False, state_file=None):
         super().__init__(verbose=verbose)
         self.state = ClusterState(ready_delay, node_count, clock, namespace_grace, seed)
         self.timeout_sleep = float(timeout_sleep)
         self.requests: list = []
+        self.state_file = StateFile(state_file, self.state) if state_file else None
+        self.restored = self.state_file.load() if self.state_file else False
+
+    def start(self, host: str = "127.0.0.1", port: int = 0):
+        super().start(host, port)
+        if self.state_file:
+            self.state_file.start()
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        if self.state_file:
+            self.state_file.stop()
 
     # --- serving (LoopbackServer) ---------------------------------------------------------------------------
 
@@ -57,6 +74,7 @@ class EmulatedCluster(LoopbackServer):
         """Move the cluster clock forward (on top of whatever clock it runs on)."""
         with self.state.lock:
             self.state.clock.advance(seconds)
+            self.state.changes += 1
 
     # --- faults ----------------------------------------------------------------------------------------------
 

@@ -43,6 +43,14 @@ class NodePool:
         node["status"] = self._status(node, now, index, digest)
         state.create_object(node, manager="emulator")
 
+    def snapshot(self) -> dict:
+        return {"health": self._health, "nextIp": self._next_ip, "created": self._created, "cursor": self._cursor}
+
+    def restore(self, saved: dict) -> None:
+        """The nodes a state file kept (their objects are restored with the others)."""
+        self._health = {name: list(health) for name, health in saved["health"].items()}
+        self._next_ip, self._created, self._cursor = dict(saved["nextIp"]), dict(saved["created"]), saved["cursor"]
+
     def names(self) -> list[str]:
         return list(self._health)
 

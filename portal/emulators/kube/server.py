@@ -1,4 +1,5 @@
-"""HTTP routing of the emulated API server: discovery, object paths, subresources, injected failures."""
+"""HTTP routing of the emulated API server: discovery, object paths, subresources, injected failures, and the
+placeholder pages its ingress serves for instance addresses."""
 import sys
 import traceback
 from typing import NamedTuple
@@ -7,7 +8,7 @@ from urllib.parse import unquote_plus
 import orjson
 from werkzeug.wrappers import Request, Response
 
-from . import controls, kinds, logs, metrics, verbs, writes
+from . import controls, ingress, kinds, logs, metrics, verbs, writes
 from .errors import ApiError
 
 
@@ -54,6 +55,8 @@ class ApiServer:
         request = Request(environ)
         if request.path == "/_emulator" or request.path.startswith("/_emulator/"):
             response = controls.handle(self.cluster, request)
+        elif request.path.startswith(ingress.PREFIX):
+            response = ingress.handle(self.state, request)
         else:
             self.cluster.requests.append(ApiRequest(request.method, request.path,
                                                     unquote_plus(request.query_string.decode("latin-1"))))

@@ -41,6 +41,7 @@ class ClusterState:
         self.deadlines: dict[str, float] = {}  # workload uid -> when its rollout times out
         self.terminating: dict[str, float] = {}  # namespace -> clock time it was deleted
         self.epoch = 0  # moves when faults or nodes change, so every pod status is recomputed
+        self.changes = 0  # moves with every change of what a state file keeps (it is saved when this moved)
         # What changed since the last settle, so a write costs what it touched, not the whole cluster:
         self.stale_workloads: set[str] = set()
         self.stale_namespaces: set[str] = set()
@@ -57,6 +58,7 @@ class ClusterState:
     def touch(self) -> None:
         """Something outside the objects changed (faults, node health, settings): re-evaluate everything."""
         self.epoch += 1
+        self.changes += 1
         self.stale_all = True
         self._dirty = True
 
@@ -102,6 +104,7 @@ class ClusterState:
         metadata = obj["metadata"]
         metadata["resourceVersion"] = str(self._version)
         self._dirty = True
+        self.changes += 1
         kind = obj["kind"]
         if kind == "Pod":
             self.stale_workloads.update(_controllers(obj))
@@ -133,6 +136,21 @@ class ClusterState:
             self.workloads_by_uid[metadata["uid"]] = obj
         bucket[name] = obj
         self.bump(obj)
+
+    def load_objects(self, objects: dict[str, list[dict]], resource_version: int) -> None:
+        """Stored objects as a state file kept them (resourceVersions included), with their indexes rebuilt."""
+        self._objects = {info.kind: {} for info in KINDS if info.stored}
+        self._owned, self.workloads_by_uid = {}, {}
+        self.pods_to_refresh, self.pod_timers, self.pods_epoch = set(), [], -1
+        for kind, items in objects.items():
+            for obj in items:
+                metadata = obj["metadata"]
+                self._objects[kind].setdefault(metadata.get("namespace") or "", {})[metadata["name"]] = obj
+                if kind == "Pod":
+                    self._index(obj, add=True)
+                elif kind in ("Deployment", "StatefulSet"):
+                    self.workloads_by_uid[obj["metadata"]["uid"]] = obj
+        self._version = resource_version
 
     def _index(self, pod: dict | None, add: bool) -> None:
         if pod is None:
@@ -172,6 +190,7 @@ class ClusterState:
         if not bucket:
             del self._objects[kind][namespace or ""]
         self._dirty = True
+        self.changes += 1
         uid = obj["metadata"].get("uid")
         if namespace:
             self.stale_namespaces.add(namespace)
