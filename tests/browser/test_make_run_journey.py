@@ -157,8 +157,11 @@ def test_a_new_customers_journey_on_the_make_run_stack(page: Page, browser, laun
     page.get_by_test_id("simulate-settlement").click()
     expect(page.get_by_test_id("payment-status")).to_contain_text("Paid", timeout=30000)
     page.get_by_role("link", name="Go to your instance").click()
+    expect(page).to_have_url(re.compile(r"/instances/\d+$"))
+    expect(page.get_by_test_id("health")).to_have_text("Running", timeout=60000)  # the page polls until then
+    page.get_by_role("navigation").get_by_role("link", name="Dashboard").click()
     card = page.locator("[data-testid^=card-]").first
-    expect(card.locator("[data-testid^=health-]")).to_have_text("Running", timeout=60000)
+    expect(card.locator("[data-testid^=health-]")).to_have_text("Running")
     expect(page.get_by_test_id("emulated-note")).to_be_visible()
     sid = launcher.query("SELECT id FROM subscriptions WHERE subdomain = 'sari-flows'")[0][0]
 
