@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.notifications.models import Email
-from tests.helpers import STRONG_PASSWORD, csrf_token_from
+from tests.helpers import STRONG_PASSWORD, csrf_token_from, without_csrf_tokens
 
 HX = {"HX-Request": "true"}
 
@@ -156,7 +156,7 @@ def test_forgot_password_answers_the_same_for_known_and_unknown_emails(client, m
     for email in ("ana@example.com", "nobody@example.com"):
         response = client.post("/forgot", data={"email": email, "csrf_token": form_token(client, "/forgot")})
         assert response.status_code == 200
-        answers.append(response.get_data(as_text=True).replace(email, "EMAIL"))
+        answers.append(without_csrf_tokens(response.get_data(as_text=True).replace(email, "EMAIL")))
     assert answers[0] == answers[1]
     assert db.session.scalar(select(func.count(Email.id))) == 1
 
