@@ -14,9 +14,9 @@ RUN npm ci --no-audit --no-fund \
  && cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js static/vendor/bootstrap.bundle.min.js
 
 # 2. The pinned Python packages (requirements.txt) in a virtualenv, less the test and benchmark
-#    tools that nothing at run time imports (tests/ops/test_image.py checks that).
+#    tools and checkers that nothing at run time imports (tests/ops/test_image.py checks that).
 FROM python:3.11-slim-bookworm AS build
-ARG DEV_ONLY_PACKAGES="playwright pytest pytest-playwright pytest-xdist hypothesis aiosmtpd py-spy pyinstrument"
+ARG DEV_ONLY_PACKAGES="playwright pytest pytest-playwright pytest-xdist hypothesis aiosmtpd py-spy pyinstrument ruff import-linter grimp"
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements.txt /tmp/requirements.txt
 RUN python -m venv /opt/venv \
