@@ -3,7 +3,7 @@ import pytest
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from portal.emulators.kube import EmulatedCluster
+from emulators.kube import EmulatedCluster
 from tests.helpers import FakeClock
 
 

@@ -211,7 +211,7 @@ def test_everything_served_passes_the_real_schema(dynamic, core, namespace, cloc
                                     lambda m: m["spec"]["template"]["spec"]["containers"][0].pop("name"),
                                     lambda m: None])
 def test_compiled_schemas_judge_like_kubernetes_validate(mutate):
-    from portal.emulators.kube import admission
+    from emulators.kube import admission
 
     manifest = deployment("blog", "customer-7")
     mutate(manifest)

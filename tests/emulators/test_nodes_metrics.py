@@ -2,7 +2,7 @@
 import pytest
 from kubernetes import client
 
-from portal.emulators.kube import quantities
+from emulators.kube import quantities
 from tests.emulators.manifests import deployment
 
 
