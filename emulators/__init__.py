@@ -1,1 +1,1 @@
-"""Loopback emulators of the outside systems the portal talks to, for development and tests."""
+"""Loopback emulators of the systems the portal talks to (cluster, Midtrans) for make run, tests and bench."""
