@@ -12,9 +12,9 @@ import sys
 
 from werkzeug.wrappers import Request
 
-from portal.emulators.kube import EmulatedCluster
-from portal.emulators.kube.server import ApiServer
-from portal.emulators.serving import json_response, serve_until_signal
+from emulators.kube import EmulatedCluster
+from emulators.kube.server import ApiServer
+from emulators.serving import json_response, serve_until_signal
 
 
 def pod_object(spec: dict) -> dict:

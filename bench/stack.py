@@ -170,7 +170,7 @@ class Stack:
 
     def start_midtrans(self) -> Child:
         port = free_port()
-        child = self._spawn("midtrans", [sys.executable, "-m", "portal.emulators.midtrans", "--port", str(port),
+        child = self._spawn("midtrans", [sys.executable, "-m", "emulators.midtrans", "--port", str(port),
                                          "--server-key", MIDTRANS_SERVER_KEY], url=f"http://127.0.0.1:{port}")
         self._wait_http(child, "/_emulator")
         self.midtrans_url = child.url

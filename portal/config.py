@@ -69,7 +69,7 @@ def from_environment() -> dict:
         "MAIL_TIMEOUT_SECONDS": int(env("MAIL_TIMEOUT_SECONDS", "10")),
         "EMAIL_MAX_ATTEMPTS": int(env("EMAIL_MAX_ATTEMPTS", "6")),
         "EMAIL_RETRY_BASE_SECONDS": float(env("EMAIL_RETRY_BASE_SECONDS", "30")),  # doubles per attempt
-        # Cluster and payments: embedded emulators unless named explicitly.
+        # Cluster and payments: the loopback emulators `make run` starts (emulators/, not in the image) unless named.
         "KUBE_MODE": env("KUBE_MODE", "emulated"),
         "KUBECONFIG_PATH": env("KUBECONFIG_PATH") or None,
         "KUBE_EMULATOR_URL": env("KUBE_EMULATOR_URL", "http://127.0.0.1:8001"),

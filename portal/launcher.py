@@ -48,7 +48,7 @@ def main() -> int:
         state_file = INSTANCE_DIR / "emulated-cluster.json"
         # The cluster is kept under the instance folder: stopping `make run` is the portal restarting, not the
         # cluster vanishing (which would read as every instance down, an alert each).
-        processes.append(subprocess.Popen([sys.executable, "-m", "portal.emulators.kube", "--host", host,
+        processes.append(subprocess.Popen([sys.executable, "-m", "emulators.kube", "--host", host,
                                            "--port", str(emulator_port),
                                            "--ready-delay", os.environ.get("KUBE_EMULATOR_READY_DELAY", "4"),
                                            "--state-file", str(state_file)]))

@@ -18,7 +18,7 @@ SERVER_KEY = "SB-Mid-server-test-key"
 
 @pytest.fixture
 def midtrans():
-    from portal.emulators.midtrans import MidtransEmulator
+    from emulators.midtrans import MidtransEmulator
 
     emulator = MidtransEmulator(server_key=SERVER_KEY, timeout_sleep=2.5).start(host="127.0.0.1", port=0)
     yield emulator

@@ -41,7 +41,7 @@ def live_server(app, live_port):
 @pytest.fixture
 def kube():
     """The emulated cluster on the real clock: pods are ready a second after they are scheduled."""
-    from portal.emulators.kube import EmulatedCluster
+    from emulators.kube import EmulatedCluster
 
     cluster = EmulatedCluster(ready_delay=1.0, node_count=2).start(host="127.0.0.1", port=0)
     yield cluster

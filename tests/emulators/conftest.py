@@ -1,9 +1,10 @@
-"""Fixtures for the emulated cluster: a fake clock, a started cluster, and real `kubernetes` clients on it."""
+"""Fixtures for the emulated cluster: a fake clock, a started cluster, real `kubernetes` clients on it, and the
+portal's cluster gateway on it (what the emulator exists to serve)."""
 import pytest
 from kubernetes import client
-from kubernetes.dynamic import DynamicClient
 
-from portal.emulators.kube import EmulatedCluster
+from emulators.kube import EmulatedCluster
+from portal.provisioning.cluster import Cluster
 from tests.helpers import FakeClock
 
 
@@ -41,8 +42,9 @@ def networking(api_client):
 
 
 @pytest.fixture
-def dynamic(api_client, tmp_path):
-    return DynamicClient(api_client, cache_file=str(tmp_path / "discovery.json"))
+def gateway(api_client):
+    """The portal's gateway (server-side apply, merge patches), as the portal calls the cluster."""
+    return Cluster(api_client)
 
 
 @pytest.fixture

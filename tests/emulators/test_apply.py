@@ -1,4 +1,5 @@
-"""Writes: server-side apply (create, update, twice = no change), patches, and admission like a real server."""
+"""Writes: server-side apply (create, update, twice = no change), merge patches, and admission like a real server;
+the patches the portal never sends (strategic merge, JSON patch) are refused."""
 import base64
 import json
 import urllib.request
@@ -8,29 +9,24 @@ import kubernetes_validate
 import pytest
 from kubernetes.client.rest import ApiException
 
+from portal.provisioning.cluster import ClusterError
 from tests.emulators.manifests import deployment, pod
 
 
-def apply(dynamic, manifest):
-    resource = dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
-    return resource.server_side_apply(body=manifest, field_manager="portal", force_conflicts=True)
+def test_apply_creates_then_updates_and_twice_changes_nothing(gateway, apps, namespace):
+    created = gateway.apply(deployment("blog", namespace))["metadata"]
+    assert created["generation"] == 1
+    assert created["managedFields"][0]["manager"] == "portal"
+    assert created["managedFields"][0]["operation"] == "Apply"
 
+    again = gateway.apply(deployment("blog", namespace))["metadata"]
+    assert (again["resourceVersion"], again["generation"]) == (created["resourceVersion"], 1)
+    assert again["uid"] == created["uid"]
 
-def test_apply_creates_then_updates_and_twice_changes_nothing(dynamic, apps, namespace):
-    created = apply(dynamic, deployment("blog", namespace))
-    assert created.metadata.generation == 1
-    assert created.metadata.managedFields[0].manager == "portal"
-    assert created.metadata.managedFields[0].operation == "Apply"
-
-    again = apply(dynamic, deployment("blog", namespace))
-    assert (again.metadata.resourceVersion, again.metadata.generation) == \
-           (created.metadata.resourceVersion, 1)
-    assert again.metadata.uid == created.metadata.uid
-
-    changed = apply(dynamic, deployment("blog", namespace, image="ghost:5.97"))
-    assert changed.metadata.generation == 2
-    assert int(changed.metadata.resourceVersion) > int(created.metadata.resourceVersion)
-    assert changed.metadata.creationTimestamp == created.metadata.creationTimestamp
+    changed = gateway.apply(deployment("blog", namespace, image="ghost:5.97"))["metadata"]
+    assert changed["generation"] == 2
+    assert int(changed["resourceVersion"]) > int(created["resourceVersion"])
+    assert changed["creationTimestamp"] == created["creationTimestamp"]
     live = apps.read_namespaced_deployment("blog", namespace)
     assert live.spec.template.spec.containers[0].image == "ghost:5.97"
     assert live.status.observed_generation == 2
@@ -46,12 +42,12 @@ def test_typed_client_apply(apps, namespace):
     assert first.spec.replicas == 1 and first.spec.strategy.type == "RollingUpdate"
 
 
-def test_apply_drops_what_the_manager_no_longer_applies(dynamic, namespace):
+def test_apply_drops_what_the_manager_no_longer_applies(gateway, namespace):
     manifest = deployment("blog", namespace)
     manifest["metadata"]["labels"]["tier"] = "web"
-    apply(dynamic, manifest)
+    gateway.apply(manifest)
     del manifest["metadata"]["labels"]["tier"]
-    assert "tier" not in apply(dynamic, manifest).metadata.labels
+    assert "tier" not in gateway.apply(manifest)["metadata"]["labels"]
 
 
 def test_apply_of_yaml_text(cluster, namespace):
@@ -65,7 +61,7 @@ def test_apply_of_yaml_text(cluster, namespace):
     assert json.loads(response.read())["data"] == {"SITE_URL": "https://blog.localtest.me"}
 
 
-def test_apply_needs_a_field_manager(dynamic, cluster, namespace):
+def test_apply_needs_a_field_manager(cluster, namespace):
     request = urllib.request.Request(f"{cluster.url}/apis/apps/v1/namespaces/{namespace}/deployments/blog",
                                      data=json.dumps(deployment("blog", namespace)).encode(), method="PATCH",
                                      headers={"Content-Type": "application/apply-patch+yaml"})
@@ -75,24 +71,24 @@ def test_apply_needs_a_field_manager(dynamic, cluster, namespace):
     assert "fieldManager" in json.loads(error.value.read())["message"]
 
 
-def test_invalid_manifest_is_422_with_the_path(dynamic, namespace):
+def test_invalid_manifest_is_422_with_the_path(gateway, apps, namespace):
     manifest = deployment("blog", namespace)
     manifest["spec"]["replica"] = 2
-    with pytest.raises(ApiException) as error:
-        apply(dynamic, manifest)
-    body = json.loads(error.value.body)
-    assert error.value.status == 422
-    assert body["reason"] == "Invalid"
-    assert "spec.replica" in body["message"] and "was unexpected" in body["message"]
-    assert body["details"]["causes"][0]["field"] == "spec.replica"
+    with pytest.raises(ClusterError) as error:
+        gateway.apply(manifest)
+    assert (error.value.status, error.value.reason) == (422, "Invalid")
+    assert "spec.replica" in error.value.message and "was unexpected" in error.value.message
+    with pytest.raises(ApiException) as error:  # the same apply through the typed client, for the whole answer
+        apps.patch_namespaced_deployment("blog", namespace, manifest, field_manager="portal", force=True,
+                                         _content_type="application/apply-patch+yaml")
+    assert json.loads(error.value.body)["details"]["causes"][0]["field"] == "spec.replica"
 
 
-def test_missing_required_fields_are_422(dynamic, namespace):
-    pods = dynamic.resources.get(api_version="v1", kind="Pod")
-    with pytest.raises(ApiException) as error:  # the dynamic client sends it unchecked, as the portal would
-        pods.create(namespace=namespace, body={"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare"},
-                                               "spec": {"containers": [{"image": "x"}]}})
-    assert error.value.status == 422 and "'name' is a required property" in error.value.body
+def test_missing_required_fields_are_422(gateway, namespace):
+    with pytest.raises(ClusterError) as error:  # the gateway sends dicts unchecked
+        gateway.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": namespace},
+                       "spec": {"containers": [{"image": "x"}]}})
+    assert error.value.status == 422 and "'name' is a required property" in error.value.message
 
 
 @pytest.mark.parametrize("name", ["Blog_1", "-blog", "b" * 254])
@@ -115,18 +111,18 @@ def test_label_values_are_checked(core, namespace):
     assert error.value.status == 422
 
 
-def test_selector_must_match_template(dynamic, namespace):
+def test_selector_must_match_template(gateway, namespace):
     manifest = deployment("blog", namespace)
     manifest["spec"]["selector"]["matchLabels"] = {"app.kubernetes.io/instance": "other"}
-    with pytest.raises(ApiException) as error:
-        apply(dynamic, manifest)
-    assert error.value.status == 422 and "selector" in error.value.body
+    with pytest.raises(ClusterError) as error:
+        gateway.apply(manifest)
+    assert error.value.status == 422 and "selector" in error.value.message
 
 
-def test_namespace_must_exist(dynamic, core):
-    with pytest.raises(ApiException) as error:
-        apply(dynamic, deployment("blog", "nowhere"))
-    assert error.value.status == 404 and 'namespaces \\"nowhere\\" not found' in error.value.body
+def test_namespace_must_exist(gateway, core):
+    with pytest.raises(ClusterError) as error:
+        gateway.apply(deployment("blog", "nowhere"))
+    assert error.value.status == 404 and 'namespaces "nowhere" not found' in error.value.message
     with pytest.raises(ApiException) as error:
         core.create_namespaced_secret("nowhere", {"metadata": {"name": "s"}})
     assert error.value.status == 404
@@ -139,46 +135,58 @@ def test_create_twice_is_409_already_exists(core, namespace):
     assert error.value.status == 409 and json.loads(error.value.body)["reason"] == "AlreadyExists"
 
 
-def test_secret_string_data_becomes_data(dynamic, core, namespace):
+def test_secret_string_data_becomes_data(gateway, core, namespace):
     manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "blog-secrets", "namespace": namespace},
                 "stringData": {"DB_PASSWORD": "s3cret"}}
-    first = apply(dynamic, manifest)
-    assert apply(dynamic, manifest).metadata.resourceVersion == first.metadata.resourceVersion
+    first = gateway.apply(manifest)
+    assert gateway.apply(manifest)["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
     secret = core.read_namespaced_secret("blog-secrets", namespace)
     assert base64.b64decode(secret.data["DB_PASSWORD"]) == b"s3cret"
     assert secret.string_data is None and secret.type == "Opaque"
 
 
-def test_service_gets_a_cluster_ip_that_stays(dynamic, namespace):
+def test_service_gets_a_cluster_ip_that_stays(gateway, namespace):
     manifest = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "blog", "namespace": namespace},
                 "spec": {"selector": {"app.kubernetes.io/instance": "blog"}, "ports": [{"port": 80,
                                                                                           "targetPort": 2368}]}}
-    first = apply(dynamic, manifest)
-    assert first.spec.clusterIP.startswith("10.96.")
-    second = apply(dynamic, manifest)
-    assert second.spec.clusterIP == first.spec.clusterIP
-    assert second.metadata.resourceVersion == first.metadata.resourceVersion
+    first = gateway.apply(manifest)
+    assert first["spec"]["clusterIP"].startswith("10.96.")
+    second = gateway.apply(manifest)
+    assert second["spec"]["clusterIP"] == first["spec"]["clusterIP"]
+    assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
 
 
-def test_merge_strategic_and_json_patches(dynamic, apps, namespace):
-    apply(dynamic, deployment("blog", namespace, env={"url": "http://a"}))
-    apps.patch_namespaced_deployment("blog", namespace, {"spec": {"replicas": 2}})  # strategic merge
-    patched = apps.patch_namespaced_deployment("blog", namespace, {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "env": [{"name": "url", "value": "http://b"}]}]}}}})
-    container = patched.spec.template.spec.containers[0]
-    assert (container.image, container.env[0].value) == ("ghost:5.96", "http://b")  # merged by name
-    apps.patch_namespaced_deployment("blog", namespace, [{"op": "replace", "path": "/spec/replicas", "value": 3}])
-    resource = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
-    merged = resource.patch(name="blog", namespace=namespace, body={"metadata": {"labels": {"tier": "web"}}},
-                            content_type="application/merge-patch+json")
-    assert merged.spec.replicas == 3 and merged.metadata.labels["tier"] == "web"
-    assert merged.metadata.generation == 4
+def test_merge_patches_as_the_gateway_sends_them(gateway, apps, namespace):
+    gateway.apply(deployment("blog", namespace, env={"url": "http://a"}))
+    restarted = gateway.restart(namespace, "Deployment", "blog", "2025-11-25T18:00:00Z")
+    assert restarted["spec"]["template"]["metadata"]["annotations"] == {
+        "kubectl.kubernetes.io/restartedAt": "2025-11-25T18:00:00Z"}
+    assert restarted["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] == "blog"  # merged
+    assert gateway.scale(namespace, "Deployment", "blog", 2)["spec"]["replicas"] == 2  # the scale subresource
+    merged = apps.patch_namespaced_deployment("blog", namespace, {"metadata": {"labels": {"tier": "web"}}},
+                                              _content_type="application/merge-patch+json")
+    assert merged.metadata.labels["tier"] == "web" and merged.metadata.labels["app.kubernetes.io/name"] == "ghost"
+    assert merged.spec.replicas == 2 and merged.metadata.generation == 3  # labels are not the spec
 
 
-def test_patch_cannot_make_an_object_invalid(apps, dynamic, namespace):
-    apply(dynamic, deployment("blog", namespace))
+@pytest.mark.parametrize("content_type,body", [
+    ("application/strategic-merge-patch+json", {"spec": {"replicas": 2}}),
+    ("application/json-patch+json", [{"op": "replace", "path": "/spec/replicas", "value": 2}]),
+])
+def test_patches_the_portal_never_sends_are_refused(apps, gateway, namespace, content_type, body):
+    gateway.apply(deployment("blog", namespace))
+    for call in (apps.patch_namespaced_deployment, apps.patch_namespaced_deployment_scale):
+        with pytest.raises(ApiException) as error:
+            call("blog", namespace, body, _content_type=content_type)
+        assert error.value.status == 415 and content_type not in json.loads(error.value.body)["message"]
+    assert apps.read_namespaced_deployment("blog", namespace).spec.replicas == 1
+
+
+def test_patch_cannot_make_an_object_invalid(apps, gateway, namespace):
+    gateway.apply(deployment("blog", namespace))
     with pytest.raises(ApiException) as error:
-        apps.patch_namespaced_deployment("blog", namespace, {"spec": {"replicas": "two"}})
+        apps.patch_namespaced_deployment("blog", namespace, {"spec": {"replicas": "two"}},
+                                         _content_type="application/merge-patch+json")
     assert error.value.status == 422
 
 
@@ -192,13 +200,13 @@ def test_replace_checks_resource_version(core, namespace):
     assert error.value.status == 409
 
 
-def test_everything_served_passes_the_real_schema(dynamic, core, namespace, clock):
-    apply(dynamic, deployment("blog", namespace, limits={"cpu": "500m", "memory": "512Mi"}))
+def test_everything_served_passes_the_real_schema(gateway, cluster, core, namespace, clock):
+    gateway.apply(deployment("blog", namespace, limits={"cpu": "500m", "memory": "512Mi"}))
     core.create_namespaced_pod(namespace, pod("bare", namespace, {"a": "b"}))
     clock.advance(5)
     for path in (f"/api/v1/namespaces/{namespace}/pods", "/api/v1/nodes", f"/api/v1/namespaces/{namespace}",
                  f"/apis/apps/v1/namespaces/{namespace}/deployments/blog"):
-        body = dynamic.request("GET", path).to_dict()
+        body = json.loads(urllib.request.urlopen(cluster.url + path).read())
         objects = body.get("items", [body])
         for obj in objects:
             if "kind" not in obj:
@@ -211,7 +219,7 @@ def test_everything_served_passes_the_real_schema(dynamic, core, namespace, cloc
                                     lambda m: m["spec"]["template"]["spec"]["containers"][0].pop("name"),
                                     lambda m: None])
 def test_compiled_schemas_judge_like_kubernetes_validate(mutate):
-    from portal.emulators.kube import admission
+    from emulators.kube import admission
 
     manifest = deployment("blog", "customer-7")
     mutate(manifest)

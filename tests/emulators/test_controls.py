@@ -1,4 +1,4 @@
-"""The `/_emulator` HTTP controls, and `python -m portal.emulators.kube`."""
+"""The `/_emulator` HTTP controls, and `python -m emulators.kube`."""
 import json
 import os
 import signal
@@ -80,7 +80,7 @@ def test_ready_delay_zero_makes_pods_ready_at_once(cluster, core, apps, namespac
 
 
 def test_module_runs_in_the_foreground():
-    process = subprocess.Popen([sys.executable, "-m", "portal.emulators.kube", "--port", "0", "--ready-delay", "3"],
+    process = subprocess.Popen([sys.executable, "-m", "emulators.kube", "--port", "0", "--ready-delay", "3"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     try:

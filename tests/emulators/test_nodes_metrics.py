@@ -2,7 +2,7 @@
 import pytest
 from kubernetes import client
 
-from portal.emulators.kube import quantities
+from emulators.kube import quantities
 from tests.emulators.manifests import deployment
 
 
@@ -57,14 +57,14 @@ def test_node_not_ready(cluster, core, apps, namespace, clock):
 
 
 def test_cordon_by_patch(core, apps, namespace):
-    core.patch_node("emulated-node-1", {"spec": {"unschedulable": True}})
+    core.patch_node("emulated-node-1", {"spec": {"unschedulable": True}}, _content_type="application/merge-patch+json")
     node = core.read_node("emulated-node-1")
     assert node.spec.unschedulable and node.spec.taints[0].key == "node.kubernetes.io/unschedulable"
     assert [n.metadata.name for n in core.list_node(field_selector="spec.unschedulable=true").items] == \
            ["emulated-node-1"]
     launch(apps, namespace, replicas=4)
     assert "emulated-node-1" not in {p.spec.node_name for p in core.list_namespaced_pod(namespace).items}
-    core.patch_node("emulated-node-1", {"spec": {"unschedulable": None}})
+    core.patch_node("emulated-node-1", {"spec": {"unschedulable": None}}, _content_type="application/merge-patch+json")
     assert core.read_node("emulated-node-1").spec.taints is None
 
 

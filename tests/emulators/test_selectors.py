@@ -2,8 +2,8 @@
 import pytest
 from kubernetes.client.rest import ApiException
 
-from portal.emulators.kube.errors import ApiError
-from portal.emulators.kube.selectors import labels_match, parse_labels
+from emulators.kube.errors import ApiError
+from emulators.kube.selectors import labels_match, parse_labels
 from tests.emulators.manifests import pod
 
 LABELS = {"blog-1": {"app": "ghost", "tier": "web", "portal/subscription": "1"},

@@ -47,19 +47,18 @@ def subscription_objects() -> list[dict]:
     ]
 
 
-def apply_all(dynamic) -> dict:
+def apply_all(gateway) -> dict:
     versions = {}
     for manifest in subscription_objects():
-        resource = dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
-        applied = resource.server_side_apply(body=manifest, field_manager="portal", force_conflicts=True)
-        versions[(manifest["kind"], manifest["metadata"]["name"])] = applied.metadata.resourceVersion
+        applied = gateway.apply(manifest)
+        versions[(manifest["kind"], manifest["metadata"]["name"])] = applied["metadata"]["resourceVersion"]
     return versions
 
 
-def test_apply_twice_changes_nothing_for_every_kind(dynamic, core, apps, clock):
-    apply_all(dynamic)  # quota usage moves while later objects are created: compare the next two rounds
-    second = apply_all(dynamic)
-    assert apply_all(dynamic) == second
+def test_apply_twice_changes_nothing_for_every_kind(gateway, core, apps, clock):
+    apply_all(gateway)  # quota usage moves while later objects are created: compare the next two rounds
+    second = apply_all(gateway)
+    assert apply_all(gateway) == second
     clock.advance(6)
     ready = {p.metadata.name: p.status.container_statuses[0].ready for p in core.list_namespaced_pod(NS).items}
     assert len(ready) == 2 and all(ready.values())
@@ -67,17 +66,14 @@ def test_apply_twice_changes_nothing_for_every_kind(dynamic, core, apps, clock):
     assert pod.spec.containers[0].resources.limits == {"cpu": "250m", "memory": "256Mi"}  # from the LimitRange
     used = core.read_namespaced_resource_quota("plan", NS).status.used
     assert used["pods"] == "2" and used["requests.storage"] == "10Gi" and used["limits.cpu"] == "500m"
-    ingress = dynamic.resources.get(api_version="networking.k8s.io/v1", kind="Ingress").get(name="shop",
-                                                                                            namespace=NS)
-    assert ingress.status.loadBalancer.ingress[0].ip == "127.0.0.1"
+    ingress = gateway.get("networking.k8s.io/v1", "Ingress", NS, "shop")
+    assert ingress["status"]["loadBalancer"]["ingress"][0]["ip"] == "127.0.0.1"
 
 
-def test_terminate_by_label_then_namespace(dynamic, core, apps):
-    apply_all(dynamic)
-    selector = "portal/subscription=42"
-    for manifest in reversed(subscription_objects()[1:]):
-        resource = dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
-        resource.delete(namespace=NS, label_selector=selector)
+def test_terminate_by_label_then_namespace(gateway, core, apps):
+    apply_all(gateway)
+    kinds = [(manifest["apiVersion"], manifest["kind"]) for manifest in reversed(subscription_objects()[1:])]
+    assert gateway.delete_by_label(NS, "portal/subscription=42", kinds=kinds) == 9
     assert core.list_namespaced_pod(NS).items == []
     leftovers = core.list_namespaced_persistent_volume_claim(NS).items
     assert [c.metadata.name for c in leftovers] == ["data-shop-db-0"]  # StatefulSet claims outlive it
@@ -89,16 +85,15 @@ def test_terminate_by_label_then_namespace(dynamic, core, apps):
     assert phase == "Terminating"
 
 
-def test_concurrent_clients(cluster, dynamic, core, apps):
-    apply_all(dynamic)
+def test_concurrent_clients(cluster, gateway, core, apps):
+    apply_all(gateway)
     errors = []
 
     def work(index):
         try:
             for step in range(10):
                 core.list_pod_for_all_namespaces(label_selector="app.kubernetes.io/managed-by=portal")
-                apps.patch_namespaced_deployment("shop", NS, {"spec": {"template": {"metadata": {"annotations": {
-                    "kubectl.kubernetes.io/restartedAt": f"{index}-{step}"}}}}})
+                gateway.restart(NS, "Deployment", "shop", f"{index}-{step}")
                 core.create_namespaced_config_map(NS, {"metadata": {"name": f"c-{index}-{step}"}})
         except Exception as error:  # noqa: BLE001 - collected: a thread's exception would not fail the test
             errors.append(error)

@@ -59,7 +59,7 @@ def test_restart_annotation_replaces_pods_with_new_names(core, apps, namespace, 
     clock.advance(3)
     before = {p.metadata.name for p in instance_pods(core, namespace, "blog")}
     apps.patch_namespaced_deployment("blog", namespace, {"spec": {"template": {"metadata": {"annotations": {
-        "kubectl.kubernetes.io/restartedAt": "2025-11-25T18:00:00Z"}}}}})
+        "kubectl.kubernetes.io/restartedAt": "2025-11-25T18:00:00Z"}}}}}, _content_type="application/merge-patch+json")
     during = instance_pods(core, namespace, "blog")
     assert len(during) == 2  # the old pod serves until the new one is ready
     clock.advance(3)
@@ -93,7 +93,8 @@ def test_recreate_strategy_removes_old_pods_at_once(core, apps, namespace, clock
 def test_scale_to_zero_and_back(core, apps, namespace, clock):
     apply(apps, deployment("blog", namespace, replicas=2))
     clock.advance(3)
-    scale = apps.patch_namespaced_deployment_scale("blog", namespace, {"spec": {"replicas": 0}})
+    scale = apps.patch_namespaced_deployment_scale("blog", namespace, {"spec": {"replicas": 0}},
+                                                   _content_type="application/merge-patch+json")
     assert scale.spec.replicas == 0 and scale.status.selector == "app.kubernetes.io/instance=blog"
     assert instance_pods(core, namespace, "blog") == []
     status = apps.read_namespaced_deployment("blog", namespace).status
@@ -107,7 +108,8 @@ def test_scale_to_zero_and_back(core, apps, namespace, clock):
 def test_scale_refuses_negative(apps, namespace):
     apply(apps, deployment("blog", namespace))
     with pytest.raises(ApiException) as error:
-        apps.patch_namespaced_deployment_scale("blog", namespace, {"spec": {"replicas": -1}})
+        apps.patch_namespaced_deployment_scale("blog", namespace, {"spec": {"replicas": -1}},
+                                               _content_type="application/merge-patch+json")
     assert error.value.status == 422
 
 
@@ -126,7 +128,8 @@ def test_stateful_set_pods_are_numbered_and_ordered(core, apps, namespace, clock
     assert claims["data-db-0"].status.capacity["storage"] == "5Gi"
     status = apps.read_namespaced_stateful_set("db", namespace).status
     assert (status.replicas, status.ready_replicas, status.current_replicas) == (3, 3, 3)
-    apps.patch_namespaced_stateful_set_scale("db", namespace, {"spec": {"replicas": 1}})
+    apps.patch_namespaced_stateful_set_scale("db", namespace, {"spec": {"replicas": 1}},
+                                             _content_type="application/merge-patch+json")
     assert [p.metadata.name for p in instance_pods(core, namespace, "db")] == ["db-0"]
     assert len(core.list_namespaced_persistent_volume_claim(namespace).items) == 3  # claims are kept
 
@@ -201,7 +204,8 @@ def test_quota_needs_limits_and_limit_range_supplies_them(core, apps, namespace)
     assert pods[0].spec.containers[0].resources.limits == {"cpu": "500m", "memory": "256Mi"}
     quota = core.read_namespaced_resource_quota("plan", namespace)
     assert quota.status.used == {"limits.cpu": "500m", "limits.memory": "256Mi", "pods": "1"}
-    apps.patch_namespaced_deployment_scale("blog", namespace, {"spec": {"replicas": 3}})
+    apps.patch_namespaced_deployment_scale("blog", namespace, {"spec": {"replicas": 3}},
+                                           _content_type="application/merge-patch+json")
     assert len(instance_pods(core, namespace, "blog")) == 2  # a third would exceed limits.cpu=1
     conditions = {c.type: c for c in apps.read_namespaced_deployment("blog", namespace).status.conditions}
     assert "exceeded quota: plan" in conditions["ReplicaFailure"].message

@@ -21,7 +21,7 @@ def kube_options(kube_clock):
 
 @pytest.fixture
 def kube(kube_options):
-    from portal.emulators.kube import EmulatedCluster
+    from emulators.kube import EmulatedCluster
 
     cluster = EmulatedCluster(**kube_options)
     cluster.start(host="127.0.0.1", port=0)

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from sqlalchemy import func, select
 
-from portal.emulators.kube import EmulatedCluster
+from emulators.kube import EmulatedCluster
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus
 from portal.instances.sweep import instances_sweep
@@ -26,7 +26,7 @@ KEPT_KINDS = (("v1", "Namespace"), ("v1", "Secret"), ("v1", "Service"), ("v1", "
 
 
 class EmulatorProcess:
-    """`python -m portal.emulators.kube --state-file ...` on a fixed port, as the launcher runs it."""
+    """`python -m emulators.kube --state-file ...` on a fixed port, as the launcher runs it."""
 
     def __init__(self, state_file, port: int):
         self.state_file, self.port = state_file, port
@@ -35,7 +35,7 @@ class EmulatorProcess:
 
     def start(self) -> "EmulatorProcess":
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "portal.emulators.kube", "--port", str(self.port), "--ready-delay", "0.5",
+            [sys.executable, "-m", "emulators.kube", "--port", str(self.port), "--ready-delay", "0.5",
              "--state-file", str(self.state_file)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True)
         self.banner = [self.process.stdout.readline() for _ in range(3)]  # printed once it listens

@@ -2,7 +2,7 @@
 import midtransclient
 import pytest
 
-from portal.emulators.midtrans import MidtransEmulator
+from emulators.midtrans import MidtransEmulator
 
 from .helpers import MERCHANT_ID, SERVER_KEY, WebhookReceiver, new_order_id, snap_body
 

@@ -1,4 +1,4 @@
-"""The `/_emulator` HTTP controls, reset(), the request log, and `python -m portal.emulators.midtrans`."""
+"""The `/_emulator` HTTP controls, reset(), the request log, and `python -m emulators.midtrans`."""
 import os
 import signal
 import subprocess
@@ -9,7 +9,7 @@ import pytest
 import requests
 from midtransclient.error_midtrans import MidtransAPIError
 
-from portal.emulators.midtrans import MidtransEmulator
+from emulators.midtrans import MidtransEmulator
 
 from .helpers import SERVER_KEY, new_order_id, signature_ok, snap_body
 
@@ -84,7 +84,7 @@ def test_context_manager_and_unknown_routes():
 
 
 def test_module_serves_until_interrupted():
-    process = subprocess.Popen([sys.executable, "-m", "portal.emulators.midtrans", "--port", "0",
+    process = subprocess.Popen([sys.executable, "-m", "emulators.midtrans", "--port", "0",
                                 "--server-key", "SB-Mid-server-cli"], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:

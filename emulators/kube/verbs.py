@@ -133,11 +133,9 @@ def status(state, info, namespace, name, method: str, raw: bytes, content_type: 
         new = copy.deepcopy(obj)
         new["status"] = (body or {}).get("status") or {}
     else:
-        style = writes.PATCH_TYPES.get(content_type, "merge")
-        if style == "apply":
-            style = "merge"
+        writes.patch_style(content_type)
         new = copy.deepcopy(obj)
-        new["status"] = writes.patched(obj, body, style).get("status") or {}
+        new["status"] = writes.patched(obj, body).get("status") or {}
     return writes.commit(state, info, obj, new, writes.manager_of(query, user_agent), "Update",
                          writes.fields_of({"status": new["status"]}), query, subresource="status")
 
@@ -155,10 +153,8 @@ def scale(state, info, namespace, name, method: str, raw: bytes, content_type: s
         if version and version != obj["metadata"]["resourceVersion"]:
             raise conflict(info, name)
     else:
-        style = writes.PATCH_TYPES.get(content_type)
-        if style is None:
-            raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type!r}")
-        wanted = writes.patched(current, body, "merge" if style == "apply" else style)
+        writes.patch_style(content_type)
+        wanted = writes.patched(current, body)
     replicas = ((wanted or {}).get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '

@@ -1,5 +1,6 @@
-"""HTTP routing of the emulated API server: discovery, object paths, subresources, injected failures, and the
-placeholder pages its ingress serves for instance addresses."""
+"""HTTP routing of the emulated API server: /version, object paths, subresources, injected failures, and the
+placeholder pages its ingress serves for instance addresses. No discovery (/api, /apis): the portal's gateway
+builds its paths itself."""
 import sys
 import traceback
 from typing import NamedTuple
@@ -84,21 +85,13 @@ class ApiServer:
             return Response("ok", content_type="text/plain")
         if path == "/version":
             return _json(kinds.version_info())
-        if path == "/api":
-            return _json(kinds.core_versions(request.host))
-        if path == "/apis":
-            return _json(kinds.group_list())
         parts = path.strip("/").split("/")
-        if parts[0] == "api" and len(parts) >= 2:
+        if parts[0] == "api" and len(parts) >= 3:
             group, version, rest = "", parts[1], parts[2:]
-        elif parts[0] == "apis" and len(parts) >= 2:
-            if len(parts) == 2:
-                return _json(kinds.group(parts[1]) or self._not_found())
+        elif parts[0] == "apis" and len(parts) >= 4:
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise self._not_found()
-        if not rest:
-            return _json(kinds.resource_list(group, version) or self._not_found())
         route = self._resolve(group, version, rest)
         with self.state.lock:
             self.state.settle()

@@ -1,4 +1,4 @@
-"""`python -m portal.emulators.kube --port 8001 --ready-delay 3`: serve the emulated cluster until Ctrl-C."""
+"""`python -m emulators.kube --port 8001 --ready-delay 3`: serve the emulated cluster until Ctrl-C."""
 import argparse
 import sys
 
@@ -7,7 +7,7 @@ from .cluster import EmulatedCluster
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m portal.emulators.kube",
+    parser = argparse.ArgumentParser(prog="python -m emulators.kube",
                                      description="Serve an emulated Kubernetes API (no real containers run).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001, help="0 picks a free port")

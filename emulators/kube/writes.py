@@ -1,4 +1,4 @@
-"""Writes through the API: create, server-side apply, patches and replace, each admitted like a real server's."""
+"""Writes through the API: create, server-side apply, merge patches and replace, each admitted like a real server's."""
 import copy
 import json
 
@@ -6,12 +6,12 @@ import yaml
 
 from . import admission, quota
 from .errors import ApiError, already_exists, bad_request, conflict, forbidden, namespace_not_found, not_found
-from .patches import apply_merge, fields_of, json_patch, merge_patch, record_manager, strategic_merge_patch
+from .patches import apply_merge, fields_of, merge_patch, record_manager
 
 _SERVER_METADATA = ("uid", "creationTimestamp", "generation", "resourceVersion", "managedFields",
                     "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink")
-PATCH_TYPES = {"application/apply-patch+yaml": "apply", "application/merge-patch+json": "merge",
-               "application/strategic-merge-patch+json": "strategic", "application/json-patch+json": "json"}
+# The patches the cluster gateway sends; strategic merge and JSON patch are refused (415) rather than emulated.
+PATCH_TYPES = {"application/apply-patch+yaml": "apply", "application/merge-patch+json": "merge"}
 
 
 def parse_body(raw: bytes, allow_yaml: bool = False):
@@ -135,30 +135,33 @@ def apply(state, info, namespace, name, raw: bytes, query) -> tuple[int, dict]:
     return 200, commit(state, info, existing, merged, manager, "Apply", fields, query)
 
 
-def patch(state, info, namespace, name, raw: bytes, content_type: str, query, user_agent) -> tuple[int, dict]:
+def patch_style(content_type: str) -> str:
+    """"apply" or "merge"; any other patch type is 415, as a server answers a type it does not know."""
     style = PATCH_TYPES.get(content_type)
     if style is None:
         raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted "
-                                                    f"media types include: {', '.join(PATCH_TYPES)}")
-    if style == "apply":
+                                                    f"media types include: {', '.join(PATCH_TYPES)} (the portal's "
+                                                    f"emulated cluster serves only the patches the portal sends)")
+    return style
+
+
+def patch(state, info, namespace, name, raw: bytes, content_type: str, query, user_agent) -> tuple[int, dict]:
+    if patch_style(content_type) == "apply":
         return apply(state, info, namespace, name, raw, query)
     existing = state.get(info.kind, namespace, name)
     if existing is None:
         raise not_found(info, name)
-    changed = patched(existing, parse_body(raw), style)
+    changed = patched(existing, parse_body(raw))
     manager = manager_of(query, user_agent)
     fields = fields_of(changed_fields(parse_body(raw)))
     return 200, commit(state, info, existing, changed, manager, "Update", fields, query)
 
 
-def patched(target: dict, body, style: str) -> dict:
-    if style == "json":
-        if not isinstance(body, list):
-            raise bad_request("a JSON patch must be a list of operations")
-        return json_patch(target, body)
+def patched(target: dict, body) -> dict:
+    """A merge patch (or an apply body, merged the same way on a subresource) over target."""
     if not isinstance(body, dict):
         raise bad_request("a merge patch must be a JSON object")
-    return strategic_merge_patch(target, body) if style == "strategic" else merge_patch(target, body)
+    return merge_patch(target, body)
 
 
 def changed_fields(body) -> dict:

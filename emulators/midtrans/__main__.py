@@ -1,4 +1,4 @@
-"""`python -m portal.emulators.midtrans --port 8002 --server-key KEY`: serve the Midtrans emulator until Ctrl-C."""
+"""`python -m emulators.midtrans --port 8002 --server-key KEY`: serve the Midtrans emulator until Ctrl-C."""
 import argparse
 import sys
 
@@ -7,7 +7,7 @@ from .emulator import MidtransEmulator
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m portal.emulators.midtrans",
+    parser = argparse.ArgumentParser(prog="python -m emulators.midtrans",
                                      description="Serve an emulated Midtrans Snap + status API (no real payments).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8002, help="0 picks a free port")
