@@ -258,17 +258,20 @@ class MemorySampler:
             self._sample()
 
 
-def cpu_seconds_by_part(stack: "Stack") -> dict[str, float]:
-    """CPU seconds used so far by each part of the run on these shared cores: the web workers, the emulators,
-    the consumer, PostgreSQL, Redis, and this process (the load generator)."""
-    totals: dict[str, float] = {}
+def cpu_seconds_by_part(stack: "Stack") -> dict[str, dict[tuple[int, float], float]]:
+    """CPU seconds used so far by each process of each part of the run on these shared cores: the web workers,
+    the emulators, the consumer, PostgreSQL, Redis, and this process (the load generator). Kept per process
+    (pid and start time), because processes come and go between two readings (PostgreSQL backends end with
+    their connection): a part's sum would shrink when one ends, and a per-request figure go negative."""
+    readings: dict[str, dict[tuple[int, float], float]] = {}
 
     def add(part: str, process: psutil.Process) -> None:
         try:
-            times = process.cpu_times()
+            with process.oneshot():
+                times, started = process.cpu_times(), process.create_time()
         except psutil.Error:
             return
-        totals[part] = totals.get(part, 0.0) + times.user + times.system
+        readings.setdefault(part, {})[(process.pid, started)] = times.user + times.system
 
     for child in list(stack.children):
         try:
@@ -284,12 +287,18 @@ def cpu_seconds_by_part(stack: "Stack") -> dict[str, float]:
         elif name.startswith("redis-server"):
             add("redis", process)
     add("generator", psutil.Process())
-    return totals
+    return readings
 
 
-def cpu_per_request_ms(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
-    """Each part's CPU milliseconds per request between two cpu_seconds_by_part() readings, and their sum."""
-    parts = {part: round((after[part] - before.get(part, 0.0)) * 1000 / max(requests, 1), 2) for part in after}
+def cpu_per_request_ms(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """Each part's CPU milliseconds per request between two cpu_seconds_by_part() readings, and their sum:
+    what each process alive at the end used since the first reading (all of it, if it started since). A
+    process that ended in between is not counted: its last seconds are not known."""
+    parts = {}
+    for part, processes in after.items():
+        earlier = before.get(part, {})
+        used = sum(seconds - earlier.get(key, 0.0) for key, seconds in processes.items())
+        parts[part] = round(used * 1000 / max(requests, 1), 2)
     return {**dict(sorted(parts.items(), key=lambda item: -item[1])), "total": round(sum(parts.values()), 2)}
 
 
