@@ -1,4 +1,5 @@
-"""Small helpers the tests share (fixtures live in conftest.py)."""
+"""Small helpers the tests share (fixtures live in conftest.py and the plugins in tests/fixtures/)."""
+import os
 import re
 import socket
 import threading
@@ -6,9 +7,13 @@ import time
 import uuid
 from contextlib import contextmanager
 
+import sqlalchemy as sa
+
 from portal.tasks import huey
 
 STRONG_PASSWORD = "correct horse battery staple"
+DATABASE = os.environ.get("PORTAL_TEST_DATABASE", "postgresql")
+PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def csrf_token_from(html: str) -> str:
@@ -36,6 +41,27 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@contextmanager
+def postgres_database(name: str):
+    """An empty PostgreSQL database of that name for the block (its URL), dropped afterwards."""
+    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for_email(smtp_server, subject: str, timeout: float = 15.0):

@@ -1,15 +1,7 @@
 """Admin tests run against the emulated cluster (staff actions reach it), signed in as staff."""
 import pytest
 
-from tests.billing.conftest import customer, order  # noqa: F401  (pytest finds fixtures by name)
 from tests.helpers import csrf_token_from
-from tests.provisioning.conftest import (  # noqa: F401
-    app_config,
-    kube,
-    kube_clock,
-    kube_options,
-    paid,
-)
 
 
 @pytest.fixture
@@ -19,6 +11,11 @@ def provisioning_config():
     later, which immediate mode never runs: the cluster calls get all the time a loaded machine needs."""
     return {"KUBE_TIMEOUT_SECONDS": 60, "PROVISION_RETRY_BASE_SECONDS": 0.3, "PROVISION_MAX_ATTEMPTS": 4,
             "WATCH_INTERVAL_SECONDS": 0.3}
+
+
+@pytest.fixture
+def app_config(cluster_config):
+    return cluster_config
 
 
 @pytest.fixture

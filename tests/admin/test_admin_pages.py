@@ -24,9 +24,7 @@ from portal.subscriptions.models import Subscription
 from portal.tasks import task
 from portal.timestamps import utcnow
 from tests.admin.conftest import post_form
-from tests.billing.conftest import notification, plan_of, post, set_status
-
-
+from tests.fixtures.billing import notification, plan_of, post, set_status
 def pay(invoice: Invoice, client, paid_at: datetime | None = None) -> None:
     """Pay through the real webhook; then, if asked, move the payment into the past."""
     assert post(client, notification(invoice)).status_code == 200

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
-from tests.billing.conftest import notification, plan_of, post, set_status
+from tests.fixtures.billing import notification, plan_of, post, set_status
 from tests.helpers import csrf_token_from
 
 HX = {"HX-Request": "true"}

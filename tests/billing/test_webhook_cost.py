@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from portal.billing.models import Invoice, PaymentNotification
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, post
+from tests.fixtures.billing import notification, post
 from tests.helpers import database_activity
 
 

@@ -4,7 +4,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]

@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser

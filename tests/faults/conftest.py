@@ -11,11 +11,15 @@ import pytest
 import redis
 from huey import RedisExpireHuey
 
-from tests.conftest import free_port
-from tests.provisioning.conftest import app_config, kube, paid, provisioning_config  # noqa: F401
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def app_config(cluster_config):
+    return cluster_config
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from portal.instances.models import InstanceEvent
 from portal.jobs.models import JobRun
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, plan_of
-from tests.conftest import free_port
+from tests.fixtures.billing import notification, plan_of
+from tests.helpers import free_port
 from tests.faults.conftest import BIN, ROOT, wait_until
 from tests.helpers import STRONG_PASSWORD, csrf_token_from
 

@@ -12,7 +12,6 @@ from portal import create_app
 from portal.accounts.models import User
 from portal.config import from_environment
 from portal.extensions import db
-from tests.billing.conftest import customer, notification, order, post  # noqa: F401
 from tests.helpers import STRONG_PASSWORD, csrf_token_from
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"

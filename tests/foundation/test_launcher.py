@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.helpers import csrf_token_from
 
 BIN = os.path.dirname(sys.executable)

@@ -10,7 +10,7 @@ import requests
 
 from portal.config import from_environment
 from portal.ratelimit_storage import SqliteStorage
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.helpers import csrf_token_from
 
 BIN = os.path.dirname(sys.executable)

@@ -14,8 +14,8 @@ from portal.notifications import services as outbox
 from portal.notifications.models import Email
 from portal.tasks import huey
 from portal.timestamps import utcnow
-from tests.billing.conftest import notification, post
-from tests.conftest import free_port
+from tests.fixtures.billing import notification, post
+from tests.helpers import free_port
 
 
 def test_cleanup_removes_what_is_past_retention_only(app, order):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from tests.conftest import DATABASE, free_port, postgres_database
+from tests.helpers import DATABASE, free_port, postgres_database
 from tests.ops.manifests import ENTRYPOINT, ROOT
 
 

@@ -8,8 +8,7 @@ import pytest
 from portal import create_app
 from portal.ops.logs import JSON_FIELDS, RequestIdFilter, logging_configure, request_id_var
 from portal.tasks import task
-from tests.billing.conftest import customer, notification, order, post  # noqa: F401
-from tests.provisioning.conftest import app_config, kube, kube_clock, kube_options, paid, provisioning_config  # noqa: F401
+from tests.fixtures.billing import notification, post
 
 log = logging.getLogger("tests.ops")
 

@@ -348,9 +348,8 @@ NAME = HOSTILE.map(lambda text: text.replace("\x00", "")).filter(lambda text: te
 
 
 @pytest.fixture
-def app_config(kube, provisioning_config):
-    return {"KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url, "RATELIMIT_ENABLED": False,
-            **provisioning_config}
+def app_config(cluster_config):
+    return {**cluster_config, "RATELIMIT_ENABLED": False}
 
 
 def tag_counts(html: str) -> dict:

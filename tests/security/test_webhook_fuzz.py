@@ -26,7 +26,7 @@ from portal.extensions import db
 from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, plan_of, post, set_status
+from tests.fixtures.billing import notification, plan_of, post, set_status
 from tests.helpers import refused_port
 
 pytestmark = pytest.mark.security

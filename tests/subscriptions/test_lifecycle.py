@@ -11,9 +11,7 @@ from portal.jobs.models import JobRun
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import tasks as lifecycle_tasks
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, post
-
-
+from tests.fixtures.billing import notification, post
 def run_jobs():
     for job in (lifecycle_tasks.renewals_issue, lifecycle_tasks.reminders_send, lifecycle_tasks.expiry_process,
                 lifecycle_tasks.retention_process, lifecycle_tasks.unpaid_orders_cancel):
