@@ -2,15 +2,19 @@
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from portal.tasks import huey
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
+BIN = Path(sys.executable).parent  # the virtualenv's scripts: flask, huey_consumer, gunicorn
 STRONG_PASSWORD = "correct horse battery staple"
 DATABASE = os.environ.get("PORTAL_TEST_DATABASE", "postgresql")
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -156,3 +160,34 @@ def without_csrf_tokens(body: str) -> str:
     body = re.sub(r'(name="csrf_token" (?:type="hidden" )?value=")[^"]+', r"\1TOKEN", body)
     body = re.sub(r'(name="csrf-token" content=")[^"]+', r"\1TOKEN", body)
     return re.sub(r'("X-CSRFToken": ")[^"]+', r"\1TOKEN", body)
+
+
+def act(client, sid: int, action: str, **fields):
+    """A staff action on a subscription, posted from its admin page (with that page's CSRF token)."""
+    page = client.get(f"/admin/subscriptions/{sid}").get_data(as_text=True)
+    return client.post(f"/admin/subscriptions/{sid}/{action}", data={"csrf_token": csrf_token_from(page), **fields})
+
+
+def post_form(client, page_path: str, path: str, **fields):
+    """POST `fields` to `path` with the CSRF token of the page a staff member would click from."""
+    token = csrf_token_from(client.get(page_path).get_data(as_text=True))
+    return client.post(path, data={"csrf_token": token, **fields})
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.2):
+    """Poll `condition` until it is truthy (returning its value); for state that real processes change."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up waiting after {timeout} s")
+
+
+def guard_against_policy_violations(page) -> list[str]:
+    """Collect what Chromium reports as blocked by the Content-Security-Policy (it logs each to the console)."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return violations

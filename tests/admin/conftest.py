@@ -1,8 +1,6 @@
 """Admin tests run against the emulated cluster (staff actions reach it), signed in as staff."""
 import pytest
 
-from tests.helpers import csrf_token_from
-
 
 @pytest.fixture
 def provisioning_config():
@@ -27,14 +25,3 @@ def staff(make_user):
 def staff_client(client, staff, login):
     login(staff)
     return client
-
-
-def act(client, sid: int, action: str, **fields):
-    page = client.get(f"/admin/subscriptions/{sid}").get_data(as_text=True)
-    return client.post(f"/admin/subscriptions/{sid}/{action}", data={"csrf_token": csrf_token_from(page), **fields})
-
-
-def post_form(client, page_path: str, path: str, **fields):
-    """POST `fields` to `path` with the CSRF token of the page a staff member would click from."""
-    token = csrf_token_from(client.get(page_path).get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, **fields})

@@ -23,7 +23,7 @@ from portal.provisioning.services import nodes_sync
 from portal.subscriptions.models import Subscription
 from portal.tasks import task
 from portal.timestamps import utcnow
-from tests.admin.conftest import post_form
+from tests.helpers import post_form
 from tests.fixtures.billing import notification, plan_of, post, set_status
 def pay(invoice: Invoice, client, paid_at: datetime | None = None) -> None:
     """Pay through the real webhook; then, if asked, move the payment into the past."""
@@ -286,7 +286,7 @@ def test_jobs_page_lists_recent_task_failures_with_their_error(app, staff_client
 
 def test_audit_log_filters_by_prefix_target_and_actor_and_has_no_edit_route(app, staff, staff_client, paid):
     sid = paid("n8n", subdomain="audited")
-    from tests.admin.conftest import act
+    from tests.helpers import act
     act(staff_client, sid, "suspend", reason="check")
     act(staff_client, sid, "resume")
     body = staff_client.get("/admin/audit?action=subscription.").get_data(as_text=True)

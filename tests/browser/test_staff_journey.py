@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
-from tests.browser.conftest import guard_against_policy_violations
+from tests.helpers import guard_against_policy_violations
 from tests.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser

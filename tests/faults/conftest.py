@@ -3,18 +3,13 @@
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
 from huey import RedisExpireHuey
 
-from tests.helpers import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.helpers import BIN, ROOT, free_port, wait_until
 
 
 @pytest.fixture
@@ -134,13 +129,3 @@ def flask_cli(process_env):
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
     return run
-
-
-def wait_until(condition, timeout: float = 30.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"gave up waiting after {timeout} s")

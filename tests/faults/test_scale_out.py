@@ -24,9 +24,7 @@ from portal.jobs.models import JobRun
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
 from tests.fixtures.billing import notification, plan_of
-from tests.helpers import free_port
-from tests.faults.conftest import BIN, ROOT, wait_until
-from tests.helpers import STRONG_PASSWORD, csrf_token_from
+from tests.helpers import BIN, ROOT, STRONG_PASSWORD, csrf_token_from, free_port, wait_until
 
 ORDERS_PAID_BY_WEBHOOK = 6
 BUYERS = 4
