@@ -1,5 +1,4 @@
 """Read-only queries behind the admin pages."""
-import time as monotonic_clock
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -20,10 +19,6 @@ from portal.notifications.models import Email
 from portal.provisioning.models import Node
 
 PAGE_SIZE = 50
-# Up to this many matching rows a list's total is counted on every request; beyond it, counting (26,000 active
-# subscriptions: more database time than the rest of the page) is done at most once per COUNT_CACHE_SECONDS.
-EXACT_COUNT_LIMIT = 1_000
-COUNT_CACHE_SECONDS = 30
 
 
 def nodes() -> list[Node]:
@@ -60,7 +55,7 @@ class Page:
     total: int
     page: int
     size: int = PAGE_SIZE
-    total_is_estimate: bool = False  # a large total counted up to COUNT_CACHE_SECONDS ago
+    total_is_estimate: bool = False  # a large total counted up to ADMIN_COUNT_CACHE_SECONDS ago
 
     @property
     def has_next(self) -> bool:
@@ -81,19 +76,20 @@ def _total(count_query) -> tuple[int, bool]:
     compiled = count_query.compile(db.engine)
     key = (str(compiled), repr(sorted(compiled.params.items())))
     cache = current_app.extensions.setdefault("portal.admin.counts", {})  # per app: its own database
-    now = monotonic_clock.monotonic()
+    limit = current_app.config["ADMIN_EXACT_COUNT_LIMIT"]
+    now = utcnow()
     cached = cache.get(key)
     if cached is not None and cached[0] > now:
         return cached[1], True
     # Counting at most one row past the limit reads a few index pages however large the table is.
     bounded = db.session.scalar(select(func.count()).select_from(
-        count_query.with_only_columns(literal(1), maintain_column_froms=True).limit(EXACT_COUNT_LIMIT + 1).subquery()))
-    if bounded <= EXACT_COUNT_LIMIT:
+        count_query.with_only_columns(literal(1), maintain_column_froms=True).limit(limit + 1).subquery()))
+    if bounded <= limit:
         return bounded, False
     total = db.session.scalar(count_query)
     if len(cache) > 500:  # filters are open-ended (searches): keep the cache small
         cache.clear()
-    cache[key] = (now + COUNT_CACHE_SECONDS, total)
+    cache[key] = (now + timedelta(seconds=current_app.config["ADMIN_COUNT_CACHE_SECONDS"]), total)
     return total, False
 
 
