@@ -131,6 +131,24 @@ def wait_for_queue_idle(consumer, timeout: float = 30.0) -> None:
 
 
 @contextmanager
+def tasks_held():
+    """Tasks enqueued in the block wait in the real queue instead of running inline (the tests' immediate mode);
+    yields the queue, so a test can read what was enqueued (`queued_tasks`). The queue is emptied afterwards."""
+    huey.immediate = False
+    huey.flush()
+    try:
+        yield huey
+    finally:
+        huey.flush()
+        huey.immediate = True
+
+
+def queued_tasks(queue) -> list[tuple[str, tuple]]:
+    """(task name, arguments) of everything waiting in the queue, oldest first."""
+    return [(task.name, task.args) for task in queue.pending()]
+
+
+@contextmanager
 def database_activity():
     """The SQL statements run and commits made while the block runs: {"statements": [...], "commits": n}."""
     from sqlalchemy import event
