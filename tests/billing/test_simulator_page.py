@@ -8,6 +8,8 @@ from portal.billing.models import Invoice
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
 from tests.fixtures.billing import post
+
+
 @pytest.fixture
 def simulator_page(client, order, customer, login):
     invoice = order()

@@ -11,6 +11,8 @@ from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
 from tests.fixtures.billing import notification, post, set_status
+
+
 def invoice_state(invoice_id: int) -> str:
     db.session.expire_all()
     return db.session.get(Invoice, invoice_id).state

@@ -12,6 +12,8 @@ from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import tasks as lifecycle_tasks
 from portal.subscriptions.models import Subscription
 from tests.fixtures.billing import notification, post
+
+
 def run_jobs():
     for job in (lifecycle_tasks.renewals_issue, lifecycle_tasks.reminders_send, lifecycle_tasks.expiry_process,
                 lifecycle_tasks.retention_process, lifecycle_tasks.unpaid_orders_cancel):
