@@ -1,4 +1,5 @@
 """Small helpers the tests share (fixtures live in conftest.py and the plugins in tests/fixtures/)."""
+import inspect
 import os
 import re
 import socket
@@ -146,6 +147,28 @@ def tasks_held():
 def queued_tasks(queue) -> list[tuple[str, tuple]]:
     """(task name, arguments) of everything waiting in the queue, oldest first."""
     return [(task.name, task.args) for task in queue.pending()]
+
+
+@contextmanager
+def methods_called(cls):
+    """The names of `cls`'s public methods called while the block runs (in any thread), observed through the
+    interpreter's profiling hook: the methods themselves run unchanged."""
+    codes = {function.__code__: name for name, function in inspect.getmembers(cls, inspect.isfunction)
+             if not name.startswith("_")}
+    called: set[str] = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            called.add(codes[frame.f_code])
+
+    previous = sys.getprofile()
+    threading.setprofile(profile)
+    sys.setprofile(profile)
+    try:
+        yield called
+    finally:
+        sys.setprofile(previous)
+        threading.setprofile(None)
 
 
 @contextmanager
