@@ -13,6 +13,7 @@ from portal.timestamps import utcnow
 from tests.fixtures.billing import plan_of
 from tests.helpers import csrf_token_from
 
+
 @pytest.fixture
 def app_config(midtrans_config):
     return midtrans_config

@@ -45,7 +45,7 @@ def test_tail_lines_and_timestamps(core, apps, namespace, clock):
     tail = core.read_namespaced_pod_log(name, namespace, tail_lines=3).splitlines()
     assert tail == full[-3:]
     stamped = core.read_namespaced_pod_log(name, namespace, tail_lines=3, timestamps=True).splitlines()
-    for line, plain in zip(stamped, tail):
+    for line, plain in zip(stamped, tail, strict=False):
         stamp, _, text = line.partition(" ")
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", stamp) and text == plain
     assert core.read_namespaced_pod_log(name, namespace, tail_lines=0) == ""

@@ -69,7 +69,8 @@ def process_env(app, kube, private_redis, smtp_server):
     env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": private_redis.url,
                 "SECRET_KEY": app.config["SECRET_KEY"], "KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url,
                 "KUBE_TIMEOUT_SECONDS": "20", "PROVISION_RETRY_BASE_SECONDS": "0.3", "PROVISION_LOCK_SECONDS": "2",
-                "PROVISION_STALE_MINUTES": "0", "OUTBOX_REQUEUE_MINUTES": "0", "WATCH_INTERVAL_SECONDS": "0.3", "MAIL_SERVER": "127.0.0.1",
+                "PROVISION_STALE_MINUTES": "0", "OUTBOX_REQUEUE_MINUTES": "0", "WATCH_INTERVAL_SECONDS": "0.3",
+                "MAIL_SERVER": "127.0.0.1",
                 "MAIL_PORT": str(smtp_server.port), "MAIL_USE_TLS": "0", "FRONTEND_URL": "http://portal.test",
                 "FLASK_APP": "wsgi.py", "RATELIMIT_ENABLED": "0"})
     return env

@@ -2,7 +2,6 @@
 log record and no page, except the customer's deliberate reveal of their own instance's visible credentials."""
 import logging
 
-
 from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.provisioning.cluster import cluster_for

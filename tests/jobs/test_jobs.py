@@ -120,7 +120,7 @@ def test_a_periodic_task_runs_once_per_minute_however_many_consumers_enqueue_it(
         huey.flush()
         sweep = periodic_jobs()["outbox_sweep"]
         executed = []
-        for consumer in range(3):  # three consumers' copies of the same minute's task
+        for _consumer in range(3):  # three consumers' copies of the same minute's task
             task = sweep()
             result = huey.execute(task)
             executed.append(result is not None)

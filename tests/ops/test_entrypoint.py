@@ -73,7 +73,7 @@ def stop(process: subprocess.Popen) -> tuple[int, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
-        raise AssertionError(f"did not stop on SIGTERM:\n{output}")
+        raise AssertionError(f"did not stop on SIGTERM:\n{output}") from None
     return process.returncode, output
 
 

@@ -92,7 +92,7 @@ def differences(a, b, path=()):
             yield from differences(a[key], b[key], (*path, key))
     elif isinstance(a, list):
         assert len(a) == len(b), (path, len(a), len(b))
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
             yield from differences(x, y, (*path, i))
     elif a != b:
         yield path
@@ -127,7 +127,7 @@ def check_manifests(manifests: list[dict], baseline: list[dict], allowed) -> lis
     assert [(m["kind"], m["metadata"]["name"]) for m in manifests] == \
         [(m["kind"], m["metadata"]["name"]) for m in baseline]
     changed = []
-    for index, (manifest, base) in enumerate(zip(manifests, baseline)):
+    for index, (manifest, base) in enumerate(zip(manifests, baseline, strict=False)):
         for path in differences(manifest, base):
             assert allowed(manifest, path), (manifest["kind"], path)
             changed.append((index, path))

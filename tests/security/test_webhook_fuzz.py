@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from portal.audit.models import AuditEntry
 from portal.billing import services as billing
 from portal.billing.midtrans import server_key, signature
-from portal.audit.models import AuditEntry
 from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.extensions import db
 from portal.instances.models import InstanceEvent
