@@ -126,3 +126,9 @@ def test_ruff_rules_are_configured():
     lint = tomllib.loads(ROOT.joinpath("pyproject.toml").read_text())["tool"]["ruff"]["lint"]
     assert {"E", "F", "W", "I", "B", "UP"} <= set(lint["select"])
 
+
+
+def test_the_code_passes_ruff_as_make_lint_runs_it():
+    command = next(line for line in _make_dry_run("lint") if "/ruff check" in line).split()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-4000:]
