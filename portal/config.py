@@ -151,7 +151,8 @@ def from_environment() -> dict:
         # Rate limits on the doors people knock on (per client address).
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", default=True),
         # Counters every web worker shares: Redis, else a SQLite file here (memory:// would count per worker).
-        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or env("REDIS_URL") or f"sqlite:///{INSTANCE_DIR / 'ratelimits.db'}",
+        "RATELIMIT_STORAGE_URI": (env("RATELIMIT_STORAGE_URI") or env("REDIS_URL")
+                                  or f"sqlite:///{INSTANCE_DIR / 'ratelimits.db'}"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "AUTH_RATE_LIMIT": env("AUTH_RATE_LIMIT", "10 per minute"),
         # Midtrans retries a refused notification; per source address, well above its real rate.

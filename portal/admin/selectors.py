@@ -1,6 +1,6 @@
 """Read-only queries behind the admin pages."""
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import func, literal, or_, select
@@ -13,10 +13,10 @@ from portal.catalog.models import Plan, Service
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus
 from portal.jobs.models import JobRun, TaskFailure
-from portal.subscriptions.models import Subscription
-from portal.timestamps import utcnow
 from portal.notifications.models import Email
 from portal.provisioning.models import Node
+from portal.subscriptions.models import Subscription
+from portal.timestamps import utcnow
 
 PAGE_SIZE = 50
 
@@ -138,7 +138,8 @@ def user_detail(user_id: int) -> dict | None:
             "invoices": list(db.session.scalars(select(Invoice).where(Invoice.user_id == user_id)
                                                 .order_by(Invoice.id.desc()).limit(50))),
             "audit": list(db.session.scalars(select(AuditEntry).where(
-                or_(AuditEntry.actor_id == user_id, (AuditEntry.target_type == "user") & (AuditEntry.target_id == str(user_id))))
+                or_(AuditEntry.actor_id == user_id,
+                    (AuditEntry.target_type == "user") & (AuditEntry.target_id == str(user_id))))
                 .order_by(AuditEntry.id.desc()).limit(50)))}
 
 
@@ -189,7 +190,8 @@ def subscriptions_page(filters: SubscriptionFilters, *, page: int) -> Page:
 
 def subscription_detail(subscription_id: int) -> Subscription | None:
     return db.session.scalar(select(Subscription).where(Subscription.id == subscription_id)
-                             .options(joinedload(Subscription.user), joinedload(Subscription.plan).joinedload(Plan.service)))
+                             .options(joinedload(Subscription.user),
+                                      joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
 # Which staff action each state allows (the subscription page shows only these; the services still check).
@@ -245,9 +247,9 @@ def _invoice_conditions(filters: InvoiceFilters) -> list:
     if filters.state:
         conditions.append(Invoice.state == filters.state)
     if filters.date_from:
-        conditions.append(Invoice.created_at >= datetime.combine(filters.date_from, time(), timezone.utc))
+        conditions.append(Invoice.created_at >= datetime.combine(filters.date_from, time(), UTC))
     if filters.date_to:
-        conditions.append(Invoice.created_at < datetime.combine(filters.date_to + timedelta(days=1), time(), timezone.utc))
+        conditions.append(Invoice.created_at < datetime.combine(filters.date_to + timedelta(days=1), time(), UTC))
     if filters.search:
         pattern = f"%{_escape_like(filters.search)}%"
         conditions.append(or_(Invoice.order_id.like(pattern, escape="\\"),
@@ -289,7 +291,8 @@ def invoices_export(filters: InvoiceFilters, batch: int = 2000):
 
 def invoice_detail(invoice_id: int) -> Invoice | None:
     return db.session.scalar(select(Invoice).where(Invoice.id == invoice_id).options(
-        joinedload(Invoice.user), joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service),
+        joinedload(Invoice.user),
+        joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service),
         selectinload(Invoice.attempts), selectinload(Invoice.notifications)))
 
 
@@ -305,7 +308,8 @@ def catalog() -> list[Service]:
 def subscriptions_per_plan() -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {}
     for plan_id, state, count in db.session.execute(
-            select(Subscription.plan_id, Subscription.state, func.count()).group_by(Subscription.plan_id, Subscription.state)):
+            select(Subscription.plan_id, Subscription.state, func.count())
+            .group_by(Subscription.plan_id, Subscription.state)):
         counts.setdefault(plan_id, {})[state] = count
     return counts
 
