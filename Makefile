@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_WORKERS ?= 2
 VENDOR := static/vendor/htmx.min.js static/vendor/bootstrap.min.css static/vendor/bootstrap.bundle.min.js
 
-.PHONY: setup run test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke security
+.PHONY: setup run lint test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke security
 
 setup: $(BIN)/.installed node_modules/.installed $(VENDOR)
 
@@ -44,7 +44,13 @@ services:
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; echo "PostgreSQL or Redis did not start"; exit 1
 
-test: setup chromium services test-postgres test-browser test-sqlite
+# ruff with the rules in pyproject.toml; emulators/ once it is a top-level package (wildcard: only if present).
+# No setup prerequisite: `make test` runs setup before it, and `make lint` alone only needs the installed ruff.
+lint:
+	@echo "== ruff =="
+	$(BIN)/ruff check portal tests bench migrations wsgi.py $(wildcard emulators)
+
+test: setup lint chromium services test-postgres test-browser test-sqlite
 
 test-postgres:
 	@echo "== PostgreSQL suite =="

@@ -1,4 +1,5 @@
-"""`python -m bench.kube --port P`: the portal's emulated cluster, plus `/_bench/pods` to load thousands of pods at once.
+"""`python -m bench.kube --port P`: the portal's emulated cluster, plus `/_bench/pods` to load thousands of pods at
+once.
 
 Provisioning 10,000 instances through the API would take the bench longer than the sweeps it measures, so
 pods are put straight into the emulator's store (they are scheduled and become ready as any pod does).

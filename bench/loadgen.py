@@ -96,7 +96,7 @@ async def _one(session: aiohttp.ClientSession, target: Target, due: float, loop,
         async with session.get(target.path, headers=headers, allow_redirects=False) as response:
             await response.read()
             status = response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         status = 0
     latency = loop.time() - due
     result.statuses[status] = result.statuses.get(status, 0) + 1

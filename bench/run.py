@@ -11,7 +11,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,8 +62,8 @@ class Bench:
     _loaded_pods: set = field(default_factory=set)
 
     def app(self, database_url: str, **config):
-        from portal import create_app
         from bench.stack import portal_config
+        from portal import create_app
 
         return create_app(portal_config(database_url, **config))
 
@@ -173,7 +173,8 @@ def table(results: dict) -> str:
             met = "" if "met" not in line else ("yes" if line["met"] else "NO")
             rows.append((name, line["figure"], value, line.get("target", ""), met))
     widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+             for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -208,7 +209,7 @@ def main(argv=None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from bench import stack as stacks
 
-    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    started, clock = datetime.now(UTC), time.perf_counter()
     stack = stacks.Stack(name=name, redis_db=redis_db)
     stack.sampler = stacks.MemorySampler().start()
     results = {"run": {"mode": "smoke" if args.smoke else "full", "started_at": started.isoformat(timespec="seconds"),
@@ -264,7 +265,8 @@ def main(argv=None) -> int:
     output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
     print(table(results))
-    print(f"\nMachine speed (plain Python, 5M additions, best of 3): {results['run']['machine']['python_loop_seconds_at_start']} s "
+    machine = results['run']['machine']
+    print(f"\nMachine speed (plain Python, 5M additions, best of 3): {machine['python_loop_seconds_at_start']} s "
           f"at the start, {results['run']['python_loop_seconds_at_end']} s at the end (smaller is faster)")
     print(f"\nWritten to {output} ({results['run']['duration_seconds']} s, "
           f"git {results['run']['git']['commit'][:10]}{' + local changes' if results['run']['git']['dirty'] else ''})")

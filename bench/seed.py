@@ -12,7 +12,7 @@ import random
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -76,8 +76,8 @@ def _copy(conn, table: str, columns: list[str], rows) -> int:
 
 def _plans(conn) -> list[tuple]:
     with conn.cursor() as cur:
-        cur.execute("SELECT p.id, s.slug, p.price_idr, p.period_days FROM plans p JOIN services s ON s.id = p.service_id "
-                    "WHERE p.active ORDER BY p.id")
+        cur.execute("SELECT p.id, s.slug, p.price_idr, p.period_days FROM plans p "
+                    "JOIN services s ON s.id = p.service_id WHERE p.active ORDER BY p.id")
         return cur.fetchall()
 
 
@@ -89,7 +89,7 @@ def seed(database_url: str, sizes: Sizes, *, now: datetime | None = None, rng_se
     carry on normally afterwards."""
     started = time.perf_counter()
     rng = random.Random(rng_seed)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     summary = SeedSummary(sizes)
     templates = service_templates()
     conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -164,7 +164,7 @@ def seed(database_url: str, sizes: Sizes, *, now: datetime | None = None, rng_se
         # Invoices: the order's invoice for every subscription, then renewals of those that ran.
         renewable = [s for s in subs if s[3] in ("active", "suspended", "terminated")]
         invoice_rows = []
-        for sid, user_id, (plan_id, slug, price, period), state, created in subs:
+        for sid, user_id, (_plan_id, _slug, price, period), state, created in subs:
             if len(invoice_rows) >= sizes.invoices:
                 break
             if state == "pending_payment":

@@ -118,6 +118,11 @@ def from_environment() -> dict:
         "MAX_UNPAID_ORDERS": int(env("MAX_UNPAID_ORDERS", "3")),
         "PAYMENT_SYNC_AFTER_MINUTES": int(env("PAYMENT_SYNC_AFTER_MINUTES", "10")),
         "WEBHOOK_MAX_BYTES": 64 * 1024,
+        # Admin lists: up to this many matching rows a total is counted on every request; beyond it, counting
+        # (26,000 active subscriptions: more database time than the rest of the page) is done at most once per
+        # ADMIN_COUNT_CACHE_SECONDS and shown as "about".
+        "ADMIN_EXACT_COUNT_LIMIT": 1_000,
+        "ADMIN_COUNT_CACHE_SECONDS": 30,
         # Accounts.
         "EMAIL_VERIFICATION_MAX_AGE": timedelta(hours=int(env("EMAIL_VERIFICATION_HOURS", "48"))),
         "PASSWORD_RESET_MAX_AGE": timedelta(hours=int(env("PASSWORD_RESET_HOURS", "1"))),
@@ -146,7 +151,8 @@ def from_environment() -> dict:
         # Rate limits on the doors people knock on (per client address).
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", default=True),
         # Counters every web worker shares: Redis, else a SQLite file here (memory:// would count per worker).
-        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or env("REDIS_URL") or f"sqlite:///{INSTANCE_DIR / 'ratelimits.db'}",
+        "RATELIMIT_STORAGE_URI": (env("RATELIMIT_STORAGE_URI") or env("REDIS_URL")
+                                  or f"sqlite:///{INSTANCE_DIR / 'ratelimits.db'}"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "AUTH_RATE_LIMIT": env("AUTH_RATE_LIMIT", "10 per minute"),
         # Midtrans retries a refused notification; per source address, well above its real rate.

@@ -40,7 +40,8 @@ def main() -> int:
         return 2
     os.environ.setdefault("FRONTEND_URL", url)
     processes = []
-    cluster_line = f"Cluster: {os.environ.get('KUBE_MODE')} ({os.environ.get('KUBECONFIG_PATH') or 'default kubeconfig'})"
+    kubeconfig = os.environ.get("KUBECONFIG_PATH") or "default kubeconfig"
+    cluster_line = f"Cluster: {os.environ.get('KUBE_MODE')} ({kubeconfig})"
     if os.environ.get("KUBE_MODE", "emulated") == "emulated":
         # The emulator is started here only when no real cluster is named: never a stray kubeconfig.
         emulator_port = int(os.environ.get("KUBE_EMULATOR_PORT", "0")) or _free_port(host)
@@ -65,8 +66,8 @@ def main() -> int:
     metrics_dir.mkdir(parents=True)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     processes += [
-        subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--no-control-socket", "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
-                          "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]),
+        subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--no-control-socket", "--workers", "2", "--threads", "4",
+                          "--graceful-timeout", "5", "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]),
         subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "portal.worker.huey",
                           "--workers", "2", "--worker-type", "thread", "--delay", "0.1", "--max-delay", "1"]),
     ]

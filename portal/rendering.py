@@ -3,7 +3,7 @@ import csv
 import functools
 import io
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -109,7 +109,7 @@ def format_local_time(moment: datetime | str | None, pattern: str = "%d %b %Y %H
     if moment is None or isinstance(moment, str):
         return moment or ""
     if moment.tzinfo is None:  # stored as UTC
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(_zone(zone) if zone else display_zone())
     return f"{local.strftime(pattern)} {local.tzname()}"
 
@@ -120,7 +120,7 @@ def format_local_date(moment: datetime | str | None, pattern: str = "%d %b %Y", 
     if moment is None or isinstance(moment, str):
         return moment or ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(_zone(zone) if zone else display_zone()).strftime(pattern)
 
 

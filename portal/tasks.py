@@ -1,10 +1,9 @@
 """The one Huey instance: Redis when REDIS_URL is set, else a SQLite file under instance/."""
 import functools
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, has_app_context
-
 from huey import RedisExpireHuey, SqliteHuey
 from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
@@ -42,7 +41,7 @@ def once_per_schedule(task) -> None:
     to start one claims that minute in Redis and the others' copies are cancelled: once per schedule,
     however many consumers run."""
     if isinstance(task, PeriodicTask) and isinstance(huey.storage, RedisExpireStorage):
-        minute = datetime.now(timezone.utc).strftime("%Y%m%d%H%M")
+        minute = datetime.now(UTC).strftime("%Y%m%d%H%M")
         if not huey.put_if_empty(f"schedule:{task.name}:{minute}", "1", ttl=3600):
             raise CancelExecution()
 

@@ -1,6 +1,6 @@
 """Time in the portal: the one clock it reads (tests travel in time with it) and the one timestamp column type."""
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -9,7 +9,7 @@ _clock: Callable[[], datetime] | None = None
 
 
 def utcnow() -> datetime:
-    return _clock() if _clock is not None else datetime.now(timezone.utc)
+    return _clock() if _clock is not None else datetime.now(UTC)
 
 
 def clock_set(clock: Callable[[], datetime] | None) -> None:
@@ -33,14 +33,14 @@ class UtcDateTime(TypeDecorator):
         if not isinstance(value, datetime) or value.tzinfo is None:
             # A naive moment has no meaning to store: PostgreSQL would read it in the session's zone.
             raise ValueError(f"timestamp columns take aware datetimes, not {value!r}")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:  # SQLite: stored as UTC
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def migration_render_item(kind: str, value, autogen_context):

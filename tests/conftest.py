@@ -1,11 +1,9 @@
 """Shared fixtures: a migrated database per test session (PostgreSQL or SQLite), the app, clients, users."""
-import contextlib
 import contextvars
 import email
 import email.policy
 import os
 import re
-import socket
 import tempfile
 import uuid
 
@@ -21,15 +19,18 @@ if os.environ.get("REDIS_URL"):
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
-from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
 from flask import has_app_context  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.tasks import huey  # noqa: E402
-from tests.helpers import STRONG_PASSWORD, csrf_token_from  # noqa: E402
+from tests.helpers import DATABASE, STRONG_PASSWORD, csrf_token_from, free_port, postgres_database  # noqa: E402
+
+# Fixtures more than one folder uses live in plugins (never imported by a test or another conftest).
+pytest_plugins = ["tests.fixtures.clock", "tests.fixtures.cluster", "tests.fixtures.billing"]
 
 # Property tests: `make test` runs the same examples every time and keeps none between runs ("ci"); `make security`
 # explores at random, remembers failing examples under .hypothesis/ (gitignored) and prints each one's blob.
@@ -40,9 +41,6 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None, 
 settings.register_profile("explore", derandomize=False, database=DirectoryBasedExampleDatabase(HYPOTHESIS_EXAMPLES),
                           deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-DATABASE = os.environ.get("PORTAL_TEST_DATABASE", "postgresql")
-PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _base_config(url: str) -> dict:
@@ -69,21 +67,6 @@ def database_url():
         return
     with postgres_database(f"portal_test_{_WORKER}_{uuid.uuid4().hex[:8]}") as url:
         yield _migrate(url)
-
-
-@contextlib.contextmanager
-def postgres_database(name: str):
-    """An empty PostgreSQL database of that name for the block (its URL), dropped afterwards."""
-    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _migrate(url: str) -> str:
@@ -184,12 +167,6 @@ class SmtpCollector:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,14 +1,24 @@
-"""Small helpers the tests share (fixtures live in conftest.py)."""
+"""Small helpers the tests share (fixtures live in conftest.py and the plugins in tests/fixtures/)."""
+import inspect
+import os
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
 
 from portal.tasks import huey
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
+BIN = Path(sys.executable).parent  # the virtualenv's scripts: flask, huey_consumer, gunicorn
 STRONG_PASSWORD = "correct horse battery staple"
+DATABASE = os.environ.get("PORTAL_TEST_DATABASE", "postgresql")
+PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def csrf_token_from(html: str) -> str:
@@ -36,6 +46,27 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@contextmanager
+def postgres_database(name: str):
+    """An empty PostgreSQL database of that name for the block (its URL), dropped afterwards."""
+    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for_email(smtp_server, subject: str, timeout: float = 15.0):
@@ -101,6 +132,46 @@ def wait_for_queue_idle(consumer, timeout: float = 30.0) -> None:
 
 
 @contextmanager
+def tasks_held():
+    """Tasks enqueued in the block wait in the real queue instead of running inline (the tests' immediate mode);
+    yields the queue, so a test can read what was enqueued (`queued_tasks`). The queue is emptied afterwards."""
+    huey.immediate = False
+    huey.flush()
+    try:
+        yield huey
+    finally:
+        huey.flush()
+        huey.immediate = True
+
+
+def queued_tasks(queue) -> list[tuple[str, tuple]]:
+    """(task name, arguments) of everything waiting in the queue, oldest first."""
+    return [(task.name, task.args) for task in queue.pending()]
+
+
+@contextmanager
+def methods_called(cls):
+    """The names of `cls`'s public methods called while the block runs (in any thread), observed through the
+    interpreter's profiling hook: the methods themselves run unchanged."""
+    codes = {function.__code__: name for name, function in inspect.getmembers(cls, inspect.isfunction)
+             if not name.startswith("_")}
+    called: set[str] = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            called.add(codes[frame.f_code])
+
+    previous = sys.getprofile()
+    threading.setprofile(profile)
+    sys.setprofile(profile)
+    try:
+        yield called
+    finally:
+        sys.setprofile(previous)
+        threading.setprofile(None)
+
+
+@contextmanager
 def database_activity():
     """The SQL statements run and commits made while the block runs: {"statements": [...], "commits": n}."""
     from sqlalchemy import event
@@ -130,3 +201,34 @@ def without_csrf_tokens(body: str) -> str:
     body = re.sub(r'(name="csrf_token" (?:type="hidden" )?value=")[^"]+', r"\1TOKEN", body)
     body = re.sub(r'(name="csrf-token" content=")[^"]+', r"\1TOKEN", body)
     return re.sub(r'("X-CSRFToken": ")[^"]+', r"\1TOKEN", body)
+
+
+def act(client, sid: int, action: str, **fields):
+    """A staff action on a subscription, posted from its admin page (with that page's CSRF token)."""
+    page = client.get(f"/admin/subscriptions/{sid}").get_data(as_text=True)
+    return client.post(f"/admin/subscriptions/{sid}/{action}", data={"csrf_token": csrf_token_from(page), **fields})
+
+
+def post_form(client, page_path: str, path: str, **fields):
+    """POST `fields` to `path` with the CSRF token of the page a staff member would click from."""
+    token = csrf_token_from(client.get(page_path).get_data(as_text=True))
+    return client.post(path, data={"csrf_token": token, **fields})
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.2):
+    """Poll `condition` until it is truthy (returning its value); for state that real processes change."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up waiting after {timeout} s")
+
+
+def guard_against_policy_violations(page) -> list[str]:
+    """Collect what Chromium reports as blocked by the Content-Security-Policy (it logs each to the console)."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return violations

@@ -90,9 +90,10 @@ def run(bench) -> dict:
             session = requests.Session()
             paid_at = {}
             first = time.monotonic()
-            for i, (invoice_id, order_id, amount, subscription_id, _) in enumerate(invoices):
+            for i, (_invoice_id, order_id, amount, subscription_id, _) in enumerate(invoices):
                 session.post(f"{stack.midtrans_url}/_emulator/status", timeout=10, json={
-                    "order_id": order_id, "transaction_status": "settlement", "gross_amount": amount}).raise_for_status()
+                    "order_id": order_id, "transaction_status": "settlement", "gross_amount": amount,
+                }).raise_for_status()
                 body = notification_body(order_id=order_id, transaction_status="settlement", fraud_status=None,
                                          payment_type="bank_transfer", amount_idr=amount)
                 delay = first + i * settings.purchase_interval - time.monotonic()
@@ -105,8 +106,8 @@ def run(bench) -> dict:
             ids = list(paid_at)
             _wait(lambda: _count(Subscription, Subscription.id.in_(ids), Subscription.state == "active") == count,
                   60 + 2 * count, "every instance running")
-            _wait(lambda: _count(Email, Email.template.in_(("payment_receipt", "instance_ready")), Email.state == "sent")
-                  >= 2 * count, 30, "the receipts and ready emails")
+            _wait(lambda: _count(Email, Email.template.in_(("payment_receipt", "instance_ready")),
+                                 Email.state == "sent") >= 2 * count, 30, "the receipts and ready emails")
             events = {(sid, kind): at.timestamp() for sid, kind, at in db.session.execute(
                 select(InstanceEvent.subscription_id, InstanceEvent.kind, func.max(InstanceEvent.created_at))
                 .where(InstanceEvent.subscription_id.in_(ids), InstanceEvent.kind.in_(("step.ingress", "ready")))
@@ -127,7 +128,7 @@ def run(bench) -> dict:
         return min((m.at for m in accepted if recipient in m.recipients and m.subject.startswith(prefix)), default=None)
 
     applied, active, receipt, ready_mail = [], [], [], []
-    for invoice_id, order_id, _, sid, email in invoices:
+    for _invoice_id, order_id, _, sid, email in invoices:
         applied.append(events[(sid, "step.ingress")] - paid_at[sid])
         active.append(events[(sid, "ready")] - paid_at[sid])
         receipt.append(first_mail(email, "Payment received") - stored[order_id])

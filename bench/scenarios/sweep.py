@@ -82,12 +82,12 @@ def _measure(kube_url: str, engine, sweep) -> dict:
 
 
 def _one_size(bench, size: int) -> dict:
+    import portal.instances.sweep as sweep_module
     from bench.run import load_pods, pod_specs
     from portal.extensions import db
     from portal.instances.sweep import instances_sweep
     from portal.provisioning.cluster import cluster_for
     from portal.subscriptions.models import Subscription
-    import portal.instances.sweep as sweep_module
 
     settings = bench.settings
     url = bench.database("sweep", customers=max(1, size // 2), subscriptions=size, state_weights={"active": 1})

@@ -62,7 +62,7 @@ async def _send_all(url: str, bodies: list[dict], senders: int) -> tuple[list, f
                 async with session.post(url, json=bodies[index]) as response:
                     answer = await response.json(content_type=None)
                     status = response.status
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            except (TimeoutError, aiohttp.ClientError, ValueError) as error:
                 status, answer = 0, {"error": str(error)}
             results[index] = (status, loop.time() - began, answer)
 
@@ -118,7 +118,8 @@ def run(bench) -> dict:
                                       payment_type="bank_transfer", amount_idr=int(row.amount_idr))
                     for row in invoices]
         # Duplicates are 20 % of all that is sent: one for every four distinct notifications.
-        duplicates = [rng.choice(distinct) for _ in range(round(len(distinct) * DUPLICATE_SHARE / (1 - DUPLICATE_SHARE)))]
+        duplicate_count = round(len(distinct) * DUPLICATE_SHARE / (1 - DUPLICATE_SHARE))
+        duplicates = [rng.choice(distinct) for _ in range(duplicate_count)]
         bodies = distinct + duplicates
         rng.shuffle(bodies)
         db.session.remove()

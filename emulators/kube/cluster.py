@@ -93,6 +93,12 @@ class EmulatedCluster(LoopbackServer):
     def image_pull_fails(self, namespace: str, name_prefix: str) -> None:
         self._pod_fault("image_pull_fails", namespace, name_prefix)
 
+    def print_log(self, namespace: str, name_prefix: str, lines: list[str]) -> None:
+        """The matching pods' current containers print these lines now, after their own; a second call replaces
+        them. What a hostile app could print, for tests of the pages that show logs."""
+        with self.state.lock:
+            self.state.faults.print_log(namespace, name_prefix, lines, self.state.now())
+
     def _pod_fault(self, kind: str, namespace: str, name_prefix: str) -> None:
         with self.state.lock:
             self.state.settle()
@@ -112,6 +118,7 @@ class EmulatedCluster(LoopbackServer):
                     pods.keep_history(state, pod, life, now)
             state.faults.pod_faults.clear()
             state.faults.fail_rules.clear()
+            state.faults.printed.clear()
             state.touch()
             state.settle()
 

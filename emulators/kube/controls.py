@@ -5,6 +5,8 @@
 #                                       "method": "GET", "pathContains": "/pods"}
 #                                      {"fault": "crash_loop"|"never_ready"|"image_pull_fails",
 #                                       "namespace": "ns", "namePrefix": "web-"}
+#                                      {"fault": "print_log", "namespace": "ns", "namePrefix": "web-",
+#                                       "lines": ["printed after the container's own lines"]}
 # DELETE /_emulator/faults             reset_faults()
 # POST   /_emulator/nodes/NAME         {"ready": false}
 # POST   /_emulator/clock              {"advance": 30}   (seconds added to the cluster clock)
@@ -77,6 +79,10 @@ def _faults(cluster, method: str, body: dict) -> Response:
         if not body.get("namespace") or "name_prefix" not in body:
             return problem("a pod fault needs namespace and namePrefix")
         getattr(cluster, fault)(body["namespace"], body["name_prefix"])
+    elif fault == "print_log":
+        if not body.get("namespace") or "name_prefix" not in body or not isinstance(body.get("lines"), list):
+            return problem("print_log needs namespace, namePrefix and lines")
+        cluster.print_log(body["namespace"], body["name_prefix"], body["lines"])
     else:
-        return problem("fault must be one of fail_next, crash_loop, never_ready, image_pull_fails")
+        return problem("fault must be one of fail_next, crash_loop, never_ready, image_pull_fails, print_log")
     return json_response(cluster.describe()["faults"], 201)

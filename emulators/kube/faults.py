@@ -19,10 +19,24 @@ class PodFault:
         return metadata.get("namespace") == self.namespace and metadata["name"].startswith(self.name_prefix)
 
 
+@dataclass
+class PrintedLines:
+    """Lines the matching pods' current containers printed at `at`, after their own (hostile output for tests)."""
+    namespace: str
+    name_prefix: str
+    lines: list[str]
+    at: float
+
+    def matches(self, pod: dict) -> bool:
+        metadata = pod["metadata"]
+        return metadata.get("namespace") == self.namespace and metadata["name"].startswith(self.name_prefix)
+
+
 class Faults:
     def __init__(self):
         self.fail_rules: list[FailRule] = []
         self.pod_faults: list[PodFault] = []
+        self.printed: list[PrintedLines] = []
 
     def fail_next(self, count: int, status=500, method: str | None = None, path_contains: str | None = None):
         if status not in FAIL_STATUSES:
@@ -48,6 +62,15 @@ class Faults:
                            if (f.kind, f.namespace, f.name_prefix) != (kind, namespace, name_prefix)]
         self.pod_faults.append(PodFault(kind, namespace, name_prefix, now))
 
+    def print_log(self, namespace: str, name_prefix: str, lines: list[str], now: float) -> None:
+        if not all(isinstance(line, str) and "\n" not in line for line in lines):
+            raise ValueError("lines must be strings without line breaks")
+        self.printed = [p for p in self.printed if (p.namespace, p.name_prefix) != (namespace, name_prefix)]
+        self.printed.append(PrintedLines(namespace, name_prefix, list(lines), now))
+
+    def printed_for(self, pod: dict) -> PrintedLines | None:
+        return next((printed for printed in self.printed if printed.matches(pod)), None)
+
     def pod_fault(self, pod: dict) -> PodFault | None:
         for kind in POD_FAULTS:
             for fault in self.pod_faults:
@@ -57,4 +80,5 @@ class Faults:
 
     def describe(self) -> dict:
         return {"failNext": [asdict(rule) for rule in self.fail_rules],
-                "pods": [asdict(fault) for fault in self.pod_faults]}
+                "pods": [asdict(fault) for fault in self.pod_faults],
+                "printed": [asdict(printed) for printed in self.printed]}

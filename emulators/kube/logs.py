@@ -110,21 +110,25 @@ def pod_log(state, pod: dict, query) -> str:
     run, app = _choose_run(state, pod, life, container, container in init, _flag(query, "previous"), now)
     log = RunLog(app, f"{pod['metadata']['uid']}/{wanted}/{run.index}", run, now)
     first = max(0, log.total - RETAINED_LINES)
+    since = -math.inf
     if since_seconds is not None:
-        first = max(first, log.first_since(now - since_seconds))
+        since = now - since_seconds
+        first = max(first, log.first_since(since))
     if query.get("sinceTime"):
         try:
             since = state.clock.from_stamp(query["sinceTime"]) - 1e-6  # stamps carry microseconds at best
         except ValueError:
             raise bad_request(f"sinceTime: Invalid value: {query['sinceTime']!r}: must be RFC 3339") from None
         first = max(first, log.first_since(since))
+    printed = state.faults.printed_for(pod) if not _flag(query, "previous") else None
+    extra = [(printed.at, text) for text in printed.lines] if printed is not None and printed.at >= since else []
     if tail is not None:
-        first = max(first, log.total - tail)
+        first = max(first, log.total - max(0, tail - len(extra)))
+        extra = extra[len(extra) - min(tail, len(extra)):]
     stamps = _flag(query, "timestamps")
     lines = []
-    for index in range(first, log.total):
-        text = log.text(index, state.clock.wall)
-        lines.append(f"{state.clock.stamp_nano(log.time(index))} {text}" if stamps else text)
+    for at, text in [(log.time(index), log.text(index, state.clock.wall)) for index in range(first, log.total)] + extra:
+        lines.append(f"{state.clock.stamp_nano(at)} {text}" if stamps else text)
     body = "".join(line + "\n" for line in lines)
     if limit_bytes is not None:
         body = body.encode()[:limit_bytes].decode(errors="ignore")

@@ -35,7 +35,8 @@ def _postgres(t: dt.datetime) -> str:
 
 _WORKFLOWS = ["Lead intake", "Daily report", "Invoice sync", "Slack alerts", "CRM backup", "Newsletter signup"]
 _PATHS = ["/", "/about/", "/blog/", "/contact/", "/tag/news/", "/rss/", "/sitemap.xml", "/pricing/"]
-_AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+_AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/131.0 Safari/537.36",
            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
            "kube-probe/1.34", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"]
 

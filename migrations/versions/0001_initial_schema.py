@@ -1,13 +1,12 @@
 """initial schema: accounts, catalog, subscriptions, billing, instances, nodes, outbox, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 18:04:11.841300
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'
@@ -68,7 +67,8 @@ def upgrade():
     sa.Column('ip', sa.String(length=45), nullable=True),
     sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_entries_actor_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'],
+                            name=op.f('fk_audit_entries_actor_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entries'))
     )
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
@@ -113,10 +113,12 @@ def upgrade():
     sa.Column('price_idr', sa.Integer(), nullable=False),
     sa.Column('period_days', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), server_default='1', nullable=False),
-    sa.CheckConstraint('cpu_millicores > 0 AND memory_mb > 0 AND storage_gb >= 0', name=op.f('ck_plans_resources_positive')),
+    sa.CheckConstraint('cpu_millicores > 0 AND memory_mb > 0 AND storage_gb >= 0',
+                       name=op.f('ck_plans_resources_positive')),
     sa.CheckConstraint('period_days > 0', name=op.f('ck_plans_period_positive')),
     sa.CheckConstraint('price_idr >= 0', name=op.f('ck_plans_price_non_negative')),
-    sa.ForeignKeyConstraint(['service_id'], ['services.id'], name=op.f('fk_plans_service_id_services'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['service_id'], ['services.id'],
+                            name=op.f('fk_plans_service_id_services'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plans')),
     sa.UniqueConstraint('service_id', 'slug', name='uq_plans_service_slug')
     )
@@ -136,12 +138,17 @@ def upgrade():
     sa.Column('cancel_at_period_end', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('suspension_reason', sa.String(length=32), nullable=True),
     sa.Column('state_note', sa.Text(), nullable=False),
-    sa.Column('state_changed_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(timezone=True),
+              server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.CheckConstraint("state IN ('pending_payment', 'provisioning', 'provisioning_failed', 'active', 'suspended', 'terminated', 'cancelled')", name=op.f('ck_subscriptions_state_known')),
-    sa.CheckConstraint("suspension_reason IS NULL OR suspension_reason IN ('non_payment', 'staff')", name=op.f('ck_subscriptions_suspension_reason_known')),
-    sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_subscriptions_plan_id_plans'), ondelete='RESTRICT'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_subscriptions_user_id_users'), ondelete='RESTRICT'),
+    sa.CheckConstraint("state IN ('pending_payment', 'provisioning', 'provisioning_failed', 'active', "
+                       "'suspended', 'terminated', 'cancelled')", name=op.f('ck_subscriptions_state_known')),
+    sa.CheckConstraint("suspension_reason IS NULL OR suspension_reason IN ('non_payment', 'staff')",
+                       name=op.f('ck_subscriptions_suspension_reason_known')),
+    sa.ForeignKeyConstraint(['plan_id'], ['plans.id'],
+                            name=op.f('fk_subscriptions_plan_id_plans'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'],
+                            name=op.f('fk_subscriptions_user_id_users'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions')),
     sa.UniqueConstraint('subdomain', name=op.f('uq_subscriptions_subdomain'))
     )
@@ -158,12 +165,14 @@ def upgrade():
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.CheckConstraint("level IN ('info', 'warning', 'error')", name=op.f('ck_instance_events_level_known')),
-    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_instance_events_subscription_id_subscriptions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'],
+                            name=op.f('fk_instance_events_subscription_id_subscriptions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_instance_events'))
     )
     with op.batch_alter_table('instance_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_instance_events_created_at'), ['created_at'], unique=False)
-        batch_op.create_index('ix_instance_events_subscription_created', ['subscription_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_instance_events_subscription_created',
+                              ['subscription_id', 'created_at'], unique=False)
 
     op.create_table('instance_statuses',
     sa.Column('subscription_id', sa.Integer(), nullable=False),
@@ -176,7 +185,8 @@ def upgrade():
     sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.CheckConstraint('restart_count >= 0', name=op.f('ck_instance_statuses_restarts_non_negative')),
-    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_instance_statuses_subscription_id_subscriptions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'],
+                            name=op.f('fk_instance_statuses_subscription_id_subscriptions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('subscription_id', name=op.f('pk_instance_statuses'))
     )
     op.create_table('invoices',
@@ -196,10 +206,12 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.CheckConstraint("kind IN ('new', 'renewal')", name=op.f('ck_invoices_kind_known')),
-    sa.CheckConstraint("state IN ('pending', 'paid', 'failed', 'refunded', 'cancelled')", name=op.f('ck_invoices_state_known')),
+    sa.CheckConstraint("state IN ('pending', 'paid', 'failed', 'refunded', 'cancelled')",
+                       name=op.f('ck_invoices_state_known')),
     sa.CheckConstraint('amount_idr >= 0', name=op.f('ck_invoices_amount_non_negative')),
     sa.CheckConstraint('period_days > 0', name=op.f('ck_invoices_period_positive')),
-    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_invoices_subscription_id_subscriptions'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'],
+                            name=op.f('fk_invoices_subscription_id_subscriptions'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_invoices_user_id_users'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices')),
     sa.UniqueConstraint('order_id', name=op.f('uq_invoices_order_id'))
@@ -216,7 +228,8 @@ def upgrade():
     sa.Column('cpu_millicores', sa.Integer(), nullable=False),
     sa.Column('memory_mb', sa.Integer(), nullable=False),
     sa.CheckConstraint('cpu_millicores >= 0 AND memory_mb >= 0', name=op.f('ck_resource_samples_usage_non_negative')),
-    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_resource_samples_subscription_id_subscriptions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'],
+                            name=op.f('fk_resource_samples_subscription_id_subscriptions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_resource_samples'))
     )
     with op.batch_alter_table('resource_samples', schema=None) as batch_op:
@@ -235,7 +248,8 @@ def upgrade():
     sa.Column('outcome', sa.String(length=64), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_payment_notifications_invoice_id_invoices'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'],
+                            name=op.f('fk_payment_notifications_invoice_id_invoices'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_notifications'))
     )
     with op.batch_alter_table('payment_notifications', schema=None) as batch_op:

@@ -5,9 +5,8 @@ Revises: 0001
 Create Date: 2026-11-25 18:58:56.438687
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0002'
@@ -35,7 +34,8 @@ def upgrade():
     sa.Column('snap_token', sa.String(length=255), nullable=True),
     sa.Column('snap_redirect_url', sa.String(length=1000), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_payment_attempts_invoice_id_invoices'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'],
+                            name=op.f('fk_payment_attempts_invoice_id_invoices'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_attempts')),
     sa.UniqueConstraint('order_id', name=op.f('uq_payment_attempts_order_id'))
     )

@@ -217,7 +217,8 @@ def user_authenticate(*, email: str, password: str, ip: str | None = None) -> Us
 def _login_failure_count(user: User, *, now, ip: str | None) -> None:
     """Count a wrong password against the account; the limit within the window locks its log-in."""
     config = current_app.config
-    window_over = or_(User.login_failures_since.is_(None), User.login_failures_since <= now - config["LOGIN_FAILURE_WINDOW"])
+    window_over = or_(User.login_failures_since.is_(None),
+                      User.login_failures_since <= now - config["LOGIN_FAILURE_WINDOW"])
     # One statement, so web workers failing at the same moment each count (no read-then-write race).
     failures = db.session.execute(
         update(User).where(User.id == user.id)
@@ -241,7 +242,8 @@ def _session_open(user: User, *, ip: str | None) -> None:
     # The user's ended and outlived sessions go as a new one starts: the table holds live sessions only.
     oldest = utcnow() - current_app.config["REMEMBER_COOKIE_DURATION"]
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
-                                                 or_(UserSession.ended_at.is_not(None), UserSession.created_at <= oldest)))
+                                                 or_(UserSession.ended_at.is_not(None),
+                                                     UserSession.created_at <= oldest)))
     key = secrets.token_urlsafe(32)
     db.session.add(UserSession(user_id=user.id, key_hash=_key_hash(key), ip=ip, created_at=utcnow()))
     user.session_key = key

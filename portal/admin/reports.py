@@ -1,6 +1,6 @@
 """Money and fleet figures for the overview and the reports: each one aggregate query, none per row."""
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -114,4 +114,4 @@ def overview(now: datetime | None = None) -> dict:
 
 def day_start(day, days_later: int = 0) -> datetime:
     """The first instant (UTC) of `day`, or of the day `days_later` after it."""
-    return datetime.combine(day + timedelta(days=days_later), time(), timezone.utc)
+    return datetime.combine(day + timedelta(days=days_later), time(), UTC)

@@ -1,7 +1,6 @@
 """Read-only queries behind the admin pages."""
-import time as monotonic_clock
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import func, literal, or_, select
@@ -14,16 +13,12 @@ from portal.catalog.models import Plan, Service
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus
 from portal.jobs.models import JobRun, TaskFailure
-from portal.subscriptions.models import Subscription
-from portal.timestamps import utcnow
 from portal.notifications.models import Email
 from portal.provisioning.models import Node
+from portal.subscriptions.models import Subscription
+from portal.timestamps import utcnow
 
 PAGE_SIZE = 50
-# Up to this many matching rows a list's total is counted on every request; beyond it, counting (26,000 active
-# subscriptions: more database time than the rest of the page) is done at most once per COUNT_CACHE_SECONDS.
-EXACT_COUNT_LIMIT = 1_000
-COUNT_CACHE_SECONDS = 30
 
 
 def nodes() -> list[Node]:
@@ -60,7 +55,7 @@ class Page:
     total: int
     page: int
     size: int = PAGE_SIZE
-    total_is_estimate: bool = False  # a large total counted up to COUNT_CACHE_SECONDS ago
+    total_is_estimate: bool = False  # a large total counted up to ADMIN_COUNT_CACHE_SECONDS ago
 
     @property
     def has_next(self) -> bool:
@@ -81,19 +76,20 @@ def _total(count_query) -> tuple[int, bool]:
     compiled = count_query.compile(db.engine)
     key = (str(compiled), repr(sorted(compiled.params.items())))
     cache = current_app.extensions.setdefault("portal.admin.counts", {})  # per app: its own database
-    now = monotonic_clock.monotonic()
+    limit = current_app.config["ADMIN_EXACT_COUNT_LIMIT"]
+    now = utcnow()
     cached = cache.get(key)
     if cached is not None and cached[0] > now:
         return cached[1], True
     # Counting at most one row past the limit reads a few index pages however large the table is.
     bounded = db.session.scalar(select(func.count()).select_from(
-        count_query.with_only_columns(literal(1), maintain_column_froms=True).limit(EXACT_COUNT_LIMIT + 1).subquery()))
-    if bounded <= EXACT_COUNT_LIMIT:
+        count_query.with_only_columns(literal(1), maintain_column_froms=True).limit(limit + 1).subquery()))
+    if bounded <= limit:
         return bounded, False
     total = db.session.scalar(count_query)
     if len(cache) > 500:  # filters are open-ended (searches): keep the cache small
         cache.clear()
-    cache[key] = (now + COUNT_CACHE_SECONDS, total)
+    cache[key] = (now + timedelta(seconds=current_app.config["ADMIN_COUNT_CACHE_SECONDS"]), total)
     return total, False
 
 
@@ -142,7 +138,8 @@ def user_detail(user_id: int) -> dict | None:
             "invoices": list(db.session.scalars(select(Invoice).where(Invoice.user_id == user_id)
                                                 .order_by(Invoice.id.desc()).limit(50))),
             "audit": list(db.session.scalars(select(AuditEntry).where(
-                or_(AuditEntry.actor_id == user_id, (AuditEntry.target_type == "user") & (AuditEntry.target_id == str(user_id))))
+                or_(AuditEntry.actor_id == user_id,
+                    (AuditEntry.target_type == "user") & (AuditEntry.target_id == str(user_id))))
                 .order_by(AuditEntry.id.desc()).limit(50)))}
 
 
@@ -193,7 +190,8 @@ def subscriptions_page(filters: SubscriptionFilters, *, page: int) -> Page:
 
 def subscription_detail(subscription_id: int) -> Subscription | None:
     return db.session.scalar(select(Subscription).where(Subscription.id == subscription_id)
-                             .options(joinedload(Subscription.user), joinedload(Subscription.plan).joinedload(Plan.service)))
+                             .options(joinedload(Subscription.user),
+                                      joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
 # Which staff action each state allows (the subscription page shows only these; the services still check).
@@ -249,9 +247,9 @@ def _invoice_conditions(filters: InvoiceFilters) -> list:
     if filters.state:
         conditions.append(Invoice.state == filters.state)
     if filters.date_from:
-        conditions.append(Invoice.created_at >= datetime.combine(filters.date_from, time(), timezone.utc))
+        conditions.append(Invoice.created_at >= datetime.combine(filters.date_from, time(), UTC))
     if filters.date_to:
-        conditions.append(Invoice.created_at < datetime.combine(filters.date_to + timedelta(days=1), time(), timezone.utc))
+        conditions.append(Invoice.created_at < datetime.combine(filters.date_to + timedelta(days=1), time(), UTC))
     if filters.search:
         pattern = f"%{_escape_like(filters.search)}%"
         conditions.append(or_(Invoice.order_id.like(pattern, escape="\\"),
@@ -293,7 +291,8 @@ def invoices_export(filters: InvoiceFilters, batch: int = 2000):
 
 def invoice_detail(invoice_id: int) -> Invoice | None:
     return db.session.scalar(select(Invoice).where(Invoice.id == invoice_id).options(
-        joinedload(Invoice.user), joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service),
+        joinedload(Invoice.user),
+        joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service),
         selectinload(Invoice.attempts), selectinload(Invoice.notifications)))
 
 
@@ -309,7 +308,8 @@ def catalog() -> list[Service]:
 def subscriptions_per_plan() -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {}
     for plan_id, state, count in db.session.execute(
-            select(Subscription.plan_id, Subscription.state, func.count()).group_by(Subscription.plan_id, Subscription.state)):
+            select(Subscription.plan_id, Subscription.state, func.count())
+            .group_by(Subscription.plan_id, Subscription.state)):
         counts.setdefault(plan_id, {})[state] = count
     return counts
 

@@ -89,8 +89,8 @@ def node_action(name: str, action: str):
     try:
         provisioning.node_cordon(name=name[:253], unschedulable=action == "cordon", actor_id=current_user.id,
                                  ip=client_ip())
-        flash(f"{name} is {'cordoned: no new instances are placed on it' if action == 'cordon' else 'schedulable again'}.",
-              "success")
+        outcome = "cordoned: no new instances are placed on it" if action == "cordon" else "schedulable again"
+        flash(f"{name} is {outcome}.", "success")
     except ObjectNotFound:
         abort(404)
     except ClusterError as error:
@@ -144,7 +144,8 @@ def user(user_id: int):
     return render_page("admin/user.html", **detail)
 
 
-@blueprint.route("/users/<int:user_id>/<any('disable', 'enable', 'grant-staff', 'revoke-staff', 'resend-verification'):action>",
+@blueprint.route("/users/<int:user_id>/"
+                 "<any('disable', 'enable', 'grant-staff', 'revoke-staff', 'resend-verification'):action>",
                  methods=["POST"])
 @staff_required
 def user_action(user_id: int, action: str):
@@ -163,7 +164,8 @@ def user_action(user_id: int, action: str):
         else:
             accounts.email_verification_resend(user_id=user_id, actor_id=current_user.id, ip=client_ip())
             done = (f"A new confirmation link was sent to {email}." if mail_server_configured()
-                    else f"A new confirmation link for {email} is in the outbox (no mail server: it is kept, not sent).")
+                    else f"A new confirmation link for {email} is in the outbox "
+                         "(no mail server: it is kept, not sent).")
         flash(done, "success")
     except accounts.AccountError as error:
         flash(error.message, "warning")
@@ -198,7 +200,8 @@ def subscription(subscription_id: int):
                        cluster_error=cluster_error, invoices=selectors.subscription_invoices(subscription.id))
 
 
-@blueprint.route("/subscriptions/<int:subscription_id>/<any('suspend', 'resume', 'retry', 'restart', 'extend', 'terminate'):action>",
+@blueprint.route("/subscriptions/<int:subscription_id>/"
+                 "<any('suspend', 'resume', 'retry', 'restart', 'extend', 'terminate'):action>",
                  methods=["POST"])
 @staff_required
 def subscription_action(subscription_id: int, action: str):

@@ -300,7 +300,8 @@ def _on_paid(invoice: Invoice, previous: str) -> None:
     elif invoice.kind == "renewal" and subscription.state not in ("terminated", "cancelled", "pending_payment"):
         subscription_renewal_paid(subscription_id=subscription.id, period_days=invoice.period_days)
     else:  # staff_alert() commits the lot
-        staff_alert(key=f"paid-without-service:{invoice.id}", title=f"Payment for invoice {invoice.number} needs a look",
+        staff_alert(key=f"paid-without-service:{invoice.id}",
+                    title=f"Payment for invoice {invoice.number} needs a look",
                     message=f"It was paid while its subscription #{subscription.id} is {subscription.state}. "
                             f"Refund it or restore the service.")
     email_dispatch(receipt)
@@ -345,7 +346,8 @@ def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
     if subscription.state not in ("active", "suspended", "provisioning", "provisioning_failed"):
         raise CheckoutError("This subscription cannot be renewed.")
     open_invoice = db.session.scalar(select(Invoice).where(
-        Invoice.subscription_id == subscription_id, Invoice.kind == "renewal", Invoice.state.in_(("pending", "failed"))))
+        Invoice.subscription_id == subscription_id, Invoice.kind == "renewal",
+        Invoice.state.in_(("pending", "failed"))))
     if open_invoice is not None:
         return open_invoice
     return _invoice_create(subscription, subscription.plan, kind="renewal")

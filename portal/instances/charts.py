@@ -3,7 +3,7 @@ import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup, escape
 
@@ -83,21 +83,21 @@ def _time_ticks(start: datetime, end: datetime) -> list[datetime]:
         count = int((end.timestamp() - first) // step) + 1
         if count <= 6:
             if count >= 4:
-                return [datetime.fromtimestamp(first + i * step, timezone.utc) for i in range(count)]
+                return [datetime.fromtimestamp(first + i * step, UTC) for i in range(count)]
             break
     # No round step fits (a window of a few minutes, or of months): five even ticks instead.
     return [start + (end - start) * i / 4 for i in range(5)]
 
 
 def _segments(points: list[Point]) -> list[list[Point]]:
-    gaps = [(b.at - a.at).total_seconds() for a, b in zip(points, points[1:])]
+    gaps = [(b.at - a.at).total_seconds() for a, b in zip(points, points[1:], strict=False)]
     # Duplicate timestamps would make the median zero and every later gap look like an outage.
     positive = [gap for gap in gaps if gap > 0]
     if not positive:
         return [points]
     cutoff = GAP_FACTOR * statistics.median(positive)
     segments = [[points[0]]]
-    for gap, point in zip(gaps, points[1:]):
+    for gap, point in zip(gaps, points[1:], strict=False):
         if gap > cutoff:
             segments.append([])
         segments[-1].append(point)
@@ -139,7 +139,7 @@ def usage_chart(points: list[Point], *, limit: float, start: datetime, end: date
         raise ValueError("limit must be positive")
     if width <= MARGIN_LEFT + MARGIN_RIGHT or height <= MARGIN_TOP + MARGIN_BOTTOM:
         raise ValueError("chart too small for its margins")
-    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     label, binary = _units(unit)
     # A NaN from a broken metrics scrape would otherwise print as "nan" into the coordinates.
     shown = sorted((p for p in points if start <= p.at <= end and math.isfinite(p.value)), key=lambda p: p.at)

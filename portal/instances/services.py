@@ -47,8 +47,9 @@ def instance_log(*, subscription, component: str, tail: int = 100, previous: boo
     pod = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))[-1]["metadata"]["name"]
     tail = max(1, min(int(tail), MAX_LOG_LINES))
     try:
-        text = gateway.read_log(subscription.namespace, pod, container=component, tail_lines=None if since_time else tail,
-                                since_time=since_time, timestamps=True, previous=previous)
+        text = gateway.read_log(subscription.namespace, pod, container=component,
+                                tail_lines=None if since_time else tail, since_time=since_time, timestamps=True,
+                                previous=previous)
     except ObjectNotFound:
         return LogLines(pod=pod, problem="This part of your app has just been replaced; try again in a moment.")
     except ClusterError as exc:

@@ -14,8 +14,8 @@ from portal.accounts.models import User
 from portal.catalog.models import Plan, Service
 from portal.catalog.selectors import template_for
 from portal.extensions import db
-from portal.instances.models import InstanceStatus, ResourceSample
 from portal.instances.events import instance_event_record
+from portal.instances.models import InstanceStatus, ResourceSample
 from portal.instances.rollouts import ROLLOUT_DONE
 from portal.links import absolute_url
 from portal.notifications.services import email_dispatch, email_queue
@@ -174,7 +174,8 @@ def _sweep() -> SweepResult:
     by_subscription: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for pod in pods:
         labels = pod.get("metadata", {}).get("labels", {})
-        by_subscription[labels.get("portal/subscription", "")][labels.get("app.kubernetes.io/component", "")].append(pod)
+        component = labels.get("app.kubernetes.io/component", "")
+        by_subscription[labels.get("portal/subscription", "")][component].append(pod)
     now = utcnow()
     inserts, updates, seen, to_activate, went_down = [], [], [], [], []
     for row in watched:

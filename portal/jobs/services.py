@@ -4,10 +4,9 @@ from collections.abc import Callable
 
 from flask import current_app
 from huey.exceptions import TaskLockedException
-
-from portal.extensions import db
 from sqlalchemy import insert
 
+from portal.extensions import db
 from portal.jobs.models import JobRun, TaskFailure
 from portal.tasks import lock
 from portal.timestamps import utcnow

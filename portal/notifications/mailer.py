@@ -4,7 +4,6 @@ import smtplib
 from flask import current_app
 from flask_mail import Connection, Message
 
-
 SMTP_ERRORS = (smtplib.SMTPException, OSError)
 
 

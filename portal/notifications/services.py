@@ -53,7 +53,8 @@ def email_dispatch(*emails: Email | None) -> None:
 
 
 def recipient_zone(user_id: int | None) -> str:
-    """The zone an email's times are written in: the recipient's own, else UTC for staff, else the customers' default."""
+    """The zone an email's times are written in: the recipient's own, else UTC for staff, else the customers'
+    default."""
     user = db.session.get(User, user_id) if user_id else None
     if user is not None and user.timezone:
         return user.timezone
@@ -66,8 +67,8 @@ def email_parts(email: Email) -> tuple[str, str, str]:
     """Subject, text and HTML of an email from templates/email/<template>.{html,txt} (nothing stored)."""
     context = {**email.context, "recipient": email.recipient, "zone": recipient_zone(email.user_id)}
     html_name = f"email/{email.template}.html"
-    return (render_block(html_name, "subject", **context).strip(), render_template(f"email/{email.template}.txt", **context),
-            render_template(html_name, **context))
+    return (render_block(html_name, "subject", **context).strip(),
+            render_template(f"email/{email.template}.txt", **context), render_template(html_name, **context))
 
 
 def email_render(email: Email) -> None:

@@ -154,7 +154,8 @@ class Cluster:
         except ObjectNotFound:
             return None
 
-    def list_objects(self, api_version: str, kind: str, *, namespace: str | None = None, selector: str | None = None) -> list[dict]:
+    def list_objects(self, api_version: str, kind: str, *, namespace: str | None = None,
+                     selector: str | None = None) -> list[dict]:
         query = [("labelSelector", selector)] if selector else []
         return self._call("GET", resource_path(api_version, kind, namespace), query=query).get("items", [])
 

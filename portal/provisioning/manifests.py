@@ -111,7 +111,8 @@ def namespace_manifests(*, namespace: str, user_id: int, plans: list[Resources],
         {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "portal-quota", **meta},
          "spec": {"hard": {
              "limits.cpu": _quantity_cpu(cpu), "limits.memory": _quantity_memory(memory),
-             "requests.cpu": _quantity_cpu(cpu * REQUEST_RATIO), "requests.memory": _quantity_memory(memory * REQUEST_RATIO),
+             "requests.cpu": _quantity_cpu(cpu * REQUEST_RATIO),
+             "requests.memory": _quantity_memory(memory * REQUEST_RATIO),
              "requests.storage": f"{storage}Gi",
              "persistentvolumeclaims": str(4 * max(1, len(plans))),
              "pods": str(10 * max(1, len(plans))),
@@ -121,7 +122,8 @@ def namespace_manifests(*, namespace: str, user_id: int, plans: list[Resources],
                               "default": {"cpu": "250m", "memory": "256Mi"},
                               "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
                               "max": {"cpu": _quantity_cpu(max(p.cpu_millicores for p in plans) if plans else 100),
-                                      "memory": _quantity_memory(max(p.memory_mb for p in plans) if plans else 128)}}]}},
+                                      "memory": _quantity_memory(max(p.memory_mb for p in plans)
+                                                                 if plans else 128)}}]}},
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
          "metadata": {"name": "default-deny-ingress", **meta},
          "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
@@ -189,7 +191,8 @@ def _container(component: ComponentSpec, plan: Resources, names: InstanceNames, 
         "name": component.name,
         "image": component.image,
         "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http" if component.exposed else "main", "containerPort": component.port, "protocol": "TCP"}],
+        "ports": [{"name": "http" if component.exposed else "main", "containerPort": component.port,
+                   "protocol": "TCP"}],
         "env": env,
         "resources": {"limits": {"cpu": _quantity_cpu(cpu), "memory": _quantity_memory(memory)},
                       "requests": {"cpu": _quantity_cpu(cpu * REQUEST_RATIO),
@@ -238,7 +241,8 @@ def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resourc
     else:
         spec["strategy"] = {"type": "Recreate"}  # one pod at a time on a ReadWriteOnce volume
     return {"apiVersion": "apps/v1", "kind": component.kind,
-            "metadata": {"name": names.object(component.name), "namespace": names.namespace, "labels": component_labels},
+            "metadata": {"name": names.object(component.name), "namespace": names.namespace,
+                         "labels": component_labels},
             "spec": spec}
 
 
@@ -285,7 +289,8 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
         "metadata": {"name": names.object("internal"), **meta, "labels": base_labels},
         "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": names.instance}},
                  "policyTypes": ["Ingress"],
-                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": names.instance}}}]}]}})
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {
+                     "app.kubernetes.io/instance": names.instance}}}]}]}})
     if ingress_enabled:
         manifests.append(_ingress(template, names, subscription_id, options))
     return manifests

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import kubernetes_validate
 import yaml
-
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -16,8 +15,8 @@ from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
 from portal.instances.events import instance_event_record
-from portal.instances.rollouts import instance_rollout_applied, instance_rollout_failed
 from portal.instances.models import InstanceEvent
+from portal.instances.rollouts import instance_rollout_applied, instance_rollout_failed
 from portal.links import absolute_url
 from portal.notifications.services import staff_alert, subscription_email
 from portal.provisioning.cluster import (
@@ -28,7 +27,13 @@ from portal.provisioning.cluster import (
     ObjectNotFound,
     cluster_for,
 )
-from portal.provisioning.manifests import ClusterOptions, InstanceNames, instance_manifests, instance_names, namespace_manifests
+from portal.provisioning.manifests import (
+    ClusterOptions,
+    InstanceNames,
+    instance_manifests,
+    instance_names,
+    namespace_manifests,
+)
 from portal.provisioning.models import Node
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
@@ -143,7 +148,8 @@ def instances_reconcile() -> dict:
         if drifted:
             _apply(subscription, record_steps=False)
             instance_event_record(subscription_id=subscription.id, kind="reconciled", level="warning",
-                                  message=f"Restored what was missing or changed in the cluster: {', '.join(sorted(drifted))}.")
+                                  message="Restored what was missing or changed in the cluster: "
+                                          f"{', '.join(sorted(drifted))}.")
             audit_record(action="cluster.reconciled", actor_id=None, target_type="subscription",
                          target_id=subscription.id, details={"objects": sorted(drifted)})
             db.session.commit()

@@ -7,9 +7,9 @@ from huey.constants import EmptyData
 from huey.exceptions import TaskLockedException
 
 from portal.extensions import db
-from portal.jobs.services import job_run
 from portal.instances import sweep
 from portal.instances.events import instance_event_record
+from portal.jobs.services import job_run
 from portal.provisioning import services
 from portal.provisioning.cluster import ClusterError
 from portal.tasks import huey, lock, periodic_task, task

@@ -107,7 +107,8 @@ def retention_process(now: datetime | None = None) -> dict:
             subscription_email(subscription, "terminated", key=f"terminated:{key}",
                            link=absolute_url("catalog.index"))
         else:
-            outcome["warned"] += subscription_email(subscription, "termination_warning", key=f"termination-warning:{key}",
+            outcome["warned"] += subscription_email(subscription, "termination_warning",
+                                                    key=f"termination-warning:{key}",
                                                 stopped_on=_day(stopped), delete_on=_day(delete_on),
                                                 renewable=subscription.suspension_reason == "non_payment")
     return outcome
@@ -118,7 +119,8 @@ def unpaid_orders_cancel(now: datetime | None = None) -> dict:
     now = now or utcnow()
     cutoff = now - timedelta(hours=current_app.config["UNPAID_ORDER_HOURS"])
     cancelled = 0
-    for subscription in _subscriptions(Subscription.state == "pending_payment", Subscription.state_changed_at <= cutoff):
+    for subscription in _subscriptions(Subscription.state == "pending_payment",
+                                       Subscription.state_changed_at <= cutoff):
         for invoice in db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription.id,
                                                                 Invoice.state.in_(("pending", "failed")))):
             invoice.state = "cancelled"

@@ -1,6 +1,5 @@
 """The per-account throttle: 5 wrong passwords within 15 minutes lock that account's log-in for 15 minutes,
 from any address and in any web process, with the same answer as a wrong password; staff see it in the audit log."""
-import pytest
 from sqlalchemy import select
 
 from portal import create_app
@@ -8,7 +7,6 @@ from portal.audit.models import AuditEntry
 from portal.extensions import db
 from tests.accounts.test_views import form_token
 from tests.helpers import STRONG_PASSWORD
-from tests.subscriptions.conftest import travel  # noqa: F401  (pytest finds fixtures by name)
 
 WRONG = "not the password at all"
 
@@ -26,7 +24,7 @@ def wrong_password_answer(client):
     return status
 
 
-def test_five_failures_lock_the_account_whatever_the_address_then_it_opens_again(app, client, make_user, travel):  # noqa: F811
+def test_five_failures_lock_the_account_whatever_the_address_then_it_opens_again(app, client, make_user, travel):
     user = make_user()
     for n in range(5):  # each from another address: the per-address limit would never see them
         assert attempt(client, WRONG, address=f"203.0.113.{n}")[0] == 422
@@ -47,7 +45,7 @@ def test_five_failures_lock_the_account_whatever_the_address_then_it_opens_again
     assert "user.login_locked" in audit
 
 
-def test_failures_spread_beyond_the_window_do_not_lock(client, make_user, travel):  # noqa: F811
+def test_failures_spread_beyond_the_window_do_not_lock(client, make_user, travel):
     make_user()
     for _ in range(4):
         wrong_password_answer(client)
@@ -57,7 +55,7 @@ def test_failures_spread_beyond_the_window_do_not_lock(client, make_user, travel
     assert attempt(client, STRONG_PASSWORD)[0] == 303
 
 
-def test_a_successful_log_in_starts_the_count_again(app, client, make_user, travel):  # noqa: F811
+def test_a_successful_log_in_starts_the_count_again(app, client, make_user, travel):
     make_user()
     for _ in range(4):
         wrong_password_answer(client)
@@ -68,7 +66,7 @@ def test_a_successful_log_in_starts_the_count_again(app, client, make_user, trav
     assert attempt(other, STRONG_PASSWORD)[0] == 303
 
 
-def test_the_count_is_kept_in_the_database_so_every_web_process_shares_it(app, make_user, travel):  # noqa: F811
+def test_the_count_is_kept_in_the_database_so_every_web_process_shares_it(app, make_user, travel):
     make_user()
     second_process = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": db.engine.url.render_as_string(False)})
     clients = [app.test_client(), second_process.test_client()]
@@ -78,7 +76,7 @@ def test_the_count_is_kept_in_the_database_so_every_web_process_shares_it(app, m
     assert attempt(clients[0], STRONG_PASSWORD)[0] == 422
 
 
-def test_an_unknown_address_answers_the_same_and_locks_nothing(client, make_user, travel):  # noqa: F811
+def test_an_unknown_address_answers_the_same_and_locks_nothing(client, make_user, travel):
     make_user()
     for _ in range(6):
         response = client.post("/login", data={"email": "nobody@example.com", "password": WRONG,

@@ -139,7 +139,8 @@ def test_password_reset_token_is_single_use_and_expires(app, make_user):
 
     services.password_reset_request(email=user.email)
     app.config["PASSWORD_RESET_MAX_AGE"] = timedelta(seconds=-1)
-    latest = db.session.scalars(select(Email).where(Email.template == "password_reset").order_by(Email.id.desc())).first()
+    latest = db.session.scalars(select(Email).where(Email.template == "password_reset")
+                                .order_by(Email.id.desc())).first()
     with pytest.raises(services.InvalidToken, match="expired"):
         services.password_reset(token=link_token(latest), new_password="yet another long passphrase")
 
@@ -156,7 +157,8 @@ def test_password_reset_refuses_a_weak_password_and_keeps_the_old_one(app, make_
 def test_password_change_asks_for_the_current_password(app, make_user):
     user = make_user()
     with pytest.raises(services.WrongPassword):
-        services.password_change(user_id=user.id, current_password="not it at all", new_password="fresh long passphrase ok")
+        services.password_change(user_id=user.id, current_password="not it at all",
+                                 new_password="fresh long passphrase ok")
     with pytest.raises(services.WeakPassword):
         services.password_change(user_id=user.id, current_password=STRONG_PASSWORD, new_password="abc")
     assert services.user_authenticate(email=user.email, password=STRONG_PASSWORD)

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.smoke
 
 
 def log_in(device, user, remember=True):
-    response = device.post("/login", data={"email": user.email, "password": STRONG_PASSWORD, "remember": "y" if remember else "",
+    response = device.post("/login", data={"email": user.email, "password": STRONG_PASSWORD,
+                                           "remember": "y" if remember else "",
                                            "csrf_token": form_token(device, "/login")})
     assert response.status_code == 303
     assert device.get("/account").status_code == 200

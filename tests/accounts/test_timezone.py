@@ -8,7 +8,7 @@ from portal.accounts.models import User
 from portal.billing.models import Invoice
 from portal.extensions import db
 from portal.notifications.models import Email
-from tests.billing.conftest import customer, notification, order, post  # noqa: F401  (fixtures by name)
+from tests.fixtures.billing import notification, post
 from tests.helpers import csrf_token_from
 
 HX = {"HX-Request": "true"}

@@ -102,7 +102,8 @@ def test_wrong_login_says_so_without_saying_which_part(client, make_user):
 def test_login_respects_a_local_next_and_ignores_an_outside_one(client, make_user):
     user = make_user()
     token = form_token(client, "/login")
-    ok = client.post("/login?next=/account", data={"email": user.email, "password": STRONG_PASSWORD, "csrf_token": token})
+    ok = client.post("/login?next=/account",
+                     data={"email": user.email, "password": STRONG_PASSWORD, "csrf_token": token})
     assert ok.headers["Location"] == "/account"
     client.post("/logout", data={"csrf_token": form_token(client, "/account")})
     token = form_token(client, "/login")
@@ -184,8 +185,10 @@ def test_profile_edit_and_password_change(client, make_user, login):
     assert saved.headers["HX-Redirect"] == "/account"
     assert db.session.get(User, user.id).name == "Ana Baru"
 
-    wrong = client.post("/account/password", data={"current_password": "not my password", "new_password": "another long passphrase",
-                                                   "confirm": "another long passphrase", "csrf_token": token}, headers=HX)
+    wrong = client.post("/account/password", data={"current_password": "not my password",
+                                                   "new_password": "another long passphrase",
+                                                   "confirm": "another long passphrase", "csrf_token": token},
+                        headers=HX)
     body = wrong.get_data(as_text=True)
     assert wrong.status_code == 422 and "current password is not right" in body and "<html" not in body
     assert 'id="password-form"' in body
@@ -206,7 +209,8 @@ def test_password_change_ends_other_sessions(app, make_user):
         device.post("/login", data={"email": user.email, "password": STRONG_PASSWORD, "csrf_token": token,
                                     "remember": "y"})
         assert device.get("/account").status_code == 200
-    laptop.post("/account/password", data={"current_password": STRONG_PASSWORD, "new_password": "another long passphrase",
+    laptop.post("/account/password", data={"current_password": STRONG_PASSWORD,
+                                           "new_password": "another long passphrase",
                                            "confirm": "another long passphrase",
                                            "csrf_token": form_token(laptop, "/account")})
     assert laptop.get("/account").status_code == 200

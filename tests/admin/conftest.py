@@ -1,16 +1,6 @@
 """Admin tests run against the emulated cluster (staff actions reach it), signed in as staff."""
 import pytest
 
-from tests.billing.conftest import customer, order  # noqa: F401  (pytest finds fixtures by name)
-from tests.helpers import csrf_token_from
-from tests.provisioning.conftest import (  # noqa: F401
-    app_config,
-    kube,
-    kube_clock,
-    kube_options,
-    paid,
-)
-
 
 @pytest.fixture
 def provisioning_config():
@@ -22,6 +12,11 @@ def provisioning_config():
 
 
 @pytest.fixture
+def app_config(cluster_config):
+    return cluster_config
+
+
+@pytest.fixture
 def staff(make_user):
     return make_user(email="boss@example.com", staff=True)
 
@@ -30,14 +25,3 @@ def staff(make_user):
 def staff_client(client, staff, login):
     login(staff)
     return client
-
-
-def act(client, sid: int, action: str, **fields):
-    page = client.get(f"/admin/subscriptions/{sid}").get_data(as_text=True)
-    return client.post(f"/admin/subscriptions/{sid}/{action}", data={"csrf_token": csrf_token_from(page), **fields})
-
-
-def post_form(client, page_path: str, path: str, **fields):
-    """POST `fields` to `path` with the CSRF token of the page a staff member would click from."""
-    token = csrf_token_from(client.get(page_path).get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, **fields})

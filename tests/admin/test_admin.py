@@ -7,8 +7,7 @@ from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions.models import Subscription
-from tests.admin.conftest import act
-from tests.helpers import STRONG_PASSWORD, csrf_token_from, database_activity
+from tests.helpers import STRONG_PASSWORD, act, csrf_token_from, database_activity
 
 
 def admin_rules(app):

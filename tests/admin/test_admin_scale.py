@@ -28,7 +28,8 @@ SEED = [
               'site-' || i, '{}', now() + (i % 60 - 10) * interval '1 day', 'ns-' || i, 'inst-' || i,
               CASE WHEN i % 9 = 3 THEN 'non_payment' END, ''
        FROM generate_series(1, :subscriptions) AS i, (SELECT min(id) AS first_id FROM users) AS u""",
-    """INSERT INTO invoices (order_id, subscription_id, user_id, kind, amount_idr, period_days, state, paid_at, created_at)
+    """INSERT INTO invoices (order_id, subscription_id, user_id, kind, amount_idr, period_days, state, paid_at,
+                             created_at)
        SELECT 'ORD-' || s.id, s.id, s.user_id, 'new', 150000, 30,
               CASE WHEN s.state = 'pending_payment' THEN 'pending' ELSE 'paid' END,
               CASE WHEN s.state = 'pending_payment' THEN NULL ELSE now() - (s.id % 365) * interval '1 day' END,
@@ -38,7 +39,8 @@ SEED = [
        SELECT id, 'Running', id % 50 <> 0, 0, 'emulated-node-' || (id % 3), '{}'
        FROM subscriptions WHERE state = 'active'""",
     """INSERT INTO emails (idempotency_key, recipient, template, context, state, attempts)
-       SELECT 'seed-' || i, 'user' || i || '@example.com', (ARRAY['welcome','payment_receipt','renewal_reminder'])[1 + i % 3],
+       SELECT 'seed-' || i, 'user' || i || '@example.com',
+              (ARRAY['welcome','payment_receipt','renewal_reminder'])[1 + i % 3],
               '{}', (ARRAY['sent','sent','failed','queued'])[1 + i % 4], 1
        FROM generate_series(1, 50000) AS i""",
     """INSERT INTO audit_entries (action, actor_id, target_type, target_id, details)
@@ -75,7 +77,8 @@ def _pages(plans: list[int]) -> list[str]:
             "/admin/outbox", "/admin/outbox?state=failed&template=welcome&recipient=user12",
             "/admin/audit", "/admin/audit?action=subscription.&target_type=subscription",
             "/admin/jobs", "/admin/catalog", "/admin/reports", "/admin/cluster",
-            f"/admin/subscriptions/{sid}", f"/admin/users/{uid}", f"/admin/payments/{iid}", "/admin/nodes/emulated-node-1"]
+            f"/admin/subscriptions/{sid}", f"/admin/users/{uid}", f"/admin/payments/{iid}",
+            "/admin/nodes/emulated-node-1"]
 
 
 def test_every_list_page_stays_within_a_few_queries_with_100k_subscriptions(app, seeded, staff_client):

@@ -6,7 +6,7 @@ from portal.audit.models import AuditEntry
 from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.subscriptions.models import Subscription
-from tests.admin.conftest import act
+from tests.helpers import act
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
-from tests.admin.conftest import act
+from tests.helpers import act
 
 
 class FormFields(HTMLParser):
@@ -75,7 +75,7 @@ def test_flashes_say_what_happened_and_the_header_drops_the_reason_after_resume(
 
 
 def test_user_actions_flash_what_happened(make_user, staff_client):
-    from tests.admin.conftest import post_form
+    from tests.helpers import post_form
 
     customer = make_user(email="siti@kopi.id", name="Siti", verified=False)
     page = f"/admin/users/{customer.id}"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import PG_ADMIN_URL
+from tests.helpers import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ("pages", "webhook", "sweep", "payment_to_running", "event_to_email", "memory")

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
-from tests.billing.conftest import notification, plan_of, post, set_status
+from tests.fixtures.billing import notification, plan_of, post, set_status
 from tests.helpers import csrf_token_from
 
 HX = {"HX-Request": "true"}
@@ -187,7 +187,8 @@ def test_renew_now_from_the_instance_page_opens_a_renewal_payment(client, custom
     db.session.commit()
     page = client.get(f"/instances/{subscription.id}").get_data(as_text=True)
     assert "Renew now" in page
-    response = client.post(f"/billing/subscriptions/{subscription.id}/renew", data={"csrf_token": csrf_token_from(page)})
+    response = client.post(f"/billing/subscriptions/{subscription.id}/renew",
+                           data={"csrf_token": csrf_token_from(page)})
     renewal = db.session.scalar(select(Invoice).where(Invoice.kind == "renewal"))
     assert response.status_code == 303 and response.headers["Location"] == f"/billing/invoices/{renewal.id}/pay"
     assert renewal.amount_idr == 79000 and renewal.snap_redirect_url

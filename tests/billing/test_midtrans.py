@@ -10,26 +10,13 @@ from portal.billing.models import Invoice
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
-from tests.billing.conftest import plan_of
+from tests.fixtures.billing import plan_of
 from tests.helpers import csrf_token_from
 
-SERVER_KEY = "SB-Mid-server-test-key"
-
 
 @pytest.fixture
-def midtrans():
-    from emulators.midtrans import MidtransEmulator
-
-    emulator = MidtransEmulator(server_key=SERVER_KEY, timeout_sleep=2.5).start(host="127.0.0.1", port=0)
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def app_config(midtrans):
-    return {"MIDTRANS_SERVER_KEY": SERVER_KEY, "MIDTRANS_CLIENT_KEY": "SB-Mid-client-test-key",
-            "MIDTRANS_SNAP_BASE_URL": midtrans.url + "/snap/v1", "MIDTRANS_CORE_BASE_URL": midtrans.url,
-            "MIDTRANS_TIMEOUT_SECONDS": 1}
+def app_config(midtrans_config):
+    return midtrans_config
 
 
 def state(invoice_id: int) -> str:

@@ -7,7 +7,7 @@ from portal.billing import simulator
 from portal.billing.models import Invoice
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import post
+from tests.fixtures.billing import post
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, post, set_status
+from tests.fixtures.billing import notification, post, set_status
 
 
 def invoice_state(invoice_id: int) -> str:

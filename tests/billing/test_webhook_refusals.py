@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
 from portal.extensions import db
-from tests.billing.conftest import notification, post
+from tests.fixtures.billing import notification, post
 
 pytestmark = pytest.mark.smoke  # the SQLite pass checks the same answers
 URL = "/billing/midtrans/notification"

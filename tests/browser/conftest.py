@@ -4,7 +4,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import free_port
+from tests.helpers import free_port, guard_against_policy_violations
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -46,14 +46,6 @@ def kube():
     cluster = EmulatedCluster(ready_delay=1.0, node_count=2).start(host="127.0.0.1", port=0)
     yield cluster
     cluster.stop()
-
-
-def guard_against_policy_violations(page) -> list[str]:
-    """Collect what Chromium reports as blocked by the Content-Security-Policy (it logs each to the console)."""
-    violations: list[str] = []
-    page.on("console", lambda message: violations.append(message.text)
-            if "Content Security Policy" in message.text else None)
-    return violations
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,8 @@ def test_sign_up_verify_log_in_edit_profile_log_out(page: Page, live_server, smt
     page.get_by_label("Password").fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Create account").click()
     # The same answer an address that already has an account gets: check your inbox.
-    expect(page.get_by_test_id("signup-sent")).to_contain_text("ana.putri@example.com")  # the address as the portal writes to it
+    # The address as the portal writes it (lowercased).
+    expect(page.get_by_test_id("signup-sent")).to_contain_text("ana.putri@example.com")
 
     message = wait_for_email(smtp_server, "Confirm your email address")
     text, html = message_parts(message)

@@ -14,8 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.conftest import free_port
-from tests.helpers import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD, free_port
 
 pytestmark = pytest.mark.browser
 BIN = os.path.dirname(sys.executable)

@@ -6,7 +6,7 @@ from playwright.sync_api import Page
 
 from portal.billing.models import Invoice
 from portal.extensions import db
-from tests.billing.conftest import customer, notification, order, post  # noqa: F401  (fixtures by name)
+from tests.fixtures.billing import notification, post
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,7 @@ from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
-from tests.browser.conftest import guard_against_policy_violations
-from tests.helpers import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD, guard_against_policy_violations
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -50,7 +50,8 @@ def test_pod_faults_over_http(cluster, core, apps, namespace, clock):
     container = core.list_namespaced_pod(namespace).items[0].status.container_statuses[0]
     assert container.restart_count > 0
     code, _ = call(cluster, "DELETE", "/_emulator/faults")
-    assert code == 200 and call(cluster, "GET", "/_emulator/faults")[1] == {"failNext": [], "pods": []}
+    assert code == 200 and call(cluster, "GET", "/_emulator/faults")[1] == {"failNext": [], "pods": [],
+                                                                                  "printed": []}
     for kind in ("never_ready", "image_pull_fails"):
         assert call(cluster, "POST", "/_emulator/faults", {"fault": kind, "namespace": "x", "namePrefix": ""})[0] == 201
     assert call(cluster, "POST", "/_emulator/faults", {"fault": "gremlins"})[0] == 400

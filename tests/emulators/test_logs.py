@@ -45,7 +45,7 @@ def test_tail_lines_and_timestamps(core, apps, namespace, clock):
     tail = core.read_namespaced_pod_log(name, namespace, tail_lines=3).splitlines()
     assert tail == full[-3:]
     stamped = core.read_namespaced_pod_log(name, namespace, tail_lines=3, timestamps=True).splitlines()
-    for line, plain in zip(stamped, tail):
+    for line, plain in zip(stamped, tail, strict=False):
         stamp, _, text = line.partition(" ")
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", stamp) and text == plain
     assert core.read_namespaced_pod_log(name, namespace, tail_lines=0) == ""
@@ -99,3 +99,32 @@ def test_long_logs_are_cheap_to_tail(core, apps, namespace, clock):
     clock.advance(30 * 24 * 3600)  # a month of access logs
     assert len(core.read_namespaced_pod_log(name, namespace, tail_lines=5).splitlines()) == 5
     assert len(core.read_namespaced_pod_log(name, namespace).splitlines()) == 10_000  # rotated
+
+
+def test_printed_lines_come_last_and_a_second_call_replaces_them(cluster, core, apps, namespace, clock):
+    name = running_pod(core, apps, namespace, clock, "ghost:5.96", name="blog").metadata.name
+    own = core.read_namespaced_pod_log(name, namespace)
+    cluster.print_log(namespace, "blog", ["<b>hello</b> & {{ 7*7 }}", "second"])
+    assert core.read_namespaced_pod_log(name, namespace) == own + "<b>hello</b> & {{ 7*7 }}\nsecond\n"
+    stamped = core.read_namespaced_pod_log(name, namespace, timestamps=True, tail_lines=2).splitlines()
+    assert [line.split(" ", 1)[1] for line in stamped] == ["<b>hello</b> & {{ 7*7 }}", "second"]
+    assert stamped[0].split(" ", 1)[0] == cluster.state.clock.stamp_nano(cluster.state.now())  # printed now
+    cluster.print_log(namespace, "blog", ["only this"])
+    assert core.read_namespaced_pod_log(name, namespace, tail_lines=1) == "only this\n"
+    clock.advance(5)  # the app prints on after them: the printed lines keep their moment
+    assert core.read_namespaced_pod_log(name, namespace, since_seconds=4).count("only this") == 0
+    cluster.reset_faults()
+    assert "only this" not in core.read_namespaced_pod_log(name, namespace)
+
+
+def test_printed_lines_over_the_http_controls(cluster, core, apps, namespace, clock):
+    import json
+
+    name = running_pod(core, apps, namespace, clock, "ghost:5.96", name="blog").metadata.name
+    request = urllib.request.Request(f"{cluster.url}/_emulator/faults", method="POST",
+                                     data=json.dumps({"fault": "print_log", "namespace": namespace,
+                                                      "namePrefix": "blog", "lines": ["from a script"]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 201
+    assert core.read_namespaced_pod_log(name, namespace, tail_lines=1) == "from a script\n"

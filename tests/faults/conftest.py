@@ -3,19 +3,18 @@
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
 from huey import RedisExpireHuey
 
-from tests.conftest import free_port
-from tests.provisioning.conftest import app_config, kube, paid, provisioning_config  # noqa: F401
+from tests.helpers import BIN, ROOT, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+
+@pytest.fixture
+def app_config(cluster_config):
+    return cluster_config
 
 
 @pytest.fixture
@@ -70,7 +69,8 @@ def process_env(app, kube, private_redis, smtp_server):
     env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": private_redis.url,
                 "SECRET_KEY": app.config["SECRET_KEY"], "KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url,
                 "KUBE_TIMEOUT_SECONDS": "20", "PROVISION_RETRY_BASE_SECONDS": "0.3", "PROVISION_LOCK_SECONDS": "2",
-                "PROVISION_STALE_MINUTES": "0", "OUTBOX_REQUEUE_MINUTES": "0", "WATCH_INTERVAL_SECONDS": "0.3", "MAIL_SERVER": "127.0.0.1",
+                "PROVISION_STALE_MINUTES": "0", "OUTBOX_REQUEUE_MINUTES": "0", "WATCH_INTERVAL_SECONDS": "0.3",
+                "MAIL_SERVER": "127.0.0.1",
                 "MAIL_PORT": str(smtp_server.port), "MAIL_USE_TLS": "0", "FRONTEND_URL": "http://portal.test",
                 "FLASK_APP": "wsgi.py", "RATELIMIT_ENABLED": "0"})
     return env
@@ -130,13 +130,3 @@ def flask_cli(process_env):
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
     return run
-
-
-def wait_until(condition, timeout: float = 30.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"gave up waiting after {timeout} s")

@@ -11,7 +11,7 @@ from portal.instances.models import InstanceEvent
 from portal.provisioning import services as provisioning
 from portal.provisioning.cluster import INSTANCE_KINDS, cluster_for
 from portal.subscriptions.models import Subscription
-from tests.faults.conftest import wait_until
+from tests.helpers import wait_until
 
 # Every kind a WordPress instance's setup applies, in order (namespace objects, secret, volume, workloads,
 # network, address): a fault is injected into each one's apply.

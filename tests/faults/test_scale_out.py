@@ -7,7 +7,7 @@ import re
 import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -23,10 +23,8 @@ from portal.instances.models import InstanceEvent
 from portal.jobs.models import JobRun
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, plan_of
-from tests.conftest import free_port
-from tests.faults.conftest import BIN, ROOT, wait_until
-from tests.helpers import STRONG_PASSWORD, csrf_token_from
+from tests.fixtures.billing import notification, plan_of
+from tests.helpers import BIN, ROOT, STRONG_PASSWORD, csrf_token_from, free_port, wait_until
 
 ORDERS_PAID_BY_WEBHOOK = 6
 BUYERS = 4
@@ -46,7 +44,7 @@ def web_servers(process_env):
         urls.append(f"http://127.0.0.1:{port}")
     try:
         for url in urls:
-            wait_until(lambda: _up(url), timeout=30)
+            wait_until(lambda url=url: _up(url), timeout=30)
         yield urls
     finally:
         for server in servers:
@@ -90,7 +88,7 @@ def test_two_web_servers_and_two_consumers_do_nothing_twice(app, make_user, cons
     process_env["PROVISION_STALE_MINUTES"] = "10"
     for _ in range(2):
         consumers.start(periodic=True)
-    started_minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    started_minute = datetime.now(UTC).replace(second=0, microsecond=0)
 
     # Midtrans says "settled" for every order, several times, to both servers, while four customers buy.
     fields = {name: str(value) for name, value in settings_defaults(template_for("n8n")).items()}
@@ -121,7 +119,7 @@ def test_two_web_servers_and_two_consumers_do_nothing_twice(app, make_user, cons
 
     wait_until(all_active, timeout=90)
     # Let at least one minute boundary pass with both schedulers running.
-    wait_until(lambda: datetime.now(timezone.utc) >= started_minute + timedelta(minutes=1, seconds=5),
+    wait_until(lambda: datetime.now(UTC) >= started_minute + timedelta(minutes=1, seconds=5),
                timeout=70, interval=1)
     wait_until(lambda: len(smtp_server.messages) >= 2 * len(every), timeout=30)
     # Nothing can happen twice after this point: every task queued (the minute's periodic copies from both

@@ -13,7 +13,7 @@ from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
 from portal.provisioning.cluster import INSTANCE_KINDS, cluster_for
 from portal.subscriptions.models import Subscription
-from tests.faults.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def states(*subdomains: str) -> dict[str, str]:

@@ -53,10 +53,10 @@ def test_database_refuses_what_would_corrupt_money_or_identity(app, make_user):
         "VALUES ('ana@example.com', 'Twin', 'x', 't', false, false)",
         "INSERT INTO users (email, name, password_hash, session_token, is_staff, disabled) "
         "VALUES ('Upper@Example.com', 'Upper', 'x', 't', false, false)",
-        f"INSERT INTO plans (service_id, slug, name, cpu_millicores, memory_mb, storage_gb, price_idr, period_days, active)"
-        f" VALUES ({service.id}, 'neg', 'Negative', 500, 512, 1, -1, 30, true)",
-        "INSERT INTO plans (service_id, slug, name, cpu_millicores, memory_mb, storage_gb, price_idr, period_days, active)"
-        " VALUES (9999, 'orphan', 'Orphan', 500, 512, 1, 1000, 30, true)",
+        "INSERT INTO plans (service_id, slug, name, cpu_millicores, memory_mb, storage_gb, price_idr, period_days, "
+        f"active) VALUES ({service.id}, 'neg', 'Negative', 500, 512, 1, -1, 30, true)",
+        "INSERT INTO plans (service_id, slug, name, cpu_millicores, memory_mb, storage_gb, price_idr, period_days, "
+        "active) VALUES (9999, 'orphan', 'Orphan', 500, 512, 1, 1000, 30, true)",
     ]
     if db.engine.dialect.name == "sqlite":
         with db.engine.connect() as conn:

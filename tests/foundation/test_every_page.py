@@ -28,15 +28,8 @@ from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 from tests.admin.test_admin import _fill
-from tests.billing.conftest import customer, notification, order, plan_of, post  # noqa: F401
+from tests.fixtures.billing import notification, plan_of, post
 from tests.helpers import STRONG_PASSWORD, csrf_token_from
-from tests.provisioning.conftest import (  # noqa: F401  (pytest finds fixtures by name)
-    app_config,
-    kube,
-    kube_clock,
-    kube_options,
-    provisioning_config,
-)
 
 pytestmark = pytest.mark.smoke
 
@@ -63,7 +56,12 @@ def _pay(app, invoice) -> None:
 
 
 @pytest.fixture
-def world(app, customer, order, make_user, kube_clock):  # noqa: F811
+def app_config(cluster_config):
+    return cluster_config
+
+
+@pytest.fixture
+def world(app, customer, order, make_user, kube_clock):
     """The owner's instances in every state, and the staff's view of them."""
     boss = make_user(email="boss@example.com", name="Budi Staff", staff=True)
     invoices = {}

@@ -12,7 +12,6 @@ from portal import create_app
 from portal.accounts.models import User
 from portal.config import from_environment
 from portal.extensions import db
-from tests.billing.conftest import customer, notification, order, post  # noqa: F401
 from tests.helpers import STRONG_PASSWORD, csrf_token_from
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -25,7 +24,8 @@ def test_every_answer_carries_the_security_headers(app, client, make_user, login
                      client.get("/billing", headers={"HX-Request": "true"}),
                      client.post("/billing/midtrans/notification", data=b"{}", content_type="application/json")):
         headers = response.headers
-        policy = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";") if part.strip())
+        policy = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";")
+                      if part.strip())
         assert policy["script-src"] == "'self'" and "unsafe" not in policy["script-src"], policy
         assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
         assert headers["X-Content-Type-Options"] == "nosniff"
@@ -124,8 +124,9 @@ def test_rate_limits_live_in_redis_and_bind_every_web_process(app, make_user, li
     statuses = []
     for email in ("real@example.com", "nobody@example.com", "real@example.com"):
         page = first.get("/login")
+        token = csrf_token_from(page.get_data(as_text=True))
         statuses.append(first.post("/login", data={"email": email, "password": "wrong-password-1",
-                                                   "csrf_token": csrf_token_from(page.get_data(as_text=True))}).status_code)
+                                                   "csrf_token": token}).status_code)
     assert statuses == [422, 422, 422]
     assert any(b"LIMITER" in key or b"login" in key for key in redis.Redis.from_url(limits_redis).keys("*"))
     # A second web process (a new app on the same Redis) sees the same count: the next attempt is refused.
@@ -197,7 +198,8 @@ def test_rotating_the_secret_key_with_a_fallback_keeps_sessions_and_links(app, m
     from portal.accounts import tokens
 
     user = make_user()
-    old = create_app({"TESTING": True, "SECRET_KEY": "old-key", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    old = create_app({"TESTING": True, "SECRET_KEY": "old-key",
+                      "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
     client = old.test_client()
     page = client.get("/login")
     client.post("/login", data={"email": user.email, "password": STRONG_PASSWORD,

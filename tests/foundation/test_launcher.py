@@ -9,8 +9,7 @@ import time
 
 import requests
 
-from tests.conftest import free_port
-from tests.helpers import csrf_token_from
+from tests.helpers import csrf_token_from, free_port
 
 BIN = os.path.dirname(sys.executable)
 

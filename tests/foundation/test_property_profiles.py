@@ -1,4 +1,5 @@
-"""Property tests are deterministic in `make test` (derandomized, no example database) and explore in `make security`."""
+"""Property tests are deterministic in `make test` (derandomized, no example database) and explore in
+`make security`."""
 import os
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE_IN_FORCE = ("from hypothesis import settings; import tests.conftest as c; s = settings.default; "
-                    "print(s.derandomize, type(s.database).__name__, getattr(s.database, 'path', ''), s.print_blob, sep='|')")
+                    "print(s.derandomize, type(s.database).__name__, getattr(s.database, 'path', ''), s.print_blob, "
+                    "sep='|')")
 
 
 def dry_run(*targets: str) -> str:

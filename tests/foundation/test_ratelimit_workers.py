@@ -10,8 +10,7 @@ import requests
 
 from portal.config import from_environment
 from portal.ratelimit_storage import SqliteStorage
-from tests.conftest import free_port
-from tests.helpers import csrf_token_from
+from tests.helpers import csrf_token_from, free_port
 
 BIN = os.path.dirname(sys.executable)
 

@@ -1,5 +1,5 @@
 """Every timestamp column reads back as an aware UTC datetime and is written as UTC, on both databases."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -49,11 +49,11 @@ def test_server_default_now_reads_back_aware_utc(app):
     db.session.expunge_all()
     created = db.session.get(AuditEntry, entry_id).created_at
     assert _is_utc(created)
-    assert abs(datetime.now(timezone.utc) - created) < timedelta(minutes=5)
+    assert abs(datetime.now(UTC) - created) < timedelta(minutes=5)
 
 
 def test_core_selects_and_aggregates_read_back_aware_utc(app):
-    moments = [datetime(2026, 1, 1, 12, tzinfo=timezone.utc), datetime(2026, 1, 2, 3, tzinfo=JAKARTA)]
+    moments = [datetime(2026, 1, 1, 12, tzinfo=UTC), datetime(2026, 1, 2, 3, tzinfo=JAKARTA)]
     with db.engine.begin() as conn:
         conn.execute(sa.insert(JobRun.__table__), [{"name": f"core-{i}", "started_at": m, "outcome": "ok",
                                                     "result": {}} for i, m in enumerate(moments)])

@@ -1,16 +1,15 @@
 """The instance page's usage charts: well-formed, escaped SVG whose geometry matches the samples."""
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from markupsafe import Markup, escape
 
-from portal.instances.charts import (
-    HEADROOM, MARGIN_BOTTOM, MARGIN_TOP, Point, cpu_label, memory_label, usage_chart)
+from portal.instances.charts import HEADROOM, MARGIN_BOTTOM, MARGIN_TOP, Point, cpu_label, memory_label, usage_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
-START = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
 
 
@@ -213,7 +212,8 @@ def test_rejects_unusable_arguments(overrides):
 def test_bar_chart_draws_one_bar_per_value_scaled_to_the_largest_and_escapes_labels():
     from portal.instances.charts import bar_chart
 
-    svg = str(bar_chart([("Jan", 100.0), ("<b>", 50.0), ("Mar", 0.0)], title="Revenue", value_label=lambda v: f"Rp {v:.0f}"))
+    svg = str(bar_chart([("Jan", 100.0), ("<b>", 50.0), ("Mar", 0.0)], title="Revenue",
+                        value_label=lambda v: f"Rp {v:.0f}"))
     heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', svg)]
     assert len(heights) == 3 and heights[0] == pytest.approx(2 * heights[1], abs=0.2) and heights[2] == 0
     assert "&lt;b&gt;" in svg and "<b>" not in svg

@@ -2,24 +2,11 @@
 mode, with a note saying so; https://<address> with a real cluster, and no note."""
 import re
 
-import pytest
 import requests
 
-from portal.accounts.services import user_by_email
 from portal.extensions import db
-from portal.instances.sweep import instances_sweep
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
-
-
-@pytest.fixture
-def live(app, kube_clock, paid, client, login):
-    """An active n8n instance of ana@example.com, logged in."""
-    sid = paid("n8n", subdomain="ana-flows")
-    kube_clock.advance(30)
-    instances_sweep()
-    login(user_by_email("ana@example.com"))
-    return sid
 
 
 def _links(body: str) -> set[str]:

@@ -15,18 +15,6 @@ from tests.helpers import csrf_token_from
 HX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def live(app, kube_clock, paid, client, login):
-    """An active n8n instance of ana@example.com, logged in."""
-    sid = paid("n8n", subdomain="ana-flows")
-    kube_clock.advance(30)
-    instances_sweep()
-    from portal.accounts.services import user_by_email
-
-    login(user_by_email("ana@example.com"))
-    return sid
-
-
 def token(client, path="/"):
     return csrf_token_from(client.get(path).get_data(as_text=True))
 

@@ -1,6 +1,5 @@
 """A restart or settings change the customer asked for is a rollout, not an outage: the emulated cluster rolls the
 pods, the real sweep watches, and only a rollout that does not settle in time alerts."""
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,32 +10,10 @@ from portal.instances.models import InstanceEvent, InstanceStatus
 from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
-from portal.timestamps import clock_set, utcnow
 from tests.helpers import csrf_token_from
 
 pytestmark = pytest.mark.smoke
 HX = {"HX-Request": "true"}
-
-
-class Travel:
-    """The portal's clock, moved by the test (the cluster has its own, kube_clock)."""
-
-    def __init__(self):
-        self.now = utcnow()
-
-    def __call__(self):
-        return self.now
-
-    def by(self, **delta):
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def travel():
-    clock = Travel()
-    clock_set(clock)
-    yield clock
-    clock_set(None)
 
 
 @pytest.fixture

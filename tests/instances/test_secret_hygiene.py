@@ -2,21 +2,14 @@
 log record and no page, except the customer's deliberate reveal of their own instance's visible credentials."""
 import logging
 
-import pytest
-
 from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, post
+from tests.fixtures.billing import post
 from tests.helpers import STRONG_PASSWORD, csrf_token_from
 
 SERVER_KEY = "SB-Mid-server-hygiene-0123456789"
-
-
-@pytest.fixture
-def app_config(kube, provisioning_config):
-    return {"KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url, **provisioning_config}
 
 
 def test_no_secret_reaches_a_log_or_a_page(app, client, paid, kube_clock, login, caplog):

@@ -130,8 +130,8 @@ def test_a_staff_suspension_reads_suspended_and_non_payment_offers_renewal(clien
 
 
 def test_go_to_your_instance_opens_the_instance_page(client, paid, ana):
-    from tests.billing.conftest import notification, plan_of, post
     from portal.billing import services as billing
+    from tests.fixtures.billing import notification, plan_of, post
 
     paid("n8n", subdomain="first-one")  # a catalog and a customer
     ana()

@@ -1,17 +1,13 @@
 """What a status sweep costs: the same few reads when nothing changed however many instances there are, writes and
 alerts that follow the changed instances, usage samples at their interval rather than on every sweep."""
-from datetime import timedelta
-
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.instances import sweep as sweep_module
 from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
 from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
-from portal.timestamps import utcnow
-from tests.helpers import database_activity
+from tests.helpers import database_activity, queued_tasks, tasks_held
 
 
 def settled(kube_clock):
@@ -39,7 +35,7 @@ def test_a_steady_sweep_costs_the_same_few_reads_however_many_instances(app, kub
     assert all(s.lstrip().upper().startswith("SELECT") for s in five["statements"])  # nothing written
 
 
-def test_usage_is_sampled_at_the_interval_not_on_every_sweep(app, kube, kube_clock, paid, monkeypatch):
+def test_usage_is_sampled_at_the_interval_not_on_every_sweep(app, kube, kube_clock, paid, travel):
     app.config["SAMPLE_INTERVAL_SECONDS"] = 300
     sids = [paid("ghost", email=f"user{i}@example.com") for i in range(2)]
     kube_clock.advance(30)
@@ -47,8 +43,8 @@ def test_usage_is_sampled_at_the_interval_not_on_every_sweep(app, kube, kube_clo
     assert samples() == 2  # the first samples: none yet
     instances_sweep()
     assert samples() == 2  # within the interval: no new sample
-    later = utcnow() + timedelta(seconds=301)
-    monkeypatch.setattr(sweep_module, "utcnow", lambda: later)
+    travel.by(seconds=301)
+    later = travel.now
     instances_sweep()
     assert samples() == 4
     seen = db.session.scalars(select(InstanceStatus.last_seen_at).where(InstanceStatus.subscription_id.in_(sids)))
@@ -56,7 +52,7 @@ def test_usage_is_sampled_at_the_interval_not_on_every_sweep(app, kube, kube_clo
 
 
 def test_status_rows_change_only_for_changed_instances_and_alerts_go_out_in_one_transaction(
-        app, kube, kube_clock, paid, make_user, monkeypatch):
+        app, kube, kube_clock, paid, make_user):
     make_user(email="boss@example.com", staff=True)
     sids = [paid("n8n", email=f"user{i}@example.com") for i in range(3)]
     settled(kube_clock)
@@ -64,13 +60,15 @@ def test_status_rows_change_only_for_changed_instances_and_alerts_go_out_in_one_
     for sid in down:
         kube.crash_loop(db.session.get(Subscription, sid).namespace, f"n8n-{sid}-app")
     kube_clock.advance(60)
-    dispatched = []
-    monkeypatch.setattr(sweep_module, "email_dispatch", lambda *emails: dispatched.append(emails))
-    with database_activity() as seen:
+    with tasks_held() as queue, database_activity() as seen:
         result = instances_sweep()
+        queued = queued_tasks(queue)
     assert result.changed == 2
     assert seen["commits"] == 2  # the status rows and events, then every alert of the sweep
-    assert len(dispatched) == 1 and len(dispatched[0]) == 4  # after the commit: 2 customers, 2 staff alerts
+    alerts = db.session.scalars(select(Email.id).where(Email.template.in_(("instance_down", "staff_alert")))
+                                .order_by(Email.id)).all()
+    assert len(alerts) == 4  # 2 customers, 2 staff alerts, each handed to the queue once the sweep has committed
+    assert queued == [("email_send", (email_id,)) for email_id in alerts]
     updates = [s for s in seen["statements"] if s.lstrip().upper().startswith("UPDATE instance_statuses".upper())]
     assert len(updates) == 1  # one executemany for the changed rows
     db.session.expire_all()

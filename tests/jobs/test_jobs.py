@@ -14,8 +14,8 @@ from portal.notifications import services as outbox
 from portal.notifications.models import Email
 from portal.tasks import huey
 from portal.timestamps import utcnow
-from tests.billing.conftest import notification, post
-from tests.conftest import free_port
+from tests.fixtures.billing import notification, post
+from tests.helpers import free_port
 
 
 def test_cleanup_removes_what_is_past_retention_only(app, order):
@@ -120,7 +120,7 @@ def test_a_periodic_task_runs_once_per_minute_however_many_consumers_enqueue_it(
         huey.flush()
         sweep = periodic_jobs()["outbox_sweep"]
         executed = []
-        for consumer in range(3):  # three consumers' copies of the same minute's task
+        for _consumer in range(3):  # three consumers' copies of the same minute's task
             task = sweep()
             result = huey.execute(task)
             executed.append(result is not None)

@@ -8,8 +8,7 @@ from portal.accounts.models import User
 from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.models import Email
-from tests.conftest import free_port
-from tests.helpers import STRONG_PASSWORD, csrf_token_from, message_parts, refused_port, wait_for_queue_idle
+from tests.helpers import STRONG_PASSWORD, csrf_token_from, free_port, message_parts, refused_port, wait_for_queue_idle
 
 
 def smtp_config(port: int) -> dict:

@@ -35,7 +35,7 @@ def _alert_title(call: ast.Call, assigned: dict[str, ast.expr]) -> ast.expr | No
     elif isinstance(keywords.get("template"), ast.Constant) and keywords["template"].value == "staff_alert" \
             and isinstance(keywords.get("context"), ast.Dict):
         context = keywords["context"]
-        title = next((value for key, value in zip(context.keys, context.values)
+        title = next((value for key, value in zip(context.keys, context.values, strict=False)
                       if isinstance(key, ast.Constant) and key.value == "title"), None)
     else:
         return None

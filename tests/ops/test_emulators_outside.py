@@ -1,4 +1,4 @@
-"""The emulators (emulators/) serve make run, the tests and bench; the image, deploy/ and the portal's code leave them out."""
+"""The emulators (emulators/) serve make run, the tests and bench; the image, deploy/ and the portal leave them out."""
 import ast
 import re
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from tests.conftest import DATABASE, free_port, postgres_database
+from tests.helpers import DATABASE, free_port, postgres_database
 from tests.ops.manifests import ENTRYPOINT, ROOT
 
 
@@ -73,7 +73,7 @@ def stop(process: subprocess.Popen) -> tuple[int, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
-        raise AssertionError(f"did not stop on SIGTERM:\n{output}")
+        raise AssertionError(f"did not stop on SIGTERM:\n{output}") from None
     return process.returncode, output
 
 

@@ -8,8 +8,7 @@ import pytest
 from portal import create_app
 from portal.ops.logs import JSON_FIELDS, RequestIdFilter, logging_configure, request_id_var
 from portal.tasks import task
-from tests.billing.conftest import customer, notification, order, post  # noqa: F401
-from tests.provisioning.conftest import app_config, kube, kube_clock, kube_options, paid, provisioning_config  # noqa: F401
+from tests.fixtures.billing import notification, post
 
 log = logging.getLogger("tests.ops")
 
@@ -47,7 +46,8 @@ def test_metrics_are_hidden_from_the_public_and_open_to_the_token(app, client):
     app.config["METRICS_TOKEN"] = "scrape-me"
     assert client.get("/metrics").status_code == 404  # with a token, loopback alone is not enough
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
-    assert client.get("/metrics", environ_base=outside, headers={"Authorization": "Bearer scrape-me"}).status_code == 200
+    scraped = client.get("/metrics", environ_base=outside, headers={"Authorization": "Bearer scrape-me"})
+    assert scraped.status_code == 200
 
 
 def _sample(text: str, name: str, **labels) -> float:
@@ -140,7 +140,7 @@ def test_json_logs_are_one_object_per_line_with_the_request_id(capsys):
     finally:
         request_id_var.reset(token)
         logging_configure("text")
-    line = [l for l in capsys.readouterr().err.splitlines() if "payment refused" in l][-1]
+    line = [text for text in capsys.readouterr().err.splitlines() if "payment refused" in text][-1]
     entry = json.loads(line)
     assert entry["message"] == "payment refused" and entry["request_id"] == "abc-1"
     assert entry["level"] == "WARNING" and entry["logger"] == "portal.test" and "time" in entry

@@ -19,6 +19,7 @@ from portal.provisioning import services as provisioning
 from portal.provisioning.cluster import KINDS, Cluster, cluster_for
 from portal.provisioning.models import Node
 from portal.subscriptions.models import Subscription
+from tests.helpers import methods_called
 from tests.ops.manifests import deploy_documents, one
 
 # Paths outside the resource API. /version is readable by every authenticated client through the
@@ -84,15 +85,14 @@ def granted_by(role: dict) -> set[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def gateway_calls(app, kube, kube_clock, paid, make_user, monkeypatch):
+def gateway_calls(app, kube, kube_clock, paid, make_user):
     """Run the gateway through everything the portal does with a cluster; returns (requests, methods used)."""
-    used = set()
-    for name, function in inspect.getmembers(Cluster, inspect.isfunction):
-        if not name.startswith("_"):
-            def recording(*args, _name=name, _function=function, **kwargs):
-                used.add(_name)
-                return _function(*args, **kwargs)
-            monkeypatch.setattr(Cluster, name, recording)
+    with methods_called(Cluster) as used:
+        requests = _portal_cluster_work(app, kube, kube_clock, paid, make_user)
+    return requests, used
+
+
+def _portal_cluster_work(app, kube, kube_clock, paid, make_user) -> list:
     staff = make_user(email="boss@example.com", staff=True)
     gateway = cluster_for(app.config)
     kube.requests.clear()
@@ -120,7 +120,7 @@ def gateway_calls(app, kube, kube_clock, paid, make_user, monkeypatch):
     for sid in (sids[0], sids[-1]):  # one namespace keeps a subscription, the other goes
         staff_actions.staff_terminate(subscription_id=sid, confirmation=db.session.get(Subscription, sid).subdomain,
                                       actor_id=staff.id)
-    return list(kube.requests), used
+    return list(kube.requests)
 
 
 def test_cluster_role_grants_exactly_what_the_gateway_uses(gateway_calls):

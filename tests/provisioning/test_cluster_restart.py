@@ -17,7 +17,7 @@ from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions.models import Subscription
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEPT_KINDS = (("v1", "Namespace"), ("v1", "Secret"), ("v1", "Service"), ("v1", "PersistentVolumeClaim"),

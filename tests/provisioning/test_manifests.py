@@ -58,7 +58,8 @@ CASES = [(slug, plan.slug, i) for slug, t in TEMPLATES.items() for plan in t.pla
 @pytest.mark.parametrize("slug, plan_slug, sample", CASES)
 def test_every_manifest_is_schema_valid(slug, plan_slug, sample, version):
     template = TEMPLATES[slug]
-    manifests = namespace_manifests(namespace="customer-7", user_id=7, plans=[template.plan(plan_slug)], options=OPTIONS)
+    manifests = namespace_manifests(namespace="customer-7", user_id=7, plans=[template.plan(plan_slug)],
+                                    options=OPTIONS)
     manifests += render(slug, plan_slug, SAMPLE_SETTINGS[slug][sample])
     manifests += render(slug, plan_slug, SAMPLE_SETTINGS[slug][sample], replicas=0, ingress_enabled=False)
     for manifest in manifests:
@@ -124,7 +125,8 @@ def test_ghost_and_wordpress_golden_fields():
     assert ghost_app["startupProbe"]["failureThreshold"] == 30
     assert ghost_app["volumeMounts"] == [{"name": "content", "mountPath": "/var/lib/ghost/content"}]
     mysql = by_kind(ghost, "StatefulSet", "-db")
-    assert env_of(mysql)["MYSQL_ROOT_PASSWORD"] == {"secretKeyRef": {"name": "ghost-42-secrets", "key": "db_root_password"}}
+    assert env_of(mysql)["MYSQL_ROOT_PASSWORD"] == {"secretKeyRef": {"name": "ghost-42-secrets",
+                                                                      "key": "db_root_password"}}
 
     wordpress = render("wordpress", settings={"debug": False, "table_prefix": "toko_"})
     env = env_of(by_kind(wordpress, "Deployment", "-app"))
@@ -264,4 +266,5 @@ def test_cluster_options_come_from_the_environment(monkeypatch):
                                                         subscription_id=1, subdomain="x-y", cluster_domain="d.id"),
                                    subscription_id=1, options=options)
     assert by_kind(manifests, "Ingress")["spec"]["ingressClassName"] == "traefik"
-    assert {m["spec"].get("storageClassName") for m in manifests if m["kind"] == "PersistentVolumeClaim"} == {"longhorn"}
+    claims = [m for m in manifests if m["kind"] == "PersistentVolumeClaim"]
+    assert {m["spec"].get("storageClassName") for m in claims} == {"longhorn"}

@@ -1,13 +1,4 @@
-"""Security suites: the billing and cluster fixtures, shared by name; a module picks its app_config."""
-from tests.billing.conftest import customer, order  # noqa: F401  (pytest finds fixtures by name)
-from tests.provisioning.conftest import (  # noqa: F401
-    kube,
-    kube_clock,
-    kube_options,
-    paid,
-    provisioning_config,
-)
-
+"""Security suites: the billing and cluster fixtures come from tests/fixtures/; a module picks its app_config."""
 # Figures the suites record (record_property), summed over every test and xdist worker for the closing note.
 FIGURES = {"fuzz_cases": "fuzz cases run", "fuzz_requests": "webhook requests sent while fuzzing",
            "property_cases": "property-based cases (manifests, validators, pages)",

@@ -20,7 +20,7 @@ from portal.provisioning.models import Node
 from portal.provisioning.services import nodes_sync
 from portal.subscriptions.models import Subscription
 from tests.admin.test_admin import _fill, admin_rules
-from tests.billing.conftest import notification, post, plan_of
+from tests.fixtures.billing import notification, plan_of, post
 from tests.helpers import STRONG_PASSWORD, csrf_token_from
 
 pytestmark = pytest.mark.security
@@ -45,9 +45,8 @@ CSRF_REFUSAL = "sent without its security token"
 
 
 @pytest.fixture
-def app_config(kube, provisioning_config):
-    return {"KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url, "RATELIMIT_ENABLED": False,
-            **provisioning_config}
+def app_config(cluster_config):
+    return {**cluster_config, "RATELIMIT_ENABLED": False}
 
 
 class Role:

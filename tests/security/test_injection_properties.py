@@ -21,9 +21,10 @@ from portal.accounts.services import user_by_email
 from portal.catalog.parameters import RESERVED_SUBDOMAINS, SettingsInvalid, env_text, settings_clean, subdomain_problem
 from portal.catalog.templates import PLACEHOLDER, templates_load
 from portal.config import ROOT
+from portal.extensions import db
 from portal.instances.sweep import instances_sweep
-from portal.provisioning.cluster import Cluster
 from portal.provisioning.manifests import ClusterOptions, instance_manifests, instance_names, namespace_manifests
+from portal.subscriptions.models import Subscription
 from tests.helpers import STRONG_PASSWORD, csrf_token_from
 
 pytestmark = pytest.mark.security
@@ -92,7 +93,7 @@ def differences(a, b, path=()):
             yield from differences(a[key], b[key], (*path, key))
     elif isinstance(a, list):
         assert len(a) == len(b), (path, len(a), len(b))
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
             yield from differences(x, y, (*path, i))
     elif a != b:
         yield path
@@ -127,7 +128,7 @@ def check_manifests(manifests: list[dict], baseline: list[dict], allowed) -> lis
     assert [(m["kind"], m["metadata"]["name"]) for m in manifests] == \
         [(m["kind"], m["metadata"]["name"]) for m in baseline]
     changed = []
-    for index, (manifest, base) in enumerate(zip(manifests, baseline)):
+    for index, (manifest, base) in enumerate(zip(manifests, baseline, strict=False)):
         for path in differences(manifest, base):
             assert allowed(manifest, path), (manifest["kind"], path)
             changed.append((index, path))
@@ -348,9 +349,8 @@ NAME = HOSTILE.map(lambda text: text.replace("\x00", "")).filter(lambda text: te
 
 
 @pytest.fixture
-def app_config(kube, provisioning_config):
-    return {"KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url, "RATELIMIT_ENABLED": False,
-            **provisioning_config}
+def app_config(cluster_config):
+    return {**cluster_config, "RATELIMIT_ENABLED": False}
 
 
 def tag_counts(html: str) -> dict:
@@ -366,7 +366,7 @@ def _logged_in(app, user):
     return client
 
 
-def test_names_and_log_lines_with_markup_are_escaped_in_pages(app, paid, kube_clock, make_user, monkeypatch,
+def test_names_and_log_lines_with_markup_are_escaped_in_pages(app, paid, kube, kube_clock, make_user,
                                                              record_property):
     sid = paid("n8n", subdomain="ana-flows")
     kube_clock.advance(30)
@@ -374,13 +374,14 @@ def test_names_and_log_lines_with_markup_are_escaped_in_pages(app, paid, kube_cl
     ana = user_by_email("ana@example.com")
     customer, staff = _logged_in(app, ana), _logged_in(app, make_user(email="boss@example.com", staff=True))
     injected = {"line": "hello"}
-    read_log = Cluster.read_log
+    namespace = db.session.get(Subscription, sid).namespace
 
-    def read_log_with_a_line_of_ours(self, namespace, pod, **options):
-        # What the container printed, plus one line the test chose, stamped after everything else.
-        return read_log(self, namespace, pod, **options) + f"2999-12-31T23:59:59.000000000Z {injected['line']}\n"
+    def prints(line: str) -> None:
+        # The app's container prints one line the test chose, after its own (the emulated cluster's print_log).
+        injected["line"] = line
+        kube.print_log(namespace, f"n8n-{sid}-app", [line])
 
-    monkeypatch.setattr(Cluster, "read_log", read_log_with_a_line_of_ours)
+    prints("hello")
     logs = f"/instances/{sid}/logs"
     name_pages = {"dashboard": (customer, "/"), "account": (customer, "/account"),
                   "staff user": (staff, f"/admin/users/{ana.id}"), "staff list": (staff, "/admin/users?q=example")}
@@ -407,7 +408,7 @@ def test_names_and_log_lines_with_markup_are_escaped_in_pages(app, paid, kube_cl
         assert saved.status_code in (303, 422), saved.status_code  # saved, or refused with a message
         if saved.status_code == 303:
             customer.get(saved.location)  # shows (and so clears) the "saved" message
-        injected["line"] = " ".join(line.splitlines()) or "x"
+        prints(" ".join(line.splitlines()) or "x")
         bodies = pages(name_pages) | pages(log_pages)
         searched = customer.get(logs, query_string={"component": "app", "q": query[:100]})
         if "\x00" in query[:100]:

@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from portal.audit.models import AuditEntry
 from portal.billing import services as billing
 from portal.billing.midtrans import server_key, signature
-from portal.audit.models import AuditEntry
 from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.extensions import db
 from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, plan_of, post, set_status
+from tests.fixtures.billing import notification, plan_of, post, set_status
 from tests.helpers import refused_port
 
 pytestmark = pytest.mark.security

@@ -11,7 +11,7 @@ from portal.jobs.models import JobRun
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import tasks as lifecycle_tasks
 from portal.subscriptions.models import Subscription
-from tests.billing.conftest import notification, post
+from tests.fixtures.billing import notification, post
 
 
 def run_jobs():
