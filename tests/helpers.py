@@ -28,6 +28,16 @@ def csrf_token_from(html: str) -> str:
     return match.group(1)
 
 
+def logged_in_client(app, user, password: str = STRONG_PASSWORD):
+    """A browser of its own, logged in as `user` through the real form."""
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/login", data={"email": user.email, "password": password,
+                                           "csrf_token": csrf_token_from(page)})
+    assert response.status_code == 303, response.status_code
+    return client
+
+
 def message_parts(message) -> tuple[str, str]:
     """The text and HTML parts of an email received by the SMTP server."""
     text = message.get_body(preferencelist=("plain",)).get_content()

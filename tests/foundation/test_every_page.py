@@ -29,7 +29,7 @@ from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 from tests.admin.test_admin import _fill
 from tests.fixtures.billing import notification, plan_of, post
-from tests.helpers import STRONG_PASSWORD, csrf_token_from
+from tests.helpers import logged_in_client
 
 pytestmark = pytest.mark.smoke
 
@@ -38,15 +38,6 @@ HX = {"HX-Request": "true"}
 EXCLUDED = {
     "static": "files, not pages",
 }
-
-
-def _login(app, user):
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"email": user.email, "password": STRONG_PASSWORD,
-                                           "csrf_token": csrf_token_from(page)})
-    assert response.status_code == 303
-    return client
 
 
 def _pay(app, invoice) -> None:
@@ -110,7 +101,7 @@ def world(app, customer, order, make_user, kube_clock):
     return {"sid": sid, "invoices": {**{k: db.session.get(Invoice, v.id) for k, v in invoices.items()},
                                      "renewal": renewal},
             "owner": customer, "staff": boss,
-            "owner_client": _login(app, customer), "staff_client": _login(app, boss)}
+            "owner_client": logged_in_client(app, customer), "staff_client": logged_in_client(app, boss)}
 
 
 def _number(invoice: Invoice) -> str:

@@ -25,7 +25,7 @@ from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.provisioning.manifests import ClusterOptions, instance_manifests, instance_names, namespace_manifests
 from portal.subscriptions.models import Subscription
-from tests.helpers import STRONG_PASSWORD, csrf_token_from
+from tests.helpers import STRONG_PASSWORD, csrf_token_from, logged_in_client
 
 pytestmark = pytest.mark.security
 
@@ -357,22 +357,13 @@ def tag_counts(html: str) -> dict:
     return {tag: html.count(tag) for tag in TAGS}
 
 
-def _logged_in(app, user):
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"email": user.email, "password": STRONG_PASSWORD,
-                                           "csrf_token": csrf_token_from(page)})
-    assert response.status_code == 303
-    return client
-
-
 def test_names_and_log_lines_with_markup_are_escaped_in_pages(app, paid, kube, kube_clock, make_user,
                                                              record_property):
     sid = paid("n8n", subdomain="ana-flows")
     kube_clock.advance(30)
     instances_sweep()
     ana = user_by_email("ana@example.com")
-    customer, staff = _logged_in(app, ana), _logged_in(app, make_user(email="boss@example.com", staff=True))
+    customer, staff = logged_in_client(app, ana), logged_in_client(app, make_user(email="boss@example.com", staff=True))
     injected = {"line": "hello"}
     namespace = db.session.get(Subscription, sid).namespace
 
