@@ -130,3 +130,16 @@ def without_csrf_tokens(body: str) -> str:
     body = re.sub(r'(name="csrf_token" (?:type="hidden" )?value=")[^"]+', r"\1TOKEN", body)
     body = re.sub(r'(name="csrf-token" content=")[^"]+', r"\1TOKEN", body)
     return re.sub(r'("X-CSRFToken": ")[^"]+', r"\1TOKEN", body)
+
+
+@contextmanager
+def tasks_held():
+    """Huey keeps what is enqueued (on the configured queue) instead of running it at once; yields a function
+    that lists the pending tasks as (name, args), so a test sees exactly what was enqueued and when."""
+    huey.immediate = False
+    huey.flush()
+    try:
+        yield lambda: sorted((task.name.rsplit(".", 1)[-1], tuple(task.args)) for task in huey.pending())
+    finally:
+        huey.flush()
+        huey.immediate = True

@@ -13,6 +13,7 @@ from portal.instances.events import instance_event_record
 from portal.provisioning import services
 from portal.provisioning.cluster import ClusterError
 from portal.tasks import huey, lock, periodic_task, task
+from portal.unit_of_work import atomic, follow_up_handler
 
 LOCK_RETRY_SECONDS = 2
 WATCH_FLAG = "instances-watch"
@@ -39,10 +40,10 @@ def _run(this_task, subscription_id: int, attempt: int, work, give_up=None) -> s
         reason = f"{exc.reason}: {exc.message}" if exc.reason else exc.message
         if exc.transient and attempt < config["PROVISION_MAX_ATTEMPTS"]:
             delay = config["PROVISION_RETRY_BASE_SECONDS"] * 2 ** (attempt - 1)
-            instance_event_record(subscription_id=subscription_id, kind="retry", level="warning",
-                                  message=f"The cluster did not answer well ({exc.reason or 'error'}); "
-                                          f"trying again in {delay:g} s (attempt {attempt + 1}).")
-            db.session.commit()
+            with atomic():
+                instance_event_record(subscription_id=subscription_id, kind="retry", level="warning",
+                                      message=f"The cluster did not answer well ({exc.reason or 'error'}); "
+                                              f"trying again in {delay:g} s (attempt {attempt + 1}).")
             this_task.schedule((subscription_id, attempt + 1), delay=delay)
             return "retrying"
         if give_up is not None:
@@ -133,3 +134,9 @@ def nodes_refresh() -> dict:
 @periodic_task(crontab(minute="*/10"))
 def instances_reconcile() -> dict:
     return job_run("reconcile", services.instances_reconcile).result
+
+
+for _name, _task in (("instance.provision", provision_instance), ("instance.restart", restart_instance),
+                     ("instance.apply_settings", apply_settings), ("instance.suspend", suspend_instance),
+                     ("instance.terminate", terminate_instance)):
+    follow_up_handler(_name, lambda *, subscription_id, _task=_task: _task(subscription_id))

@@ -5,28 +5,27 @@ from sqlalchemy import func, select
 
 from portal.billing.models import Invoice, PaymentNotification
 from portal.extensions import db
+from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
 from tests.billing.conftest import notification, post
-from tests.helpers import database_activity
+from tests.helpers import database_activity, tasks_held
 
 
 def stored(order_id: str) -> int:
     return db.session.scalar(select(func.count(PaymentNotification.id)).where(PaymentNotification.order_id == order_id))
 
 
-def test_a_payment_is_one_transaction_and_a_duplicate_one_short_one(app, client, order, monkeypatch):
-    from portal.billing import services
-    from portal.subscriptions import services as subscription_services
-
+def test_a_payment_is_one_transaction_and_a_duplicate_one_short_one(app, client, order):
     invoice = order()
     body = notification(invoice)
-    # Keep the enqueued work (provisioning, the receipt's delivery) out of the count: it runs inline in tests.
-    monkeypatch.setattr(subscription_services.provisioning_tasks, "provision_instance", lambda *a, **k: None)
-    monkeypatch.setattr(services, "email_dispatch", lambda *emails: None)
-    with database_activity() as paid:
-        assert post(client, body).get_json()["result"] == "pending -> paid"
-    with database_activity() as duplicate:
-        assert post(client, body).get_json()["result"].startswith("unchanged (paid")
+    # The enqueued work (provisioning, the receipt's delivery) is held on the queue, out of the count.
+    with tasks_held() as pending:
+        with database_activity() as paid:
+            assert post(client, body).get_json()["result"] == "pending -> paid"
+        with database_activity() as duplicate:
+            assert post(client, body).get_json()["result"].startswith("unchanged (paid")
+        receipt = db.session.scalar(select(Email.id).where(Email.template == "payment_receipt"))
+        assert pending() == [("email_send", (receipt,)), ("provision_instance", (invoice.subscription_id,))]
     assert paid["commits"] == 1 and duplicate["commits"] == 1
     assert len(paid["statements"]) <= 12 and len(duplicate["statements"]) <= 4
     db.session.expire_all()

@@ -11,7 +11,7 @@ from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
-from tests.helpers import database_activity
+from tests.helpers import database_activity, tasks_held
 
 
 def settled(kube_clock):
@@ -64,13 +64,12 @@ def test_status_rows_change_only_for_changed_instances_and_alerts_go_out_in_one_
     for sid in down:
         kube.crash_loop(db.session.get(Subscription, sid).namespace, f"n8n-{sid}-app")
     kube_clock.advance(60)
-    dispatched = []
-    monkeypatch.setattr(sweep_module, "email_dispatch", lambda *emails: dispatched.append(emails))
-    with database_activity() as seen:
+    with tasks_held() as pending, database_activity() as seen:
         result = instances_sweep()
+        sent = pending()
     assert result.changed == 2
     assert seen["commits"] == 2  # the status rows and events, then every alert of the sweep
-    assert len(dispatched) == 1 and len(dispatched[0]) == 4  # after the commit: 2 customers, 2 staff alerts
+    assert [name for name, _ in sent] == ["email_send"] * 4  # after the commit: 2 customers, 2 staff alerts
     updates = [s for s in seen["statements"] if s.lstrip().upper().startswith("UPDATE instance_statuses".upper())]
     assert len(updates) == 1  # one executemany for the changed rows
     db.session.expire_all()
