@@ -143,3 +143,30 @@ def tasks_held():
     finally:
         huey.flush()
         huey.immediate = True
+
+
+@contextmanager
+def refused_inserts(table: str, when: str = "1 = 1"):
+    """A real fault half-way through a use case: for the block, the database refuses to insert into `table` the
+    rows for which `when` (SQL over NEW) holds, through a trigger dropped afterwards."""
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    db.session.commit()  # the test's own reads end here: creating a trigger waits for every open transaction
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("CREATE OR REPLACE FUNCTION test_refuse_insert() RETURNS trigger AS "
+                                    "$$ BEGIN RAISE EXCEPTION 'insert refused by the test'; END $$ LANGUAGE plpgsql"))
+            connection.execute(text(f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW "
+                                    f"WHEN ({when}) EXECUTE FUNCTION test_refuse_insert()"))
+        else:
+            connection.execute(text(f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW WHEN {when} "
+                                    "BEGIN SELECT RAISE(ABORT, 'insert refused by the test'); END"))
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        with db.engine.begin() as connection:
+            on_table = f" ON {table}" if connection.dialect.name == "postgresql" else ""
+            connection.execute(text(f"DROP TRIGGER IF EXISTS test_refuse{on_table}"))

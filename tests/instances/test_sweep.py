@@ -2,7 +2,9 @@
 alerts that follow the changed instances, usage samples at their interval rather than on every sweep."""
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from portal.extensions import db
 from portal.instances import sweep as sweep_module
@@ -11,7 +13,7 @@ from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
-from tests.helpers import database_activity, tasks_held
+from tests.helpers import database_activity, refused_inserts, tasks_held
 
 
 def settled(kube_clock):
@@ -90,3 +92,18 @@ def test_status_rows_change_only_for_changed_instances_and_alerts_go_out_in_one_
     assert db.session.scalar(select(func.count(Email.id)).where(Email.template == "instance_down")) == 2
     degraded = db.session.scalar(select(func.count(InstanceEvent.id)).where(InstanceEvent.kind == "health.degraded"))
     assert degraded == 2
+
+
+def test_an_activation_whose_ready_email_is_refused_leaves_the_instance_provisioning(app, kube, kube_clock, paid):
+    sid = paid()
+    kube_clock.advance(30)
+    with refused_inserts("emails", "NEW.template = 'instance_ready'"), tasks_held() as pending:
+        with pytest.raises(DBAPIError):
+            instances_sweep()
+        assert pending() == []
+    assert db.session.get(Subscription, sid).state == "provisioning"
+    assert db.session.scalar(select(func.count(InstanceEvent.id)).where(InstanceEvent.kind == "ready")) == 0
+    instances_sweep()  # the fault is gone: the next sweep activates it, with its email
+    db.session.rollback()
+    assert db.session.get(Subscription, sid).state == "active"
+    assert db.session.scalar(select(func.count(Email.id)).where(Email.template == "instance_ready")) == 1
