@@ -10,7 +10,7 @@ from portal.billing import selectors, services, simulator
 from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulated
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
-from portal.extensions import csrf, db, limiter
+from portal.extensions import csrf, limiter
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.security import body_checked_by_view
 from portal.subscriptions.selectors import subdomain_taken

@@ -18,8 +18,7 @@ from portal.extensions import db
 from portal.instances.events import instance_event_record
 from portal.instances.rollouts import instance_rollout_applied, instance_rollout_failed
 from portal.instances.models import InstanceEvent
-from portal.links import absolute_url
-from portal.notifications.services import staff_alert, subscription_email
+from portal.notifications.services import staff_alert
 from portal.provisioning.cluster import (
     INSTANCE_KINDS,
     MANAGED_SELECTOR,
@@ -30,7 +29,6 @@ from portal.provisioning.cluster import (
 )
 from portal.provisioning.manifests import ClusterOptions, InstanceNames, instance_manifests, instance_names, namespace_manifests
 from portal.provisioning.models import Node
-from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, atomic, use_case
@@ -200,18 +198,6 @@ def _interrupted_work_resume(workloads: dict[str, list[dict]]) -> dict:
     for subscription_id in running:
         after_commit("instance.suspend", subscription_id=subscription_id)
     return {"resumed": len(stuck), "resuspended": len(running)}
-
-
-@use_case
-def instance_provision_failed(*, subscription_id: int, reason: str) -> None:
-    """Give up: the subscription shows the reason and staff are told."""
-    subscription = subscriptions.subscription_provisioning_failed(subscription_id=subscription_id, reason=reason)
-    if subscription is not None:
-        key = f"provisioning-failed:{subscription.id}:{int(subscription.state_changed_at.timestamp())}"
-        staff_alert(key=key, title=f"Provisioning failed for subscription #{subscription.id}",
-                    message=f"{subscription.subdomain}: {reason}")
-        subscription_email(subscription, "provisioning_failed", key=key,
-                           link=absolute_url("instances.show", subscription_id=subscription.id))
 
 
 def _workloads(target: InstanceTarget) -> list[tuple[str, str]]:

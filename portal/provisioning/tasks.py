@@ -1,22 +1,19 @@
 """Cluster work as Huey tasks: one instance at a time (a lock per subscription), retried with backoff."""
-import time
-
 from flask import current_app
 from huey import crontab
-from huey.constants import EmptyData
 from huey.exceptions import TaskLockedException
 
 from portal.extensions import db
 from portal.jobs.services import job_run
-from portal.instances import sweep
 from portal.instances.events import instance_event_record
+from portal.instances.tasks import watch_start
 from portal.provisioning import services
 from portal.provisioning.cluster import ClusterError
-from portal.tasks import huey, lock, periodic_task, task
+from portal.subscriptions.services import subscription_provisioning_failed
+from portal.tasks import lock, periodic_task, task
 from portal.unit_of_work import atomic, follow_up_handler
 
 LOCK_RETRY_SECONDS = 2
-WATCH_FLAG = "instances-watch"
 
 
 def _instance_lock(subscription_id: int):
@@ -55,26 +52,10 @@ def _run(this_task, subscription_id: int, attempt: int, work, give_up=None) -> s
 @task()
 def provision_instance(subscription_id: int, attempt: int = 1) -> str:
     outcome = _run(provision_instance, subscription_id, attempt, services.instance_provision,
-                   give_up=services.instance_provision_failed)
+                   give_up=subscription_provisioning_failed)
     if outcome == "done":
         watch_start()
     return outcome
-
-
-def watch_start() -> None:
-    """Start one watch chain unless a live one is running.
-
-    A running chain refreshes the flag every round; a flag older than three rounds belongs to a
-    chain that died with its consumer, and is taken over.
-    """
-    interval = current_app.config["WATCH_INTERVAL_SECONDS"]
-    now = time.time()
-    if not huey.storage.put_if_empty(WATCH_FLAG, str(now).encode()):
-        stamp = huey.storage.peek_data(WATCH_FLAG)
-        if stamp is not EmptyData and float(stamp) > now - 3 * interval - 5:
-            return
-        huey.storage.put_data(WATCH_FLAG, str(now).encode())
-    instances_watch.schedule(args=(1,), delay=interval)
 
 
 @task()
@@ -103,27 +84,6 @@ def suspend_instance(subscription_id: int, attempt: int = 1) -> str:
 @task()
 def terminate_instance(subscription_id: int, attempt: int = 1) -> str:
     return _run(terminate_instance, subscription_id, attempt, services.instance_terminate)
-
-
-@periodic_task(crontab(minute="*"))
-def instances_sweep() -> dict:
-    return job_run("status-sweep", lambda: sweep.instances_sweep().as_dict()).result
-
-
-@task()
-def instances_watch(round_number: int = 1) -> str:
-    """Sweep every few seconds while something is provisioning or rolling out, so progress shows at once."""
-    huey.storage.put_data(WATCH_FLAG, str(time.time()).encode())
-    try:
-        result = sweep.instances_sweep()
-    except ClusterError:
-        result = None  # the cluster hiccuped: look again next round
-    waiting = result is None or result.provisioning or result.rolling_out
-    if waiting and round_number < current_app.config["WATCH_MAX_ROUNDS"]:
-        instances_watch.schedule(args=(round_number + 1,), delay=current_app.config["WATCH_INTERVAL_SECONDS"])
-        return "watching"
-    huey.storage.delete_data(WATCH_FLAG)
-    return "settled"
 
 
 @periodic_task(crontab(minute="*"))

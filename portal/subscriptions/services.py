@@ -16,7 +16,9 @@ from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.events import instance_event_record
 from portal.instances.rollouts import instance_rollout_start
-from portal.ops.metrics import PROVISIONING
+from portal.links import absolute_url
+from portal.notifications.services import staff_alert, subscription_email
+from portal.subscriptions.metrics import PROVISIONING
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.states import TRANSITIONS
 from portal.timestamps import utcnow
@@ -104,11 +106,18 @@ def subscription_activate(*, subscription_id: int) -> Subscription | None:
 
 @use_case
 def subscription_provisioning_failed(*, subscription_id: int, reason: str) -> Subscription | None:
+    """Setup given up: the subscription shows the reason, staff and the customer are told. None when it was no
+    longer provisioning."""
     subscription = _locked(subscription_id)
     if subscription.state != "provisioning":
         return None
     _move(subscription, "provisioning_failed", kind="failed", message=f"Provisioning failed: {reason}", level="error")
     subscription.state_note = reason[:2000]
+    key = f"provisioning-failed:{subscription.id}:{int(subscription.state_changed_at.timestamp())}"
+    staff_alert(key=key, title=f"Provisioning failed for subscription #{subscription.id}",
+                message=f"{subscription.subdomain}: {reason}")
+    subscription_email(subscription, "provisioning_failed", key=key,
+                       link=absolute_url("instances.show", subscription_id=subscription.id))
     return subscription
 
 

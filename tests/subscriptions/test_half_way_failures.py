@@ -6,7 +6,7 @@ from sqlalchemy.exc import DBAPIError
 
 from portal.extensions import db
 from portal.notifications.models import Email
-from portal.provisioning import services
+from portal.subscriptions.services import subscription_provisioning_failed
 from portal.subscriptions.models import Subscription
 from tests.helpers import refused_inserts, tasks_held
 
@@ -19,7 +19,7 @@ def test_a_give_up_whose_customer_email_is_refused_leaves_the_setup_running_and_
         with refused_inserts("emails", "NEW.template = 'provisioning_failed'"):
             pending_before = pending()
             with pytest.raises(DBAPIError):
-                services.instance_provision_failed(subscription_id=sid, reason="quota exceeded")
+                subscription_provisioning_failed(subscription_id=sid, reason="quota exceeded")
             assert pending() == pending_before
     db.session.rollback()
     assert db.session.get(Subscription, sid).state == "provisioning"
@@ -30,7 +30,7 @@ def test_a_give_up_tells_staff_and_the_customer_after_its_commit(app, kube, paid
     make_user(email="boss@example.com", staff=True)
     with tasks_held() as pending:
         sid = paid()
-        services.instance_provision_failed(subscription_id=sid, reason="quota exceeded")
+        subscription_provisioning_failed(subscription_id=sid, reason="quota exceeded")
         # The held setup, then the staff alert and the customer's email.
         assert [name for name, _ in pending()] == ["email_send", "email_send", "provision_instance"]
     assert db.session.get(Subscription, sid).state == "provisioning_failed"
