@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from portal.audit.services import audit_record
 from portal.extensions import db
-from portal.instances.events import instance_event_record
+from portal.subscriptions.events import instance_event_record
 from portal.instances.services import instance_restart_request
 from portal.plain_text import has_control_characters
 from portal.subscriptions import services as subscriptions

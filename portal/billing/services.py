@@ -22,7 +22,7 @@ from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.billing.simulator import PaymentSimulator
 from portal.catalog.models import Plan
 from portal.extensions import db
-from portal.instances.events import instance_event_record
+from portal.subscriptions.events import instance_event_record
 from portal.links import absolute_url
 from portal.notifications.services import email_queue, staff_alert, subscription_email
 from portal.subscriptions import services as subscriptions

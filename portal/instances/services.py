@@ -6,7 +6,7 @@ from flask import current_app
 
 from portal.audit.services import audit_record
 from portal.catalog.selectors import template_for
-from portal.instances.rollouts import instance_rollout_start
+from portal.subscriptions.rollouts import instance_rollout_start
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
 from portal.provisioning.services import instance_target
 from portal.unit_of_work import after_commit, use_case

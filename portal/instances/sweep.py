@@ -14,8 +14,8 @@ from portal.catalog.models import Plan, Service
 from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.models import InstanceStatus, ResourceSample
-from portal.instances.events import instance_event_record
-from portal.instances.rollouts import ROLLOUT_DONE
+from portal.subscriptions.events import instance_event_record
+from portal.subscriptions.rollouts import ROLLOUT_DONE
 from portal.links import absolute_url
 from portal.notifications.selectors import staff_alert_recipients
 from portal.notifications.services import email_queue, subscription_email_context

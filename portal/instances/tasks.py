@@ -10,6 +10,7 @@ from portal.instances import sweep
 from portal.jobs.services import job_run
 from portal.provisioning.cluster import ClusterError
 from portal.tasks import huey, periodic_task, task
+from portal.unit_of_work import follow_up_handler
 
 WATCH_FLAG = "instances-watch"
 
@@ -49,3 +50,7 @@ def instances_watch(round_number: int = 1) -> str:
         return "watching"
     huey.storage.delete_data(WATCH_FLAG)
     return "settled"
+
+
+# Cluster work that leaves pods coming up (a setup, a restart, new settings) asks for the watch by name.
+follow_up_handler("instances.watch", watch_start)

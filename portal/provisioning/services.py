@@ -15,8 +15,8 @@ from portal.catalog.parameters import secrets_generate, settings_defaults
 from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
-from portal.instances.events import instance_event_record
-from portal.instances.rollouts import instance_rollout_applied, instance_rollout_failed
+from portal.subscriptions.events import instance_event_record
+from portal.subscriptions.rollouts import instance_rollout_applied, instance_rollout_failed
 from portal.instances.models import InstanceEvent
 from portal.notifications.services import staff_alert
 from portal.provisioning.cluster import (
@@ -118,6 +118,8 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
             # Each step is its own transaction, so the customer watches the setup progress.
             with atomic():
                 instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
+                if step == STEPS[-1][0]:
+                    after_commit("instances.watch")  # the sweep watches the new pods come up
 
 
 def instances_reconcile() -> dict:
@@ -213,6 +215,7 @@ def instance_restart(*, subscription_id: int) -> None:
     for kind, name in _workloads(target):
         cluster().restart(target.names.namespace, kind, name, at)
     instance_rollout_applied(subscription_id=subscription.id, kind="restart")
+    after_commit("instances.watch")
 
 
 @use_case
@@ -223,6 +226,7 @@ def instance_settings_apply(*, subscription_id: int) -> str:
         return "skipped"
     _apply(subscription, record_steps=False)
     instance_rollout_applied(subscription_id=subscription.id, kind="settings")
+    after_commit("instances.watch")
     return "applied"
 
 

@@ -5,8 +5,7 @@ from huey.exceptions import TaskLockedException
 
 from portal.extensions import db
 from portal.jobs.services import job_run
-from portal.instances.events import instance_event_record
-from portal.instances.tasks import watch_start
+from portal.subscriptions.events import instance_event_record
 from portal.provisioning import services
 from portal.provisioning.cluster import ClusterError
 from portal.subscriptions.services import subscription_provisioning_failed
@@ -51,29 +50,20 @@ def _run(this_task, subscription_id: int, attempt: int, work, give_up=None) -> s
 
 @task()
 def provision_instance(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(provision_instance, subscription_id, attempt, services.instance_provision,
-                   give_up=subscription_provisioning_failed)
-    if outcome == "done":
-        watch_start()
-    return outcome
+    return _run(provision_instance, subscription_id, attempt, services.instance_provision,
+                give_up=subscription_provisioning_failed)
 
 
 @task()
 def restart_instance(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(restart_instance, subscription_id, attempt, services.instance_restart,
-                   give_up=services.instance_rollout_give_up)
-    if outcome == "done":
-        watch_start()
-    return outcome
+    return _run(restart_instance, subscription_id, attempt, services.instance_restart,
+                give_up=services.instance_rollout_give_up)
 
 
 @task()
 def apply_settings(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(apply_settings, subscription_id, attempt, services.instance_settings_apply,
-                   give_up=services.instance_rollout_give_up)
-    if outcome == "done":
-        watch_start()
-    return outcome
+    return _run(apply_settings, subscription_id, attempt, services.instance_settings_apply,
+                give_up=services.instance_rollout_give_up)
 
 
 @task()

@@ -1,4 +1,4 @@
-"""The periodic life cycle: renewal invoices, reminders, grace, suspension, deletion, unpaid orders.
+"""The periodic life cycle: reminders, grace, suspension, deletion (renewal invoices and unpaid orders are billing's).
 
 Each step reads "now" from the one clock, acts only on subscriptions whose dates say so, and keys
 every email by its event, so running a step twice (or two consumers at once) does nothing twice.
@@ -9,8 +9,6 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal.billing import services as billing
-from portal.billing.models import Invoice
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
@@ -30,24 +28,6 @@ def _subscriptions(*conditions) -> list[Subscription]:
 def _day(moment: datetime) -> str:
     """The moment as ISO text: the email shows its day in the recipient's zone."""
     return moment.isoformat()
-
-
-def renewals_issue(now: datetime | None = None) -> dict:
-    """Renewal invoices some days before the period ends (not for subscriptions ending by choice)."""
-    now = now or utcnow()
-    notice = timedelta(days=current_app.config["RENEWAL_NOTICE_DAYS"])
-    issued = 0
-    for subscription in _subscriptions(Subscription.state == "active", Subscription.cancel_at_period_end.is_(False),
-                                       Subscription.current_period_end <= now + notice,
-                                       Subscription.current_period_end > now):
-        with atomic():  # each subscription's step (transition and email) commits as one
-            invoice = billing.invoice_issue_renewal(subscription_id=subscription.id)
-            issued += subscription_email(subscription, "renewal_invoice",
-                                     key=f"renewal-invoice:{subscription.id}:{subscription.current_period_end.date()}",
-                                     period_end=_day(subscription.current_period_end), period_days=invoice.period_days,
-                                     amount_idr=int(invoice.amount_idr),
-                                     link=absolute_url("billing.invoice", invoice_id=invoice.id))
-    return {"renewal_invoices": issued}
 
 
 def reminders_send(now: datetime | None = None) -> dict:
@@ -116,18 +96,3 @@ def retention_process(now: datetime | None = None) -> dict:
                                                     stopped_on=_day(stopped), delete_on=_day(delete_on),
                                                     renewable=subscription.suspension_reason == "non_payment")
     return outcome
-
-
-def unpaid_orders_cancel(now: datetime | None = None) -> dict:
-    """New orders left unpaid for a day are cancelled, with their open invoices."""
-    now = now or utcnow()
-    cutoff = now - timedelta(hours=current_app.config["UNPAID_ORDER_HOURS"])
-    cancelled = 0
-    for subscription in _subscriptions(Subscription.state == "pending_payment", Subscription.state_changed_at <= cutoff):
-        with atomic():  # each subscription's step (transition and email) commits as one
-            for invoice in db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription.id,
-                                                                    Invoice.state.in_(("pending", "failed")))):
-                invoice.state = "cancelled"
-            subscriptions.subscription_cancel(subscription_id=subscription.id)
-            cancelled += 1
-    return {"cancelled": cancelled}

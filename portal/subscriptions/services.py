@@ -14,8 +14,8 @@ from portal.catalog.models import Plan, Service
 from portal.catalog.parameters import settings_clean, subdomain_problem
 from portal.catalog.selectors import template_for
 from portal.extensions import db
-from portal.instances.events import instance_event_record
-from portal.instances.rollouts import instance_rollout_start
+from portal.subscriptions.events import instance_event_record
+from portal.subscriptions.rollouts import instance_rollout_start
 from portal.links import absolute_url
 from portal.notifications.services import staff_alert, subscription_email
 from portal.subscriptions.metrics import PROVISIONING

@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.instances.models import InstanceEvent, ResourceSample
 from portal.jobs.cleanup import data_cleanup
 from portal.jobs.models import JobRun
-from portal.jobs.revenue import revenue_summary_send
+from portal.billing.revenue import revenue_summary_send
 from portal.jobs.services import job_run
 from portal.notifications import services as outbox
 from portal.notifications.models import Email

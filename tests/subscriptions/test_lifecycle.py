@@ -9,14 +9,15 @@ from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.jobs.models import JobRun
 from portal.provisioning.cluster import cluster_for
+from portal.billing import tasks as billing_tasks
 from portal.subscriptions import tasks as lifecycle_tasks
 from portal.subscriptions.models import Subscription
 from tests.billing.conftest import notification, post
 
 
 def run_jobs():
-    for job in (lifecycle_tasks.renewals_issue, lifecycle_tasks.reminders_send, lifecycle_tasks.expiry_process,
-                lifecycle_tasks.retention_process, lifecycle_tasks.unpaid_orders_cancel):
+    for job in (billing_tasks.renewals_issue, lifecycle_tasks.reminders_send, lifecycle_tasks.expiry_process,
+                lifecycle_tasks.retention_process, billing_tasks.unpaid_orders_cancel):
         job.call_local()
 
 
