@@ -42,10 +42,6 @@ def after_commit(name: str, **arguments: Any) -> None:
         recorded.append((name, arguments))
 
 
-def in_use_case() -> bool:
-    return bool(db.session().info.get(_DEPTH))
-
-
 @contextlib.contextmanager
 def atomic(*, keep_on: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """The transaction of one use case. Outermost: commit at the end, roll back on an exception (but
