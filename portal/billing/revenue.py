@@ -4,10 +4,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal.accounts.models import User
 from portal.billing.models import Invoice
 from portal.catalog.models import Plan
 from portal.extensions import db
+from portal.notifications.selectors import staff_members
 from portal.notifications.services import email_queue
 from portal.rendering import csv_text
 from portal.subscriptions.models import Subscription
@@ -31,8 +31,7 @@ def revenue_summary_send(now: datetime | None = None) -> dict:
           invoice.payment_type or ""] for invoice in invoices))
     paid = sum(int(i.amount_idr) for i in invoices if i.state == "paid")
     month = f"{start:%Y-%m}"
-    staff = db.session.scalars(select(User).where(User.is_staff.is_(True), User.disabled.is_(False))).all()
-    for user in staff:
+    for user in staff_members():
         email_queue(template="revenue_summary", recipient=user.email, user_id=user.id, key=f"revenue:{month}:{user.id}",
                     context={"month": f"{start:%B %Y}", "paid_idr": paid, "count": len(invoices),
                              "attachments": [{"filename": f"revenue-{month}.csv", "content_type": "text/csv",

@@ -28,10 +28,14 @@ def latest_kept_email_id_to(*, recipient: str, templates: tuple[str, ...]) -> in
                              .order_by(Email.id.desc()).limit(1))
 
 
+def staff_members() -> list[User]:
+    """The staff who receive staff email: every staff account that is not disabled."""
+    return list(db.session.scalars(select(User).where(User.is_staff.is_(True), User.disabled.is_(False))))
+
+
 def staff_alert_recipients() -> dict[str, int | None]:
     """Every active staff member's address (with their user id), and STAFF_ALERT_EMAIL when set."""
-    recipients = {u.email: u.id for u in db.session.scalars(
-        select(User).where(User.is_staff.is_(True), User.disabled.is_(False)))}
+    recipients = {u.email: u.id for u in staff_members()}
     if current_app.config.get("STAFF_ALERT_EMAIL"):
         recipients.setdefault(current_app.config["STAFF_ALERT_EMAIL"], None)
     return recipients
