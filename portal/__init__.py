@@ -61,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    from portal import unit_of_work  # noqa: F401  (its session events keep follow-up work until the commit)
     from portal.security import security_init
     security_init(app)
 

@@ -156,7 +156,7 @@ def tasks_held():
 
 def queued_tasks(queue) -> list[tuple[str, tuple]]:
     """(task name, arguments) of everything waiting in the queue, oldest first."""
-    return [(task.name, task.args) for task in queue.pending()]
+    return [(task.name.rsplit(".", 1)[-1], tuple(task.args)) for task in queue.pending()]
 
 
 @contextmanager
@@ -242,3 +242,30 @@ def guard_against_policy_violations(page) -> list[str]:
     page.on("console", lambda message: violations.append(message.text)
             if "Content Security Policy" in message.text else None)
     return violations
+
+
+@contextmanager
+def refused_inserts(table: str, when: str = "1 = 1"):
+    """A real fault half-way through a use case: for the block, the database refuses to insert into `table` the
+    rows for which `when` (SQL over NEW) holds, through a trigger dropped afterwards."""
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    db.session.commit()  # the test's own reads end here: creating a trigger waits for every open transaction
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("CREATE OR REPLACE FUNCTION test_refuse_insert() RETURNS trigger AS "
+                                    "$$ BEGIN RAISE EXCEPTION 'insert refused by the test'; END $$ LANGUAGE plpgsql"))
+            connection.execute(text(f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW "
+                                    f"WHEN ({when}) EXECUTE FUNCTION test_refuse_insert()"))
+        else:
+            connection.execute(text(f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW WHEN {when} "
+                                    "BEGIN SELECT RAISE(ABORT, 'insert refused by the test'); END"))
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        with db.engine.begin() as connection:
+            on_table = f" ON {table}" if connection.dialect.name == "postgresql" else ""
+            connection.execute(text(f"DROP TRIGGER IF EXISTS test_refuse{on_table}"))

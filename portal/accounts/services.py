@@ -14,9 +14,10 @@ from portal.accounts.models import User, UserSession
 from portal.audit.services import audit_record
 from portal.extensions import db
 from portal.links import absolute_url
-from portal.notifications.services import email_dispatch, email_queue
+from portal.notifications.services import email_queue
 from portal.plain_text import has_control_characters
 from portal.timestamps import utcnow
+from portal.unit_of_work import use_case
 
 
 class AccountError(Exception):
@@ -109,51 +110,58 @@ def _checked_name(name: str) -> str:
     return name
 
 
+class _AddressTakenMeanwhile(Exception):
+    """A concurrent sign-up with the same address won the race: that account is theirs."""
+
+
 def user_register(*, name: str, email: str, password: str, ip: str | None = None) -> User | None:
     """Create an unverified customer and send the welcome and verification emails.
 
     An address that already has an account gets a notice instead and None is returned: the caller answers
     both the same way, so sign-up does not tell who has an account."""
+    try:
+        return _user_register(name=name, email=email, password=password, ip=ip)
+    except _AddressTakenMeanwhile:
+        return None
+
+
+@use_case
+def _user_register(*, name: str, email: str, password: str, ip: str | None) -> User | None:
     name = _checked_name(name)
     email = email_normalise(email)
     _check_password_strength(password, email=email, name=name)
     password_hash = passwords.password_hash(password)  # hashed either way: the answer takes as long
     owner = user_by_email(email)
     if owner is not None:
-        notice = _queue_address_notice(owner, template="signup_existing")
+        _queue_address_notice(owner, template="signup_existing")
         audit_record(action="user.signup_existing", actor_id=None, target_type="user", target_id=owner.id, ip=ip)
-        db.session.commit()
-        email_dispatch(notice)
         return None
     user = User(name=name[:120], email=email, password_hash=password_hash, is_staff=False, disabled=False)
     db.session.add(user)
     try:
         db.session.flush()
-    except IntegrityError:  # a concurrent sign-up with the same address won the race: that account is theirs
-        db.session.rollback()
-        return None
-    welcome = email_queue(template="welcome", recipient=email, user_id=user.id, key=f"welcome:{user.id}",
-                          context={"name": user.name, "link": absolute_url("home.index")})
-    verification = _queue_verification(user)
+    except IntegrityError as exc:
+        raise _AddressTakenMeanwhile() from exc
+    email_queue(template="welcome", recipient=email, user_id=user.id, key=f"welcome:{user.id}",
+                context={"name": user.name, "link": absolute_url("home.index")})
+    _queue_verification(user)
     audit_record(action="user.registered", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
-    db.session.commit()
-    email_dispatch(welcome, verification)
     return user
 
 
+@use_case
 def email_verification_resend(*, user_id: int, actor_id: int | None = None, ip: str | None = None) -> None:
     """Send the confirmation link again; when staff do it (`actor_id`), it is audited."""
     user = db.session.get(User, user_id)
     if user is None or user.is_verified:
         return
-    email = _queue_verification(user)
+    _queue_verification(user)
     if actor_id is not None:
         audit_record(action="user.verification_resent", actor_id=actor_id, target_type="user", target_id=user.id,
                      ip=ip)
-    db.session.commit()
-    email_dispatch(email)
 
 
+@use_case
 def user_verify_email(*, token: str) -> User:
     """Mark the address in the token verified: the account's own, or the new one it asked to change to
     (which then replaces it, and the old address is told)."""
@@ -165,27 +173,25 @@ def user_verify_email(*, token: str) -> User:
     address = payload.get("email")
     if user is None or address not in (user.email, user.pending_email):
         raise InvalidToken("This link is not valid.")
-    queued = None
     if address == user.pending_email:
         old_address, user.email, user.pending_email = user.email, address, None
         user.email_verified_at = utcnow()
-        queued = email_queue(template="email_changed", recipient=old_address, user_id=user.id,
-                             key=f"email-changed:{user.id}:{tokens.fingerprint(token)}",
-                             context={"name": user.name, "new_email": address})
+        email_queue(template="email_changed", recipient=old_address, user_id=user.id,
+                    key=f"email-changed:{user.id}:{tokens.fingerprint(token)}",
+                    context={"name": user.name, "new_email": address})
         audit_record(action="user.email_changed", actor_id=user.id, target_type="user", target_id=user.id,
                      details={"from": old_address, "to": address})
     elif user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit_record(action="user.email_verified", actor_id=user.id, target_type="user", target_id=user.id)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError as exc:  # the address got an account of its own since the link was sent
-        db.session.rollback()
         raise InvalidToken("This address is no longer available for your account.") from exc
-    email_dispatch(queued)
     return user
 
 
+@use_case(keep_on=(InvalidCredentials,))
 def user_authenticate(*, email: str, password: str, ip: str | None = None) -> User:
     """The user with these credentials, logged in on a new session (`user.session_key`); raises
     InvalidCredentials (also while the account's log-in is locked, so a lock tells nothing) or AccountDisabled."""
@@ -200,7 +206,6 @@ def user_authenticate(*, email: str, password: str, ip: str | None = None) -> Us
                      details={"email": (email or "")[:254], **({"locked": True} if locked else {})})
         if user is not None and not locked:
             _login_failure_count(user, now=now, ip=ip)
-        db.session.commit()
         raise InvalidCredentials("Wrong email or password.")
     if user.disabled:
         raise AccountDisabled("This account has been disabled. Contact support if you think this is a mistake.")
@@ -210,7 +215,6 @@ def user_authenticate(*, email: str, password: str, ip: str | None = None) -> Us
     user.login_failures, user.login_failures_since, user.login_locked_until = 0, None, None
     _session_open(user, ip=ip)
     audit_record(action="user.login", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
-    db.session.commit()
     return user
 
 
@@ -254,6 +258,7 @@ def _sessions_end_all(user_id: int) -> None:
                        .values(ended_at=utcnow()))
 
 
+@use_case
 def session_end(*, session_id: str, ip: str | None = None) -> None:
     """Log-out: end this session on the server, so its session and remember-me cookies stop working."""
     user_id, _, key = (session_id or "").partition(":")
@@ -264,9 +269,9 @@ def session_end(*, session_id: str, ip: str | None = None) -> None:
                                   UserSession.ended_at.is_(None)).values(ended_at=utcnow()))
     if ended.rowcount:
         audit_record(action="user.logout", actor_id=int(user_id), target_type="user", target_id=int(user_id), ip=ip)
-    db.session.commit()
 
 
+@use_case
 def password_reset_request(*, email: str, ip: str | None = None) -> None:
     """Email a reset link if an account has this address; silent either way."""
     try:
@@ -277,15 +282,13 @@ def password_reset_request(*, email: str, ip: str | None = None) -> None:
     if user is None or user.disabled:
         return
     token = tokens.token_make(tokens.RESET_SALT, {"uid": user.id, "pw": tokens.fingerprint(user.password_hash)})
-    email = email_queue(
+    email_queue(
         template="password_reset", recipient=user.email, user_id=user.id,
         key=f"reset:{user.id}:{tokens.fingerprint(token)}",
         context={"name": user.name, "link": absolute_url("accounts.reset_password", token=token),
                  "minutes": int(current_app.config["PASSWORD_RESET_MAX_AGE"].total_seconds() // 60)})
     audit_record(action="user.password_reset_requested", actor_id=user.id, target_type="user",
                  target_id=user.id, ip=ip)
-    db.session.commit()
-    email_dispatch(email)
 
 
 def password_reset_user(*, token: str) -> User:
@@ -300,6 +303,7 @@ def password_reset_user(*, token: str) -> User:
     return user
 
 
+@use_case
 def password_reset(*, token: str, new_password: str, ip: str | None = None) -> User:
     user = password_reset_user(token=token)
     _check_password_strength(new_password, email=user.email, name=user.name)
@@ -307,7 +311,6 @@ def password_reset(*, token: str, new_password: str, ip: str | None = None) -> U
     # Following the emailed link proves the address is theirs.
     user.email_verified_at = user.email_verified_at or utcnow()
     audit_record(action="user.password_reset", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
-    db.session.commit()
     return user
 
 
@@ -318,6 +321,7 @@ def _set_password(user: User, new_password: str, *, ip: str | None) -> None:
     _session_open(user, ip=ip)
 
 
+@use_case
 def password_change(*, user_id: int, current_password: str, new_password: str, ip: str | None = None) -> User:
     user = db.session.get(User, user_id)
     if not passwords.password_matches(user.password_hash, current_password or ""):
@@ -327,10 +331,10 @@ def password_change(*, user_id: int, current_password: str, new_password: str, i
     _check_password_strength(new_password, email=user.email, name=user.name, field="new_password")
     _set_password(user, new_password, ip=ip)
     audit_record(action="user.password_changed", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
-    db.session.commit()
     return user
 
 
+@use_case
 def profile_update(*, user_id: int, name: str, email: str, ip: str | None = None) -> User:
     """Change the name; a new email becomes `pending_email` and replaces the old one once its link is followed.
 
@@ -340,23 +344,21 @@ def profile_update(*, user_id: int, name: str, email: str, ip: str | None = None
     name = _checked_name(name)
     address = email_normalise(email)
     user.name = name[:120]
-    queued = None
     if address == user.email:
         user.pending_email = None  # asking for the current address again withdraws a pending change
     elif address != user.pending_email:
         user.pending_email = address
         owner = user_by_email(address)
         if owner is None:
-            queued = _queue_verification(user, address)
+            _queue_verification(user, address)
         else:
-            queued = _queue_address_notice(owner, template="email_change_attempt")
+            _queue_address_notice(owner, template="email_change_attempt")
         audit_record(action="user.email_change_requested", actor_id=user.id, target_type="user", target_id=user.id,
                      ip=ip, details={"from": user.email, "to": address})
-    db.session.commit()
-    email_dispatch(queued)
     return user
 
 
+@use_case
 def staff_create(*, email: str, password: str | None = None, name: str | None = None) -> tuple[User, str | None]:
     """Make the account with this email staff, creating it (verified) if needed.
 
@@ -377,7 +379,6 @@ def staff_create(*, email: str, password: str | None = None, name: str | None = 
     db.session.flush()
     audit_record(action="user.staff_granted", actor_id=None, target_type="user", target_id=user.id,
                  details={"via": "cli"})
-    db.session.commit()
     return user, generated
 
 
@@ -404,6 +405,7 @@ def user_for_session(session_id: str) -> User | None:
     return user
 
 
+@use_case
 def user_set_disabled(*, user_id: int, disabled: bool, actor_id: int, ip: str | None = None) -> User:
     """Disable or enable an account (staff); disabling ends every session at once."""
     user = db.session.get(User, user_id)
@@ -414,10 +416,10 @@ def user_set_disabled(*, user_id: int, disabled: bool, actor_id: int, ip: str | 
         _sessions_end_all(user.id)
     audit_record(action="user.disabled" if disabled else "user.enabled", actor_id=actor_id, target_type="user",
                  target_id=user.id, ip=ip)
-    db.session.commit()
     return user
 
 
+@use_case
 def user_set_staff(*, user_id: int, staff: bool, actor_id: int, ip: str | None = None) -> User:
     user = db.session.get(User, user_id)
     if user.id == actor_id and not staff:
@@ -425,7 +427,6 @@ def user_set_staff(*, user_id: int, staff: bool, actor_id: int, ip: str | None =
     user.is_staff = staff
     audit_record(action="user.staff_granted" if staff else "user.staff_revoked", actor_id=actor_id,
                  target_type="user", target_id=user.id, ip=ip)
-    db.session.commit()
     return user
 
 
@@ -439,6 +440,7 @@ def timezone_names() -> tuple[str, ...]:
     return tuple(sorted(zone for zone in zoneinfo.available_timezones() if "/" in zone and not zone.startswith("Etc/")))
 
 
+@use_case
 def user_set_timezone(*, user_id: int, zone: str, ip: str | None = None) -> User:
     """The zone this person reads times in, on pages and in emails; refused unless a known IANA name."""
     zone = (zone or "").strip()
@@ -448,5 +450,4 @@ def user_set_timezone(*, user_id: int, zone: str, ip: str | None = None) -> User
     user.timezone = zone
     audit_record(action="user.timezone_changed", actor_id=user.id, target_type="user", target_id=user.id, ip=ip,
                  details={"timezone": zone})
-    db.session.commit()
     return user

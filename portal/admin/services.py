@@ -1,15 +1,16 @@
 """Staff actions on subscriptions: each through the same services the customer side and tasks use,
-each recorded in the audit log."""
+each recorded in the audit log in the action's own transaction."""
 from datetime import timedelta
 
 from portal.audit.services import audit_record
 from portal.extensions import db
-from portal.instances.events import instance_event_record
 from portal.instances.services import instance_restart_request
 from portal.plain_text import has_control_characters
 from portal.subscriptions import services as subscriptions
+from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
+from portal.unit_of_work import use_case
 
 
 class StaffActionRefused(Exception):
@@ -19,7 +20,6 @@ class StaffActionRefused(Exception):
 def _audit(action: str, subscription_id: int, actor_id: int, ip: str | None, **details) -> None:
     audit_record(action=action, actor_id=actor_id, target_type="subscription", target_id=subscription_id, ip=ip,
                  details=details)
-    db.session.commit()
 
 
 def _check_reason(reason: str) -> None:
@@ -28,6 +28,7 @@ def _check_reason(reason: str) -> None:
         raise StaffActionRefused("The reason must be one line of text: no line breaks, tabs or control characters.")
 
 
+@use_case
 def staff_suspend(*, subscription_id: int, reason: str, actor_id: int, ip: str | None = None) -> None:
     if not reason.strip():
         raise StaffActionRefused("Give a reason: the customer's timeline and the audit log show it.")
@@ -36,11 +37,13 @@ def staff_suspend(*, subscription_id: int, reason: str, actor_id: int, ip: str |
     _audit("subscription.suspended", subscription_id, actor_id, ip, reason=reason.strip()[:500])
 
 
+@use_case
 def staff_resume(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
     subscriptions.subscription_resume(subscription_id=subscription_id)
     _audit("subscription.resumed", subscription_id, actor_id, ip)
 
 
+@use_case
 def staff_retry(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
     subscription = db.session.get(Subscription, subscription_id)
     if subscription.state != "provisioning_failed":
@@ -49,11 +52,13 @@ def staff_retry(*, subscription_id: int, actor_id: int, ip: str | None = None) -
     _audit("subscription.provisioning_retried", subscription_id, actor_id, ip)
 
 
+@use_case
 def staff_restart(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
     instance_restart_request(subscription_id=subscription_id)
     _audit("subscription.restarted", subscription_id, actor_id, ip)
 
 
+@use_case
 def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int, ip: str | None = None) -> None:
     if not 1 <= days <= 366:
         raise StaffActionRefused("Extend by 1 to 366 days.")
@@ -62,7 +67,6 @@ def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int,
     _check_reason(reason)
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
     if subscription.state in ("terminated", "cancelled", "pending_payment"):
-        db.session.rollback()
         raise StaffActionRefused(f"A {subscription.state.replace('_', ' ')} subscription cannot be extended.")
     start = subscription.current_period_end or utcnow()
     subscription.current_period_end = start + timedelta(days=days)
@@ -71,6 +75,7 @@ def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int,
     _audit("subscription.extended", subscription_id, actor_id, ip, days=days, reason=reason.strip()[:500])
 
 
+@use_case
 def staff_terminate(*, subscription_id: int, confirmation: str, actor_id: int, ip: str | None = None) -> None:
     subscription = db.session.get(Subscription, subscription_id)
     if confirmation.strip() != subscription.subdomain:

@@ -22,12 +22,13 @@ from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.billing.simulator import PaymentSimulator
 from portal.catalog.models import Plan
 from portal.extensions import db
-from portal.instances.events import instance_event_record
 from portal.links import absolute_url
-from portal.notifications.services import email_dispatch, email_queue, staff_alert, subscription_email
+from portal.notifications.services import email_queue, staff_alert, subscription_email
 from portal.subscriptions import services as subscriptions
+from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
+from portal.unit_of_work import use_case
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,13 @@ def unpaid_orders(user_id: int) -> int:
         Subscription.user_id == user_id, Subscription.state == "pending_payment"))
 
 
+@use_case(keep_on=(PaymentDeferred,))
 def checkout_start(*, user_id: int, plan_id: int, subdomain: str, settings: dict) -> Invoice:
-    """Create the order (subscription awaiting payment) and its invoice, then open a payment attempt.
+    """Create the order (subscription awaiting payment) and its invoice, then open a payment attempt: one transaction.
 
     The amount comes from the plan, here, never from a form. If Midtrans is down the order is kept
-    and PaymentDeferred names its invoice; paying can be tried again from there.
+    and PaymentDeferred names its invoice; paying can be tried again from there. If Midtrans refuses
+    the order, nothing of it is kept.
     """
     checkout_allowed(user_id=user_id)
     if unpaid_orders(user_id) >= current_app.config["MAX_UNPAID_ORDERS"]:
@@ -129,15 +132,16 @@ def _invoice_create(subscription: Subscription, plan: Plan, *, kind: str) -> Inv
     db.session.flush()
     invoice.order_id = _order_id(invoice)
     db.session.add(PaymentAttempt(invoice_id=invoice.id, order_id=invoice.order_id))
-    db.session.commit()
+    db.session.flush()
     return invoice
 
 
+@use_case(keep_on=(PaymentGatewayUnavailable,))
 def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
-    """A Snap transaction for the invoice: the current attempt if it has none yet, else a new one."""
+    """A Snap transaction for the invoice: the current attempt if it has none yet, else a new one.
+    With Midtrans unreachable the new attempt is kept (without a Snap page) and the error raised."""
     invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
     if invoice.state not in ("pending", "failed"):
-        db.session.rollback()
         raise CheckoutError("This invoice is already settled.")
     attempt = db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == invoice.order_id))
     if attempt.snap_redirect_url:  # used already: Midtrans never takes an order id twice
@@ -147,7 +151,6 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
     if invoice.state == "failed":
         invoice.state = "pending"  # a fresh try; a late payment of an old attempt still counts
     invoice.expires_at = utcnow() + timedelta(hours=current_app.config["INVOICE_EXPIRY_HOURS"])
-    db.session.commit()
     plan = invoice.subscription.plan
     user = invoice.user
     payload = {
@@ -167,7 +170,6 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
         raise
     attempt.snap_token, attempt.snap_redirect_url = snap.token or None, snap.redirect_url
     invoice.snap_token, invoice.snap_redirect_url = attempt.snap_token, attempt.snap_redirect_url
-    db.session.commit()
     return attempt
 
 
@@ -196,12 +198,16 @@ def _attempt_for_order(order_id: str) -> PaymentAttempt | None:
         invoice.joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
-def _kept(notification: PaymentNotification) -> None:
-    """Store a notification we are about to refuse (the caller rolls back whatever else was pending)."""
+class _Refused(NotificationRejected):
+    """A refusal after the signature and amount checks passed: the notification is stored all the same."""
+
+
+def _kept(notification: PaymentNotification, status: int, reason: str) -> _Refused:
     db.session.add(notification)
-    db.session.commit()
+    return _Refused(status, reason)
 
 
+@use_case(keep_on=(_Refused,))
 def notification_receive(payload) -> str:
     """Handle one Midtrans notification; returns what was done, or raises NotificationRejected.
 
@@ -237,20 +243,18 @@ def notification_receive(payload) -> str:
     try:
         confirmed = gateway().transaction_status(order_id)
     except (PaymentGatewayUnavailable, PaymentRejected) as exc:
-        _kept(notification)
-        raise NotificationRejected(503, f"status API unavailable: {exc}") from exc
+        raise _kept(notification, 503, f"status API unavailable: {exc}") from exc
     if confirmed is None:
-        _kept(notification)
-        raise NotificationRejected(409, "the status API does not know this order yet")
+        raise _kept(notification, 409, "the status API does not know this order yet")
     if _parse_amount(confirmed.get("gross_amount", "")) != Decimal(invoice.amount_idr):
-        _kept(notification)
-        raise NotificationRejected(409, "the status API reports another amount")
+        raise _kept(notification, 409, "the status API reports another amount")
     return invoice_apply_status(invoice_id=invoice.id, order_id=order_id,
                                 transaction_status=str(confirmed.get("transaction_status", "")),
                                 fraud_status=confirmed.get("fraud_status"),
                                 payment_type=confirmed.get("payment_type"), notification=notification)
 
 
+@use_case
 def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: str, fraud_status: str | None,
                          payment_type: str | None, notification: PaymentNotification | None = None) -> str:
     """Move the invoice forward under a row lock; act on a real change only (idempotent).
@@ -265,11 +269,8 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
         db.session.add(notification)
     target = payment_state(transaction_status, fraud_status)
     if target not in FORWARD[invoice.state]:
-        state = invoice.state
-        db.session.commit()  # releases the lock; nothing of the invoice changed
-        return f"unchanged ({state}, {transaction_status})"
+        return f"unchanged ({invoice.state}, {transaction_status})"
     if target == "failed" and order_id != invoice.order_id:
-        db.session.commit()
         return "unchanged (an older attempt failed)"  # the customer is paying with a newer one
     previous = invoice.state
     invoice.state = target
@@ -279,32 +280,26 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
         invoice.paid_at = utcnow()
         invoice.order_id = order_id
         _on_paid(invoice, previous)
-    else:
-        db.session.commit()
-        if target == "refunded":
-            _on_refunded(invoice, transaction_status)
+    elif target == "refunded":
+        _on_refunded(invoice, transaction_status)
     return f"{previous} -> {target}"
 
 
 def _on_paid(invoice: Invoice, previous: str) -> None:
-    """Queue the receipt, move the subscription, and commit it all with the paid invoice; then dispatch."""
+    """Queue the receipt and move the subscription, in the paid invoice's transaction."""
     subscription = invoice.subscription  # loaded with the attempt by notification_receive
-    receipt = email_queue(template="payment_receipt", recipient=invoice.user.email, user_id=invoice.user_id,
-                          key=f"receipt:{invoice.id}", context=receipt_context(invoice))
-    if receipt is not None:
-        db.session.flush()
-        db.session.expunge(receipt)  # keeps its id through the commit below: dispatching it reloads nothing
+    email_queue(template="payment_receipt", recipient=invoice.user.email, user_id=invoice.user_id,
+                key=f"receipt:{invoice.id}", context=receipt_context(invoice))
     if invoice.kind == "new" and subscription.state == "pending_payment":
-        # Locks the subscription (after the invoice, as every payment does) and commits the lot.
+        # Locks the subscription after the invoice, as every payment does.
         subscriptions.subscription_paid(subscription_id=subscription.id, period_days=invoice.period_days)
     elif invoice.kind == "renewal" and subscription.state not in ("terminated", "cancelled", "pending_payment"):
         subscription_renewal_paid(subscription_id=subscription.id, period_days=invoice.period_days)
-    else:  # staff_alert() commits the lot
+    else:
         staff_alert(key=f"paid-without-service:{invoice.id}",
                     title=f"Payment for invoice {invoice.number} needs a look",
                     message=f"It was paid while its subscription #{subscription.id} is {subscription.state}. "
                             f"Refund it or restore the service.")
-    email_dispatch(receipt)
 
 
 def _on_refunded(invoice: Invoice, transaction_status: str) -> None:
@@ -325,6 +320,7 @@ def receipt_context(invoice: Invoice) -> dict:
             "link": absolute_url("billing.receipt", invoice_id=invoice.id)}
 
 
+@use_case
 def subscription_renewal_paid(*, subscription_id: int, period_days: int, now: datetime | None = None) -> Subscription:
     """Extend from the later of now and the current end; lift a suspension for non-payment."""
     now = now or utcnow()
@@ -333,13 +329,13 @@ def subscription_renewal_paid(*, subscription_id: int, period_days: int, now: da
     subscription.current_period_end = start + timedelta(days=period_days)
     instance_event_record(subscription_id=subscription.id, kind="renewed",
                           message=f"Renewed until {subscription.current_period_end:%Y-%m-%d}.")
-    resume = subscription.state == "suspended" and subscription.suspension_reason == "non_payment"
-    db.session.commit()
-    if resume:
+    if subscription.state == "suspended" and subscription.suspension_reason == "non_payment":
+        # In the renewal's transaction: a paid renewal never stays on a suspended instance.
         subscriptions.subscription_resume(subscription_id=subscription.id)
     return subscription
 
 
+@use_case
 def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
     """The renewal invoice for a subscription: the open one if it exists, else a new one at today's price."""
     subscription = db.session.get(Subscription, subscription_id)
@@ -351,6 +347,15 @@ def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
     if open_invoice is not None:
         return open_invoice
     return _invoice_create(subscription, subscription.plan, kind="renewal")
+
+
+@use_case(keep_on=(PaymentGatewayUnavailable,))
+def renewal_payment_start(*, subscription_id: int) -> Invoice:
+    """The customer's "renew now": the renewal invoice and its payment attempt, in one transaction (the invoice
+    is kept when Midtrans is unreachable, to be paid later)."""
+    invoice = invoice_issue_renewal(subscription_id=subscription_id)
+    payment_attempt_start(invoice_id=invoice.id)
+    return invoice
 
 
 def _invoice_settle_from_gateway(invoice: Invoice) -> tuple[str | None, str | None]:
@@ -371,6 +376,7 @@ class RecheckFailed(Exception):
     pass
 
 
+@use_case
 def invoice_recheck(*, invoice_id: int, actor_id: int, ip: str | None = None) -> str:
     """Staff's "re-check with Midtrans": the status API decides, as for a webhook; audited."""
     invoice = db.session.get(Invoice, invoice_id)
@@ -379,22 +385,20 @@ def invoice_recheck(*, invoice_id: int, actor_id: int, ip: str | None = None) ->
     try:
         answer, result = _invoice_settle_from_gateway(invoice)
     except (PaymentGatewayUnavailable, PaymentRejected) as exc:
-        db.session.rollback()
         raise RecheckFailed(f"Midtrans could not be asked: {exc}") from exc
     audit_record(action="invoice.rechecked", actor_id=actor_id, target_type="invoice", target_id=invoice_id, ip=ip,
                  details={"answer": answer, "result": result})
-    db.session.commit()
     if answer is None:
         return "Midtrans has no final status for this invoice yet (still pending, or unknown to it)."
     return f"Midtrans says {answer}: {result}."
 
 
+@use_case
 def notification_rejection_record(*, status: int, reason: str, order_id: str | None, ip: str | None) -> None:
     """A refused webhook call is a security event: staff see it in the audit log."""
     readable = (order_id or "").encode("utf-8", "replace").decode().replace("\x00", "")[:64]
     audit_record(action="payment.notification_rejected", actor_id=None, target_type="order",
                  target_id=readable or None, ip=ip, details={"status": status, "reason": reason[:200]})
-    db.session.commit()
 
 
 def invoices_sync(*, older_than: timedelta | None = None, now: datetime | None = None) -> dict:

@@ -11,6 +11,7 @@ from portal.billing.models import SimulatedTransaction
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.timestamps import utcnow
+from portal.unit_of_work import after_commit, use_case
 
 # What the simulator page offers, as (transaction_status, fraud_status, payment_type).
 OUTCOMES = {
@@ -81,14 +82,15 @@ def notification_body(*, order_id: str, transaction_status: str, fraud_status: s
     return body
 
 
+@use_case
 def simulator_record(*, order_id: str, outcome: str, amount_idr: int) -> None:
-    """Remember the chosen outcome (the status API will answer it) before the notification goes out."""
+    """Remember the chosen outcome (the status API will answer it); the notification goes out after the commit."""
     transaction_status, fraud_status, payment_type = OUTCOMES[outcome]
     row = db.session.get(SimulatedTransaction, order_id) or SimulatedTransaction(order_id=order_id)
     row.transaction_status, row.fraud_status, row.payment_type = transaction_status, fraud_status, payment_type
     row.gross_amount_idr = amount_idr
     db.session.merge(row)
-    db.session.commit()
+    after_commit("billing.simulator_notify", order_id=order_id)
 
 
 def simulator_notify(*, order_id: str) -> int:

@@ -1,9 +1,12 @@
-"""Billing tasks: the lost-webhook sync, and the simulator's notification sent like Midtrans sends one."""
+"""Billing tasks: the lost-webhook sync, renewal invoices, unpaid orders, the monthly revenue summary, and the
+simulator's notification sent like Midtrans sends one."""
 from huey import crontab
 
-from portal.billing import services, simulator
+from portal.billing import renewals, services, simulator
+from portal.billing.revenue import revenue_summary_send
 from portal.jobs.services import job_run
 from portal.tasks import periodic_task, task
+from portal.unit_of_work import follow_up_handler
 
 
 @periodic_task(crontab(minute="*/5"))
@@ -11,6 +14,24 @@ def invoices_sync() -> dict:
     return job_run("payment-sync", services.invoices_sync).result
 
 
+@periodic_task(crontab(minute="5"))
+def renewals_issue() -> dict:
+    return job_run("renewals", renewals.renewals_issue).result
+
+
+@periodic_task(crontab(minute="25"))
+def unpaid_orders_cancel() -> dict:
+    return job_run("unpaid-orders", renewals.unpaid_orders_cancel).result
+
+
+@periodic_task(crontab(minute="0", hour="6", day="1"))
+def revenue_summary() -> dict:
+    return job_run("revenue-summary", revenue_summary_send).result
+
+
 @task(retries=3, retry_delay=2)
 def simulator_send_notification(order_id: str) -> int:
     return simulator.simulator_notify(order_id=order_id)
+
+
+follow_up_handler("billing.simulator_notify", lambda *, order_id: simulator_send_notification(order_id))

@@ -7,11 +7,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.accounts.services import EmailNotVerified
 from portal.billing import selectors, services, simulator
-from portal.billing import tasks as billing_tasks
 from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulated
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
-from portal.extensions import csrf, db, limiter
+from portal.extensions import csrf, limiter
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.security import body_checked_by_view
 from portal.subscriptions.selectors import subdomain_taken
@@ -113,8 +112,7 @@ def retry(invoice_id: int):
 def renew(subscription_id: int):
     subscription = selectors.subscription_for(user_id=current_user.id, subscription_id=subscription_id) or abort(404)
     try:
-        invoice = services.invoice_issue_renewal(subscription_id=subscription.id)
-        services.payment_attempt_start(invoice_id=invoice.id)
+        invoice = services.renewal_payment_start(subscription_id=subscription.id)
     except PaymentGatewayUnavailable:
         flash(GATEWAY_DOWN, "warning")
         return redirect_after_post(url_for("billing.index"))
@@ -151,7 +149,6 @@ def simulator_page(order_id: str):
         if outcome not in simulator.OUTCOMES:
             abort(400)
         simulator.simulator_record(order_id=order_id, outcome=outcome, amount_idr=int(invoice.amount_idr))
-        billing_tasks.simulator_send_notification(order_id)
         return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
     return render_page("billing/simulator.html", invoice=invoice, order_id=order_id, outcomes=simulator.OUTCOME_WORDS)
 
@@ -183,7 +180,6 @@ def midtrans_notification():
     try:
         result = services.notification_receive(payload)
     except services.NotificationRejected as rejected:
-        db.session.rollback()
         log.warning("payment notification refused (%s): %s", rejected.status, rejected.reason)
         order_id = payload.get("order_id") if isinstance(payload, dict) else None
         services.notification_rejection_record(status=rejected.status, reason=rejected.reason, ip=client_ip(),

@@ -5,8 +5,10 @@ from portal.audit.services import audit_record
 from portal.catalog.models import Plan, Service
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
+from portal.unit_of_work import use_case
 
 
+@use_case
 def catalog_seed(*, templates: dict[str, ServiceTemplate]) -> dict[str, int]:
     """Create the services and plans the templates describe; idempotent.
 
@@ -38,7 +40,6 @@ def catalog_seed(*, templates: dict[str, ServiceTemplate]) -> dict[str, int]:
                                 storage_gb=spec.storage_gb, price_idr=spec.price_idr,
                                 period_days=spec.period_days, active=True))
             counts["plans_created"] += 1
-    db.session.commit()
     return counts
 
 
@@ -50,6 +51,7 @@ class CatalogChangeRefused(Exception):
 MAX_PRICE_IDR = 100_000_000
 
 
+@use_case
 def plan_update(*, plan_id: int, price_idr: int, active: bool, actor_id: int, ip: str | None = None) -> Plan:
     """Staff change a plan's price or availability. Existing subscriptions keep running and renew on
     the plan; a new price applies to invoices issued from now on; an inactive plan is no longer sold."""
@@ -62,5 +64,4 @@ def plan_update(*, plan_id: int, price_idr: int, active: bool, actor_id: int, ip
     if before != after:
         audit_record(action="plan.updated", actor_id=actor_id, target_type="plan", target_id=plan.id, ip=ip,
                      details={"before": before, "after": after})
-    db.session.commit()
     return plan

@@ -6,11 +6,10 @@ from flask import current_app
 
 from portal.audit.services import audit_record
 from portal.catalog.selectors import template_for
-from portal.extensions import db
-from portal.instances.rollouts import instance_rollout_start
-from portal.provisioning import tasks as provisioning_tasks
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
 from portal.provisioning.services import instance_target
+from portal.subscriptions.rollouts import instance_rollout_start
+from portal.unit_of_work import after_commit, use_case
 
 MAX_LOG_LINES = 2000
 MAX_LINE_CHARS = 2000
@@ -70,6 +69,7 @@ def instance_log(*, subscription, component: str, tail: int = 100, previous: boo
     return result
 
 
+@use_case
 def instance_credentials(*, subscription, actor_id: int, ip: str | None) -> list[tuple[str, str]]:
     """The generated secrets a customer may see, read from the cluster; every reveal is audited."""
     template = template_for(subscription.plan.service.slug)
@@ -80,12 +80,11 @@ def instance_credentials(*, subscription, actor_id: int, ip: str | None) -> list
         values = cluster_for(current_app.config).read_secret(names.namespace, names.object("secrets")) or {}
     audit_record(action="instance.credentials_revealed", actor_id=actor_id, target_type="subscription",
                  target_id=subscription.id, ip=ip, details={"keys": [s.name for s in visible]})
-    db.session.commit()
     return [(s.label or s.name, values.get(s.name, "")) for s in visible if s.name in values]
 
 
+@use_case
 def instance_restart_request(*, subscription_id: int) -> None:
     """Record the customer's request (timeline and rollout) at once, then let a worker restart the instance."""
     instance_rollout_start(subscription_id=subscription_id, kind="restart")
-    db.session.commit()
-    provisioning_tasks.restart_instance(subscription_id)
+    after_commit("instance.restart", subscription_id=subscription_id)

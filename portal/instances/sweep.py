@@ -10,19 +10,20 @@ from flask import current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import joinedload
 
-from portal.accounts.models import User
 from portal.catalog.models import Plan, Service
 from portal.catalog.selectors import template_for
 from portal.extensions import db
-from portal.instances.events import instance_event_record
 from portal.instances.models import InstanceStatus, ResourceSample
-from portal.instances.rollouts import ROLLOUT_DONE
 from portal.links import absolute_url
-from portal.notifications.services import email_dispatch, email_queue
+from portal.notifications.selectors import staff_alert_recipients
+from portal.notifications.services import email_queue, subscription_email_context
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import services as subscriptions
+from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.rollouts import ROLLOUT_DONE
 from portal.timestamps import utcnow
+from portal.unit_of_work import use_case
 
 WATCHED_STATES = ("provisioning", "active", "provisioning_failed")
 # Container trouble in words a customer understands.
@@ -170,6 +171,18 @@ def _sweep() -> SweepResult:
             watched = _watched_rows()
         finally:
             pods = listing.result()  # the cluster's error, if any, is the sweep's
+    result, to_activate, went_down, now = _statuses_record(gateway, pods, watched)
+    for subscription_id in to_activate:
+        if _activate(subscription_id):
+            result.activated.append(subscription_id)
+    if went_down:
+        _tell_down(went_down, now)
+    return result
+
+
+@use_case
+def _statuses_record(gateway, pods: list[dict], watched: list) -> tuple:
+    """Write what changed of every watched instance (status rows, events, usage samples): one transaction."""
     result = SweepResult(pods=len(pods))
     by_subscription: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for pod in pods:
@@ -232,13 +245,7 @@ def _sweep() -> SweepResult:
     if _sample_due(now) and _record_usage(gateway, {str(i) for i in seen}, now):
         db.session.execute(update(InstanceStatus).where(InstanceStatus.subscription_id.in_(seen))
                            .values(last_seen_at=now).execution_options(synchronize_session=False))
-    db.session.commit()
-    for subscription_id in to_activate:
-        if _activate(subscription_id):
-            result.activated.append(subscription_id)
-    if went_down:
-        _tell_down(went_down, now)
-    return result
+    return result, to_activate, went_down, now
 
 
 def _grouped_by_keys(rows: list[dict]) -> dict[tuple, list[dict]]:
@@ -259,50 +266,27 @@ def _sample_due(now) -> bool:
     return (now - newest).total_seconds() >= interval * 0.9
 
 
+@use_case
 def _tell_down(went_down: list[tuple[int, str | None]], now) -> None:
-    """The customer and staff hear once per outage (the key holds the moment it began).
-
-    Every alert of the sweep is queued in one transaction, then dispatched; the subscriptions are loaded in one
-    query, only for the instances that went down.
-    """
-    config = current_app.config
+    """The customer and staff hear once per outage (the key holds the moment it began): every alert of the
+    sweep in one transaction, the subscriptions loaded in one query, only for the instances that went down."""
     subscriptions_by_id = {s.id: s for s in db.session.scalars(
         select(Subscription).where(Subscription.id.in_([sid for sid, _ in went_down]))
         .options(joinedload(Subscription.user), joinedload(Subscription.plan).joinedload(Plan.service)))}
-    staff = {u.email: u.id for u in db.session.scalars(
-        select(User).where(User.is_staff.is_(True), User.disabled.is_(False)))}
-    if config.get("STAFF_ALERT_EMAIL"):
-        staff.setdefault(config["STAFF_ALERT_EMAIL"], None)
-    with db.session.no_autoflush:  # each email_queue() looks its key up: no flush of the previous one first
-        queued = [email for email in _queue_down_alerts(went_down, subscriptions_by_id, staff, now) if email]
-    db.session.flush()
-    for email in queued:  # detached with their ids, so dispatching them after the commit reloads nothing
-        db.session.expunge(email)
-    db.session.commit()
-    email_dispatch(*queued)
-
-
-def _queue_down_alerts(went_down, subscriptions_by_id, staff, now) -> list:
-    config = current_app.config
-    queued = []
+    staff = staff_alert_recipients()
     for subscription_id, problem in went_down:
         subscription = subscriptions_by_id.get(subscription_id)
         if subscription is None:
             continue
         key = f"instance-down:{subscription.id}:{now:%Y%m%d%H%M}"
         words = problem or "It stopped answering its health check."
-        # The context subscription_email() would give (it commits per email, hence not called here).
-        queued.append(email_queue(
-            template="instance_down", recipient=subscription.user.email, user_id=subscription.user_id, key=key,
-            context={"name": subscription.user.name, "app_name": subscription.plan.service.name,
-                     "plan_name": subscription.plan.name,
-                     "address": f"{subscription.subdomain}.{config['K8S_CLUSTER_DOMAIN']}",
-                     "link": absolute_url("instances.show", subscription_id=subscription.id), "problem": words}))
+        email_queue(template="instance_down", recipient=subscription.user.email, user_id=subscription.user_id, key=key,
+                    context={**subscription_email_context(subscription), "problem": words,
+                             "link": absolute_url("instances.show", subscription_id=subscription.id)})
         title = f"Instance down: {subscription.subdomain} (#{subscription.id})"
-        queued += [email_queue(template="staff_alert", recipient=address, user_id=user_id, key=f"{key}:{address}",
-                               context={"title": title, "message": words})
-                   for address, user_id in staff.items()]
-    return queued
+        for address, user_id in staff.items():
+            email_queue(template="staff_alert", recipient=address, user_id=user_id, key=f"{key}:{address}",
+                        context={"title": title, "message": words})
 
 
 def _rollout_outcome(gateway, row, ready: bool, now) -> str:
@@ -391,15 +375,14 @@ def _record_usage(gateway, watched_ids: set[str], now) -> int:
     return len(usage)
 
 
+@use_case
 def _activate(subscription_id: int) -> bool:
     subscription = subscriptions.subscription_activate(subscription_id=subscription_id)
     if subscription is None:
         return False
     url = f"https://{subscription.subdomain}.{current_app.config['K8S_CLUSTER_DOMAIN']}"
-    email = email_queue(template="instance_ready", recipient=subscription.user.email, user_id=subscription.user_id,
+    email_queue(template="instance_ready", recipient=subscription.user.email, user_id=subscription.user_id,
                         key=f"instance-ready:{subscription.id}:{int(subscription.state_changed_at.timestamp())}",
                         context={"name": subscription.user.name, "app_name": subscription.plan.service.name,
                                  "url": url, "dashboard": absolute_url("home.index")})
-    db.session.commit()
-    email_dispatch(email)
     return True

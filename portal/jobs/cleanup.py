@@ -8,8 +8,10 @@ from portal.extensions import db
 from portal.instances.models import InstanceEvent, ResourceSample
 from portal.notifications.models import Email
 from portal.timestamps import utcnow
+from portal.unit_of_work import use_case
 
 
+@use_case
 def data_cleanup(now: datetime | None = None) -> dict:
     now = now or utcnow()
     config = current_app.config
@@ -22,5 +24,4 @@ def data_cleanup(now: datetime | None = None) -> dict:
         Email.state == "sent", Email.body_html.is_not(None),
         Email.sent_at < now - timedelta(days=config["EMAIL_BODY_RETENTION_DAYS"])).values(
         body_html=None, body_text=None, context={})).rowcount
-    db.session.commit()
     return {"events": events, "samples": samples, "email_bodies": bodies}

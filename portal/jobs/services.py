@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.jobs.models import JobRun, TaskFailure
 from portal.tasks import lock
 from portal.timestamps import utcnow
+from portal.unit_of_work import atomic
 
 log = logging.getLogger(__name__)
 
@@ -22,25 +23,26 @@ def job_run(name: str, work: Callable[[], dict]) -> JobRun:
     run = JobRun(name=name, started_at=utcnow(), outcome="running", result={})
     try:
         with lock(f"job:{name}", seconds=current_app.config["JOB_LOCK_SECONDS"]):
-            db.session.add(run)
-            db.session.commit()
+            with atomic():  # the run shows as running while the work goes on in transactions of its own
+                db.session.add(run)
             try:
                 result = work() or {}
             except Exception as exc:
                 db.session.rollback()
                 log.exception("job %s failed", name)
-                run = db.session.merge(run)
-                run.outcome, run.error, run.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], utcnow()
-                db.session.commit()
+                with atomic():
+                    run = db.session.merge(run)
+                    run.outcome, run.error, run.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], utcnow()
                 raise
     except TaskLockedException:
-        run.outcome, run.finished_at, run.result = "skipped", utcnow(), {"reason": "the previous run is still going"}
-        db.session.add(run)
-        db.session.commit()
+        with atomic():
+            run.outcome, run.finished_at = "skipped", utcnow()
+            run.result = {"reason": "the previous run is still going"}
+            db.session.add(run)
         return run
-    run = db.session.merge(run)
-    run.outcome, run.result, run.finished_at = "ok", result, utcnow()
-    db.session.commit()
+    with atomic():
+        run = db.session.merge(run)
+        run.outcome, run.result, run.finished_at = "ok", result, utcnow()
     return run
 
 

@@ -1,9 +1,8 @@
-"""Housekeeping and reporting jobs."""
+"""Housekeeping jobs, and the record of tasks that fail."""
 from huey import crontab
 from huey.signals import SIGNAL_ERROR
 
 from portal.jobs.cleanup import data_cleanup
-from portal.jobs.revenue import revenue_summary_send
 from portal.jobs.services import job_run, task_failure_record
 from portal.tasks import huey, in_app_context, periodic_task
 
@@ -11,11 +10,6 @@ from portal.tasks import huey, in_app_context, periodic_task
 @periodic_task(crontab(minute="40", hour="3"))
 def cleanup() -> dict:
     return job_run("cleanup", data_cleanup).result
-
-
-@periodic_task(crontab(minute="0", hour="6", day="1"))
-def revenue_summary() -> dict:
-    return job_run("revenue-summary", revenue_summary_send).result
 
 
 @huey.signal(SIGNAL_ERROR)

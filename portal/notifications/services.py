@@ -10,10 +10,11 @@ from portal.audit.services import audit_record
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications import mailer
-from portal.notifications import tasks as email_tasks
 from portal.notifications.models import Email
+from portal.notifications.selectors import staff_alert_recipients
 from portal.rendering import DEFAULT_CUSTOMER_ZONE
 from portal.timestamps import utcnow
+from portal.unit_of_work import after_commit, use_case
 
 TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "signup_existing", "email_change_attempt",
              "staff_alert", "instance_ready",
@@ -31,10 +32,8 @@ class EmailDeliveryDeferred(Exception):
 
 def email_queue(*, template: str, recipient: str, context: dict, key: str,
                 user_id: int | None = None) -> Email | None:
-    """Add an email to the caller's transaction unless one with this key exists (then None).
-
-    The caller commits, then hands the result to email_dispatch.
-    """
+    """Add an email to the caller's transaction unless one with this key exists (then None); it is sent
+    once that transaction commits, and never if it rolls back."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown email template {template!r}")
     if db.session.scalar(select(Email.id).where(Email.idempotency_key == key)) is not None:
@@ -42,14 +41,9 @@ def email_queue(*, template: str, recipient: str, context: dict, key: str,
     email = Email(template=template, recipient=recipient, context=context,
                   idempotency_key=key, user_id=user_id, state="queued", attempts=0)
     db.session.add(email)
+    db.session.flush()
+    after_commit("email.send", email_id=email.id)
     return email
-
-
-def email_dispatch(*emails: Email | None) -> None:
-    """Enqueue delivery of committed outbox rows."""
-    for email in emails:
-        if email is not None:
-            email_tasks.email_send(email.id)
 
 
 def recipient_zone(user_id: int | None) -> str:
@@ -76,6 +70,7 @@ def email_render(email: Email) -> None:
     email.subject, email.body_text, email.body_html = email_parts(email)
 
 
+@use_case(keep_on=(EmailDeliveryDeferred,))
 def email_deliver(*, email_id: int) -> str:
     """Render and send one queued email; returns its state afterwards.
 
@@ -85,12 +80,10 @@ def email_deliver(*, email_id: int) -> str:
     """
     email = db.session.get(Email, email_id, with_for_update=True, populate_existing=True)
     if email is None or email.state != "queued":
-        db.session.rollback()
         return email.state if email else "missing"
     if email.body_html is None:
         email_render(email)
     if not mailer.mail_server_configured():
-        db.session.commit()
         return "queued"
     email.attempts += 1
     try:
@@ -101,31 +94,28 @@ def email_deliver(*, email_id: int) -> str:
         attempts = email.attempts
         if attempts >= current_app.config["EMAIL_MAX_ATTEMPTS"]:
             email.state = "failed"
-            db.session.commit()
             return "failed"
-        db.session.commit()
         delay = current_app.config["EMAIL_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
         raise EmailDeliveryDeferred(email.last_error, delay) from exc
     email.state = "sent"
     email.sent_at = utcnow()
     email.last_error = None
-    db.session.commit()
     return "sent"
 
 
+@use_case
 def email_resend(*, email_id: int, actor_id: int | None = None) -> Email:
     """Send a failed email again (staff), from a fresh count of attempts."""
     email = db.session.get(Email, email_id, with_for_update=True, populate_existing=True)
     if email.state != "failed":
-        db.session.rollback()
         raise ValueError("Only a failed email can be sent again.")
     email.state, email.attempts, email.last_error = "queued", 0, None
     audit_record(action="email.resent", actor_id=actor_id, target_type="email", target_id=email.id)
-    db.session.commit()
-    email_dispatch(email)
+    after_commit("email.send", email_id=email.id)
     return email
 
 
+@use_case
 def outbox_requeue(*, older_than: timedelta | None = None) -> int:
     """Enqueue delivery again for emails still queued (a lost task, or a mail server added later)."""
     if not mailer.mail_server_configured():
@@ -135,34 +125,31 @@ def outbox_requeue(*, older_than: timedelta | None = None) -> int:
     cutoff = utcnow() - older_than
     ids = db.session.scalars(
         select(Email.id).where(Email.state == "queued", Email.created_at < cutoff).limit(500)).all()
-    db.session.rollback()
     for email_id in ids:
-        email_tasks.email_send(email_id)
+        after_commit("email.send", email_id=email_id)
     return len(ids)
 
 
 def staff_alert(*, key: str, title: str, message: str) -> int:
-    """Email every active staff member (and STAFF_ALERT_EMAIL) once per key; returns how many were queued."""
-    recipients = {u.email: u.id for u in db.session.scalars(
-        select(User).where(User.is_staff.is_(True), User.disabled.is_(False)))}
-    if current_app.config.get("STAFF_ALERT_EMAIL"):
-        recipients.setdefault(current_app.config["STAFF_ALERT_EMAIL"], None)
+    """Email every active staff member (and STAFF_ALERT_EMAIL) once per key, in the caller's transaction;
+    returns how many were queued."""
     queued = [email_queue(template="staff_alert", recipient=address, user_id=user_id, key=f"{key}:{address}",
                           context={"title": title, "message": message})
-              for address, user_id in recipients.items()]
-    db.session.commit()
-    email_dispatch(*queued)
+              for address, user_id in staff_alert_recipients().items()]
     return sum(1 for email in queued if email is not None)
 
 
+def subscription_email_context(subscription) -> dict:
+    """What every email about a subscription says of it."""
+    return {"name": subscription.user.name, "app_name": subscription.plan.service.name,
+            "plan_name": subscription.plan.name,
+            "address": f"{subscription.subdomain}.{current_app.config['K8S_CLUSTER_DOMAIN']}",
+            "link": absolute_url("home.index")}
+
+
 def subscription_email(subscription, template: str, key: str, **context) -> bool:
-    """Queue one email about a subscription to its owner, once per key; True when it was new."""
-    config = current_app.config
+    """Queue one email about a subscription to its owner, once per key, in the caller's transaction;
+    True when it was new."""
     email = email_queue(template=template, recipient=subscription.user.email, user_id=subscription.user_id, key=key,
-                        context={"name": subscription.user.name, "app_name": subscription.plan.service.name,
-                                 "plan_name": subscription.plan.name,
-                                 "address": f"{subscription.subdomain}.{config['K8S_CLUSTER_DOMAIN']}",
-                                 "link": absolute_url("home.index"), **context})
-    db.session.commit()
-    email_dispatch(email)
+                        context={**subscription_email_context(subscription), **context})
     return email is not None

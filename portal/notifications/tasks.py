@@ -5,6 +5,7 @@ from huey.exceptions import RetryTask
 from portal.jobs.services import job_run
 from portal.notifications import services
 from portal.tasks import periodic_task, task
+from portal.unit_of_work import follow_up_handler
 
 
 @task()
@@ -14,6 +15,9 @@ def email_send(email_id: int) -> str:
     except services.EmailDeliveryDeferred as exc:
         # The outbox row counts attempts and caps them; Huey only waits the backoff.
         raise RetryTask(str(exc), delay=exc.delay) from exc
+
+
+follow_up_handler("email.send", lambda *, email_id: email_send(email_id))
 
 
 @periodic_task(crontab(minute="*/5"))

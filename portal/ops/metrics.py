@@ -11,12 +11,16 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY
 from sqlalchemy import func, select
 
+from portal.extensions import db
+from portal.notifications.models import Email
+from portal.subscriptions import metrics as subscription_metrics  # noqa: F401  (registers the setup-time histogram)
+from portal.subscriptions.models import Subscription
+from portal.tasks import huey
+
 REQUESTS = Counter("portal_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
 LATENCY = Histogram("portal_http_request_duration_seconds", "Time to answer an HTTP request", ["route"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0))
 WEBHOOKS = Counter("portal_webhook_notifications_total", "Midtrans notifications by outcome", ["outcome"])
-PROVISIONING = Histogram("portal_provisioning_duration_seconds", "From payment to a running instance",
-                         buckets=(5, 10, 20, 30, 60, 120, 300, 600, 1800))
 
 
 def webhook_outcome(status: int) -> str:
@@ -29,11 +33,6 @@ class BusinessCollector:
     """Figures read from the database and the queue when Prometheus scrapes (cheap aggregate queries)."""
 
     def collect(self):
-        from portal.extensions import db
-        from portal.notifications.models import Email
-        from portal.subscriptions.models import Subscription
-        from portal.tasks import huey
-
         subscriptions = GaugeMetricFamily("portal_subscriptions", "Subscriptions by state", labels=["state"])
         for state, count in db.session.execute(select(Subscription.state, func.count()).group_by(Subscription.state)):
             subscriptions.add_metric([state], count)

@@ -14,11 +14,8 @@ from portal.catalog.parameters import secrets_generate, settings_defaults
 from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
-from portal.instances.events import instance_event_record
 from portal.instances.models import InstanceEvent
-from portal.instances.rollouts import instance_rollout_applied, instance_rollout_failed
-from portal.links import absolute_url
-from portal.notifications.services import staff_alert, subscription_email
+from portal.notifications.services import staff_alert
 from portal.provisioning.cluster import (
     INSTANCE_KINDS,
     MANAGED_SELECTOR,
@@ -35,9 +32,11 @@ from portal.provisioning.manifests import (
     namespace_manifests,
 )
 from portal.provisioning.models import Node
-from portal.subscriptions import services as subscriptions
+from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.rollouts import instance_rollout_applied, instance_rollout_failed
 from portal.timestamps import utcnow
+from portal.unit_of_work import after_commit, atomic, use_case
 
 # States in which a subscription's plan counts toward its namespace's quota.
 HOLDS_RESOURCES = ("provisioning", "provisioning_failed", "active", "suspended")
@@ -103,8 +102,8 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
     target = instance_target(subscription)
     gateway = cluster()
     if subscription.namespace != target.names.namespace or subscription.instance_name != target.names.instance:
-        subscription.namespace, subscription.instance_name = target.names.namespace, target.names.instance
-        db.session.commit()
+        with atomic():
+            subscription.namespace, subscription.instance_name = target.names.namespace, target.names.instance
     namespace_objects = _namespace_manifests(target)
     for manifest in namespace_objects[:1]:
         gateway.apply(manifest)  # the namespace first: the secret lookup below needs it
@@ -121,8 +120,11 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
         for manifest in by_step[step]:
             gateway.apply(manifest)
         if record_steps:
-            instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
-            db.session.commit()
+            # Each step is its own transaction, so the customer watches the setup progress.
+            with atomic():
+                instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
+                if step == STEPS[-1][0]:
+                    after_commit("instances.watch")  # the sweep watches the new pods come up
 
 
 def instances_reconcile() -> dict:
@@ -147,12 +149,12 @@ def instances_reconcile() -> dict:
                    or present[name]["spec"]["template"]["spec"]["containers"][0].get("image") != component.image]
         if drifted:
             _apply(subscription, record_steps=False)
-            instance_event_record(subscription_id=subscription.id, kind="reconciled", level="warning",
-                                  message="Restored what was missing or changed in the cluster: "
-                                          f"{', '.join(sorted(drifted))}.")
-            audit_record(action="cluster.reconciled", actor_id=None, target_type="subscription",
-                         target_id=subscription.id, details={"objects": sorted(drifted)})
-            db.session.commit()
+            with atomic():
+                instance_event_record(subscription_id=subscription.id, kind="reconciled", level="warning",
+                                      message="Restored what was missing or changed in the cluster: "
+                                              f"{', '.join(sorted(drifted))}.")
+                audit_record(action="cluster.reconciled", actor_id=None, target_type="subscription",
+                             target_id=subscription.id, details={"objects": sorted(drifted)})
             outcome["reapplied"] += 1
     outcome.update(_interrupted_work_resume(workloads))
     unknown = []
@@ -167,25 +169,25 @@ def instances_reconcile() -> dict:
             continue
         namespace = items[0]["metadata"]["namespace"]
         deleted = gateway.delete_by_label(namespace, f"portal/subscription={subscription_id}")
-        audit_record(action="cluster.orphan_deleted", actor_id=None, target_type="subscription",
-                     target_id=subscription_id, details={"namespace": namespace, "objects": deleted})
-        db.session.commit()
+        with atomic():
+            audit_record(action="cluster.orphan_deleted", actor_id=None, target_type="subscription",
+                         target_id=subscription_id, details={"namespace": namespace, "objects": deleted})
         outcome["orphans_deleted"] += 1
     if unknown:
-        staff_alert(key=f"unknown-instances:{','.join(sorted(unknown))}",
-                    title="Instances in the cluster that the portal does not know",
-                    message="These portal-labelled workloads have no subscription in the database and were left "
-                            f"alone: {', '.join(sorted(unknown))}. If a backup was restored, re-create their "
-                            "subscriptions; otherwise delete them by hand.")
+        with atomic():
+            staff_alert(key=f"unknown-instances:{','.join(sorted(unknown))}",
+                        title="Instances in the cluster that the portal does not know",
+                        message="These portal-labelled workloads have no subscription in the database and were "
+                                f"left alone: {', '.join(sorted(unknown))}. If a backup was restored, re-create "
+                                "their subscriptions; otherwise delete them by hand.")
     outcome["unknown_kept"] = len(unknown)
     return outcome
 
 
+@use_case
 def _interrupted_work_resume(workloads: dict[str, list[dict]]) -> dict:
     """Work whose task was lost (a worker killed mid-way, a queue restarted) is queued again: a setup
     with no progress for PROVISION_STALE_MINUTES, and a suspended instance whose workloads still run."""
-    from portal.provisioning import tasks  # tasks import this module
-
     stale_before = utcnow() - timedelta(minutes=current_app.config["PROVISION_STALE_MINUTES"])
     last_progress = select(func.max(InstanceEvent.created_at)).where(
         InstanceEvent.subscription_id == Subscription.id).scalar_subquery()
@@ -199,29 +201,17 @@ def _interrupted_work_resume(workloads: dict[str, list[dict]]) -> dict:
     for subscription_id in stuck:
         instance_event_record(subscription_id=subscription_id, kind="resumed", level="warning",
                               message="Setup was interrupted; picking it up again.")
-    db.session.commit()
-    for subscription_id in stuck:
-        tasks.provision_instance(subscription_id)
+        after_commit("instance.provision", subscription_id=subscription_id)
     for subscription_id in running:
-        tasks.suspend_instance(subscription_id)
+        after_commit("instance.suspend", subscription_id=subscription_id)
     return {"resumed": len(stuck), "resuspended": len(running)}
-
-
-def instance_provision_failed(*, subscription_id: int, reason: str) -> None:
-    """Give up: the subscription shows the reason and staff are told."""
-    subscription = subscriptions.subscription_provisioning_failed(subscription_id=subscription_id, reason=reason)
-    if subscription is not None:
-        key = f"provisioning-failed:{subscription.id}:{int(subscription.state_changed_at.timestamp())}"
-        staff_alert(key=key, title=f"Provisioning failed for subscription #{subscription.id}",
-                    message=f"{subscription.subdomain}: {reason}")
-        subscription_email(subscription, "provisioning_failed", key=key,
-                           link=absolute_url("instances.show", subscription_id=subscription.id))
 
 
 def _workloads(target: InstanceTarget) -> list[tuple[str, str]]:
     return [(component.kind, target.names.object(component.name)) for component in target.template.components]
 
 
+@use_case
 def instance_restart(*, subscription_id: int) -> None:
     """Rollout-restart every workload of the instance (new pods; the data stays)."""
     subscription = _load(subscription_id)
@@ -230,9 +220,10 @@ def instance_restart(*, subscription_id: int) -> None:
     for kind, name in _workloads(target):
         cluster().restart(target.names.namespace, kind, name, at)
     instance_rollout_applied(subscription_id=subscription.id, kind="restart")
-    db.session.commit()
+    after_commit("instances.watch")
 
 
+@use_case
 def instance_settings_apply(*, subscription_id: int) -> str:
     """Apply a running instance's changed settings (its pods roll); "skipped" unless it is active."""
     subscription = _load(subscription_id)
@@ -240,20 +231,21 @@ def instance_settings_apply(*, subscription_id: int) -> str:
         return "skipped"
     _apply(subscription, record_steps=False)
     instance_rollout_applied(subscription_id=subscription.id, kind="settings")
-    db.session.commit()
+    after_commit("instances.watch")
     return "applied"
 
 
+@use_case
 def instance_rollout_give_up(*, subscription_id: int, reason: str) -> None:
     """A restart or settings change the cluster refused: the customer reads why, staff are told."""
     kind = instance_rollout_failed(subscription_id=subscription_id, reason=reason)
     subscription = _load(subscription_id)
-    db.session.commit()
     staff_alert(key=f"rollout-failed:{subscription_id}:{utcnow():%Y%m%d%H%M}",
                 title=f"{'Settings change' if kind == 'settings' else 'Restart'} failed for subscription "
                       f"#{subscription_id}", message=f"{subscription.subdomain}: {reason}")
 
 
+@use_case
 def instance_suspend(*, subscription_id: int) -> None:
     """Scale to zero and take the ingress out: nothing served, nothing lost."""
     subscription = _load(subscription_id)
@@ -269,9 +261,9 @@ def instance_suspend(*, subscription_id: int) -> None:
     gateway.delete("networking.k8s.io/v1", "Ingress", target.names.namespace, target.names.instance)
     instance_event_record(subscription_id=subscription.id, kind="step.suspended",
                           message="Instance stopped and taken offline; your data is kept.")
-    db.session.commit()
 
 
+@use_case
 def instance_terminate(*, subscription_id: int) -> int:
     """Delete the instance's objects; then its namespace when nothing else of the customer's is in it."""
     subscription = _load(subscription_id)
@@ -289,7 +281,6 @@ def instance_terminate(*, subscription_id: int) -> int:
         gateway.delete_namespace(target.names.namespace)
     instance_event_record(subscription_id=subscription.id, kind="step.terminated",
                           message=f"Instance deleted ({deleted} objects).", level="warning")
-    db.session.commit()
     return deleted
 
 
@@ -372,6 +363,7 @@ def manifests_preview(*, plan_id: int) -> list[PreviewManifest]:
     return preview
 
 
+@use_case
 def node_cordon(*, name: str, unschedulable: bool, actor_id: int, ip: str | None = None) -> None:
     """Cordon (no new pods) or uncordon a node; recorded at once, audited."""
     node = db.session.scalar(select(Node).where(Node.name == name))
@@ -381,9 +373,9 @@ def node_cordon(*, name: str, unschedulable: bool, actor_id: int, ip: str | None
     node.unschedulable = unschedulable
     audit_record(action="node.cordoned" if unschedulable else "node.uncordoned", actor_id=actor_id,
                  target_type="node", target_id=name, ip=ip)
-    db.session.commit()
 
 
+@use_case
 def nodes_sync() -> list[str]:
     """Record every node's readiness and size; a node going NotReady or coming back alerts staff."""
     changes = []
@@ -406,7 +398,6 @@ def nodes_sync() -> list[str]:
         node.allocatable = item.get("status", {}).get("allocatable", {})
         node.conditions = conditions
         node.last_heartbeat_at = utcnow()
-    db.session.commit()
     for change in changes:
         staff_alert(key=f"node:{change}:{utcnow().isoformat(timespec='minutes')}", title=f"Node {change}",
                     message=f"The cluster reports that node {change}.")

@@ -1,21 +1,18 @@
 """Cluster work as Huey tasks: one instance at a time (a lock per subscription), retried with backoff."""
-import time
-
 from flask import current_app
 from huey import crontab
-from huey.constants import EmptyData
 from huey.exceptions import TaskLockedException
 
 from portal.extensions import db
-from portal.instances import sweep
-from portal.instances.events import instance_event_record
 from portal.jobs.services import job_run
 from portal.provisioning import services
 from portal.provisioning.cluster import ClusterError
-from portal.tasks import huey, lock, periodic_task, task
+from portal.subscriptions.events import instance_event_record
+from portal.subscriptions.services import subscription_provisioning_failed
+from portal.tasks import lock, periodic_task, task
+from portal.unit_of_work import atomic, follow_up_handler
 
 LOCK_RETRY_SECONDS = 2
-WATCH_FLAG = "instances-watch"
 
 
 def _instance_lock(subscription_id: int):
@@ -39,10 +36,10 @@ def _run(this_task, subscription_id: int, attempt: int, work, give_up=None) -> s
         reason = f"{exc.reason}: {exc.message}" if exc.reason else exc.message
         if exc.transient and attempt < config["PROVISION_MAX_ATTEMPTS"]:
             delay = config["PROVISION_RETRY_BASE_SECONDS"] * 2 ** (attempt - 1)
-            instance_event_record(subscription_id=subscription_id, kind="retry", level="warning",
-                                  message=f"The cluster did not answer well ({exc.reason or 'error'}); "
-                                          f"trying again in {delay:g} s (attempt {attempt + 1}).")
-            db.session.commit()
+            with atomic():
+                instance_event_record(subscription_id=subscription_id, kind="retry", level="warning",
+                                      message=f"The cluster did not answer well ({exc.reason or 'error'}); "
+                                              f"trying again in {delay:g} s (attempt {attempt + 1}).")
             this_task.schedule((subscription_id, attempt + 1), delay=delay)
             return "retrying"
         if give_up is not None:
@@ -53,45 +50,20 @@ def _run(this_task, subscription_id: int, attempt: int, work, give_up=None) -> s
 
 @task()
 def provision_instance(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(provision_instance, subscription_id, attempt, services.instance_provision,
-                   give_up=services.instance_provision_failed)
-    if outcome == "done":
-        watch_start()
-    return outcome
-
-
-def watch_start() -> None:
-    """Start one watch chain unless a live one is running.
-
-    A running chain refreshes the flag every round; a flag older than three rounds belongs to a
-    chain that died with its consumer, and is taken over.
-    """
-    interval = current_app.config["WATCH_INTERVAL_SECONDS"]
-    now = time.time()
-    if not huey.storage.put_if_empty(WATCH_FLAG, str(now).encode()):
-        stamp = huey.storage.peek_data(WATCH_FLAG)
-        if stamp is not EmptyData and float(stamp) > now - 3 * interval - 5:
-            return
-        huey.storage.put_data(WATCH_FLAG, str(now).encode())
-    instances_watch.schedule(args=(1,), delay=interval)
+    return _run(provision_instance, subscription_id, attempt, services.instance_provision,
+                give_up=subscription_provisioning_failed)
 
 
 @task()
 def restart_instance(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(restart_instance, subscription_id, attempt, services.instance_restart,
-                   give_up=services.instance_rollout_give_up)
-    if outcome == "done":
-        watch_start()
-    return outcome
+    return _run(restart_instance, subscription_id, attempt, services.instance_restart,
+                give_up=services.instance_rollout_give_up)
 
 
 @task()
 def apply_settings(subscription_id: int, attempt: int = 1) -> str:
-    outcome = _run(apply_settings, subscription_id, attempt, services.instance_settings_apply,
-                   give_up=services.instance_rollout_give_up)
-    if outcome == "done":
-        watch_start()
-    return outcome
+    return _run(apply_settings, subscription_id, attempt, services.instance_settings_apply,
+                give_up=services.instance_rollout_give_up)
 
 
 @task()
@@ -105,27 +77,6 @@ def terminate_instance(subscription_id: int, attempt: int = 1) -> str:
 
 
 @periodic_task(crontab(minute="*"))
-def instances_sweep() -> dict:
-    return job_run("status-sweep", lambda: sweep.instances_sweep().as_dict()).result
-
-
-@task()
-def instances_watch(round_number: int = 1) -> str:
-    """Sweep every few seconds while something is provisioning or rolling out, so progress shows at once."""
-    huey.storage.put_data(WATCH_FLAG, str(time.time()).encode())
-    try:
-        result = sweep.instances_sweep()
-    except ClusterError:
-        result = None  # the cluster hiccuped: look again next round
-    waiting = result is None or result.provisioning or result.rolling_out
-    if waiting and round_number < current_app.config["WATCH_MAX_ROUNDS"]:
-        instances_watch.schedule(args=(round_number + 1,), delay=current_app.config["WATCH_INTERVAL_SECONDS"])
-        return "watching"
-    huey.storage.delete_data(WATCH_FLAG)
-    return "settled"
-
-
-@periodic_task(crontab(minute="*"))
 def nodes_refresh() -> dict:
     return job_run("nodes", lambda: {"changes": services.nodes_sync()}).result
 
@@ -133,3 +84,9 @@ def nodes_refresh() -> dict:
 @periodic_task(crontab(minute="*/10"))
 def instances_reconcile() -> dict:
     return job_run("reconcile", services.instances_reconcile).result
+
+
+for _name, _task in (("instance.provision", provision_instance), ("instance.restart", restart_instance),
+                     ("instance.apply_settings", apply_settings), ("instance.suspend", suspend_instance),
+                     ("instance.terminate", terminate_instance)):
+    follow_up_handler(_name, lambda *, subscription_id, _task=_task: _task(subscription_id))

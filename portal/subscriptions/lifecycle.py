@@ -1,4 +1,4 @@
-"""The periodic life cycle: renewal invoices, reminders, grace, suspension, deletion, unpaid orders.
+"""The periodic life cycle: reminders, grace, suspension, deletion (renewal invoices and unpaid orders are billing's).
 
 Each step reads "now" from the one clock, acts only on subscriptions whose dates say so, and keys
 every email by its event, so running a step twice (or two consumers at once) does nothing twice.
@@ -9,8 +9,6 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal.billing import services as billing
-from portal.billing.models import Invoice
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
@@ -18,6 +16,7 @@ from portal.notifications.services import subscription_email
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
+from portal.unit_of_work import atomic
 
 
 def _subscriptions(*conditions) -> list[Subscription]:
@@ -31,23 +30,6 @@ def _day(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def renewals_issue(now: datetime | None = None) -> dict:
-    """Renewal invoices some days before the period ends (not for subscriptions ending by choice)."""
-    now = now or utcnow()
-    notice = timedelta(days=current_app.config["RENEWAL_NOTICE_DAYS"])
-    issued = 0
-    for subscription in _subscriptions(Subscription.state == "active", Subscription.cancel_at_period_end.is_(False),
-                                       Subscription.current_period_end <= now + notice,
-                                       Subscription.current_period_end > now):
-        invoice = billing.invoice_issue_renewal(subscription_id=subscription.id)
-        issued += subscription_email(subscription, "renewal_invoice",
-                                 key=f"renewal-invoice:{subscription.id}:{subscription.current_period_end.date()}",
-                                 period_end=_day(subscription.current_period_end), period_days=invoice.period_days,
-                                 amount_idr=int(invoice.amount_idr),
-                                 link=absolute_url("billing.invoice", invoice_id=invoice.id))
-    return {"renewal_invoices": issued}
-
-
 def reminders_send(now: datetime | None = None) -> dict:
     """One reminder per threshold (7, 3, 1 days before the end): the closest one the date has reached."""
     now = now or utcnow()
@@ -56,12 +38,13 @@ def reminders_send(now: datetime | None = None) -> dict:
     for subscription in _subscriptions(Subscription.state == "active", Subscription.cancel_at_period_end.is_(False),
                                        Subscription.current_period_end > now,
                                        Subscription.current_period_end <= now + timedelta(days=max(thresholds))):
-        end = subscription.current_period_end
-        days_left = (end - now).total_seconds() / 86400
-        threshold = next(t for t in thresholds if days_left <= t)
-        sent += subscription_email(subscription, "expiry_reminder",
-                               key=f"reminder:{subscription.id}:{end.date()}:{threshold}",
-                               days=threshold, period_end=_day(end))
+        with atomic():  # each subscription's step (transition and email) commits as one
+            end = subscription.current_period_end
+            days_left = (end - now).total_seconds() / 86400
+            threshold = next(t for t in thresholds if days_left <= t)
+            sent += subscription_email(subscription, "expiry_reminder",
+                                   key=f"reminder:{subscription.id}:{end.date()}:{threshold}",
+                                   days=threshold, period_end=_day(end))
     return {"reminders": sent}
 
 
@@ -73,20 +56,21 @@ def expiry_process(now: datetime | None = None) -> dict:
     outcome = {"grace": 0, "suspended": 0}
     for subscription in _subscriptions(Subscription.state.in_(("active", "provisioning_failed")),
                                        Subscription.current_period_end <= now):
-        end = subscription.current_period_end
-        if subscription.cancel_at_period_end or now >= end + grace:
-            reason = "customer" if subscription.cancel_at_period_end else "non_payment"
-            subscriptions.subscription_suspend(subscription_id=subscription.id, reason=reason,
-                                               note="The paid period ended." if reason == "non_payment" else "")
-            outcome["suspended"] += 1
-            subscription_email(subscription, "suspended", key=f"suspended:{subscription.id}:{end.date()}",
-                           reason="the paid period ended without a renewal." if reason == "non_payment"
-                           else "you cancelled it at the end of its period.",
-                           delete_on=_day(now + retention), renewable=reason == "non_payment")
-        else:
-            outcome["grace"] += subscription_email(subscription, "grace_started",
-                                               key=f"grace:{subscription.id}:{end.date()}",
-                                               period_end=_day(end), grace_end=_day(end + grace))
+        with atomic():  # each subscription's step (transition and email) commits as one
+            end = subscription.current_period_end
+            if subscription.cancel_at_period_end or now >= end + grace:
+                reason = "customer" if subscription.cancel_at_period_end else "non_payment"
+                subscriptions.subscription_suspend(subscription_id=subscription.id, reason=reason,
+                                                   note="The paid period ended." if reason == "non_payment" else "")
+                outcome["suspended"] += 1
+                subscription_email(subscription, "suspended", key=f"suspended:{subscription.id}:{end.date()}",
+                               reason="the paid period ended without a renewal." if reason == "non_payment"
+                               else "you cancelled it at the end of its period.",
+                               delete_on=_day(now + retention), renewable=reason == "non_payment")
+            else:
+                outcome["grace"] += subscription_email(subscription, "grace_started",
+                                                   key=f"grace:{subscription.id}:{end.date()}",
+                                                   period_end=_day(end), grace_end=_day(end + grace))
     return outcome
 
 
@@ -98,32 +82,18 @@ def retention_process(now: datetime | None = None) -> dict:
     outcome = {"warned": 0, "terminated": 0}
     for subscription in _subscriptions(Subscription.state == "suspended",
                                        Subscription.state_changed_at <= now - retention + warning):
-        stopped = subscription.state_changed_at
-        delete_on = stopped + retention
-        key = f"{subscription.id}:{stopped:%Y%m%d%H%M}"
-        if now >= delete_on:
-            subscriptions.subscription_terminate(subscription_id=subscription.id, note="Retention period over.")
-            outcome["terminated"] += 1
-            subscription_email(subscription, "terminated", key=f"terminated:{key}",
-                           link=absolute_url("catalog.index"))
-        else:
-            outcome["warned"] += subscription_email(subscription, "termination_warning",
-                                                    key=f"termination-warning:{key}",
-                                                stopped_on=_day(stopped), delete_on=_day(delete_on),
-                                                renewable=subscription.suspension_reason == "non_payment")
+        with atomic():  # each subscription's step (transition and email) commits as one
+            stopped = subscription.state_changed_at
+            delete_on = stopped + retention
+            key = f"{subscription.id}:{stopped:%Y%m%d%H%M}"
+            if now >= delete_on:
+                subscriptions.subscription_terminate(subscription_id=subscription.id, note="Retention period over.")
+                outcome["terminated"] += 1
+                subscription_email(subscription, "terminated", key=f"terminated:{key}",
+                               link=absolute_url("catalog.index"))
+            else:
+                outcome["warned"] += subscription_email(subscription, "termination_warning",
+                                                        key=f"termination-warning:{key}",
+                                                    stopped_on=_day(stopped), delete_on=_day(delete_on),
+                                                    renewable=subscription.suspension_reason == "non_payment")
     return outcome
-
-
-def unpaid_orders_cancel(now: datetime | None = None) -> dict:
-    """New orders left unpaid for a day are cancelled, with their open invoices."""
-    now = now or utcnow()
-    cutoff = now - timedelta(hours=current_app.config["UNPAID_ORDER_HOURS"])
-    cancelled = 0
-    for subscription in _subscriptions(Subscription.state == "pending_payment",
-                                       Subscription.state_changed_at <= cutoff):
-        for invoice in db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription.id,
-                                                                Invoice.state.in_(("pending", "failed")))):
-            invoice.state = "cancelled"
-        subscriptions.subscription_cancel(subscription_id=subscription.id)
-        cancelled += 1
-    return {"cancelled": cancelled}

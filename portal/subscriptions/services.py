@@ -14,13 +14,15 @@ from portal.catalog.models import Plan, Service
 from portal.catalog.parameters import settings_clean, subdomain_problem
 from portal.catalog.selectors import template_for
 from portal.extensions import db
-from portal.instances.events import instance_event_record
-from portal.instances.rollouts import instance_rollout_start
-from portal.ops.metrics import PROVISIONING
-from portal.provisioning import tasks as provisioning_tasks
+from portal.links import absolute_url
+from portal.notifications.services import staff_alert, subscription_email
+from portal.subscriptions.events import instance_event_record
+from portal.subscriptions.metrics import PROVISIONING
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.rollouts import instance_rollout_start
 from portal.subscriptions.states import TRANSITIONS
 from portal.timestamps import utcnow
+from portal.unit_of_work import after_commit, use_case
 
 
 class IllegalTransition(Exception):
@@ -48,6 +50,7 @@ def _move(subscription: Subscription, target: str, *, kind: str, message: str, l
     instance_event_record(subscription_id=subscription.id, kind=kind, message=message, level=level)
 
 
+@use_case
 def subscription_create(*, user_id: int, plan_id: int, subdomain: str, settings: dict) -> Subscription:
     """A new subscription awaiting payment; settings and subdomain are checked here, whoever calls."""
     plan = db.session.get(Plan, plan_id)
@@ -63,58 +66,62 @@ def subscription_create(*, user_id: int, plan_id: int, subdomain: str, settings:
     try:
         db.session.flush()
     except IntegrityError as exc:
-        db.session.rollback()
         raise SubdomainTaken("This address is already taken. Please choose another.") from exc
     instance_event_record(subscription_id=subscription.id, kind="created", message="Order created, awaiting payment.")
-    db.session.commit()
     return subscription
 
 
+@use_case
 def subscription_paid(*, subscription_id: int, period_days: int, now: datetime | None = None) -> Subscription:
     """Payment received for a new subscription: its period starts and provisioning begins."""
     now = now or utcnow()
     subscription = _locked(subscription_id)
     _move(subscription, "provisioning", kind="paid", message="Payment received. Preparing your instance.")
     subscription.current_period_end = now + timedelta(days=period_days)
-    db.session.commit()
-    provisioning_tasks.provision_instance(subscription_id)
+    after_commit("instance.provision", subscription_id=subscription_id)
     return subscription
 
 
+@use_case
 def subscription_reprovision(*, subscription_id: int, reason: str) -> Subscription:
     """Back to provisioning to apply again: a retry after failure, a resume, or changed settings."""
     subscription = _locked(subscription_id)
     _move(subscription, "provisioning", kind="provisioning", message=reason)
     subscription.suspension_reason = None
-    db.session.commit()
-    provisioning_tasks.provision_instance(subscription_id)
+    after_commit("instance.provision", subscription_id=subscription_id)
     return subscription
 
 
+@use_case
 def subscription_activate(*, subscription_id: int) -> Subscription | None:
     """All components ready: the instance is live. None when it was no longer provisioning."""
     subscription = _locked(subscription_id)
     if subscription.state != "provisioning":
-        db.session.rollback()
         return None
     setup_seconds = (utcnow() - subscription.state_changed_at).total_seconds()
     _move(subscription, "active", kind="ready", message="Your instance is ready.")
-    db.session.commit()
     PROVISIONING.observe(max(setup_seconds, 0.0))
     return subscription
 
 
+@use_case
 def subscription_provisioning_failed(*, subscription_id: int, reason: str) -> Subscription | None:
+    """Setup given up: the subscription shows the reason, staff and the customer are told. None when it was no
+    longer provisioning."""
     subscription = _locked(subscription_id)
     if subscription.state != "provisioning":
-        db.session.rollback()
         return None
     _move(subscription, "provisioning_failed", kind="failed", message=f"Provisioning failed: {reason}", level="error")
     subscription.state_note = reason[:2000]
-    db.session.commit()
+    key = f"provisioning-failed:{subscription.id}:{int(subscription.state_changed_at.timestamp())}"
+    staff_alert(key=key, title=f"Provisioning failed for subscription #{subscription.id}",
+                message=f"{subscription.subdomain}: {reason}")
+    subscription_email(subscription, "provisioning_failed", key=key,
+                       link=absolute_url("instances.show", subscription_id=subscription.id))
     return subscription
 
 
+@use_case
 def subscription_suspend(*, subscription_id: int, reason: str, note: str = "") -> Subscription:
     """Scale to zero and take the address offline; the data stays."""
     subscription = _locked(subscription_id)
@@ -124,11 +131,11 @@ def subscription_suspend(*, subscription_id: int, reason: str, note: str = "") -
                    }.get(reason, f"Suspended by staff. {note}".strip()), level="warning")
     subscription.suspension_reason = reason
     subscription.state_note = note[:2000]
-    db.session.commit()
-    provisioning_tasks.suspend_instance(subscription_id)
+    after_commit("instance.suspend", subscription_id=subscription_id)
     return subscription
 
 
+@use_case
 def subscription_resume(*, subscription_id: int) -> Subscription:
     subscription = db.session.get(Subscription, subscription_id)
     if subscription.state != "suspended":
@@ -136,22 +143,23 @@ def subscription_resume(*, subscription_id: int) -> Subscription:
     return subscription_reprovision(subscription_id=subscription_id, reason="Resuming your instance.")
 
 
+@use_case
 def subscription_terminate(*, subscription_id: int, note: str = "") -> Subscription:
     """End it for good: the instance's objects are deleted from the cluster."""
     subscription = _locked(subscription_id)
     _move(subscription, "terminated", kind="terminated", message=f"Terminated. {note}".strip(), level="warning")
-    db.session.commit()
-    provisioning_tasks.terminate_instance(subscription_id)
+    after_commit("instance.terminate", subscription_id=subscription_id)
     return subscription
 
 
+@use_case
 def subscription_cancel(*, subscription_id: int) -> Subscription:
     subscription = _locked(subscription_id)
     _move(subscription, "cancelled", kind="cancelled", message="Order cancelled before payment.")
-    db.session.commit()
     return subscription
 
 
+@use_case
 def subscription_order_paid(*, email: str, app_slug: str, plan_slug: str, subdomain: str,
                             settings: dict | None = None) -> Subscription:
     """Create a subscription and mark it paid in one go: the shell's stand-in for checkout and payment."""
@@ -165,6 +173,7 @@ def subscription_order_paid(*, email: str, app_slug: str, plan_slug: str, subdom
     return subscription_paid(subscription_id=subscription.id, period_days=plan.period_days)
 
 
+@use_case
 def subscription_settings_update(*, subscription_id: int, settings: dict) -> Subscription:
     """Save new settings (validated against the template) and apply them to a running instance."""
     subscription = _locked(subscription_id)
@@ -179,27 +188,26 @@ def subscription_settings_update(*, subscription_id: int, settings: dict) -> Sub
         instance_event_record(subscription_id=subscription.id, kind="settings", message="Settings changed.")
     if subscription.state == "provisioning_failed":
         _move(subscription, "provisioning", kind="provisioning", message="Applying your new settings.")
-    db.session.commit()
     if subscription.state == "active":
-        provisioning_tasks.apply_settings(subscription.id)
+        after_commit("instance.apply_settings", subscription_id=subscription.id)
     elif subscription.state == "provisioning":
-        provisioning_tasks.provision_instance(subscription.id)
+        after_commit("instance.provision", subscription_id=subscription.id)
     return subscription
 
 
+@use_case
 def subscription_cancel_at_period_end(*, subscription_id: int, cancel: bool = True) -> Subscription:
     """Stop renewing: the instance runs until its period ends (or undo that)."""
     subscription = _locked(subscription_id)
     if subscription.state not in ("active", "provisioning", "provisioning_failed"):
-        db.session.rollback()
         raise IllegalTransition(subscription.state, "cancelled at period end")
     subscription.cancel_at_period_end = cancel
     instance_event_record(subscription_id=subscription.id, kind="cancel_scheduled" if cancel else "cancel_undone",
                           message="Will end when the paid period ends." if cancel else "Will renew as usual again.")
-    db.session.commit()
     return subscription
 
 
+@use_case
 def subscription_cancel_now(*, subscription_id: int) -> Subscription:
     """Stop the instance today; its data is kept for the retention period, then deleted."""
     return subscription_suspend(subscription_id=subscription_id, reason="customer",

@@ -6,11 +6,6 @@ from portal.subscriptions import lifecycle
 from portal.tasks import periodic_task
 
 
-@periodic_task(crontab(minute="5"))
-def renewals_issue() -> dict:
-    return job_run("renewals", lifecycle.renewals_issue).result
-
-
 @periodic_task(crontab(minute="10"))
 def reminders_send() -> dict:
     return job_run("reminders", lifecycle.reminders_send).result
@@ -25,7 +20,3 @@ def expiry_process() -> dict:
 def retention_process() -> dict:
     return job_run("retention", lifecycle.retention_process).result
 
-
-@periodic_task(crontab(minute="25"))
-def unpaid_orders_cancel() -> dict:
-    return job_run("unpaid-orders", lifecycle.unpaid_orders_cancel).result

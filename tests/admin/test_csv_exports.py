@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import User
+from portal.billing.revenue import revenue_summary_send
 from portal.catalog.models import Service
 from portal.extensions import db
-from portal.jobs.revenue import revenue_summary_send
 from portal.notifications.models import Email
 from portal.rendering import csv_text
 from portal.timestamps import utcnow

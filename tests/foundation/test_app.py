@@ -112,12 +112,13 @@ def test_admin_pages_are_hidden_from_customers_and_guests(client, make_user, log
 
 
 def test_staff_reads_the_outbox(client, make_user, login):
-    from portal.notifications.services import email_dispatch, email_queue
+    from portal.notifications.services import email_queue
+    from portal.unit_of_work import atomic
 
     staff = make_user(email="staff@example.com", staff=True)
-    email = email_queue(template="welcome", recipient="x@example.com", key="k1", context={"name": "<b>X</b>", "link": "http://portal.test/"})
-    db.session.commit()
-    email_dispatch(email)
+    with atomic():
+        email = email_queue(template="welcome", recipient="x@example.com", key="k1",
+                            context={"name": "<b>X</b>", "link": "http://portal.test/"})
     login(staff)
     listing = client.get("/admin/outbox")
     assert listing.status_code == 200 and "x@example.com" in listing.get_data(as_text=True)

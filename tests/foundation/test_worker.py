@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.models import Email
 from portal.tasks import huey
+from portal.unit_of_work import atomic
 
 
 def _huey_class(env: dict) -> str:
@@ -49,10 +50,9 @@ def test_the_consumer_process_runs_tasks_in_an_app_context(app, database_url, sm
                                  "portal.worker.huey", "-w", "1", "-k", "thread", "--no-periodic"],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        email = services.email_queue(template="welcome", recipient="ana@example.com", key="worker-test",
-                                     context={"name": "Ana", "link": "http://portal.test/"})
-        db.session.commit()
-        services.email_dispatch(email)
+        with atomic():  # its delivery is enqueued for the consumer when this commits
+            services.email_queue(template="welcome", recipient="ana@example.com", key="worker-test",
+                                 context={"name": "Ana", "link": "http://portal.test/"})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not smtp_server.messages:
             time.sleep(0.1)

@@ -4,16 +4,17 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from portal.billing.revenue import revenue_summary_send
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, ResourceSample
 from portal.jobs.cleanup import data_cleanup
 from portal.jobs.models import JobRun
-from portal.jobs.revenue import revenue_summary_send
 from portal.jobs.services import job_run
 from portal.notifications import services as outbox
 from portal.notifications.models import Email
 from portal.tasks import huey
 from portal.timestamps import utcnow
+from portal.unit_of_work import atomic
 from tests.fixtures.billing import notification, post
 from tests.helpers import free_port
 
@@ -61,10 +62,10 @@ def test_a_failed_email_can_be_sent_again(app, make_user, smtp_server_factory):
     port = free_port()
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, EMAIL_MAX_ATTEMPTS=1)
     app.extensions["mail"].server, app.extensions["mail"].port = "127.0.0.1", port
-    email = outbox.email_queue(template="welcome", recipient="a@example.com", key="w1",
-                               context={"name": "A", "link": "http://portal.test/"})
-    db.session.commit()
-    assert outbox.email_deliver(email_id=email.id) == "failed"
+    with atomic():  # delivery starts when this commits, and fails: the server is down
+        email = outbox.email_queue(template="welcome", recipient="a@example.com", key="w1",
+                                   context={"name": "A", "link": "http://portal.test/"})
+    assert db.session.get(Email, email.id).state == "failed"
     server = smtp_server_factory(port)
     outbox.email_resend(email_id=email.id, actor_id=None)
     db.session.expire_all()

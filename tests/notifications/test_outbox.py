@@ -8,7 +8,16 @@ from portal.accounts.models import User
 from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.models import Email
-from tests.helpers import STRONG_PASSWORD, csrf_token_from, free_port, message_parts, refused_port, wait_for_queue_idle
+from portal.unit_of_work import atomic
+from tests.helpers import (
+    STRONG_PASSWORD,
+    csrf_token_from,
+    free_port,
+    message_parts,
+    refused_port,
+    tasks_held,
+    wait_for_queue_idle,
+)
 
 
 def smtp_config(port: int) -> dict:
@@ -17,16 +26,16 @@ def smtp_config(port: int) -> dict:
 
 
 def queue(key="k1", template="welcome", recipient="ana@example.com", **context):
-    email = services.email_queue(template=template, recipient=recipient, key=key,
-                                 context={"name": "Ana", "link": "http://portal.test/", **context})
-    db.session.commit()
+    """Queue an email in a use case of its own: its delivery is enqueued when that commits."""
+    with atomic():
+        email = services.email_queue(template=template, recipient=recipient, key=key,
+                                     context={"name": "Ana", "link": "http://portal.test/", **context})
     return email
 
 
 @pytest.mark.smoke
 def test_without_a_mail_server_emails_stay_in_the_outbox_rendered(app):
     email = queue()
-    services.email_dispatch(email)
     email = db.session.get(Email, email.id)
     assert email.state == "queued" and email.attempts == 0
     assert email.subject == "Welcome to Portal"
@@ -42,7 +51,6 @@ def test_the_same_idempotency_key_queues_one_email(app):
 
 def test_context_from_outside_is_escaped_in_html_but_plain_in_text(app):
     email = queue(name="<script>alert(1)</script>")
-    services.email_dispatch(email)
     email = db.session.get(Email, email.id)
     assert "<script>" not in email.body_html and "&lt;script&gt;" in email.body_html
     assert "<script>alert(1)</script>" in email.body_text
@@ -85,7 +93,8 @@ class TestWithSmtpDown:
             yield {**smtp_config(port), "EMAIL_MAX_ATTEMPTS": 3, "EMAIL_RETRY_BASE_SECONDS": 7}
 
     def test_a_refused_connection_is_retried_then_marked_failed(self, app):
-        email = queue()
+        with tasks_held():  # its own delivery task is dropped: this test delivers it, attempt by attempt
+            email = queue()
         for attempt in (1, 2):
             with pytest.raises(services.EmailDeliveryDeferred) as deferred:
                 services.email_deliver(email_id=email.id)
@@ -115,7 +124,6 @@ class TestRealConsumer:
 
     def test_email_sent_once_after_smtp_comes_back(self, app, smtp_server_factory, consumer):
         email = queue()
-        services.email_dispatch(email)
         _wait_for(lambda: _email(email.id).attempts >= 1, "first attempt")
         assert _email(email.id).state == "queued"  # refused, waiting for the retry
         server = smtp_server_factory(TestRealConsumer.port)
@@ -151,8 +159,9 @@ class TestOutboxSweep:
 
         from portal.timestamps import utcnow
 
-        stale = queue(key="stale")  # never dispatched: as if its task vanished with the queue
-        fresh = queue(key="fresh", recipient="budi@example.com")
+        with tasks_held():  # their delivery tasks vanish with the queue
+            stale = queue(key="stale")
+            fresh = queue(key="fresh", recipient="budi@example.com")
         db.session.get(Email, stale.id).created_at = utcnow() - timedelta(minutes=30)
         db.session.commit()
         assert services.outbox_requeue() == 1

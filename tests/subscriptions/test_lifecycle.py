@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from portal.billing import tasks as billing_tasks
 from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.jobs.models import JobRun
@@ -15,8 +16,8 @@ from tests.fixtures.billing import notification, post
 
 
 def run_jobs():
-    for job in (lifecycle_tasks.renewals_issue, lifecycle_tasks.reminders_send, lifecycle_tasks.expiry_process,
-                lifecycle_tasks.retention_process, lifecycle_tasks.unpaid_orders_cancel):
+    for job in (billing_tasks.renewals_issue, lifecycle_tasks.reminders_send, lifecycle_tasks.expiry_process,
+                lifecycle_tasks.retention_process, billing_tasks.unpaid_orders_cancel):
         job.call_local()
 
 

@@ -4,16 +4,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal.accounts.models import User
 from portal.billing.models import Invoice
 from portal.catalog.models import Plan
 from portal.extensions import db
-from portal.notifications.services import email_dispatch, email_queue
+from portal.notifications.selectors import staff_members
+from portal.notifications.services import email_queue
 from portal.rendering import csv_text
 from portal.subscriptions.models import Subscription
 from portal.timestamps import month_start, utcnow
+from portal.unit_of_work import use_case
 
 
+@use_case
 def revenue_summary_send(now: datetime | None = None) -> dict:
     """Email every staff member last month's paid invoices, once per month."""
     now = now or utcnow()
@@ -29,13 +31,9 @@ def revenue_summary_send(now: datetime | None = None) -> dict:
           invoice.payment_type or ""] for invoice in invoices))
     paid = sum(int(i.amount_idr) for i in invoices if i.state == "paid")
     month = f"{start:%Y-%m}"
-    staff = db.session.scalars(select(User).where(User.is_staff.is_(True), User.disabled.is_(False))).all()
-    queued = [email_queue(template="revenue_summary", recipient=user.email, user_id=user.id,
-                          key=f"revenue:{month}:{user.id}",
-                          context={"month": f"{start:%B %Y}", "paid_idr": paid, "count": len(invoices),
-                                   "attachments": [{"filename": f"revenue-{month}.csv", "content_type": "text/csv",
-                                                    "data": attachment}]})
-              for user in staff]
-    db.session.commit()
-    email_dispatch(*queued)
+    for user in staff_members():
+        email_queue(template="revenue_summary", recipient=user.email, user_id=user.id, key=f"revenue:{month}:{user.id}",
+                    context={"month": f"{start:%B %Y}", "paid_idr": paid, "count": len(invoices),
+                             "attachments": [{"filename": f"revenue-{month}.csv", "content_type": "text/csv",
+                                              "data": attachment}]})
     return {"month": month, "invoices": len(invoices), "paid_idr": paid}
