@@ -4,12 +4,11 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.billing.states import FINAL, STATES
 from portal.extensions import db, one_of, substring_index
 from portal.timestamps import UtcDateTime
 
 KINDS = ("new", "renewal")
-STATES = ("pending", "paid", "failed", "refunded", "cancelled")
-
 
 
 def invoice_number(invoice_id: int, created_at: datetime | None) -> str:
@@ -58,7 +57,7 @@ class Invoice(db.Model):
 
     @property
     def final(self) -> bool:
-        return self.state != "pending"
+        return self.state in FINAL
 
 
 class PaymentNotification(db.Model):

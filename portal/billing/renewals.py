@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.billing import services as billing
 from portal.billing.models import Invoice
+from portal.billing.states import OPEN, invoice_transition
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
@@ -53,8 +54,8 @@ def unpaid_orders_cancel(now: datetime | None = None) -> dict:
                                        Subscription.state_changed_at <= cutoff):
         with atomic():  # each subscription's step (transition and email) commits as one
             for invoice in db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription.id,
-                                                                    Invoice.state.in_(("pending", "failed")))):
-                invoice.state = "cancelled"
+                                                                    Invoice.state.in_(OPEN))):
+                invoice_transition(invoice, "cancelled")
             subscriptions.subscription_cancel(subscription_id=subscription.id)
             cancelled += 1
     return {"cancelled": cancelled}

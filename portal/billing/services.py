@@ -20,6 +20,7 @@ from portal.billing.midtrans import (
 )
 from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.billing.simulator import PaymentSimulator
+from portal.billing.states import OPEN, PAYMENT_TRANSITIONS, PaymentResult, invoice_transition
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
@@ -32,9 +33,6 @@ from portal.unit_of_work import use_case
 
 log = logging.getLogger(__name__)
 
-# Invoice states may only move forward: a late or repeated notification never undoes a payment.
-FORWARD = {"pending": {"paid", "failed", "cancelled"}, "failed": {"paid"}, "paid": {"refunded"},
-           "refunded": set(), "cancelled": set()}
 REQUIRED_FIELDS = ("order_id", "status_code", "gross_amount", "signature_key", "transaction_status")
 
 
@@ -141,7 +139,7 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
     """A Snap transaction for the invoice: the current attempt if it has none yet, else a new one.
     With Midtrans unreachable the new attempt is kept (without a Snap page) and the error raised."""
     invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
-    if invoice.state not in ("pending", "failed"):
+    if invoice.state not in OPEN:
         raise CheckoutError("This invoice is already settled.")
     attempt = db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == invoice.order_id))
     if attempt.snap_redirect_url:  # used already: Midtrans never takes an order id twice
@@ -149,7 +147,7 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
         attempt = PaymentAttempt(invoice_id=invoice.id, order_id=invoice.order_id)
         db.session.add(attempt)
     if invoice.state == "failed":
-        invoice.state = "pending"  # a fresh try; a late payment of an old attempt still counts
+        invoice_transition(invoice, "pending")  # a fresh try; a late payment of an old attempt still counts
     invoice.expires_at = utcnow() + timedelta(hours=current_app.config["INVOICE_EXPIRY_HOURS"])
     plan = invoice.subscription.plan
     user = invoice.user
@@ -208,7 +206,7 @@ def _kept(notification: PaymentNotification, status: int, reason: str) -> _Refus
 
 
 @use_case(keep_on=(_Refused,))
-def notification_receive(payload) -> str:
+def notification_receive(payload) -> PaymentResult:
     """Handle one Midtrans notification; returns what was done, or raises NotificationRejected.
 
     Trust is earned in order: the signature, our order id, the exact amount; then the status API
@@ -256,7 +254,7 @@ def notification_receive(payload) -> str:
 
 @use_case
 def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: str, fraud_status: str | None,
-                         payment_type: str | None, notification: PaymentNotification | None = None) -> str:
+                         payment_type: str | None, notification: PaymentNotification | None = None) -> PaymentResult:
     """Move the invoice forward under a row lock; act on a real change only (idempotent).
 
     The notification that brought the status is stored in the same transaction, changed or not; a payment
@@ -268,12 +266,12 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
         # holding that while both waiting for the update lock would deadlock.
         db.session.add(notification)
     target = payment_state(transaction_status, fraud_status)
-    if target not in FORWARD[invoice.state]:
-        return f"unchanged ({invoice.state}, {transaction_status})"
+    if target not in PAYMENT_TRANSITIONS[invoice.state]:
+        return PaymentResult(False, invoice.state, invoice.state, f"{invoice.state}, {transaction_status}")
     if target == "failed" and order_id != invoice.order_id:
-        return "unchanged (an older attempt failed)"  # the customer is paying with a newer one
-    previous = invoice.state
-    invoice.state = target
+        # the customer is paying with a newer one
+        return PaymentResult(False, invoice.state, invoice.state, "an older attempt failed")
+    previous = invoice_transition(invoice, target)
     invoice.midtrans_status = transaction_status[:32]
     invoice.payment_type = (payment_type or invoice.payment_type or "")[:32] or None
     if target == "paid":
@@ -282,7 +280,7 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
         _on_paid(invoice, previous)
     elif target == "refunded":
         _on_refunded(invoice, transaction_status)
-    return f"{previous} -> {target}"
+    return PaymentResult(True, previous, target)
 
 
 def _on_paid(invoice: Invoice, previous: str) -> None:
@@ -343,7 +341,7 @@ def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
         raise CheckoutError("This subscription cannot be renewed.")
     open_invoice = db.session.scalar(select(Invoice).where(
         Invoice.subscription_id == subscription_id, Invoice.kind == "renewal",
-        Invoice.state.in_(("pending", "failed"))))
+        Invoice.state.in_(OPEN)))
     if open_invoice is not None:
         return open_invoice
     return _invoice_create(subscription, subscription.plan, kind="renewal")
@@ -358,7 +356,7 @@ def renewal_payment_start(*, subscription_id: int) -> Invoice:
     return invoice
 
 
-def _invoice_settle_from_gateway(invoice: Invoice) -> tuple[str | None, str | None]:
+def _invoice_settle_from_gateway(invoice: Invoice) -> tuple[str | None, PaymentResult | None]:
     """Ask the status API about each attempt, the newest first (an older one may have been paid), and
     apply the first final answer. Returns (what Midtrans said, what was done), or (None, None)."""
     for attempt in reversed(invoice.attempts):
@@ -387,7 +385,7 @@ def invoice_recheck(*, invoice_id: int, actor_id: int, ip: str | None = None) ->
     except (PaymentGatewayUnavailable, PaymentRejected) as exc:
         raise RecheckFailed(f"Midtrans could not be asked: {exc}") from exc
     audit_record(action="invoice.rechecked", actor_id=actor_id, target_type="invoice", target_id=invoice_id, ip=ip,
-                 details={"answer": answer, "result": result})
+                 details={"answer": answer, "result": str(result) if result else None})
     if answer is None:
         return "Midtrans has no final status for this invoice yet (still pending, or unknown to it)."
     return f"Midtrans says {answer}: {result}."
@@ -413,7 +411,7 @@ def invoices_sync(*, older_than: timedelta | None = None, now: datetime | None =
         outcome["checked"] += 1
         answer, result = _invoice_settle_from_gateway(invoice)
         if answer is not None:
-            outcome["applied"] += "->" in result
+            outcome["applied"] += result.changed
         else:
             if invoice.expires_at and invoice.expires_at < now:
                 invoice_apply_status(invoice_id=invoice.id, order_id=invoice.order_id, transaction_status="expire",

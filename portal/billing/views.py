@@ -8,6 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from portal.accounts.services import EmailNotVerified
 from portal.billing import selectors, services, simulator
 from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulated
+from portal.billing.states import WITH_RECEIPT
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
 from portal.extensions import csrf, limiter
@@ -132,7 +133,7 @@ def index():
 @login_required
 def receipt(invoice_id: int):
     invoice = _own_invoice(invoice_id)
-    if invoice.state not in ("paid", "refunded"):
+    if invoice.state not in WITH_RECEIPT:
         abort(404)
     return render_page("billing/receipt.html", invoice=invoice, plan=invoice.subscription.plan)
 
@@ -185,7 +186,7 @@ def midtrans_notification():
         services.notification_rejection_record(status=rejected.status, reason=rejected.reason, ip=client_ip(),
                                                order_id=order_id if isinstance(order_id, str) else None)
         return jsonify(status="rejected", reason=rejected.reason), rejected.status
-    return make_response(jsonify(status="ok", result=result), 200)
+    return make_response(jsonify(status="ok", result=str(result)), 200)
 
 
 def _too_large():

@@ -85,7 +85,7 @@ def test_a_paid_renewal_whose_resume_fails_leaves_no_paid_renewal_on_a_suspended
 def test_a_paid_renewal_resumes_in_the_same_transaction_and_enqueues_provisioning_after_it(order, client):
     renewal = _suspended_with_renewal(order, client)
     with tasks_held() as queue:
-        assert services.notification_receive(notification(renewal)) == "pending -> paid"
+        assert str(services.notification_receive(notification(renewal))) == "pending -> paid"
         names = [name for name, _ in sorted(queued_tasks(queue))]
     assert sorted(names) == ["email_send", "provision_instance"]
     assert db.session.get(Subscription, renewal.subscription_id).state == "provisioning"
