@@ -184,8 +184,7 @@ def seed(database_url: str, sizes: Sizes, *, now: datetime | None = None, rng_se
             for iid, (sid, user_id, kind, price, period, state, paid_at, made) in enumerate(invoice_rows, 1):
                 order_id = f"PTL-{iid}-{secrets.token_hex(4)}"
                 final = state != "pending"
-                yield (iid, order_id, sid, user_id, kind, price, period, state, None,
-                       f"https://app.sandbox.midtrans.com/snap/v4/redirection/bench-{iid}",
+                yield (iid, order_id, sid, user_id, kind, price, period, state,
                        {"paid": "settlement", "failed": "expire", "cancelled": None}.get(state) if final else None,
                        "bank_transfer" if state == "paid" else None, paid_at,
                        made + timedelta(hours=24), made, paid_at or made)
@@ -194,12 +193,13 @@ def seed(database_url: str, sizes: Sizes, *, now: datetime | None = None, rng_se
 
         def invoices_keeping_attempts():
             for row in invoices():
-                attempts.append((row[0], row[0], row[1], None, row[9], row[14]))
+                attempts.append((row[0], row[0], row[1], None,
+                                 f"https://app.sandbox.midtrans.com/snap/v4/redirection/bench-{row[0]}", row[12]))
                 yield row
 
         summary.rows["invoices"] = _copy(conn, "invoices", [
-            "id", "order_id", "subscription_id", "user_id", "kind", "amount_idr", "period_days", "state", "snap_token",
-            "snap_redirect_url", "midtrans_status", "payment_type", "paid_at", "expires_at", "created_at",
+            "id", "order_id", "subscription_id", "user_id", "kind", "amount_idr", "period_days", "state",
+            "midtrans_status", "payment_type", "paid_at", "expires_at", "created_at",
             "updated_at"], invoices_keeping_attempts())
         summary.rows["payment_attempts"] = _copy(conn, "payment_attempts", [
             "id", "invoice_id", "order_id", "snap_token", "snap_redirect_url", "created_at"], attempts)

@@ -1,7 +1,7 @@
 """Invoices and every raw Midtrans payment notification."""
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.states import FINAL, STATES
@@ -36,8 +36,6 @@ class Invoice(db.Model):
     amount_idr: Mapped[int] = mapped_column(BigInteger)
     period_days: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default="pending")
-    snap_token: Mapped[str | None] = mapped_column(String(255))
-    snap_redirect_url: Mapped[str | None] = mapped_column(String(1000))
     midtrans_status: Mapped[str | None] = mapped_column(String(32))
     payment_type: Mapped[str | None] = mapped_column(String(32))
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -56,6 +54,11 @@ class Invoice(db.Model):
         return invoice_number(self.id, self.created_at)
 
     @property
+    def current_attempt(self) -> "PaymentAttempt | None":
+        """The attempt paying goes through now, the one holding the invoice's order id (home of the Snap page)."""
+        return next((attempt for attempt in self.attempts if attempt.order_id == self.order_id), None)
+
+    @property
     def final(self) -> bool:
         return self.state in FINAL
 
@@ -71,8 +74,6 @@ class PaymentNotification(db.Model):
     fraud_status: Mapped[str | None] = mapped_column(String(32))
     status_code: Mapped[str] = mapped_column(String(8), default="")
     gross_amount: Mapped[str] = mapped_column(String(32), default="")
-    signature_valid: Mapped[bool] = mapped_column(Boolean, default=False)
-    outcome: Mapped[str] = mapped_column(String(64), default="")
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 

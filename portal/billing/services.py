@@ -167,7 +167,6 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
     except PaymentGatewayUnavailable:
         raise
     attempt.snap_token, attempt.snap_redirect_url = snap.token or None, snap.redirect_url
-    invoice.snap_token, invoice.snap_redirect_url = attempt.snap_token, attempt.snap_redirect_url
     return attempt
 
 
@@ -236,8 +235,8 @@ def notification_receive(payload) -> PaymentResult:
     notification = PaymentNotification(
         invoice_id=invoice.id, order_id=order_id, transaction_status=payload["transaction_status"][:32],
         fraud_status=(payload.get("fraud_status") or None) and str(payload["fraud_status"])[:32],
-        status_code=payload["status_code"][:8], gross_amount=payload["gross_amount"][:32], signature_valid=True,
-        payload=payload, outcome="received")
+        status_code=payload["status_code"][:8], gross_amount=payload["gross_amount"][:32],
+        payload=payload)
     try:
         confirmed = gateway().transaction_status(order_id)
     except (PaymentGatewayUnavailable, PaymentRejected) as exc:

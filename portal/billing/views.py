@@ -74,12 +74,13 @@ def pay(invoice_id: int):
     invoice = _own_invoice(invoice_id)
     if invoice.state == "paid":
         return redirect(url_for("billing.invoice", invoice_id=invoice.id))
-    if not invoice.snap_redirect_url:
+    attempt = invoice.current_attempt
+    if attempt is None or not attempt.snap_redirect_url:
         return redirect(url_for("billing.invoice", invoice_id=invoice.id))
     if payments_simulated():
-        return redirect(invoice.snap_redirect_url)
+        return redirect(attempt.snap_redirect_url)
     gateway = services.gateway()
-    return render_page("billing/pay.html", invoice=invoice, snap_js_url=gateway.snap_js_url,
+    return render_page("billing/pay.html", invoice=invoice, attempt=attempt, snap_js_url=gateway.snap_js_url,
                        client_key=gateway.client_key)
 
 

@@ -191,4 +191,4 @@ def test_renew_now_from_the_instance_page_opens_a_renewal_payment(client, custom
                            data={"csrf_token": csrf_token_from(page)})
     renewal = db.session.scalar(select(Invoice).where(Invoice.kind == "renewal"))
     assert response.status_code == 303 and response.headers["Location"] == f"/billing/invoices/{renewal.id}/pay"
-    assert renewal.amount_idr == 79000 and renewal.snap_redirect_url
+    assert renewal.amount_idr == 79000 and renewal.current_attempt.snap_redirect_url

@@ -39,10 +39,11 @@ def test_snap_gets_the_order_from_the_server_and_the_pay_page_opens_it(client, c
     assert sent["callbacks"]["finish"] == f"http://portal.test/billing/invoices/{invoice.id}"
     assert sent["expiry"] == {"unit": "hour", "duration": 24}
     db.session.refresh(invoice)
-    assert invoice.snap_token and invoice.snap_redirect_url.startswith(midtrans.url)
+    attempt = invoice.current_attempt
+    assert attempt.snap_token and attempt.snap_redirect_url.startswith(midtrans.url)
     page = client.get(f"/billing/invoices/{invoice.id}/pay").get_data(as_text=True)
     assert 'src="https://app.sandbox.midtrans.com/snap/snap.js" data-client-key="SB-Mid-client-test-key"' in page
-    assert invoice.snap_token in page
+    assert attempt.snap_token in page and attempt.snap_redirect_url in page
 
 
 def test_a_settlement_confirmed_by_the_status_api_pays(client, order, midtrans):
@@ -91,12 +92,12 @@ def test_checkout_while_midtrans_is_down_keeps_the_order_and_can_retry(client, c
     body = response.get_data(as_text=True)
     assert "not answering right now" in body and "Your order is saved" in body
     invoice = db.session.scalar(select(Invoice))
-    assert invoice.state == "pending" and invoice.snap_redirect_url is None
+    assert invoice.state == "pending" and invoice.current_attempt.snap_redirect_url is None
     assert db.session.get(Subscription, invoice.subscription_id).state == "pending_payment"
     retry = client.post(f"/billing/invoices/{invoice.id}/retry", data={"csrf_token": csrf_token_from(body)})
     assert retry.headers["Location"] == f"/billing/invoices/{invoice.id}/pay"
     db.session.expire_all()
-    assert db.session.get(Invoice, invoice.id).snap_redirect_url
+    assert db.session.get(Invoice, invoice.id).current_attempt.snap_redirect_url
 
 
 def test_a_hung_midtrans_does_not_hang_checkout(app, customer, midtrans):
