@@ -5,11 +5,12 @@ import click
 from flask import Flask, current_app
 
 from portal.accounts import services as accounts
+from portal.catalog.parameters import SettingsInvalid
 from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.config import INSTANCE_DIR
 from portal.provisioning.cluster import cluster_for
-from portal.subscriptions.services import subscription_order_paid
+from portal.subscriptions.services import SubdomainUnavailable, subscription_order_paid
 
 DEV_STAFF_EMAIL = "staff@portal.localtest.me"
 
@@ -52,7 +53,7 @@ def register(app: Flask) -> None:
         try:
             subscription = subscription_order_paid(email=email, app_slug=app_slug, plan_slug=plan_slug,
                                                    subdomain=subdomain)
-        except (LookupError, ValueError) as error:
+        except (LookupError, SubdomainUnavailable, SettingsInvalid) as error:
             raise click.ClickException(str(error)) from error
         click.echo(f"Subscription #{subscription.id} paid; provisioning {subscription.subdomain} "
                    f"in {subscription.namespace or 'its namespace'}.")

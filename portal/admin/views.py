@@ -122,7 +122,7 @@ def outbox_resend(email_id: int):
     db.session.get(Email, email_id) or abort(404)
     try:
         notifications.email_resend(email_id=email_id, actor_id=current_user.id)
-    except ValueError as error:
+    except notifications.EmailNotResendable as error:
         flash(str(error), "warning")
     else:
         flash("The email is on its way again.", "success")

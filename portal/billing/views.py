@@ -11,10 +11,12 @@ from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulate
 from portal.billing.states import WITH_RECEIPT
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
+from portal.catalog.parameters import SettingsInvalid
 from portal.extensions import csrf, limiter
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.security import body_checked_by_view
 from portal.subscriptions.selectors import subdomain_taken
+from portal.subscriptions.services import SubdomainUnavailable
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("billing", __name__)
@@ -58,8 +60,10 @@ def checkout_pay(plan_id: int):
         return redirect_after_post(url_for("billing.invoice", invoice_id=deferred.invoice_id))
     except (services.CheckoutError, EmailNotVerified) as error:
         return _checkout_page(plan, form, review=settings, status=422, error=error.message)
-    except ValueError as error:  # the address was taken a moment ago, or the settings changed under us
+    except SubdomainUnavailable as error:  # the address was taken a moment ago
         return _checkout_page(plan, form, review=settings, status=422, error=str(error))
+    except SettingsInvalid as invalid:  # the settings changed under us (a template update)
+        return _checkout_page(plan, form, review=settings, status=422, error=" ".join(invalid.errors.values()))
     return redirect_after_post(url_for("billing.pay", invoice_id=invoice.id))
 
 

@@ -24,7 +24,7 @@ ALPHABETS = {
 }
 
 
-class SettingsInvalid(ValueError):
+class SettingsInvalid(Exception):
     """Settings that do not fit the template; `errors` maps each field to a message for the customer."""
 
     def __init__(self, errors: dict[str, str]):

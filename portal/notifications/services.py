@@ -103,12 +103,16 @@ def email_deliver(*, email_id: int) -> str:
     return "sent"
 
 
+class EmailNotResendable(Exception):
+    """Only a failed email can be sent again; the text is for staff."""
+
+
 @use_case
 def email_resend(*, email_id: int, actor_id: int | None = None) -> Email:
     """Send a failed email again (staff), from a fresh count of attempts."""
     email = db.session.get(Email, email_id, with_for_update=True, populate_existing=True)
     if email.state != "failed":
-        raise ValueError("Only a failed email can be sent again.")
+        raise EmailNotResendable("Only a failed email can be sent again.")
     email.state, email.attempts, email.last_error = "queued", 0, None
     audit_record(action="email.resent", actor_id=actor_id, target_type="email", target_id=email.id)
     after_commit("email.send", email_id=email.id)

@@ -31,7 +31,11 @@ class IllegalTransition(Exception):
         self.current, self.target = current, target
 
 
-class SubdomainTaken(ValueError):
+class SubdomainUnavailable(Exception):
+    """The address cannot be used (format, reserved or taken); the text is for the customer."""
+
+
+class SubdomainTaken(SubdomainUnavailable):
     pass
 
 
@@ -58,7 +62,7 @@ def subscription_create(*, user_id: int, plan_id: int, subdomain: str, settings:
         raise LookupError(f"no plan {plan_id}")
     problem = subdomain_problem(subdomain)
     if problem:
-        raise ValueError(problem)
+        raise SubdomainUnavailable(problem)
     clean = settings_clean(template_for(plan.service.slug), settings)
     subscription = Subscription(user_id=user_id, plan_id=plan.id, subdomain=subdomain, settings=clean,
                                 state="pending_payment", state_changed_at=utcnow())
