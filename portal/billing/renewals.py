@@ -1,7 +1,7 @@
 """Billing's periodic steps of the life cycle: renewal invoices before a period ends, and new orders left unpaid
 cancelled with their open invoices. Like the rest of the life cycle (subscriptions/lifecycle.py), each keys its
 emails by event, so running it twice does nothing twice."""
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -26,9 +26,9 @@ def _subscriptions(*conditions) -> list[Subscription]:
                                             joinedload(Subscription.user))))
 
 
-def renewals_issue(now: datetime | None = None) -> dict:
+def renewals_issue() -> dict:
     """Renewal invoices some days before the period ends (not for subscriptions ending by choice)."""
-    now = now or utcnow()
+    now = utcnow()
     notice = timedelta(days=current_app.config["RENEWAL_NOTICE_DAYS"])
     issued = 0
     for subscription in _subscriptions(Subscription.state == "active", Subscription.cancel_at_period_end.is_(False),
@@ -45,10 +45,9 @@ def renewals_issue(now: datetime | None = None) -> dict:
     return {"renewal_invoices": issued}
 
 
-def unpaid_orders_cancel(now: datetime | None = None) -> dict:
+def unpaid_orders_cancel() -> dict:
     """New orders left unpaid for a day are cancelled, with their open invoices."""
-    now = now or utcnow()
-    cutoff = now - timedelta(hours=current_app.config["UNPAID_ORDER_HOURS"])
+    cutoff = utcnow() - timedelta(hours=current_app.config["UNPAID_ORDER_HOURS"])
     cancelled = 0
     for subscription in _subscriptions(Subscription.state == "pending_payment",
                                        Subscription.state_changed_at <= cutoff):

@@ -1,7 +1,7 @@
 """Billing: checkout, invoices and their Snap attempts, the payment state machine, renewals, sync."""
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
@@ -318,9 +318,9 @@ def receipt_context(invoice: Invoice) -> dict:
 
 
 @use_case
-def subscription_renewal_paid(*, subscription_id: int, period_days: int, now: datetime | None = None) -> Subscription:
+def subscription_renewal_paid(*, subscription_id: int, period_days: int) -> Subscription:
     """Extend from the later of now and the current end; lift a suspension for non-payment."""
-    now = now or utcnow()
+    now = utcnow()
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
     start = max(now, subscription.current_period_end or now)
     subscription.current_period_end = start + timedelta(days=period_days)
@@ -398,11 +398,10 @@ def notification_rejection_record(*, status: int, reason: str, order_id: str | N
                  target_id=readable or None, ip=ip, details={"status": status, "reason": reason[:200]})
 
 
-def invoices_sync(*, older_than: timedelta | None = None, now: datetime | None = None) -> dict:
+def invoices_sync() -> dict:
     """Ask the status API about invoices pending too long (a lost webhook loses nothing); expire the stale."""
-    now = now or utcnow()
-    if older_than is None:
-        older_than = timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
+    now = utcnow()
+    older_than = timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
     pending = db.session.scalars(select(Invoice).where(Invoice.state == "pending",
                                                        Invoice.updated_at < now - older_than).limit(200)).all()
     outcome = {"checked": 0, "applied": 0, "expired": 0}

@@ -160,21 +160,22 @@ def test_a_staff_suspension_stays_after_a_renewal(client, order):
     assert db.session.get(Subscription, subscription.id).state == "suspended"
 
 
-def test_sync_settles_an_invoice_whose_webhook_was_lost(app, order):
+def test_sync_settles_an_invoice_whose_webhook_was_lost(app, order, travel):
     invoice = order()
     set_status(invoice.order_id, "settlement", amount_idr=invoice.amount_idr)  # paid; the webhook never came
-    assert services.invoices_sync(older_than=timedelta(minutes=10)) == {"checked": 0, "applied": 0, "expired": 0}
-    result = services.invoices_sync(older_than=timedelta(0), now=utcnow() + timedelta(seconds=1))
+    assert services.invoices_sync() == {"checked": 0, "applied": 0, "expired": 0}  # not pending long enough yet
+    travel.by(minutes=app.config["PAYMENT_SYNC_AFTER_MINUTES"] + 1)
+    result = services.invoices_sync()
     assert result == {"checked": 1, "applied": 1, "expired": 0}
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).state == "paid"
     assert db.session.get(Subscription, invoice.subscription_id).state == "provisioning"
 
 
-def test_sync_expires_an_unpaid_invoice_past_its_expiry(app, order):
+def test_sync_expires_an_unpaid_invoice_past_its_expiry(app, order, travel):
     invoice = order()
-    later = utcnow() + timedelta(hours=25)
-    assert services.invoices_sync(now=later) == {"checked": 1, "applied": 0, "expired": 1}
+    travel.by(hours=25)
+    assert services.invoices_sync() == {"checked": 1, "applied": 0, "expired": 1}
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).state == "failed"
 

@@ -1,5 +1,4 @@
 """Against the Midtrans emulator through midtransclient: Snap payloads, the status API as the truth, outages."""
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -9,7 +8,6 @@ from portal.billing.midtrans import PaymentGatewayUnavailable
 from portal.billing.models import Invoice
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
-from portal.timestamps import utcnow
 from tests.fixtures.billing import plan_of
 from tests.helpers import csrf_token_from
 
@@ -110,8 +108,9 @@ def test_a_hung_midtrans_does_not_hang_checkout(app, customer, midtrans):
     assert db.session.scalar(select(func.count(Invoice.id))) == 1
 
 
-def test_sync_settles_a_lost_webhook_through_the_status_api(app, order, midtrans):
+def test_sync_settles_a_lost_webhook_through_the_status_api(app, order, midtrans, travel):
     invoice = order()
     midtrans.set_status(invoice.order_id, "settlement")
-    result = services.invoices_sync(older_than=timedelta(0), now=utcnow() + timedelta(seconds=1))
+    travel.by(minutes=app.config["PAYMENT_SYNC_AFTER_MINUTES"] + 1)
+    result = services.invoices_sync()
     assert result["applied"] == 1 and state(invoice.id) == "paid"
