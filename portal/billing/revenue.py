@@ -5,6 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.billing.models import Invoice
+from portal.billing.states import PAID_ONCE
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.notifications.selectors import staff_members
@@ -21,7 +22,7 @@ def revenue_summary_send(now: datetime | None = None) -> dict:
     now = now or utcnow()
     start, end = month_start(now, 1), month_start(now)
     invoices = db.session.scalars(
-        select(Invoice).where(Invoice.state.in_(("paid", "refunded")), Invoice.paid_at >= start, Invoice.paid_at < end)
+        select(Invoice).where(Invoice.state.in_(PAID_ONCE), Invoice.paid_at >= start, Invoice.paid_at < end)
         .options(joinedload(Invoice.user), joinedload(Invoice.subscription).joinedload(Subscription.plan)
                  .joinedload(Plan.service)).order_by(Invoice.paid_at)).all()
     attachment = csv_text(

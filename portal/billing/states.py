@@ -17,7 +17,7 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     state: targets - {"pending", "cancelled"} for state, targets in TRANSITIONS.items()}
 
 OPEN = ("pending", "failed")  # can still be paid: a retry opens a new attempt
-WITH_RECEIPT = ("paid", "refunded")
+PAID_ONCE = ("paid", "refunded")  # money was taken: a receipt exists and revenue counts it
 FINAL = ("paid", "failed", "refunded", "cancelled")  # the status page stops polling
 
 

@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from portal.accounts.services import EmailNotVerified
 from portal.billing import selectors, services, simulator
 from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulated
-from portal.billing.states import WITH_RECEIPT
+from portal.billing.states import PAID_ONCE
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
 from portal.catalog.parameters import SettingsInvalid
@@ -138,7 +138,7 @@ def index():
 @login_required
 def receipt(invoice_id: int):
     invoice = _own_invoice(invoice_id)
-    if invoice.state not in WITH_RECEIPT:
+    if invoice.state not in PAID_ONCE:
         abort(404)
     return render_page("billing/receipt.html", invoice=invoice, plan=invoice.subscription.plan)
 
