@@ -9,6 +9,7 @@ from portal.plain_text import has_control_characters
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import STAFF_EXTENDABLE
 from portal.timestamps import utcnow
 from portal.unit_of_work import use_case
 
@@ -66,7 +67,7 @@ def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int,
         raise StaffActionRefused("Give a reason for the extension.")
     _check_reason(reason)
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
-    if subscription.state in ("terminated", "cancelled", "pending_payment"):
+    if subscription.state not in STAFF_EXTENDABLE:
         raise StaffActionRefused(f"A {subscription.state.replace('_', ' ')} subscription cannot be extended.")
     start = subscription.current_period_end or utcnow()
     subscription.current_period_end = start + timedelta(days=days)

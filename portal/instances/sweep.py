@@ -22,10 +22,10 @@ from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.rollouts import ROLLOUT_DONE
+from portal.subscriptions.states import WATCHED
 from portal.timestamps import utcnow
 from portal.unit_of_work import use_case
 
-WATCHED_STATES = ("provisioning", "active", "provisioning_failed")
 # Container trouble in words a customer understands.
 PROBLEMS = {
     "CrashLoopBackOff": "The app keeps crashing and restarting.",
@@ -153,7 +153,7 @@ def _watched_rows() -> list:
                InstanceStatus.rollout_started_at, InstanceStatus.rollout_applied_at)
         .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
         .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
-        .where(Subscription.state.in_(WATCHED_STATES))).all()
+        .where(Subscription.state.in_(WATCHED))).all()
 
 
 def _sweep() -> SweepResult:

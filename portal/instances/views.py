@@ -13,7 +13,7 @@ from portal.instances import selectors, services
 from portal.instances.charts import Point, usage_chart
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.subscriptions import services as subscriptions
-from portal.subscriptions.states import allowed_actions
+from portal.subscriptions.states import SETTING_UP, allowed_actions
 from portal.timestamps import utcnow
 
 blueprint = Blueprint("instances", __name__, url_prefix="/instances")
@@ -27,7 +27,7 @@ def _own(subscription_id: int):
 def _status_context(subscription, status) -> dict:
     """What the page's `status` block shows, and all its htmx poll computes (a quarter of the page traffic):
     the badge, progress, the parts and the timeline, so each poll shows the latest steps."""
-    setting_up = subscription.state in ("provisioning", "provisioning_failed")  # the block shows progress only then
+    setting_up = subscription.state in SETTING_UP  # the block shows progress only then
     badge = selectors.instance_badge(subscription, status)
     address = selectors.instance_address(subdomain=subscription.subdomain)
     return {"subscription": subscription, "badge": badge, "components": selectors.components_of(subscription, status),

@@ -20,7 +20,7 @@ from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.metrics import PROVISIONING
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.rollouts import instance_rollout_start
-from portal.subscriptions.states import TRANSITIONS
+from portal.subscriptions.states import CANCELLABLE, ENDED, TRANSITIONS
 from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, use_case
 
@@ -177,7 +177,7 @@ def subscription_order_paid(*, email: str, app_slug: str, plan_slug: str, subdom
 def subscription_settings_update(*, subscription_id: int, settings: dict) -> Subscription:
     """Save new settings (validated against the template) and apply them to a running instance."""
     subscription = _locked(subscription_id)
-    if subscription.state in ("terminated", "cancelled"):
+    if subscription.state in ENDED:
         raise IllegalTransition(subscription.state, "provisioning")
     clean = settings_clean(template_for(subscription.plan.service.slug), settings)
     subscription.settings = clean
@@ -199,7 +199,7 @@ def subscription_settings_update(*, subscription_id: int, settings: dict) -> Sub
 def subscription_cancel_at_period_end(*, subscription_id: int, cancel: bool = True) -> Subscription:
     """Stop renewing: the instance runs until its period ends (or undo that)."""
     subscription = _locked(subscription_id)
-    if subscription.state not in ("active", "provisioning", "provisioning_failed"):
+    if subscription.state not in CANCELLABLE:
         raise IllegalTransition(subscription.state, "cancelled at period end")
     subscription.cancel_at_period_end = cancel
     instance_event_record(subscription_id=subscription.id, kind="cancel_scheduled" if cancel else "cancel_undone",
