@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from portal.audit.services import audit_record
 from portal.extensions import db
-from portal.instances.services import instance_restart_request
+from portal.instances.services import InstanceNotRunning, instance_restart_request
 from portal.plain_text import has_control_characters
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
@@ -55,7 +55,10 @@ def staff_retry(*, subscription_id: int, actor_id: int, ip: str | None = None) -
 
 @use_case
 def staff_restart(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
-    instance_restart_request(subscription_id=subscription_id)
+    try:
+        instance_restart_request(subscription_id=subscription_id)
+    except InstanceNotRunning as refusal:
+        raise StaffActionRefused(str(refusal)) from refusal
     _audit("subscription.restarted", subscription_id, actor_id, ip)
 
 

@@ -76,10 +76,11 @@ def show(subscription_id: int):
 @login_required
 def restart(subscription_id: int):
     subscription = _own(subscription_id)
-    if subscription.state != "active":
-        flash("Only a running instance can be restarted.", "warning")
-    else:
+    try:
         services.instance_restart_request(subscription_id=subscription.id)
+    except services.InstanceNotRunning as refusal:
+        flash(str(refusal), "warning")
+    else:
         flash("Restarting your instance. It is back in a minute or so.", "info")
     return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
 
