@@ -77,9 +77,25 @@ def subscription_paid(*, subscription_id: int, period_days: int, now: datetime |
     now = now or utcnow()
     subscription = _locked(subscription_id)
     _move(subscription, "provisioning", kind="paid", message="Payment received. Preparing your instance.")
-    subscription.current_period_end = now + timedelta(days=period_days)
+    subscription_period_extend(subscription_id=subscription_id, days=period_days, now=now)
     after_commit("instance.provision", subscription_id=subscription_id)
     return subscription
+
+
+@use_case
+def subscription_period_extend(*, subscription_id: int, days: int, now: datetime | None = None,
+                               paid: bool = True) -> datetime:
+    """The one writer of the period end; returns the new end. A paid period starts at the later of now and the
+    current end (a first payment or a lapsed subscription pays from today, not for the days it lapsed); staff
+    credit (`paid=False`) is added to the end as it stands, since it gives back days already lost."""
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
+    if subscription is None:
+        raise LookupError(f"no subscription {subscription_id}")
+    now = now or utcnow()
+    end = subscription.current_period_end
+    start = (end or now) if not paid else max(now, end or now)
+    subscription.current_period_end = start + timedelta(days=days)
+    return subscription.current_period_end
 
 
 @use_case
