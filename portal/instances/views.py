@@ -34,7 +34,7 @@ def _status_context(subscription, status) -> dict:
             "progress": selectors.progress_of(subscription) if setting_up else [],
             "url": address.url, "open_url": address.open_url, "emulated_cluster": address.emulated,
             "deletes_on": selectors.deletes_on(subscription), "events": selectors.events_of(subscription.id),
-            "transitional": badge.changing}
+            "transitional": badge.changing, "setting_up": setting_up}
 
 
 def _page_context(subscription, status) -> dict:

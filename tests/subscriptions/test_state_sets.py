@@ -1,5 +1,6 @@
 """The subscription state machine's named state sets live in one module, so no other module re-decides them."""
 import ast
+import re
 from pathlib import Path
 
 from portal.subscriptions import states
@@ -38,3 +39,14 @@ def test_named_sets_only_hold_known_states():
         assert set(getattr(states, name)) <= set(states.TRANSITIONS), name
     assert set(states.STATES) == set(states.TRANSITIONS)
     assert set(states.ENDED) == {state for state, moves in states.TRANSITIONS.items() if not moves}
+
+
+def test_no_template_writes_out_a_set_of_states():
+    listed = re.compile(r"""[(\[]\s*((?:['"]\w+['"]\s*,?\s*)+)[)\]]""")
+    offenders = []
+    for path in sorted((PORTAL.parent / "templates").rglob("*.html")):
+        for match in listed.finditer(path.read_text()):
+            names = re.findall(r"""['"](\w+)['"]""", match.group(1))
+            if "," in match.group(1) and set(names) <= set(states.TRANSITIONS):  # a call's one argument is no set
+                offenders.append(f"{path.relative_to(PORTAL.parent)}: {match.group(0)}")
+    assert offenders == []
