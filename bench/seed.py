@@ -23,7 +23,7 @@ from portal.catalog.parameters import settings_clean
 from portal.catalog.selectors import service_templates
 from portal.instances.models import EVENT_LEVELS
 from portal.provisioning.manifests import instance_names
-from portal.subscriptions.models import STATES as SUBSCRIPTION_STATES
+from portal.subscriptions.states import STATES as SUBSCRIPTION_STATES
 
 PASSWORD = "bench horse battery staple"
 STAFF_EMAIL = "staff@bench.example.com"

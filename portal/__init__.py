@@ -97,6 +97,7 @@ def register_tasks(app: Flask) -> None:
     """Load every domain's tasks so web processes can enqueue and the consumer can run them."""
     from portal import tasks
 
+    tasks.huey_configure(app.config)
     tasks.bind_app(app)
     for domain in DOMAINS:
         try:

@@ -53,6 +53,8 @@ def from_environment() -> dict:
         # after a database restart each process fails one request (a calm 503) and renews its pool.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
         "REDIS_URL": env("REDIS_URL") or None,
+        # The task queue when there is no Redis (`make run`'s single consumer).
+        "HUEY_SQLITE_PATH": str(INSTANCE_DIR / "huey.db"),
         "PRODUCT_NAME": env("PRODUCT_NAME", "Portal"),
         "FRONTEND_URL": frontend_url,
         "SUPPORT_EMAIL": env("SUPPORT_EMAIL", "support@portal.localtest.me"),

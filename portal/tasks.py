@@ -1,28 +1,38 @@
-"""The one Huey instance: Redis when REDIS_URL is set, else a SQLite file under instance/."""
+"""The one Huey instance, its queue chosen by create_app from the app's config (Redis, else a SQLite file)."""
 import functools
-import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 from flask import Flask, has_app_context
-from huey import RedisExpireHuey, SqliteHuey
+from huey import Huey
 from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
-from huey.storage import MemoryStorage, RedisExpireStorage
+from huey.storage import BaseStorage, MemoryStorage, RedisExpireStorage, SqliteStorage
 
-from portal.config import INSTANCE_DIR
 from portal.ops.logs import request_id_var
 
 
-def _make_huey():
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
+class UnconfiguredStorage(BaseStorage):
+    """The queue before create_app chose one: every use fails (NotImplementedError) instead of queueing
+    somewhere no consumer reads."""
+
+
+# Tasks register on this object at import; where they are queued is decided by `huey_configure`.
+huey = Huey("portal", storage_class=UnconfiguredStorage, store_intermediate_errors=False)
+
+
+def huey_configure(config: Mapping) -> None:
+    """Point the queue at REDIS_URL, else at the SQLite file HUEY_SQLITE_PATH (the single consumer of `make run`).
+    Immediate mode (tests) keeps its in-memory queue and uses this one once it is switched off."""
+    if config.get("REDIS_URL"):
         # The "expire" flavour: locks and results lapse on their own (a lock whose holder was killed must).
-        return RedisExpireHuey("portal", url=redis_url, store_intermediate_errors=False)
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("portal", filename=str(INSTANCE_DIR / "huey.db"), store_intermediate_errors=False)
-
-
-huey = _make_huey()
+        huey.storage_class, huey.storage_kwargs = RedisExpireStorage, {"url": config["REDIS_URL"]}
+    else:
+        path = Path(config["HUEY_SQLITE_PATH"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        huey.storage_class, huey.storage_kwargs = SqliteStorage, {"filename": str(path)}
+    huey.storage = huey.create_storage()
 
 _app: Flask | None = None
 

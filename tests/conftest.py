@@ -7,7 +7,7 @@ import re
 import tempfile
 import uuid
 
-# Before portal is imported: its Huey instance and instance folder are chosen at import time.
+# Before portal is imported: its instance folder is chosen at import time (and create_app reads REDIS_URL).
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _WORKER_INDEX = int(re.sub(r"\D", "", _WORKER) or 0)
 os.environ["PORTAL_INSTANCE_DIR"] = tempfile.mkdtemp(prefix=f"portal-test-{_WORKER}-")

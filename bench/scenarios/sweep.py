@@ -30,12 +30,12 @@ class NaiveGateway:
 
     def list_pods(self, selector=None):
         from portal.extensions import db
-        from portal.instances.sweep import WATCHED_STATES
         from portal.provisioning.services import instance_target
         from portal.subscriptions.models import Subscription
+        from portal.subscriptions.states import WATCHED
 
         pods = []
-        for subscription in _watched(db, Subscription, WATCHED_STATES):
+        for subscription in _watched(db, Subscription, WATCHED):
             names = instance_target(subscription).names
             pods += self.gateway.list_objects("v1", "Pod", namespace=names.namespace,
                                               selector=f"app.kubernetes.io/instance={names.instance}")

@@ -12,10 +12,8 @@ from portal.instances.models import InstanceStatus
 from portal.notifications.models import Email
 from portal.provisioning.models import Node
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import BILLABLE, HOLDS_RESOURCES
 from portal.timestamps import month_start, utcnow
-
-# What a subscription in these states brings in every month (suspended for non-payment does not).
-RECURRING_STATES = ("active", "provisioning")
 
 
 def _month_of(column):
@@ -87,13 +85,13 @@ def overview(now: datetime | None = None) -> dict:
     mrr = 0.0
     for state, plan_id, count in db.session.execute(
             select(Subscription.state, Subscription.plan_id, func.count())
-            .where(Subscription.state.in_(("active", "provisioning", "provisioning_failed", "suspended")))
+            .where(Subscription.state.in_(HOLDS_RESOURCES))
             .group_by(Subscription.state, Subscription.plan_id)):
         plan = plans[plan_id]
         states[state] = states.get(state, 0) + count
         if state == "active":
             active_by_app[plan.service.name] = active_by_app.get(plan.service.name, 0) + count
-        if state in RECURRING_STATES:
+        if state in BILLABLE:
             # Monthly recurring revenue: each plan's price scaled to 30 days, times its paying subscriptions.
             mrr += plan.price_idr * 30 / plan.period_days * count
     mrr = round(mrr)

@@ -16,6 +16,7 @@ from portal.jobs.models import JobRun, TaskFailure
 from portal.notifications.models import Email
 from portal.provisioning.models import Node
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import EXPIRY_WATCHED
 from portal.timestamps import utcnow
 
 PAGE_SIZE = 50
@@ -171,7 +172,7 @@ def subscriptions_page(filters: SubscriptionFilters, *, page: int) -> Page:
                               Subscription.user_id.in_(_users_matching(pattern))))
     if filters.expiring_days is not None:
         conditions.append(Subscription.current_period_end <= utcnow() + timedelta(days=filters.expiring_days))
-        conditions.append(Subscription.state.in_(("active", "suspended", "provisioning")))
+        conditions.append(Subscription.state.in_(EXPIRY_WATCHED))
 
     def joined(query):
         # Only the joins a filter needs: counting 100k rows through three joins costs several times more.
@@ -192,21 +193,6 @@ def subscription_detail(subscription_id: int) -> Subscription | None:
     return db.session.scalar(select(Subscription).where(Subscription.id == subscription_id)
                              .options(joinedload(Subscription.user),
                                       joinedload(Subscription.plan).joinedload(Plan.service)))
-
-
-# Which staff action each state allows (the subscription page shows only these; the services still check).
-_STAFF_ACTIONS = {
-    "suspend": ("active", "provisioning", "provisioning_failed"),
-    "resume": ("suspended",),
-    "retry": ("provisioning_failed",),
-    "restart": ("active",),
-    "extend": ("active", "provisioning", "provisioning_failed", "suspended"),
-    "terminate": ("active", "provisioning", "provisioning_failed", "suspended"),
-}
-
-
-def subscription_staff_actions(state: str) -> frozenset[str]:
-    return frozenset(action for action, states in _STAFF_ACTIONS.items() if state in states)
 
 
 def audit_page(*, action: str | None, actor_id: int | None, target_type: str | None, target_id: str | None,

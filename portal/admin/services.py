@@ -1,15 +1,14 @@
 """Staff actions on subscriptions: each through the same services the customer side and tasks use,
 each recorded in the audit log in the action's own transaction."""
-from datetime import timedelta
 
 from portal.audit.services import audit_record
 from portal.extensions import db
-from portal.instances.services import instance_restart_request
+from portal.instances.services import InstanceNotRunning, instance_restart_request
 from portal.plain_text import has_control_characters
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
-from portal.timestamps import utcnow
+from portal.subscriptions.states import STAFF_EXTENDABLE
 from portal.unit_of_work import use_case
 
 
@@ -54,7 +53,10 @@ def staff_retry(*, subscription_id: int, actor_id: int, ip: str | None = None) -
 
 @use_case
 def staff_restart(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
-    instance_restart_request(subscription_id=subscription_id)
+    try:
+        instance_restart_request(subscription_id=subscription_id)
+    except InstanceNotRunning as refusal:
+        raise StaffActionRefused(str(refusal)) from refusal
     _audit("subscription.restarted", subscription_id, actor_id, ip)
 
 
@@ -66,12 +68,11 @@ def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int,
         raise StaffActionRefused("Give a reason for the extension.")
     _check_reason(reason)
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
-    if subscription.state in ("terminated", "cancelled", "pending_payment"):
+    if subscription.state not in STAFF_EXTENDABLE:
         raise StaffActionRefused(f"A {subscription.state.replace('_', ' ')} subscription cannot be extended.")
-    start = subscription.current_period_end or utcnow()
-    subscription.current_period_end = start + timedelta(days=days)
+    end = subscriptions.subscription_period_extend(subscription_id=subscription.id, days=days, paid=False)
     instance_event_record(subscription_id=subscription.id, kind="extended",
-                          message=f"Extended by {days} days to {subscription.current_period_end:%d %b %Y}.")
+                          message=f"Extended by {days} days to {end:%d %b %Y}.")
     _audit("subscription.extended", subscription_id, actor_id, ip, days=days, reason=reason.strip()[:500])
 
 

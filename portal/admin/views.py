@@ -27,8 +27,9 @@ from portal.notifications.models import STATES, Email
 from portal.provisioning import services as provisioning
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
 from portal.rendering import client_ip, csv_text, format_idr, redirect_after_post, render_page
-from portal.subscriptions.models import STATES as SUBSCRIPTION_STATES
 from portal.subscriptions.services import IllegalTransition
+from portal.subscriptions.states import STATES as SUBSCRIPTION_STATES
+from portal.subscriptions.states import staff_actions
 from portal.tasks import huey
 from portal.timestamps import utcnow
 
@@ -194,7 +195,7 @@ def subscription(subscription_id: int):
     except ClusterError as error:
         objects, cluster_error = [], str(error)
     return render_page("admin/subscription.html", subscription=subscription,
-                       actions=selectors.subscription_staff_actions(subscription.state),
+                       actions=staff_actions(subscription),
                        events=instance_selectors.events_of(subscription.id, limit=60),
                        instance_status=instance_selectors.status_of(subscription.id), objects=objects,
                        cluster_error=cluster_error, invoices=selectors.subscription_invoices(subscription.id))

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.instances.models import InstanceStatus
 from portal.instances.selectors import Badge, deletes_on, instance_address, instance_badge
 from portal.subscriptions.models import Subscription
-from portal.subscriptions.states import Actions, allowed_actions
+from portal.subscriptions.states import ENDED, Actions, allowed_actions
 from portal.timestamps import utcnow
 
 
@@ -34,7 +34,7 @@ class Card:
 def dashboard_cards(*, user_id: int) -> list[Card]:
     subscriptions = db.session.scalars(
         select(Subscription)
-        .where(Subscription.user_id == user_id, Subscription.state.not_in(("cancelled", "terminated")))
+        .where(Subscription.user_id == user_id, Subscription.state.not_in(ENDED))
         .options(joinedload(Subscription.plan).joinedload(Plan.service))
         .order_by(Subscription.created_at.desc())).all()
     statuses = {s.subscription_id: s for s in db.session.scalars(

@@ -11,10 +11,9 @@ from portal.extensions import db
 from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
 from portal.provisioning.cluster import instance_url, is_emulated
 from portal.subscriptions.models import Subscription
-from portal.subscriptions.states import RUNNING
+from portal.subscriptions.states import RUNNING, VISIBLE
 from portal.timestamps import utcnow
 
-VISIBLE_STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended")
 PROGRESS_STEPS = (("step.namespace", "Namespace"), ("step.secret", "Secrets"), ("step.volumes", "Storage"),
                   ("step.workloads", "Workloads"), ("step.network", "Network"), ("step.ingress", "Address"),
                   ("step.scheduled", "Scheduled"), ("step.started", "Started"), ("ready", "Ready"))
@@ -40,7 +39,7 @@ def instance_for(*, user_id: int, subscription_id: int) -> Subscription | None:
     """The customer's own subscription, or None (another customer's id looks exactly like a missing one)."""
     return db.session.scalar(
         select(Subscription).where(Subscription.id == subscription_id, Subscription.user_id == user_id,
-                                   Subscription.state.in_(VISIBLE_STATES))
+                                   Subscription.state.in_(VISIBLE))
         .options(joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
@@ -50,7 +49,7 @@ def instance_with_status(*, user_id: int, subscription_id: int) -> tuple[Subscri
         select(Subscription, InstanceStatus)
         .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
         .where(Subscription.id == subscription_id, Subscription.user_id == user_id,
-               Subscription.state.in_(VISIBLE_STATES))
+               Subscription.state.in_(VISIBLE))
         .options(joinedload(Subscription.plan).joinedload(Plan.service))).first()
     return (found[0], found[1]) if found else None
 

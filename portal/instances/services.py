@@ -6,15 +6,25 @@ from flask import current_app
 
 from portal.audit.services import audit_record
 from portal.catalog.selectors import template_for
+from portal.extensions import db
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
 from portal.provisioning.services import instance_target
+from portal.subscriptions.models import Subscription
 from portal.subscriptions.rollouts import instance_rollout_start
+from portal.subscriptions.states import restartable
 from portal.unit_of_work import after_commit, use_case
 
 MAX_LOG_LINES = 2000
 MAX_LINE_CHARS = 2000
 MAX_LOG_BYTES = 1_000_000
 TIMESTAMPED = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (.*)$")
+
+
+class InstanceNotRunning(Exception):
+    """A restart was asked of an instance that is not running (being set up, stopped or gone)."""
+
+    def __init__(self):
+        super().__init__("Only a running instance can be restarted.")
 
 
 @dataclass
@@ -86,5 +96,8 @@ def instance_credentials(*, subscription, actor_id: int, ip: str | None) -> list
 @use_case
 def instance_restart_request(*, subscription_id: int) -> None:
     """Record the customer's request (timeline and rollout) at once, then let a worker restart the instance."""
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
+    if subscription is None or not restartable(subscription):
+        raise InstanceNotRunning()
     instance_rollout_start(subscription_id=subscription_id, kind="restart")
     after_commit("instance.restart", subscription_id=subscription_id)

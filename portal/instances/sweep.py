@@ -1,6 +1,5 @@
 """The status sweep: one cluster-wide pod list, mapped onto instances, writing only what changed."""
 import gc
-import re
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,15 +16,15 @@ from portal.instances.models import InstanceStatus, ResourceSample
 from portal.links import absolute_url
 from portal.notifications.selectors import staff_alert_recipients
 from portal.notifications.services import email_queue, subscription_email_context
-from portal.provisioning.cluster import cluster_for
+from portal.provisioning.cluster import cluster_for, quantity
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.rollouts import ROLLOUT_DONE
+from portal.subscriptions.states import WATCHED
 from portal.timestamps import utcnow
 from portal.unit_of_work import use_case
 
-WATCHED_STATES = ("provisioning", "active", "provisioning_failed")
 # Container trouble in words a customer understands.
 PROBLEMS = {
     "CrashLoopBackOff": "The app keeps crashing and restarting.",
@@ -90,23 +89,20 @@ def component_health(pods: list[dict]) -> ComponentHealth:
     return best
 
 
-def _parse_cpu(quantity: str) -> float:
-    """Millicores from a Kubernetes CPU quantity (n, u, m or cores)."""
-    match = re.fullmatch(r"([0-9.]+)([numk]?)", quantity or "0")
-    if not match:
+def _usage(text: str | None, unit: int) -> float:
+    """A metrics quantity in `unit`s; one the parser refuses counts as none rather than stopping the sweep."""
+    try:
+        return float(quantity(text or "0") / unit)
+    except ValueError:
         return 0.0
-    value, unit = float(match.group(1)), match.group(2)
-    return value * {"n": 1e-6, "u": 1e-3, "m": 1, "": 1000, "k": 1e6}[unit]
 
 
-def _parse_memory(quantity: str) -> float:
-    """Megabytes (MiB) from a Kubernetes memory quantity."""
-    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", quantity or "0")
-    if not match:
-        return 0.0
-    factors = {"": 1 / 2**20, "Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "K": 1000 / 2**20, "M": 1e6 / 2**20,
-               "G": 1e9 / 2**20}
-    return float(match.group(1)) * factors.get(match.group(2), 0)
+def _millicores(text: str | None) -> float:
+    return _usage(text, 1) * 1000
+
+
+def _mebibytes(text: str | None) -> float:
+    return _usage(text, 2**20)
 
 
 # A status row as the sweep compares it: (phase, ready, restart_count, node_name, last_error, components).
@@ -153,7 +149,7 @@ def _watched_rows() -> list:
                InstanceStatus.rollout_started_at, InstanceStatus.rollout_applied_at)
         .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
         .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
-        .where(Subscription.state.in_(WATCHED_STATES))).all()
+        .where(Subscription.state.in_(WATCHED))).all()
 
 
 def _sweep() -> SweepResult:
@@ -366,8 +362,8 @@ def _record_usage(gateway, watched_ids: set[str], now) -> int:
         if sid not in watched_ids:
             continue
         for container in item.get("containers", []):
-            usage[sid][0] += _parse_cpu(container.get("usage", {}).get("cpu", "0"))
-            usage[sid][1] += _parse_memory(container.get("usage", {}).get("memory", "0"))
+            usage[sid][0] += _millicores(container.get("usage", {}).get("cpu", "0"))
+            usage[sid][1] += _mebibytes(container.get("usage", {}).get("memory", "0"))
     if usage:
         db.session.execute(insert(ResourceSample), [
             {"subscription_id": int(sid), "taken_at": now, "cpu_millicores": int(round(cpu)),

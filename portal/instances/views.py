@@ -13,7 +13,7 @@ from portal.instances import selectors, services
 from portal.instances.charts import Point, usage_chart
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.subscriptions import services as subscriptions
-from portal.subscriptions.states import allowed_actions
+from portal.subscriptions.states import SETTING_UP, allowed_actions
 from portal.timestamps import utcnow
 
 blueprint = Blueprint("instances", __name__, url_prefix="/instances")
@@ -27,14 +27,14 @@ def _own(subscription_id: int):
 def _status_context(subscription, status) -> dict:
     """What the page's `status` block shows, and all its htmx poll computes (a quarter of the page traffic):
     the badge, progress, the parts and the timeline, so each poll shows the latest steps."""
-    setting_up = subscription.state in ("provisioning", "provisioning_failed")  # the block shows progress only then
+    setting_up = subscription.state in SETTING_UP  # the block shows progress only then
     badge = selectors.instance_badge(subscription, status)
     address = selectors.instance_address(subdomain=subscription.subdomain)
     return {"subscription": subscription, "badge": badge, "components": selectors.components_of(subscription, status),
             "progress": selectors.progress_of(subscription) if setting_up else [],
             "url": address.url, "open_url": address.open_url, "emulated_cluster": address.emulated,
             "deletes_on": selectors.deletes_on(subscription), "events": selectors.events_of(subscription.id),
-            "transitional": badge.changing}
+            "transitional": badge.changing, "setting_up": setting_up}
 
 
 def _page_context(subscription, status) -> dict:
@@ -76,10 +76,11 @@ def show(subscription_id: int):
 @login_required
 def restart(subscription_id: int):
     subscription = _own(subscription_id)
-    if subscription.state != "active":
-        flash("Only a running instance can be restarted.", "warning")
-    else:
+    try:
         services.instance_restart_request(subscription_id=subscription.id)
+    except services.InstanceNotRunning as refusal:
+        flash(str(refusal), "warning")
+    else:
         flash("Restarting your instance. It is back in a minute or so.", "info")
     return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
 

@@ -7,6 +7,7 @@ import base64
 import json
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import quote
 
 import orjson
@@ -14,6 +15,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
 
 FIELD_MANAGER = "portal"
 MANAGED_SELECTOR = "app.kubernetes.io/managed-by=portal"
@@ -260,6 +262,12 @@ class Cluster:
 
     def cordon(self, name: str, unschedulable: bool = True) -> dict:
         return self._merge_patch(resource_path("v1", "Node", None, name), {"spec": {"unschedulable": unschedulable}})
+
+
+def quantity(text: str | int | float) -> Decimal:
+    """A Kubernetes quantity ("250m", "64Mi", "1e3") as a number of cores or bytes, read by the client's own
+    parser; ValueError when it is not one."""
+    return parse_quantity(text)
 
 
 def is_emulated(config) -> bool:

@@ -12,7 +12,9 @@ from portal.catalog.parameters import env_text
 from portal.catalog.templates import PLACEHOLDER, ComponentSpec, Probe, ServiceTemplate
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "portal"}
-RESTRICTED_POD_SECURITY = {
+# Pod Security Admission on each customer namespace: "baseline" is enforced (some apps' images run as root, which
+# "restricted" refuses); "restricted" is only warned about and audited, so staff see what would not pass it.
+BASELINE_POD_SECURITY = {
     "pod-security.kubernetes.io/enforce": "baseline",
     "pod-security.kubernetes.io/enforce-version": "latest",
     "pod-security.kubernetes.io/warn": "restricted",
@@ -101,7 +103,7 @@ def _quantity_memory(megabytes: float) -> str:
 def namespace_manifests(*, namespace: str, user_id: int, plans: list[Resources],
                         options: ClusterOptions) -> list[dict]:
     """The customer's namespace and its guard rails, sized from all their plans together."""
-    ns_labels = {**MANAGED_BY, "portal/customer": str(user_id), **RESTRICTED_POD_SECURITY}
+    ns_labels = {**MANAGED_BY, "portal/customer": str(user_id), **BASELINE_POD_SECURITY}
     meta = {"namespace": namespace, "labels": {**MANAGED_BY, "portal/customer": str(user_id)}}
     cpu = sum(p.cpu_millicores for p in plans) or 100
     memory = sum(p.memory_mb for p in plans) or 128

@@ -35,11 +35,11 @@ from portal.provisioning.models import Node
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.rollouts import instance_rollout_applied, instance_rollout_failed
+from portal.subscriptions.states import ENDED, HOLDS_RESOURCES
 from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, atomic, use_case
 
 # States in which a subscription's plan counts toward its namespace's quota.
-HOLDS_RESOURCES = ("provisioning", "provisioning_failed", "active", "suspended")
 STEPS = (("namespace", "Namespace prepared"), ("secret", "Secrets stored"), ("volumes", "Storage volumes created"),
          ("workloads", "Workloads created"), ("network", "Internal network set up"), ("ingress", "Address published"))
 STEP_OF_KIND = {"Namespace": "namespace", "ResourceQuota": "namespace", "LimitRange": "namespace",
@@ -165,7 +165,7 @@ def instances_reconcile() -> dict:
             # second portal on the same cluster, these are someone's live instances. Staff decide.
             unknown.append(f"{items[0]['metadata']['namespace']}/{subscription_id}")
             continue
-        if subscription.state not in ("terminated", "cancelled"):
+        if subscription.state not in ENDED:
             continue
         namespace = items[0]["metadata"]["namespace"]
         deleted = gateway.delete_by_label(namespace, f"portal/subscription={subscription_id}")

@@ -15,6 +15,7 @@ from portal.links import absolute_url
 from portal.notifications.services import subscription_email
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import EXPIRING
 from portal.timestamps import utcnow
 from portal.unit_of_work import atomic
 
@@ -54,7 +55,7 @@ def expiry_process(now: datetime | None = None) -> dict:
     grace = timedelta(days=current_app.config["GRACE_DAYS"])
     retention = timedelta(days=current_app.config["RETENTION_DAYS"])
     outcome = {"grace": 0, "suspended": 0}
-    for subscription in _subscriptions(Subscription.state.in_(("active", "provisioning_failed")),
+    for subscription in _subscriptions(Subscription.state.in_(EXPIRING),
                                        Subscription.current_period_end <= now):
         with atomic():  # each subscription's step (transition and email) commits as one
             end = subscription.current_period_end

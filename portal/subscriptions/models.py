@@ -5,10 +5,9 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of, substring_index
+from portal.subscriptions.states import STATES
 from portal.timestamps import UtcDateTime
 
-STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended",
-          "terminated", "cancelled")
 SUSPENSION_REASONS = ("non_payment", "staff", "customer")
 
 

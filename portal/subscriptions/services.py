@@ -20,7 +20,7 @@ from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.metrics import PROVISIONING
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.rollouts import instance_rollout_start
-from portal.subscriptions.states import TRANSITIONS
+from portal.subscriptions.states import CANCELLABLE, ENDED, TRANSITIONS
 from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, use_case
 
@@ -81,9 +81,25 @@ def subscription_paid(*, subscription_id: int, period_days: int, now: datetime |
     now = now or utcnow()
     subscription = _locked(subscription_id)
     _move(subscription, "provisioning", kind="paid", message="Payment received. Preparing your instance.")
-    subscription.current_period_end = now + timedelta(days=period_days)
+    subscription_period_extend(subscription_id=subscription_id, days=period_days, now=now)
     after_commit("instance.provision", subscription_id=subscription_id)
     return subscription
+
+
+@use_case
+def subscription_period_extend(*, subscription_id: int, days: int, now: datetime | None = None,
+                               paid: bool = True) -> datetime:
+    """The one writer of the period end; returns the new end. A paid period starts at the later of now and the
+    current end (a first payment or a lapsed subscription pays from today, not for the days it lapsed); staff
+    credit (`paid=False`) is added to the end as it stands, since it gives back days already lost."""
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
+    if subscription is None:
+        raise LookupError(f"no subscription {subscription_id}")
+    now = now or utcnow()
+    end = subscription.current_period_end
+    start = (end or now) if not paid else max(now, end or now)
+    subscription.current_period_end = start + timedelta(days=days)
+    return subscription.current_period_end
 
 
 @use_case
@@ -181,7 +197,7 @@ def subscription_order_paid(*, email: str, app_slug: str, plan_slug: str, subdom
 def subscription_settings_update(*, subscription_id: int, settings: dict) -> Subscription:
     """Save new settings (validated against the template) and apply them to a running instance."""
     subscription = _locked(subscription_id)
-    if subscription.state in ("terminated", "cancelled"):
+    if subscription.state in ENDED:
         raise IllegalTransition(subscription.state, "provisioning")
     clean = settings_clean(template_for(subscription.plan.service.slug), settings)
     subscription.settings = clean
@@ -203,7 +219,7 @@ def subscription_settings_update(*, subscription_id: int, settings: dict) -> Sub
 def subscription_cancel_at_period_end(*, subscription_id: int, cancel: bool = True) -> Subscription:
     """Stop renewing: the instance runs until its period ends (or undo that)."""
     subscription = _locked(subscription_id)
-    if subscription.state not in ("active", "provisioning", "provisioning_failed"):
+    if subscription.state not in CANCELLABLE:
         raise IllegalTransition(subscription.state, "cancelled at period end")
     subscription.cancel_at_period_end = cancel
     instance_event_record(subscription_id=subscription.id, kind="cancel_scheduled" if cancel else "cancel_undone",

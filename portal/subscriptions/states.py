@@ -15,10 +15,31 @@ TRANSITIONS = {
     "terminated": set(),
     "cancelled": set(),
 }
-# A customer may still end these (at the period's end, or now).
-CANCELLABLE = ("active", "provisioning", "provisioning_failed")
+# Every state, in the order of a subscription's life (the table's check constraint lists these).
+STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended", "terminated", "cancelled")
+# Nothing follows these: the subscription is over.
+ENDED = ("terminated", "cancelled")
+# Its namespace, volume and quota exist on the cluster (a suspended one is scaled to zero but keeps its data).
+HOLDS_RESOURCES = ("provisioning", "provisioning_failed", "active", "suspended")
+# What the customer's instance list shows: everything not over.
+VISIBLE = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended")
 # Their pods run (or are being made): the rest are scaled to zero or gone.
 RUNNING = ("active", "provisioning", "provisioning_failed")
+# The status sweep reads the cluster for these: their pods should be there.
+WATCHED = RUNNING
+# A customer may still end these (at the period's end, or now).
+CANCELLABLE = RUNNING
+# The instance page shows setup progress only in these.
+SETTING_UP = ("provisioning", "provisioning_failed")
+# What a subscription in these states brings in every month (suspended for non-payment does not).
+BILLABLE = ("active", "provisioning")
+# A period end that still runs out in these: the daily expiry job acts on them (a provisioning one waits for
+# its setup to finish first).
+EXPIRING = ("active", "provisioning_failed")
+# The admin list's "expiring within N days" filter: subscriptions whose paid period matters to staff.
+EXPIRY_WATCHED = ("active", "suspended", "provisioning")
+# Staff may move the period end of these (a goodwill extension), and terminate them.
+STAFF_EXTENDABLE = HOLDS_RESOURCES
 
 
 @dataclass(frozen=True)
@@ -51,8 +72,8 @@ def allowed_actions(subscription, *, ready: bool = False, rolling_out: bool = Fa
     return Actions(
         pay=state == "pending_payment",
         open=active and ready,
-        restart=active,
-        settings=state in ("active", "provisioning", "provisioning_failed", "suspended"),
+        restart=restartable(subscription),
+        settings=state in HOLDS_RESOURCES,
         renew=(active and renewal_due(subscription, now))
         or (state == "suspended" and subscription.suspension_reason == "non_payment"),
         cancel_at_period_end=state in CANCELLABLE and not subscription.cancel_at_period_end,
@@ -60,3 +81,23 @@ def allowed_actions(subscription, *, ready: bool = False, rolling_out: bool = Fa
         cancel_now=state in CANCELLABLE,
         view_problem=state == "provisioning_failed" or (active and not ready and not rolling_out),
     )
+
+
+def staff_actions(subscription) -> frozenset[str]:
+    """What the admin subscription page offers staff (the staff services still check): wider than the customer's,
+    since staff suspend, resume and retry, and never pay or renew."""
+    state = subscription.state
+    offered = {
+        "suspend": state in RUNNING,
+        "resume": state == "suspended",
+        "retry": state == "provisioning_failed",
+        "restart": restartable(subscription),
+        "extend": state in STAFF_EXTENDABLE,
+        "terminate": state in HOLDS_RESOURCES,
+    }
+    return frozenset(action for action, allowed in offered.items() if allowed)
+
+
+def restartable(subscription) -> bool:
+    """Only a running instance is restarted: the restart service refuses the rest, the pages offer it only then."""
+    return subscription.state == "active"

@@ -9,6 +9,8 @@ from portal.accounts.models import User
 from portal.admin import services as staff_actions
 from portal.audit.models import AuditEntry
 from portal.extensions import db
+from portal.instances.models import InstanceStatus
+from portal.instances.services import InstanceNotRunning, instance_restart_request
 from portal.instances.sweep import instances_sweep
 from portal.jobs.models import TaskFailure
 from portal.notifications.models import Email
@@ -100,3 +102,15 @@ def test_a_task_failing_in_a_real_consumer_is_recorded_for_the_jobs_page(app, co
     failure = db.session.scalar(select(TaskFailure))
     assert failure is not None and "boom for in the consumer" in failure.error
     assert "'in the consumer'" in failure.arguments
+
+
+def test_restart_is_refused_by_the_service_unless_the_instance_runs(app, kube, kube_clock, paid, staff):
+    sid = paid("n8n", subdomain="restart-not")
+    staff_actions.staff_suspend(subscription_id=sid, reason="Chargeback", actor_id=staff.id)
+    with pytest.raises(staff_actions.StaffActionRefused, match="Only a running instance can be restarted"):
+        staff_actions.staff_restart(subscription_id=sid, actor_id=staff.id)
+    with pytest.raises(InstanceNotRunning):
+        instance_restart_request(subscription_id=sid)  # the customer's path refuses it too, whoever calls
+    db.session.expire_all()
+    assert audit_actions("subscription") == ["subscription.suspended"]
+    assert db.session.get(InstanceStatus, sid) is None or db.session.get(InstanceStatus, sid).rollout is None

@@ -18,7 +18,6 @@ from portal.billing import services as billing
 from portal.billing.models import Invoice, invoice_number
 from portal.extensions import db
 from portal.instances.models import InstanceEvent, ResourceSample
-from portal.instances.selectors import VISIBLE_STATES
 from portal.instances.sweep import instances_sweep
 from portal.jobs.services import job_run, task_failure_record
 from portal.notifications.models import Email
@@ -26,6 +25,7 @@ from portal.provisioning.models import Node
 from portal.provisioning.services import nodes_sync
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import VISIBLE
 from portal.timestamps import utcnow
 from tests.admin.test_admin import _fill
 from tests.fixtures.billing import notification, plan_of, post
@@ -126,7 +126,7 @@ def _pages(world) -> dict[str, list[Case]]:
     sid, invoices, owner = world["sid"], world["invoices"], world["owner"]
     active, subdomains = sid["active"], [f"ana-{name}" for name in sid]
     # The customer sees the instances it still has; terminated ones and cancelled orders live on in billing.
-    visible = [name for name in sid if db.session.get(Subscription, sid[name]).state in VISIBLE_STATES]
+    visible = [name for name in sid if db.session.get(Subscription, sid[name]).state in VISIBLE]
     assert len(visible) == 4
     paid = ["active", "suspended", "terminated", "failed", "renewal"]
     emails = list(db.session.scalars(select(Email).order_by(Email.id)))

@@ -1,4 +1,4 @@
-"""Huey wiring: the queue backend chosen from the environment, and the consumer entry module at work."""
+"""Huey wiring: the queue backend chosen from the app's config, and the consumer entry module at work."""
 import os
 import signal
 import subprocess
@@ -6,8 +6,10 @@ import sys
 import time
 
 import pytest
+from huey.storage import RedisExpireStorage, SqliteStorage
 from sqlalchemy import select
 
+from portal import create_app
 from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.models import Email
@@ -15,18 +17,28 @@ from portal.tasks import huey
 from portal.unit_of_work import atomic
 
 
-def _huey_class(env: dict) -> str:
-    code = "import portal.tasks as t; print(type(t.huey).__name__)"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip()
+def test_importing_the_tasks_module_reads_no_environment():
+    """Huey is configured by create_app from the app's config; importing portal.tasks alone chooses nothing."""
+    code = ("import os, portal.tasks as t; os.environ['REDIS_URL'] = 'redis://127.0.0.1:6379/15'; "
+            "print(type(t.huey.storage).__name__)")
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "UnconfiguredStorage"
 
 
-def test_redis_when_redis_url_is_set_else_sqlite_under_instance(tmp_path):
-    base = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    base["PORTAL_INSTANCE_DIR"] = str(tmp_path)
-    assert _huey_class(base) == "SqliteHuey"
-    assert (tmp_path / "huey.db").exists()
-    assert _huey_class({**base, "REDIS_URL": "redis://127.0.0.1:6379/15"}) == "RedisExpireHuey"
+def test_redis_when_the_config_has_a_redis_url_else_sqlite_at_the_configured_path(database_url, tmp_path):
+    # Immediate mode (the tests' default) keeps tasks in memory; the configured storage shows outside it.
+    huey.immediate = False
+    try:
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None,
+                    "HUEY_SQLITE_PATH": str(tmp_path / "queue" / "huey.db")})
+        assert isinstance(huey.storage, SqliteStorage) and (tmp_path / "queue" / "huey.db").exists()
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": "redis://127.0.0.1:6379/15"})
+        assert isinstance(huey.storage, RedisExpireStorage)
+        assert huey.storage.conn.connection_pool.connection_kwargs["db"] == 15
+    finally:
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url})  # the storage of the tests' own config again
+        huey.immediate = True
 
 
 def test_every_domain_task_is_registered(app):

@@ -6,9 +6,11 @@ from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
 from portal.extensions import db
+from portal.instances.models import InstanceStatus
 from portal.instances.sweep import instances_sweep
 from portal.instances.views import highlight
 from portal.provisioning.cluster import cluster_for
+from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from tests.helpers import csrf_token_from
 
@@ -79,6 +81,14 @@ def test_restart_makes_new_pods_and_says_so(app, client, live):
     assert not before & after
     assert "Restart requested." in client.get(f"/instances/{live}").get_data(as_text=True)
     assert "new containers are starting" in client.get(f"/instances/{live}").get_data(as_text=True)
+
+
+def test_restart_of_a_stopped_instance_is_refused_with_the_services_reason(app, client, live):
+    subscriptions.subscription_suspend(subscription_id=live, reason="customer", note="Cancelled by the customer.")
+    response = client.post(f"/instances/{live}/restart", data={"csrf_token": token(client)}, headers=HX)
+    assert response.headers["HX-Redirect"] == f"/instances/{live}"
+    assert "Only a running instance can be restarted." in client.get(f"/instances/{live}").get_data(as_text=True)
+    assert db.session.get(InstanceStatus, live).rollout is None
 
 
 def test_settings_form_validates_and_reapplies(app, client, live):

@@ -10,6 +10,7 @@ import pytest
 from portal.catalog.parameters import SettingsInvalid, settings_clean
 from portal.catalog.templates import templates_load
 from portal.config import ROOT
+from portal.provisioning import manifests
 from portal.provisioning.manifests import (
     ClusterOptions,
     dns_label,
@@ -268,3 +269,10 @@ def test_cluster_options_come_from_the_environment(monkeypatch):
     assert by_kind(manifests, "Ingress")["spec"]["ingressClassName"] == "traefik"
     claims = [m for m in manifests if m["kind"] == "PersistentVolumeClaim"]
     assert {m["spec"].get("storageClassName") for m in claims} == {"longhorn"}
+
+
+def test_the_pod_security_constant_is_named_for_the_level_it_enforces():
+    constants = {name: value for name, value in vars(manifests).items() if name.endswith("POD_SECURITY")}
+    assert constants
+    for name, labels in constants.items():
+        assert name.startswith(labels["pod-security.kubernetes.io/enforce"].upper() + "_"), name
