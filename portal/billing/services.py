@@ -28,6 +28,7 @@ from portal.notifications.services import email_queue, staff_alert, subscription
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import HOLDS_RESOURCES, RUNNING
 from portal.timestamps import utcnow
 from portal.unit_of_work import use_case
 
@@ -290,7 +291,7 @@ def _on_paid(invoice: Invoice, previous: str) -> None:
     if invoice.kind == "new" and subscription.state == "pending_payment":
         # Locks the subscription after the invoice, as every payment does.
         subscriptions.subscription_paid(subscription_id=subscription.id, period_days=invoice.period_days)
-    elif invoice.kind == "renewal" and subscription.state not in ("terminated", "cancelled", "pending_payment"):
+    elif invoice.kind == "renewal" and subscription.state in HOLDS_RESOURCES:
         subscription_renewal_paid(subscription_id=subscription.id, period_days=invoice.period_days)
     else:
         staff_alert(key=f"paid-without-service:{invoice.id}",
@@ -301,7 +302,7 @@ def _on_paid(invoice: Invoice, previous: str) -> None:
 
 def _on_refunded(invoice: Invoice, transaction_status: str) -> None:
     subscription = db.session.get(Subscription, invoice.subscription_id)
-    if subscription.state in ("active", "provisioning", "provisioning_failed"):
+    if subscription.state in RUNNING:
         subscriptions.subscription_suspend(subscription_id=subscription.id, reason="non_payment",
                                            note=f"Payment {transaction_status.replace('_', ' ')}.")
     staff_alert(key=f"refund:{invoice.id}", title=f"Invoice {invoice.number}: {transaction_status}",
@@ -320,12 +321,9 @@ def receipt_context(invoice: Invoice) -> dict:
 @use_case
 def subscription_renewal_paid(*, subscription_id: int, period_days: int) -> Subscription:
     """Extend from the later of now and the current end; lift a suspension for non-payment."""
-    now = utcnow()
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
-    start = max(now, subscription.current_period_end or now)
-    subscription.current_period_end = start + timedelta(days=period_days)
-    instance_event_record(subscription_id=subscription.id, kind="renewed",
-                          message=f"Renewed until {subscription.current_period_end:%Y-%m-%d}.")
+    end = subscriptions.subscription_period_extend(subscription_id=subscription.id, days=period_days)
+    instance_event_record(subscription_id=subscription.id, kind="renewed", message=f"Renewed until {end:%Y-%m-%d}.")
     if subscription.state == "suspended" and subscription.suspension_reason == "non_payment":
         # In the renewal's transaction: a paid renewal never stays on a suspended instance.
         subscriptions.subscription_resume(subscription_id=subscription.id)
@@ -336,7 +334,7 @@ def subscription_renewal_paid(*, subscription_id: int, period_days: int) -> Subs
 def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
     """The renewal invoice for a subscription: the open one if it exists, else a new one at today's price."""
     subscription = db.session.get(Subscription, subscription_id)
-    if subscription.state not in ("active", "suspended", "provisioning", "provisioning_failed"):
+    if subscription.state not in HOLDS_RESOURCES:
         raise CheckoutError("This subscription cannot be renewed.")
     open_invoice = db.session.scalar(select(Invoice).where(
         Invoice.subscription_id == subscription_id, Invoice.kind == "renewal",
