@@ -13,9 +13,21 @@ from huey.storage import BaseStorage, MemoryStorage, RedisExpireStorage, SqliteS
 from portal.ops.logs import request_id_var
 
 
+class QueueNotConfigured(RuntimeError):
+    """A task was queued (or the queue read) before create_app chose where the queue lives."""
+
+
 class UnconfiguredStorage(BaseStorage):
-    """The queue before create_app chose one: every use fails (NotImplementedError) instead of queueing
+    """The queue before create_app chose one: every use fails with QueueNotConfigured instead of queueing
     somewhere no consumer reads."""
+
+    def _refuse(self, *args, **kwargs):
+        raise QueueNotConfigured("the task queue is chosen by create_app(); create the app before queueing")
+
+    enqueue = dequeue = queue_size = enqueued_items = flush_queue = _refuse
+    add_to_schedule = read_schedule = scheduled_items = schedule_size = flush_schedule = _refuse
+    put_data = peek_data = pop_data = has_data_for_key = put_if_empty = _refuse
+    result_store_size = result_items = flush_results = _refuse
 
 
 # Tasks register on this object at import; where they are queued is decided by `huey_configure`.

@@ -26,6 +26,16 @@ def test_importing_the_tasks_module_reads_no_environment():
                           check=True).stdout.strip() == "UnconfiguredStorage"
 
 
+def test_a_queue_used_before_create_app_refuses_with_a_clear_error():
+    from portal.tasks import QueueNotConfigured, UnconfiguredStorage
+
+    storage = UnconfiguredStorage("portal")
+    with pytest.raises(QueueNotConfigured, match="create_app"):
+        storage.enqueue(b"task")
+    with pytest.raises(QueueNotConfigured):
+        storage.queue_size()
+
+
 def test_redis_when_the_config_has_a_redis_url_else_sqlite_at_the_configured_path(database_url, tmp_path):
     # Immediate mode (the tests' default) keeps tasks in memory; the configured storage shows outside it.
     huey.immediate = False
