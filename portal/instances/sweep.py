@@ -13,6 +13,7 @@ from portal.catalog.models import Plan, Service
 from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.instances.models import InstanceStatus, ResourceSample
+from portal.instances.selectors import instance_address
 from portal.links import absolute_url
 from portal.notifications.selectors import staff_alert_recipients
 from portal.notifications.services import email_queue, subscription_email_context
@@ -376,9 +377,9 @@ def _activate(subscription_id: int) -> bool:
     subscription = subscriptions.subscription_activate(subscription_id=subscription_id)
     if subscription is None:
         return False
-    url = f"https://{subscription.subdomain}.{current_app.config['K8S_CLUSTER_DOMAIN']}"
     email_queue(template="instance_ready", recipient=subscription.user.email, user_id=subscription.user_id,
-                        key=f"instance-ready:{subscription.id}:{int(subscription.state_changed_at.timestamp())}",
-                        context={"name": subscription.user.name, "app_name": subscription.plan.service.name,
-                                 "url": url, "dashboard": absolute_url("home.index")})
+                key=f"instance-ready:{subscription.id}:{int(subscription.state_changed_at.timestamp())}",
+                context={"name": subscription.user.name, "app_name": subscription.plan.service.name,
+                         "url": instance_address(subdomain=subscription.subdomain).url,
+                         "dashboard": absolute_url("home.index")})
     return True
