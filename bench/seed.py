@@ -21,8 +21,8 @@ from portal.billing.models import KINDS as INVOICE_KINDS
 from portal.billing.models import STATES as INVOICE_STATES
 from portal.catalog.parameters import settings_clean
 from portal.catalog.selectors import service_templates
-from portal.instances.models import EVENT_LEVELS
 from portal.provisioning.manifests import instance_names
+from portal.subscriptions.models import EVENT_LEVELS
 from portal.subscriptions.states import STATES as SUBSCRIPTION_STATES
 
 PASSWORD = "bench horse battery staple"

@@ -68,9 +68,8 @@ def run(bench) -> dict:
     from portal.billing.models import PaymentNotification
     from portal.billing.simulator import notification_body
     from portal.extensions import db
-    from portal.instances.models import InstanceEvent
     from portal.notifications.models import Email
-    from portal.subscriptions.models import Subscription
+    from portal.subscriptions.models import InstanceEvent, Subscription
 
     settings, stack = bench.settings, bench.stack
     count = settings.purchases

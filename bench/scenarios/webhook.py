@@ -76,8 +76,8 @@ def _check_applied_once(invoices, sent_per_order: dict) -> dict:
     """Every invoice paid; exactly one "paid" event and one receipt each; every notification kept."""
     from portal.billing.models import Invoice, PaymentNotification
     from portal.extensions import db
-    from portal.instances.models import InstanceEvent
     from portal.notifications.models import Email
+    from portal.subscriptions.models import InstanceEvent
 
     ids = [row.id for row in invoices]
     subscription_ids = [row.subscription_id for row in invoices]

@@ -8,10 +8,9 @@ from sqlalchemy.orm import joinedload
 from portal.billing.models import Invoice
 from portal.catalog.models import Plan, Service
 from portal.extensions import db
-from portal.instances.models import InstanceStatus
 from portal.notifications.models import Email
 from portal.provisioning.models import Node
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceStatus, Subscription
 from portal.subscriptions.states import BILLABLE, HOLDS_RESOURCES
 from portal.timestamps import month_start, utcnow
 

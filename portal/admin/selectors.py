@@ -11,11 +11,10 @@ from portal.audit.models import AuditEntry
 from portal.billing.models import Invoice, invoice_number
 from portal.catalog.models import Plan, Service
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, InstanceStatus
 from portal.jobs.models import JobRun, TaskFailure
 from portal.notifications.models import Email
 from portal.provisioning.models import Node
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 from portal.subscriptions.states import EXPIRY_WATCHED
 from portal.timestamps import utcnow
 

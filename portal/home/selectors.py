@@ -7,9 +7,8 @@ from sqlalchemy.orm import joinedload
 
 from portal.catalog.models import Plan
 from portal.extensions import db
-from portal.instances.models import InstanceStatus
 from portal.instances.selectors import Badge, deletes_on, instance_address, instance_badge
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceStatus, Subscription
 from portal.subscriptions.states import ENDED, Actions, allowed_actions
 from portal.timestamps import utcnow
 

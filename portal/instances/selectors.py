@@ -8,9 +8,9 @@ from sqlalchemy.orm import joinedload
 
 from portal.catalog.models import Plan
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
+from portal.instances.models import ResourceSample
 from portal.provisioning.cluster import instance_url, is_emulated
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 from portal.subscriptions.states import RUNNING, VISIBLE
 from portal.timestamps import utcnow
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from portal.catalog.models import Plan, Service
 from portal.catalog.selectors import template_for
 from portal.extensions import db
-from portal.instances.models import InstanceStatus, ResourceSample
+from portal.instances.models import ResourceSample
 from portal.instances.selectors import instance_address
 from portal.links import absolute_url
 from portal.notifications.selectors import staff_alert_recipients
@@ -20,7 +20,7 @@ from portal.notifications.services import email_queue, subscription_email_contex
 from portal.provisioning.cluster import cluster_for, quantity
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceStatus, Subscription
 from portal.subscriptions.rollouts import ROLLOUT_DONE
 from portal.subscriptions.states import WATCHED
 from portal.timestamps import utcnow

@@ -5,8 +5,9 @@ from flask import current_app
 from sqlalchemy import delete, update
 
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, ResourceSample
+from portal.instances.models import ResourceSample
 from portal.notifications.models import Email
+from portal.subscriptions.models import InstanceEvent
 from portal.timestamps import utcnow
 from portal.unit_of_work import use_case
 

@@ -14,7 +14,6 @@ from portal.catalog.parameters import secrets_generate, settings_defaults
 from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.notifications.services import staff_alert
 from portal.provisioning.cluster import (
     INSTANCE_KINDS,
@@ -33,7 +32,7 @@ from portal.provisioning.manifests import (
 )
 from portal.provisioning.models import Node
 from portal.subscriptions.events import instance_event_record
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from portal.subscriptions.rollouts import instance_rollout_applied, instance_rollout_failed
 from portal.subscriptions.states import ENDED, HOLDS_RESOURCES
 from portal.timestamps import utcnow

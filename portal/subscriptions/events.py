@@ -1,6 +1,6 @@
 """Writing an instance's timeline: one event per thing that happened to it."""
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
+from portal.subscriptions.models import InstanceEvent
 
 
 def instance_event_record(*, subscription_id: int, kind: str, message: str, level: str = "info") -> InstanceEvent:

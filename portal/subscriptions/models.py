@@ -1,7 +1,8 @@
-"""A customer's subscription: one instance of a plan, with its life-cycle state."""
+"""A customer's subscription: one instance of a plan, with its life-cycle state, what the cluster last said of it
+(status, rollout in progress) and its timeline of events."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of, substring_index
@@ -9,7 +10,9 @@ from portal.subscriptions.states import STATES
 from portal.timestamps import UtcDateTime
 
 SUSPENSION_REASONS = ("non_payment", "staff", "customer")
-
+EVENT_LEVELS = ("info", "warning", "error")
+# What the portal itself is rolling out on an instance (its pods are replaced on purpose, so not an outage).
+ROLLOUT_KINDS = ("restart", "settings")
 
 
 class Subscription(db.Model):
@@ -39,3 +42,39 @@ class Subscription(db.Model):
 
     user = relationship("User")
     plan = relationship("Plan")
+
+
+class InstanceStatus(db.Model):
+    __tablename__ = "instance_statuses"
+    __table_args__ = (CheckConstraint("restart_count >= 0", name="restarts_non_negative"),
+                      CheckConstraint(f"rollout IS NULL OR {one_of('rollout', ROLLOUT_KINDS)}", name="rollout_known"))
+
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(32), default="Unknown")
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    restart_count: Mapped[int] = mapped_column(Integer, default=0)
+    node_name: Mapped[str | None] = mapped_column(String(253))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    components: Mapped[dict] = mapped_column(JSON, default=dict)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The rollout in progress (None: none), when the customer asked for it, and when the cluster was told.
+    rollout: Mapped[str | None] = mapped_column(String(16))
+    rollout_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rollout_applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
+
+
+class InstanceEvent(db.Model):
+    __tablename__ = "instance_events"
+    __table_args__ = (
+        CheckConstraint(one_of("level", EVENT_LEVELS), name="level_known"),
+        Index("ix_instance_events_subscription_created", "subscription_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(48))
+    level: Mapped[str] = mapped_column(String(16), default="info")
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), index=True)

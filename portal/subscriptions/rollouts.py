@@ -1,7 +1,7 @@
 """The portal's own rollouts on an instance (restart, new settings): kept with its status, told apart from outages."""
 from portal.extensions import db
-from portal.instances.models import InstanceStatus
 from portal.subscriptions.events import instance_event_record
+from portal.subscriptions.models import InstanceStatus
 from portal.timestamps import utcnow
 
 ROLLOUT_STARTED = {"restart": ("restart_requested", "Restart requested."),

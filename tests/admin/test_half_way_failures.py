@@ -7,8 +7,7 @@ from sqlalchemy.exc import DBAPIError
 from portal.admin import services as staff_actions
 from portal.audit.models import AuditEntry
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from tests.helpers import queued_tasks, refused_inserts, tasks_held
 
 

@@ -9,13 +9,12 @@ from portal.accounts.models import User
 from portal.admin import services as staff_actions
 from portal.audit.models import AuditEntry
 from portal.extensions import db
-from portal.instances.models import InstanceStatus
 from portal.instances.services import InstanceNotRunning, instance_restart_request
 from portal.instances.sweep import instances_sweep
 from portal.jobs.models import TaskFailure
 from portal.notifications.models import Email
 from portal.provisioning.cluster import cluster_for
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceStatus, Subscription
 from portal.subscriptions.services import IllegalTransition
 from tests.admin.test_admin_pages import exploding_task
 

@@ -9,9 +9,8 @@ from sqlalchemy.exc import DBAPIError
 from portal.billing import services
 from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from portal.timestamps import utcnow
 from tests.fixtures.billing import notification, plan_of, post
 from tests.helpers import queued_tasks, refused_inserts, tasks_held

@@ -7,9 +7,8 @@ from sqlalchemy import func, select
 
 from portal.billing.models import Invoice, PaymentNotification
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from tests.fixtures.billing import notification, post, set_status
 
 

@@ -7,10 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.provisioning import services as provisioning
 from portal.provisioning.cluster import INSTANCE_KINDS, cluster_for
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from tests.helpers import wait_until
 
 # Every kind a WordPress instance's setup applies, in order (namespace objects, secret, volume, workloads,

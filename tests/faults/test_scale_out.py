@@ -19,10 +19,9 @@ from portal.catalog.parameters import settings_defaults
 from portal.catalog.selectors import service_templates, template_for
 from portal.catalog.services import catalog_seed
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.jobs.models import JobRun
 from portal.notifications.models import Email
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from tests.fixtures.billing import notification, plan_of
 from tests.helpers import BIN, ROOT, STRONG_PASSWORD, csrf_token_from, free_port, wait_until
 

@@ -9,10 +9,9 @@ from sqlalchemy import select
 from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
 from portal.provisioning.cluster import INSTANCE_KINDS, cluster_for
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from tests.helpers import wait_until
 
 

@@ -17,14 +17,14 @@ from portal.admin import services as staff_services
 from portal.billing import services as billing
 from portal.billing.models import Invoice, invoice_number
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, ResourceSample
+from portal.instances.models import ResourceSample
 from portal.instances.sweep import instances_sweep
 from portal.jobs.services import job_run, task_failure_record
 from portal.notifications.models import Email
 from portal.provisioning.models import Node
 from portal.provisioning.services import nodes_sync
 from portal.subscriptions import services as subscriptions
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from portal.subscriptions.states import VISIBLE
 from portal.timestamps import utcnow
 from tests.admin.test_admin import _fill

@@ -6,12 +6,11 @@ from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
 from portal.extensions import db
-from portal.instances.models import InstanceStatus
 from portal.instances.sweep import instances_sweep
 from portal.instances.views import highlight
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import services as subscriptions
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceStatus, Subscription
 from tests.helpers import csrf_token_from
 
 HX = {"HX-Request": "true"}

@@ -6,10 +6,9 @@ from sqlalchemy import func, select
 
 from portal.accounts.services import user_by_email
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, InstanceStatus
 from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 from tests.helpers import csrf_token_from
 
 pytestmark = pytest.mark.smoke

@@ -9,11 +9,10 @@ from sqlalchemy import select
 from portal.accounts.services import user_by_email
 from portal.billing.models import Invoice
 from portal.extensions import db
-from portal.instances.models import InstanceStatus
 from portal.instances.selectors import instance_badge
 from portal.instances.sweep import instances_sweep
 from portal.subscriptions import services as subscriptions
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceStatus, Subscription
 from portal.subscriptions.states import allowed_actions
 from portal.timestamps import utcnow
 from tests.helpers import csrf_token_from

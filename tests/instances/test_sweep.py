@@ -6,10 +6,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
+from portal.instances.models import ResourceSample
 from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 from tests.helpers import database_activity, queued_tasks, refused_inserts, tasks_held
 
 

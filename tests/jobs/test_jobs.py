@@ -6,12 +6,13 @@ from sqlalchemy import func, select
 
 from portal.billing.revenue import revenue_summary_send
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, ResourceSample
+from portal.instances.models import ResourceSample
 from portal.jobs.cleanup import data_cleanup
 from portal.jobs.models import JobRun
 from portal.jobs.services import job_run
 from portal.notifications import services as outbox
 from portal.notifications.models import Email
+from portal.subscriptions.models import InstanceEvent
 from portal.tasks import huey
 from portal.timestamps import utcnow
 from portal.unit_of_work import atomic

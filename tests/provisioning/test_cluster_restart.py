@@ -12,11 +12,10 @@ from sqlalchemy import func, select
 
 from emulators.kube import EmulatedCluster
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, InstanceStatus
 from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.provisioning.cluster import cluster_for
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 from tests.helpers import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -4,14 +4,14 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.instances.models import InstanceEvent, InstanceStatus, ResourceSample
+from portal.instances.models import ResourceSample
 from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.provisioning import services as provisioning
 from portal.provisioning import tasks as provisioning_tasks
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import services as subscriptions
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 
 
 def gateway(app):

@@ -5,9 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.provisioning.cluster import cluster_for
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ from portal.catalog.parameters import SettingsInvalid
 from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.subscriptions import services as subscriptions
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 
 
 @pytest.fixture

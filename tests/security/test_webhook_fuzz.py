@@ -23,9 +23,8 @@ from portal.billing import services as billing
 from portal.billing.midtrans import server_key, signature
 from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
-from portal.subscriptions.models import Subscription
+from portal.subscriptions.models import InstanceEvent, Subscription
 from tests.fixtures.billing import notification, plan_of, post, set_status
 from tests.helpers import refused_port
 
