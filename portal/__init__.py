@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     load_service_templates(app)
     register_extensions(app)
     register_models()
+    connect_domains()
     register_url_converters(app)
     register_blueprints(app)
     register_tasks(app)
@@ -62,8 +63,9 @@ def register_extensions(app: Flask) -> None:
     htmx.init_app(app)
     limiter.init_app(app)
     from portal import unit_of_work  # noqa: F401  (its session events keep follow-up work until the commit)
+    from portal.billing.midtrans import snap_origins
     from portal.security import security_init
-    security_init(app)
+    security_init(app, payment_origins=snap_origins(app.config))
 
 
 def register_models() -> None:
@@ -74,6 +76,14 @@ def register_models() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"portal.{domain}.models":
                 raise
+
+
+def connect_domains() -> None:
+    """Hand a lower domain what it needs to ask a higher one (imports only go down the layers in pyproject.toml)."""
+    from portal.accounts.selectors import staff_members, user_zone
+    from portal.notifications.selectors import accounts_connect
+
+    accounts_connect(staff_members=staff_members, user_zone=user_zone)
 
 
 def register_url_converters(app: Flask) -> None:

@@ -8,8 +8,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
-from portal.ops.logs import request_id_var
 from portal.rendering import render_page
+from portal.request_context import request_id_var
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
 from huey.storage import BaseStorage, MemoryStorage, RedisExpireStorage, SqliteStorage
 
-from portal.ops.logs import request_id_var
+from portal.request_context import request_id_var
 
 
 class QueueNotConfigured(RuntimeError):

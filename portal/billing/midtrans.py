@@ -16,6 +16,13 @@ from midtransclient.error_midtrans import JSONDecodeError, MidtransAPIError
 SNAP_JS = {False: "https://app.sandbox.midtrans.com/snap/snap.js", True: "https://app.midtrans.com/snap/snap.js"}
 
 
+def snap_origins(config) -> list[str]:
+    """The origin Snap's script and frame come from, when real payments are on (the security headers allow it)."""
+    if not config.get("MIDTRANS_SERVER_KEY"):
+        return []
+    return [SNAP_JS[bool(config.get("MIDTRANS_IS_PRODUCTION"))].split("/snap/")[0]]
+
+
 class PaymentGatewayUnavailable(Exception):
     """Midtrans could not be reached or answered with a server error: try again later."""
 

@@ -4,11 +4,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from portal.accounts.selectors import staff_members
 from portal.billing.models import Invoice
 from portal.billing.states import PAID_ONCE
 from portal.catalog.models import Plan
 from portal.extensions import db
-from portal.notifications.selectors import staff_members
 from portal.notifications.services import email_queue
 from portal.rendering import csv_text
 from portal.subscriptions.models import Subscription

@@ -1,15 +1,8 @@
-"""Housekeeping jobs, and the record of tasks that fail."""
-from huey import crontab
+"""The record of tasks that fail."""
 from huey.signals import SIGNAL_ERROR
 
-from portal.jobs.cleanup import data_cleanup
-from portal.jobs.services import job_run, task_failure_record
-from portal.tasks import huey, in_app_context, periodic_task
-
-
-@periodic_task(crontab(minute="40", hour="3"))
-def cleanup() -> dict:
-    return job_run("cleanup", data_cleanup).result
+from portal.jobs.services import task_failure_record
+from portal.tasks import huey, in_app_context
 
 
 @huey.signal(SIGNAL_ERROR)

@@ -1,10 +1,28 @@
-"""Reading the outbox on the customer's side (the emails kept for one account), and who hears staff alerts."""
+"""Reading the outbox on the customer's side (the emails kept for one account), who hears staff alerts, and the
+zone an email's times are written in."""
+from collections.abc import Callable
+
 from flask import current_app
 from sqlalchemy import select
 
-from portal.accounts.models import User
 from portal.extensions import db
 from portal.notifications.models import Email
+from portal.rendering import DEFAULT_CUSTOMER_ZONE
+
+# Accounts sits above the outbox (it queues email), so the outbox cannot import its users: create_app hands in
+# accounts' answers about them (accounts_connect), as unit_of_work's follow-up handlers are handed in.
+_accounts: dict[str, Callable] = {}
+
+
+def accounts_connect(*, staff_members: Callable[[], list], user_zone: Callable[[int], str | None]) -> None:
+    """Who the active staff are (objects with .email and .id), and a user's own zone (None: not chosen)."""
+    _accounts.update(staff_members=staff_members, user_zone=user_zone)
+
+
+def _accounts_answer(question: str) -> Callable:
+    if question not in _accounts:
+        raise RuntimeError("the outbox reads users through accounts_connect, which create_app() calls")
+    return _accounts[question]
 
 
 def kept_email_of(*, user_id: int, email_id: int) -> Email | None:
@@ -28,14 +46,16 @@ def latest_kept_email_id_to(*, recipient: str, templates: tuple[str, ...]) -> in
                              .order_by(Email.id.desc()).limit(1))
 
 
-def staff_members() -> list[User]:
-    """The staff who receive staff email: every staff account that is not disabled."""
-    return list(db.session.scalars(select(User).where(User.is_staff.is_(True), User.disabled.is_(False))))
-
-
 def staff_alert_recipients() -> dict[str, int | None]:
     """Every active staff member's address (with their user id), and STAFF_ALERT_EMAIL when set."""
-    recipients = {u.email: u.id for u in staff_members()}
+    recipients = {u.email: u.id for u in _accounts_answer("staff_members")()}
     if current_app.config.get("STAFF_ALERT_EMAIL"):
         recipients.setdefault(current_app.config["STAFF_ALERT_EMAIL"], None)
     return recipients
+
+
+def recipient_zone(user_id: int | None) -> str:
+    """The zone an email's times are written in: the recipient's own, else UTC for staff, else the customers'
+    default."""
+    zone = _accounts_answer("user_zone")(user_id) if user_id else None
+    return zone or current_app.config.get("DEFAULT_TIMEZONE") or DEFAULT_CUSTOMER_ZONE

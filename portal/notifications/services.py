@@ -5,14 +5,12 @@ from flask import current_app, render_template
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
-from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications import mailer
 from portal.notifications.models import Email
-from portal.notifications.selectors import staff_alert_recipients
-from portal.rendering import DEFAULT_CUSTOMER_ZONE
+from portal.notifications.selectors import recipient_zone, staff_alert_recipients
 from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, use_case
 
@@ -44,17 +42,6 @@ def email_queue(*, template: str, recipient: str, context: dict, key: str,
     db.session.flush()
     after_commit("email.send", email_id=email.id)
     return email
-
-
-def recipient_zone(user_id: int | None) -> str:
-    """The zone an email's times are written in: the recipient's own, else UTC for staff, else the customers'
-    default."""
-    user = db.session.get(User, user_id) if user_id else None
-    if user is not None and user.timezone:
-        return user.timezone
-    if user is not None and user.is_staff:
-        return "UTC"
-    return current_app.config.get("DEFAULT_TIMEZONE") or DEFAULT_CUSTOMER_ZONE
 
 
 def email_parts(email: Email) -> tuple[str, str, str]:

@@ -4,11 +4,11 @@ import logging
 import re
 import sys
 import uuid
-from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from portal.request_context import request_id_var
+
 # An id from a proxy or a client is taken only if it looks like one (it ends up in every log line).
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"

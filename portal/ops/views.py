@@ -9,7 +9,8 @@ from sqlalchemy import text
 
 from portal.extensions import db, limiter
 from portal.ops import metrics
-from portal.ops.logs import request_id_for, request_id_var
+from portal.ops.logs import request_id_for
+from portal.request_context import request_id_var
 
 blueprint = Blueprint("ops", __name__)
 

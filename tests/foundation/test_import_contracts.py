@@ -1,10 +1,13 @@
-"""The house rules that hold by construction: the import contracts (pyproject.toml [tool.importlinter]) and one
-place that commits."""
+"""The house rules that hold by construction: the import contracts (pyproject.toml [tool.importlinter]: the
+domains in layers with no cycle and no excused import) and one place that commits."""
 import ast
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+from portal import DOMAINS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,6 +18,23 @@ def test_the_import_contracts_hold():
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def _contract(contract_id: str) -> dict:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    return next(contract for contract in config["contracts"] if contract["id"] == contract_id)
+
+
+def test_no_import_is_excused_from_the_cycle_rule():
+    assert _contract("domains-acyclic").get("ignore_imports", []) == []
+
+
+def test_every_domain_has_its_layer_and_every_module_a_place():
+    contract = _contract("domain-layers")
+    placed = [name.strip() for layer in contract["layers"] for name in layer.replace(":", "|").split("|")]
+    assert contract["containers"] == ["portal"] and contract["exhaustive"] is True
+    assert set(DOMAINS) <= set(placed) and len(placed) == len(set(placed))
+    assert not contract.get("ignore_imports")
 
 
 def _commits(path: Path) -> list[int]:

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from portal.billing.revenue import revenue_summary_send
 from portal.extensions import db
 from portal.instances.models import ResourceSample
-from portal.jobs.cleanup import data_cleanup
+from portal.ops.cleanup import data_cleanup
 from portal.jobs.models import JobRun
 from portal.jobs.services import job_run
 from portal.notifications import services as outbox

@@ -6,7 +6,8 @@ import logging
 import pytest
 
 from portal import create_app
-from portal.ops.logs import JSON_FIELDS, RequestIdFilter, logging_configure, request_id_var
+from portal.ops.logs import JSON_FIELDS, RequestIdFilter, logging_configure
+from portal.request_context import request_id_var
 from portal.tasks import task
 from tests.fixtures.billing import notification, post
 
