@@ -1,6 +1,6 @@
 """Reading invoices and subscriptions for the customer's billing pages (always scoped to the owner)."""
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing.models import Invoice, PaymentAttempt
 from portal.catalog.models import Plan
@@ -21,8 +21,9 @@ def invoice_for_order(*, user_id: int, order_id: str) -> Invoice | None:
 
 
 def invoices_of(*, user_id: int) -> list[Invoice]:
+    # The attempts too: the list asks each open invoice whether its Snap page is there (invoice_actions).
     return list(db.session.scalars(select(Invoice).where(Invoice.user_id == user_id)
-                                   .options(_WITH_PLAN).order_by(Invoice.id.desc())))
+                                   .options(_WITH_PLAN, selectinload(Invoice.attempts)).order_by(Invoice.id.desc())))
 
 
 def subscription_for(*, user_id: int, subscription_id: int) -> Subscription | None:

@@ -1,4 +1,5 @@
-"""The invoice state machine: its states and transitions, named state sets, the one writer of Invoice.state."""
+"""The invoice state machine: its states and transitions, named state sets, what its pages offer in each state
+(invoice_actions), and the one writer of Invoice.state."""
 from dataclasses import dataclass
 
 STATES = ("pending", "paid", "failed", "refunded", "cancelled")
@@ -19,6 +20,24 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 OPEN = ("pending", "failed")  # can still be paid: a retry opens a new attempt
 PAID_ONCE = ("paid", "refunded")  # money was taken: a receipt exists and revenue counts it
 FINAL = ("paid", "failed", "refunded", "cancelled")  # the status page stops polling
+
+
+@dataclass(frozen=True)
+class InvoiceActions:
+    """What an invoice's pages offer in its state (the services still check); templates read this, not the state."""
+    receipt: bool = False  # paid: its receipt (a refunded invoice's stays at its address, unlinked)
+    pay: bool = False  # open: the way to pay it (its page in the list, Snap's page at billing.pay)
+    pay_now: bool = False  # waiting, and its attempt has Snap's page to go to
+    retry: bool = False  # failed, or waiting with no Snap page: a fresh attempt
+    waiting: bool = False  # pending: the page waits for the payment's answer
+
+
+def invoice_actions(invoice) -> InvoiceActions:
+    state = invoice.state
+    attempt = invoice.current_attempt if state == "pending" else None
+    snap_page = bool(attempt and attempt.snap_redirect_url)
+    return InvoiceActions(receipt=state == "paid", pay=state in OPEN, pay_now=snap_page,
+                          retry=state == "failed" or (state == "pending" and not snap_page), waiting=state == "pending")
 
 
 class IllegalInvoiceTransition(Exception):

@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from portal.accounts.services import EmailNotVerified
 from portal.billing import selectors, services, simulator
 from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulated
-from portal.billing.states import PAID_ONCE
+from portal.billing.states import PAID_ONCE, invoice_actions
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
 from portal.catalog.parameters import SettingsInvalid
@@ -76,7 +76,7 @@ def _own_invoice(invoice_id: int):
 @login_required
 def pay(invoice_id: int):
     invoice = _own_invoice(invoice_id)
-    if invoice.state == "paid":
+    if not invoice_actions(invoice).pay:  # paid, refunded or cancelled: nothing to pay
         return redirect(url_for("billing.invoice", invoice_id=invoice.id))
     attempt = invoice.current_attempt
     if attempt is None or not attempt.snap_redirect_url:
@@ -94,8 +94,8 @@ def invoice(invoice_id: int):
     """The payment status; the status block polls itself until the invoice is final (then 286 stops it)."""
     invoice = _own_invoice(invoice_id)
     return render_polling("billing/invoice.html", block="status", settled=invoice.final, invoice=invoice,
-                          subscription=invoice.subscription, simulated=payments_simulated(),
-                          cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
+                          actions=invoice_actions(invoice), subscription=invoice.subscription,
+                          simulated=payments_simulated(), cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
 
 
 @blueprint.route("/billing/invoices/<int:invoice_id>/retry", methods=["POST"])
@@ -131,7 +131,8 @@ def renew(subscription_id: int):
 @blueprint.route("/billing")
 @login_required
 def index():
-    return render_page("billing/index.html", invoices=selectors.invoices_of(user_id=current_user.id))
+    invoices = selectors.invoices_of(user_id=current_user.id)
+    return render_page("billing/index.html", invoices=[(invoice, invoice_actions(invoice)) for invoice in invoices])
 
 
 @blueprint.route("/billing/invoices/<int:invoice_id>/receipt")

@@ -7,11 +7,11 @@ from sqlalchemy import func, select
 from portal.billing.revenue import revenue_summary_send
 from portal.extensions import db
 from portal.instances.models import ResourceSample
-from portal.ops.cleanup import data_cleanup
 from portal.jobs.models import JobRun
 from portal.jobs.services import job_run
 from portal.notifications import services as outbox
 from portal.notifications.models import Email
+from portal.ops.cleanup import data_cleanup
 from portal.subscriptions.models import InstanceEvent
 from portal.tasks import huey
 from portal.timestamps import utcnow
