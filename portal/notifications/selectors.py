@@ -10,7 +10,7 @@ from portal.notifications.models import Email
 from portal.rendering import DEFAULT_CUSTOMER_ZONE
 
 # Accounts sits above the outbox (it queues email), so the outbox cannot import its users: create_app hands in
-# accounts' answers about them (accounts_connect), as unit_of_work's follow-up handlers are handed in.
+# accounts' answers about them (accounts_connect), as the tasks modules hand unit_of_work their follow-up handlers.
 _accounts: dict[str, Callable] = {}
 
 
