@@ -140,7 +140,8 @@ def test_ghost_and_wordpress_golden_fields():
     assert env["WORDPRESS_TABLE_PREFIX"] == "toko_"
     assert sum(1 for k in env if k.endswith(("_KEY", "_SALT"))) == 8
     wp_pod = by_kind(wordpress, "Deployment", "-app")["spec"]["template"]["spec"]
-    assert "runAsNonRoot" not in wp_pod["securityContext"] and wp_pod["securityContext"]["fsGroup"] == 33
+    assert wp_pod["securityContext"]["runAsNonRoot"] is True and wp_pod["securityContext"]["runAsUser"] == 33
+    assert wp_pod["securityContext"]["fsGroup"] == 33
 
 
 def test_secrets_live_only_in_the_secret_object():
