@@ -14,7 +14,8 @@ WRITABLE_ROOT = {("ghost", "app")}
 
 def pods(slug: str, plan_slug: str, sample: int) -> list[tuple[str, dict]]:
     return [(m["metadata"]["name"], m["spec"]["template"])
-            for m in render(slug, plan_slug, SAMPLE_SETTINGS[slug][sample]) if m["kind"] in ("Deployment", "StatefulSet")]
+            for m in render(slug, plan_slug, SAMPLE_SETTINGS[slug][sample])
+            if m["kind"] in ("Deployment", "StatefulSet")]
 
 
 @pytest.mark.parametrize("slug, plan_slug, sample", CASES)
