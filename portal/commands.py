@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask create-staff`, `flask seed`, `flask run-job`, `flask cluster-check`."""
+"""Command-line tasks: create-staff, seed, run-job, cluster-check, catalog-pin and the other `flask` commands."""
 import secrets
 
 import click
@@ -6,6 +6,8 @@ from flask import Flask, current_app
 
 from portal.accounts import services as accounts
 from portal.catalog.parameters import SettingsInvalid
+from portal.catalog.pinning import PinFailed, catalog_pin
+from portal.catalog.registry import DOCKER_HUB_URL, Registry
 from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.config import INSTANCE_DIR
@@ -69,6 +71,25 @@ def register(app: Flask) -> None:
                 raise click.ClickException(f"No periodic job named {name!r}.")
             return
         click.echo(f"{name}: {jobs[name]().execute()}")
+
+    @app.cli.command("catalog-pin")
+    @click.option("--check", is_flag=True, help="Report what would change and fail if a file is not pinned; "
+                                                "write nothing.")
+    @click.option("--docker-hub-url", default=DOCKER_HUB_URL, show_default=True,
+                  help="Docker Hub's registry API (a pull-through mirror of it serves the same digests).")
+    def catalog_pin_command(check: bool, docker_hub_url: str):
+        """Resolve each template's image tag to its digest through the registry and write name:tag@sha256:..."""
+        directory = current_app.config["SERVICE_TEMPLATES_DIR"]
+        try:
+            pins = catalog_pin(directory=directory, registry=Registry(docker_hub_url=docker_hub_url),
+                               write=not check)
+        except PinFailed as error:
+            raise click.ClickException(f"{error} Nothing was written.") from error
+        for pin in pins:
+            state = ("unchanged" if not pin.changed else "would pin" if check else "pinned")
+            click.echo(f"{pin.file} {pin.component}: {state} {pin.after}")
+        if check and any(pin.changed for pin in pins):
+            raise click.ClickException("Some images are not pinned to the digest their tag resolves to now.")
 
     @app.cli.command("seed-catalog")
     def seed_catalog():
