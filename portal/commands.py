@@ -12,6 +12,8 @@ from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.config import INSTANCE_DIR
 from portal.provisioning.cluster import cluster_for
+from portal.provisioning.manifests import ClusterOptions
+from portal.provisioning.policy import catalog_scan
 from portal.subscriptions.services import SubdomainUnavailable, subscription_order_paid
 
 DEV_STAFF_EMAIL = "staff@portal.localtest.me"
@@ -90,6 +92,20 @@ def register(app: Flask) -> None:
             click.echo(f"{pin.file} {pin.component}: {state} {pin.after}")
         if check and any(pin.changed for pin in pins):
             raise click.ClickException("Some images are not pinned to the digest their tag resolves to now.")
+
+    @app.cli.command("catalog-scan")
+    def catalog_scan_command():
+        """Scan every app x plan's pods: root containers, added or kept capabilities, privilege escalation."""
+        results = catalog_scan(templates=service_templates(), options=ClusterOptions.from_config(current_app.config))
+        for where, finding in results:
+            mark = "FAIL" if finding.failing else "note"
+            click.echo(f"{mark} {where} {finding.workload} {finding.container}: {finding.kind}: {finding.detail}")
+        failing = [f for _, f in results if f.failing]
+        counts = {kind: sum(1 for f in failing if f.kind == kind) for kind in ("root container", "added capability")}
+        click.echo(f"{counts['root container']} root containers, {counts['added capability']} added capabilities, "
+                   f"{len(failing)} failing findings in all.")
+        if failing:
+            raise click.ClickException("Some pods are not hardened.")
 
     @app.cli.command("seed-catalog")
     def seed_catalog():
