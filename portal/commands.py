@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask create-staff`, `flask seed`, `flask run-job`, `flask cluster-check`."""
+"""Command-line tasks: create-staff, seed, run-job, cluster-check, catalog-pin and the other `flask` commands."""
 import secrets
 
 import click
@@ -6,10 +6,14 @@ from flask import Flask, current_app
 
 from portal.accounts import services as accounts
 from portal.catalog.parameters import SettingsInvalid
+from portal.catalog.pinning import PinFailed, catalog_pin
+from portal.catalog.registry import DOCKER_HUB_URL, Registry
 from portal.catalog.selectors import service_templates
 from portal.catalog.services import catalog_seed
 from portal.config import INSTANCE_DIR
 from portal.provisioning.cluster import cluster_for
+from portal.provisioning.manifests import ClusterOptions
+from portal.provisioning.policy import catalog_scan
 from portal.subscriptions.services import SubdomainUnavailable, subscription_order_paid
 
 DEV_STAFF_EMAIL = "staff@portal.localtest.me"
@@ -69,6 +73,39 @@ def register(app: Flask) -> None:
                 raise click.ClickException(f"No periodic job named {name!r}.")
             return
         click.echo(f"{name}: {jobs[name]().execute()}")
+
+    @app.cli.command("catalog-pin")
+    @click.option("--check", is_flag=True, help="Report what would change and fail if a file is not pinned; "
+                                                "write nothing.")
+    @click.option("--docker-hub-url", default=DOCKER_HUB_URL, show_default=True,
+                  help="Docker Hub's registry API (a pull-through mirror of it serves the same digests).")
+    def catalog_pin_command(check: bool, docker_hub_url: str):
+        """Resolve each template's image tag to its digest through the registry and write name:tag@sha256:..."""
+        directory = current_app.config["SERVICE_TEMPLATES_DIR"]
+        try:
+            pins = catalog_pin(directory=directory, registry=Registry(docker_hub_url=docker_hub_url),
+                               write=not check)
+        except PinFailed as error:
+            raise click.ClickException(f"{error} Nothing was written.") from error
+        for pin in pins:
+            state = ("unchanged" if not pin.changed else "would pin" if check else "pinned")
+            click.echo(f"{pin.file} {pin.component}: {state} {pin.after}")
+        if check and any(pin.changed for pin in pins):
+            raise click.ClickException("Some images are not pinned to the digest their tag resolves to now.")
+
+    @app.cli.command("catalog-scan")
+    def catalog_scan_command():
+        """Scan every app x plan's pods: root containers, added or kept capabilities, privilege escalation."""
+        results = catalog_scan(templates=service_templates(), options=ClusterOptions.from_config(current_app.config))
+        for where, finding in results:
+            mark = "FAIL" if finding.failing else "note"
+            click.echo(f"{mark} {where} {finding.workload} {finding.container}: {finding.kind}: {finding.detail}")
+        failing = [f for _, f in results if f.failing]
+        counts = {kind: sum(1 for f in failing if f.kind == kind) for kind in ("root container", "added capability")}
+        click.echo(f"{counts['root container']} root containers, {counts['added capability']} added capabilities, "
+                   f"{len(failing)} failing findings in all.")
+        if failing:
+            raise click.ClickException("Some pods are not hardened.")
 
     @app.cli.command("seed-catalog")
     def seed_catalog():

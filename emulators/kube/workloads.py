@@ -5,7 +5,7 @@ import heapq
 import json
 import math
 
-from . import admission, pods, quota
+from . import admission, pod_security, pods, quota
 from .errors import ApiError
 from .kinds import BY_KIND
 from .selectors import selector_string
@@ -129,6 +129,7 @@ def _new_pod(state, owner: dict, labels: dict, name: str | None = None, generate
     pod["spec"].update(spec_extra or {})
     admission.pod_defaults(state, pod)
     try:
+        pod_security.admit_pod(state, pod)
         quota.admit_pod(state, pod)
     except ApiError as error:
         state.create_failures[owner["metadata"]["uid"]] = error.message

@@ -4,8 +4,8 @@ import json
 
 import yaml
 
-from . import admission, quota
-from .errors import ApiError, already_exists, bad_request, conflict, forbidden, namespace_not_found, not_found
+from . import admission, pod_security, quota
+from .errors import ApiError, already_exists, bad_request, conflict, forbidden, invalid, namespace_not_found, not_found
 from .patches import apply_merge, fields_of, merge_patch, record_manager
 
 _SERVER_METADATA = ("uid", "creationTimestamp", "generation", "resourceVersion", "managedFields",
@@ -100,7 +100,10 @@ def create(state, info, namespace, body, query, user_agent, operation="Update", 
     metadata["creationTimestamp"] = state.clock.stamp(state.now())
     admission.apply_defaults(state, info, obj, None)
     admission.validate(info, obj)
+    if info.kind == "Namespace":
+        _check_pod_security_labels(info, obj, None)
     if info.kind == "Pod":
+        pod_security.admit_pod(state, obj)  # validating admission runs PodSecurity before ResourceQuota
         quota.admit_pod(state, obj)
     status = admission.initial_status(info, obj, state)
     if status is not None:
@@ -182,6 +185,13 @@ def replace(state, info, namespace, name, raw: bytes, query, user_agent) -> tupl
                        fields_of(changed_fields(body)), query)
 
 
+def _check_pod_security_labels(info, obj: dict, old: dict | None) -> None:
+    """The server refuses unparsable Pod Security labels on a new namespace, and on an update that changes them."""
+    problems = pod_security.label_problems(obj["metadata"].get("labels") or {})
+    if problems and (old is None or problems != pod_security.label_problems(old["metadata"].get("labels") or {})):
+        raise invalid(info, obj["metadata"]["name"], problems)
+
+
 def _comparable(obj: dict) -> dict:
     metadata = {k: v for k, v in obj["metadata"].items() if k not in ("resourceVersion", "managedFields")}
     return {**obj, "metadata": metadata}
@@ -206,6 +216,8 @@ def commit(state, info, existing: dict, new: dict, manager: str, operation: str,
     admission.apply_defaults(state, info, new, existing)
     admission.validate(info, new)
     admission.check_immutable(info, existing, new)
+    if info.kind == "Namespace":
+        _check_pod_security_labels(info, new, existing)
     if _comparable(new) == _comparable(existing):
         return existing
     if info.has_spec and "generation" in metadata and new.get("spec") != existing.get("spec"):

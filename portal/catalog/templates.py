@@ -14,6 +14,28 @@ PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_.]*)\s*\}\}")
 BUILTIN_PLACEHOLDERS = {"host", "url", "instance", "namespace"}
 
 
+# Pod Security "restricted" at the version customer namespaces pin (see provisioning.manifests): the one capability
+# a container may add, and the sysctls it allows (baseline's list: v1.0, +1.27, +1.29).
+RESTRICTED_CAPABILITIES = {"NET_BIND_SERVICE"}
+SAFE_SYSCTLS = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+                "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start",
+                "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
+                "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"}
+
+# An image reference as Docker parses it: [registry[:port]/]path[:tag][@sha256:digest].
+IMAGE_REFERENCE = re.compile(
+    r"^(?P<name>(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+# A release tag names a version down to the patch (6.45.0-alpine, 1.121.3, 8.4.10, 6.8.3-php8.3-apache); a tag of
+# a major or a major.minor (6-alpine, 8.4, 16-alpine) moves with every release, and so does `latest`.
+EXACT_RELEASE = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(?:[-+._][A-Za-z0-9._-]+)?$")
+# Images whose upstream numbers releases major.minor: PostgreSQL since 10 (16.13 is a release, 16 is not).
+TWO_PART_RELEASES = {"postgres", "library/postgres", "docker.io/library/postgres"}
+TWO_PART_RELEASE = re.compile(r"^[0-9]+\.[0-9]+(?:-[A-Za-z0-9._-]+)?$")
+
+
 class TemplateError(Exception):
     """A template file that cannot be used; the message names the file and the field."""
 
@@ -126,19 +148,57 @@ class Probes(Strict):
 
 
 class SecuritySpec(Strict):
-    run_as_user: int | None = None
-    run_as_group: int | None = None
-    fs_group: int | None = None
-    run_as_non_root: bool = False
+    """How the component's pod runs: every customer namespace enforces Pod Security "restricted", so a template
+    that asks for what it refuses (root, privilege escalation, kept or added capabilities, unsafe sysctls) is
+    refused here, at load, rather than as pods the cluster never creates."""
+    run_as_user: Annotated[int, Field(ge=1)]
+    run_as_group: Annotated[int, Field(ge=0)] | None = None
+    fs_group: Annotated[int, Field(ge=0)] | None = None
+    run_as_non_root: bool = True
     allow_privilege_escalation: bool = False
-    drop_all_capabilities: bool = False
+    drop_all_capabilities: bool = True
     add_capabilities: list[str] = []
+    # Pod-level sysctls (name: value); only those Pod Security allows at the pinned version, which the kubelet
+    # also treats as safe (e.g. net.ipv4.ip_unprivileged_port_start since Kubernetes 1.22).
+    sysctls: dict[str, str] = {}
+    read_only_root_filesystem: bool = True
+    # Required when the root filesystem stays writable: why this image cannot run read-only.
+    writable_root_reason: str = ""
+
+    @model_validator(mode="after")
+    def _restricted(self):
+        if not self.run_as_non_root:
+            raise ValueError('run_as_non_root: Pod Security "restricted" needs true')
+        if self.allow_privilege_escalation:
+            raise ValueError('allow_privilege_escalation: Pod Security "restricted" needs false')
+        if not self.drop_all_capabilities:
+            raise ValueError('drop_all_capabilities: Pod Security "restricted" needs true')
+        extra = sorted(set(self.add_capabilities) - RESTRICTED_CAPABILITIES)
+        if extra:
+            raise ValueError(f'add_capabilities: Pod Security "restricted" allows only NET_BIND_SERVICE, '
+                             f'not {", ".join(extra)}')
+        unsafe = sorted(set(self.sysctls) - SAFE_SYSCTLS)
+        if unsafe:
+            raise ValueError(f'sysctls: {", ".join(unsafe)} is not a sysctl Pod Security allows; allowed: '
+                             f'{", ".join(sorted(SAFE_SYSCTLS))}')
+        if not self.read_only_root_filesystem and not self.writable_root_reason.strip():
+            raise ValueError("writable_root_reason: say why the image needs a writable root filesystem")
+        if self.read_only_root_filesystem and self.writable_root_reason:
+            raise ValueError("writable_root_reason: only for a component with read_only_root_filesystem: false")
+        return self
+
+
+class ScratchSpec(Strict):
+    """A sized emptyDir where the image writes outside its data volume (/tmp, run and lock directories)."""
+    name: Annotated[str, Field(pattern=DNS_LABEL, max_length=20)]
+    mount_path: Annotated[str, Field(pattern=r"^/")]
+    size_mb: Annotated[int, Field(ge=1, le=10240)]
 
 
 class ComponentSpec(Strict):
     name: Annotated[str, Field(pattern=DNS_LABEL, max_length=12)]
     kind: Literal["Deployment", "StatefulSet"] = "Deployment"
-    image: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")]
+    image: Annotated[str, Field(min_length=1, max_length=400)]
     port: Annotated[int, Field(ge=1, le=65535)]
     exposed: bool = False
     args: list[str] = []
@@ -148,7 +208,19 @@ class ComponentSpec(Strict):
     # Shares of the plan's CPU and memory; a plan's resources are split between components.
     cpu_share: Annotated[float, Field(gt=0, le=1)]
     memory_share: Annotated[float, Field(gt=0, le=1)]
-    security: SecuritySpec = SecuritySpec()
+    security: SecuritySpec
+    scratch: list[ScratchSpec] = []
+
+    @field_validator("image")
+    @classmethod
+    def _image_pinned(cls, value):
+        return image_reference_check(value)
+
+    @model_validator(mode="after")
+    def _mounts_distinct(self):
+        _unique([*self.volumes, *self.scratch], "name", "volumes and scratch")
+        _unique([*self.volumes, *self.scratch], "mount_path", "volumes and scratch")
+        return self
 
 
 class ServiceTemplate(Strict):
@@ -195,6 +267,29 @@ class ServiceTemplate(Strict):
     @property
     def exposed_component(self) -> ComponentSpec:
         return next(c for c in self.components if c.exposed)
+
+
+def image_parts(image: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference; ValueError when it is not one."""
+    match = IMAGE_REFERENCE.match(image)
+    if not match or len(image) > 400:
+        raise ValueError(f"{image!r} is not an image reference (name:tag or name:tag@sha256:<64 hex digits>)")
+    return match.group("name"), match.group("tag"), match.group("digest")
+
+
+def image_reference_check(image: str) -> str:
+    """The image, if it names one exact release (a full version tag, with or without its digest)."""
+    name, tag, digest = image_parts(image)
+    if tag is None:
+        if digest:
+            raise ValueError(f"{image!r}: keep the release tag beside the digest (name:tag@sha256:...), so staff "
+                             f"see the version and `flask catalog-pin` can resolve it again")
+        raise ValueError(f"{image!r} has no tag, which means `latest`: pin an exact release such as {name}:1.2.3")
+    exact = EXACT_RELEASE.match(tag) or (name in TWO_PART_RELEASES and TWO_PART_RELEASE.match(tag))
+    if not exact:
+        raise ValueError(f"{image!r}: the tag {tag!r} floats (it moves to each new release); pin an exact release "
+                         f"(a full version such as 6.45.0-alpine), optionally with @sha256:<digest>")
+    return image
 
 
 def _unique(items, attribute: str, field: str) -> None:

@@ -12,13 +12,17 @@ from portal.catalog.parameters import env_text
 from portal.catalog.templates import PLACEHOLDER, ComponentSpec, Probe, ServiceTemplate
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "portal"}
-# Pod Security Admission on each customer namespace: "baseline" is enforced (some apps' images run as root, which
-# "restricted" refuses); "restricted" is only warned about and audited, so staff see what would not pass it.
-BASELINE_POD_SECURITY = {
-    "pod-security.kubernetes.io/enforce": "baseline",
-    "pod-security.kubernetes.io/enforce-version": "latest",
+# Pod Security Admission on each customer namespace: "restricted" enforced at a pinned version, so a cluster upgrade
+# that tightens the rules never stops a customer's pods from being recreated; warnings and audit follow the cluster's
+# latest rules, so staff see what a later pin would refuse before moving it.
+POD_SECURITY_VERSION = "v1.31"
+RESTRICTED_POD_SECURITY = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": POD_SECURITY_VERSION,
     "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/warn-version": "latest",
     "pod-security.kubernetes.io/audit": "restricted",
+    "pod-security.kubernetes.io/audit-version": "latest",
 }
 # Requests are this share of limits: instances are guaranteed a quarter and may burst to their plan.
 REQUEST_RATIO = 0.25
@@ -103,7 +107,7 @@ def _quantity_memory(megabytes: float) -> str:
 def namespace_manifests(*, namespace: str, user_id: int, plans: list[Resources],
                         options: ClusterOptions) -> list[dict]:
     """The customer's namespace and its guard rails, sized from all their plans together."""
-    ns_labels = {**MANAGED_BY, "portal/customer": str(user_id), **BASELINE_POD_SECURITY}
+    ns_labels = {**MANAGED_BY, "portal/customer": str(user_id), **RESTRICTED_POD_SECURITY}
     meta = {"namespace": namespace, "labels": {**MANAGED_BY, "portal/customer": str(user_id)}}
     cpu = sum(p.cpu_millicores for p in plans) or 100
     memory = sum(p.memory_mb for p in plans) or 128
@@ -181,7 +185,8 @@ def _container(component: ComponentSpec, plan: Resources, names: InstanceNames, 
     cpu = plan.cpu_millicores * component.cpu_share
     memory = plan.memory_mb * component.memory_share
     security = component.security
-    container_security = {"allowPrivilegeEscalation": security.allow_privilege_escalation}
+    container_security = {"allowPrivilegeEscalation": security.allow_privilege_escalation,
+                          "readOnlyRootFilesystem": security.read_only_root_filesystem}
     capabilities = {}
     if security.drop_all_capabilities:
         capabilities["drop"] = ["ALL"]
@@ -203,7 +208,8 @@ def _container(component: ComponentSpec, plan: Resources, names: InstanceNames, 
         "livenessProbe": _probe(component.probes.liveness),
         "securityContext": container_security,
         "volumeMounts": [{"name": v.name, "mountPath": v.mount_path, **({"subPath": v.sub_path} if v.sub_path else {})}
-                         for v in component.volumes],
+                         for v in component.volumes]
+                        + [{"name": s.name, "mountPath": s.mount_path} for s in component.scratch],
     }
     if component.probes.startup:
         container["startupProbe"] = _probe(component.probes.startup)
@@ -221,6 +227,8 @@ def _pod_security(component: ComponentSpec) -> dict:
             result[key] = value
     if security.run_as_non_root:
         result["runAsNonRoot"] = True
+    if security.sysctls:
+        result["sysctls"] = [{"name": name, "value": value} for name, value in sorted(security.sysctls.items())]
     return result
 
 
@@ -234,7 +242,8 @@ def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resourc
         "securityContext": _pod_security(component),
         "containers": [_container(component, plan, names, context)],
         "volumes": [{"name": v.name, "persistentVolumeClaim": {"claimName": names.object(component.name, v.name)}}
-                    for v in component.volumes],
+                    for v in component.volumes]
+                   + [{"name": s.name, "emptyDir": {"sizeLimit": f"{s.size_mb}Mi"}} for s in component.scratch],
     }
     spec = {"replicas": replicas, "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": component_labels}, "spec": pod_spec}}

@@ -174,6 +174,10 @@ def test_catalog_shows_template_validity_and_a_valid_manifest_preview(app, staff
     paid("wordpress", subdomain="seeded")
     page = staff_client.get("/admin/catalog").get_data(as_text=True)
     assert page.count("badge text-bg-success\">valid") == 3 and "wordpress.yaml" in page
+    # Staff see each component's exact image (the version customers run) and how it runs.
+    assert "app: <code>wordpress:6.8.3-php8.3-apache</code> · uid 33 · read-only root" in page
+    assert "db: <code>postgres:16.13-alpine</code> · uid 70" in page and "WordPress 6.8.3" in page
+    assert "app: <code>ghost:6.45.0-alpine</code> · uid 1000 · <span title=\"Ghost writes under its install" in page
     plan = plan_of("wordpress")
     preview = staff_client.get(f"/admin/catalog/plans/{plan.id}/preview").get_data(as_text=True)
     assert "pass the strict Kubernetes schema" in preview

@@ -19,7 +19,7 @@ def test_the_three_apps_load_with_their_plans():
     templates = templates_load(str(TEMPLATES))
     assert set(templates) == {"n8n", "ghost", "wordpress"}
     assert [p.slug for p in templates["n8n"].plans] == ["starter", "pro", "business"]
-    assert templates["ghost"].components[1].image.startswith("mysql:8")
+    assert templates["ghost"].components[1].image.startswith("mysql:8.4.")
     assert templates["wordpress"].components[1].image.startswith("mysql:8")
     assert templates["n8n"].components[1].image.startswith("postgres:")
 
@@ -43,6 +43,27 @@ def broken(tmp_path: Path, slug: str, change) -> Path:
     (lambda d: d["plans"][0].update(price_idr=-5), "plans.0.price_idr", "greater than or equal to 0"),
     (lambda d: d["components"][1].update(exposed=True), "components", "exactly one component"),
     (lambda d: d.update(slug="other"), "slug", "must match the file name"),
+    (lambda d: d["components"][0].update(image="n8nio/n8n:1"), "components.0.image", "the tag '1' floats"),
+    (lambda d: d["components"][0].update(image="n8nio/n8n:latest"), "components.0.image", "'latest' floats"),
+    (lambda d: d["components"][0].update(image="n8nio/n8n"), "components.0.image", "has no tag"),
+    (lambda d: d["components"][1].update(image="postgres:16-alpine"), "components.1.image", "'16-alpine' floats"),
+    (lambda d: d["components"][0].update(image="n8nio/n8n@sha256:" + "a" * 64), "components.0.image",
+     "keep the release tag beside the digest"),
+    (lambda d: d["components"][0].update(image="n8nio/n8n:1.121.3@sha256:abc"), "components.0.image",
+     "is not an image reference"),
+    (lambda d: d["components"][0]["security"].update(run_as_non_root=False), "components.0.security",
+     'Pod Security "restricted" needs true'),
+    (lambda d: d["components"][0]["security"].update(add_capabilities=["NET_RAW"]), "components.0.security",
+     "allows only NET_BIND_SERVICE, not NET_RAW"),
+    (lambda d: d["components"][0]["security"].update(sysctls={"net.core.somaxconn": "1024"}),
+     "components.0.security", "net.core.somaxconn is not a sysctl Pod Security allows"),
+    (lambda d: d["components"][0]["security"].update(run_as_user=0), "components.0.security.run_as_user",
+     "greater than or equal to 1"),
+    (lambda d: d["components"][0]["security"].update(read_only_root_filesystem=False), "components.0.security",
+     "say why the image needs a writable root filesystem"),
+    (lambda d: d["components"][0]["scratch"].append({"name": "data", "mount_path": "/x", "size_mb": 5}),
+     "components.0", "name 'data' appears twice"),
+    (lambda d: d["components"][0]["scratch"][0].pop("size_mb"), "components.0.scratch.0.size_mb", "Field required"),
 ])
 def test_a_broken_template_names_the_file_and_the_field(tmp_path, change, field, message):
     path = broken(tmp_path, "n8n", change)
@@ -57,6 +78,12 @@ def test_start_up_fails_loudly_on_a_broken_template(tmp_path):
     broken(tmp_path, "ghost", lambda d: d["components"][0].pop("image"))
     with pytest.raises(TemplateError, match=r"ghost\.yaml: components\.0\.image"):
         create_app({"SERVICE_TEMPLATES_DIR": str(tmp_path), "SECRET_KEY": "k", "TESTING": True})
+
+
+def test_an_image_may_carry_its_digest_beside_the_release_tag(tmp_path):
+    digest = "sha256:" + "0123456789abcdef" * 4
+    path = broken(tmp_path, "n8n", lambda d: d["components"][0].update(image=f"n8nio/n8n:1.121.3@{digest}"))
+    assert template_load(path).components[0].image == f"n8nio/n8n:1.121.3@{digest}"
 
 
 def test_a_file_that_is_not_yaml_is_reported(tmp_path):
@@ -89,6 +116,9 @@ FOURTH_APP = textwrap.dedent("""
         probes:
           readiness: {tcp_port: 3001}
           liveness: {tcp_port: 3001}
+        security: {run_as_user: 1000, fs_group: 1000}
+        scratch:
+          - {name: tmp, mount_path: /tmp, size_mb: 64}
 """)
 
 

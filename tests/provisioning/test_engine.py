@@ -62,7 +62,8 @@ def test_full_provision_of_each_app_reaches_active(app, kube, kube_clock, paid, 
     assert [e for e in events(sid) if e.startswith("step.")] == [
         "step.namespace", "step.secret", "step.volumes", "step.workloads", "step.network", "step.ingress"]
     namespace = gateway(app).get("v1", "Namespace", None, sub.namespace)
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce-version"] == "v1.31"
 
     result = instances_sweep()
     assert result.activated == [] and subscription(sid).state == "provisioning"

@@ -93,7 +93,9 @@ def test_n8n_golden_fields():
     assert env["N8N_ENCRYPTION_KEY"] == {"secretKeyRef": {"name": "n8n-42-secrets", "key": "encryption_key"}}
     container = app["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "n8nio/n8n:1.121.3"
-    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/home/node/.n8n"}]
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/home/node/.n8n"},
+                                         {"name": "cache", "mountPath": "/home/node/.cache"},
+                                         {"name": "tmp", "mountPath": "/tmp"}]
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz/readiness", "port": 5678}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 5678}
     # Pro: 1000m and 2048Mi, 70 % to the app, requests a quarter of limits.
@@ -102,8 +104,11 @@ def test_n8n_golden_fields():
     pod = app["spec"]["template"]["spec"]
     assert pod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}, "runAsUser": 1000,
                                       "runAsGroup": 1000, "fsGroup": 1000, "runAsNonRoot": True}
-    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    assert pod["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "n8n-42-app-data"}}]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}}
+    assert pod["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "n8n-42-app-data"}},
+                              {"name": "cache", "emptyDir": {"sizeLimit": "256Mi"}},
+                              {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}}]
     assert pod["automountServiceAccountToken"] is False
     assert db["spec"]["serviceName"] == "n8n-42-db"
     assert env_of(db)["PGDATA"] == "/var/lib/postgresql/data/pgdata"
@@ -135,7 +140,8 @@ def test_ghost_and_wordpress_golden_fields():
     assert env["WORDPRESS_TABLE_PREFIX"] == "toko_"
     assert sum(1 for k in env if k.endswith(("_KEY", "_SALT"))) == 8
     wp_pod = by_kind(wordpress, "Deployment", "-app")["spec"]["template"]["spec"]
-    assert "runAsNonRoot" not in wp_pod["securityContext"] and wp_pod["securityContext"]["fsGroup"] == 33
+    assert wp_pod["securityContext"]["runAsNonRoot"] is True and wp_pod["securityContext"]["runAsUser"] == 33
+    assert wp_pod["securityContext"]["fsGroup"] == 33
 
 
 def test_secrets_live_only_in_the_secret_object():
@@ -165,7 +171,8 @@ def test_namespace_objects_sum_the_customers_plans():
     plans = [TEMPLATES["n8n"].plan("pro"), TEMPLATES["ghost"].plan("starter")]
     manifests = namespace_manifests(namespace="customer-7", user_id=7, plans=plans, options=OPTIONS)
     namespace = by_kind(manifests, "Namespace")
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce-version"] == "v1.31"
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/warn"] == "restricted"
     hard = by_kind(manifests, "ResourceQuota")["spec"]["hard"]
     assert hard["limits.cpu"] == "1500m" and hard["limits.memory"] == "3072Mi"
