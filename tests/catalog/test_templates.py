@@ -43,6 +43,10 @@ def broken(tmp_path: Path, slug: str, change) -> Path:
     (lambda d: d["plans"][0].update(price_idr=-5), "plans.0.price_idr", "greater than or equal to 0"),
     (lambda d: d["components"][1].update(exposed=True), "components", "exactly one component"),
     (lambda d: d.update(slug="other"), "slug", "must match the file name"),
+    (lambda d: d["components"][1].update(ephemeral_storage_share=0.5), "components",
+     "the ephemeral_storage_share values add up to more than 1"),
+    (lambda d: d["components"][0].update(ephemeral_storage_share=0), "components.0.ephemeral_storage_share",
+     "greater than 0"),
 ])
 def test_a_broken_template_names_the_file_and_the_field(tmp_path, change, field, message):
     path = broken(tmp_path, "n8n", change)
@@ -51,6 +55,11 @@ def test_a_broken_template_names_the_file_and_the_field(tmp_path, change, field,
     text = str(error.value)
     assert text.startswith("n8n.yaml:")
     assert field in text and message in text
+
+
+def test_a_component_without_a_scratch_disk_share_gets_its_memory_share(tmp_path):
+    path = broken(tmp_path, "n8n", lambda d: [c.pop("ephemeral_storage_share") for c in d["components"]])
+    assert [c.ephemeral_storage_share for c in template_load(path).components] == [0.7, 0.3]
 
 
 def test_start_up_fails_loudly_on_a_broken_template(tmp_path):
