@@ -100,7 +100,8 @@ def admit_pod(state, pod: dict) -> None:
         if exceeded:
             parts = [",".join(f"{r}={quantities.of(r, v)}" for r, v, _, _ in exceeded),
                      ",".join(f"{r}={quantities.of(r, u)}" for r, _, u, _ in exceeded),
-                     ",".join(f"{r}={lim}" for r, _, _, lim in exceeded)]
+                     # The server stores quantities canonically: a hard limit of 1024Mi reads back as 1Gi.
+                     ",".join(f"{r}={quantities.of(r, quantities.parse(lim))}" for r, _, _, lim in exceeded)]
             raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: exceeded quota: {quota_name}, requested: '
                                              f'{parts[0]}, used: {parts[1]}, limited: {parts[2]}',
                            {"name": name, "kind": "pods"})
