@@ -1,4 +1,5 @@
 """Settings read from the environment, each with an embedded default that runs without outside services."""
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -33,6 +34,31 @@ def _flag(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _networks(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of CIDRs, each checked now: a typo must stop start-up, not open or close a network."""
+    value = os.environ.get(name, default)
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item)))
+        except ValueError as error:
+            raise ValueError(f"{name}: {item!r} is not a network in CIDR notation (like 10.0.0.0/8): {error}") from None
+    return tuple(networks)
+
+
+def _labels(name: str, default: str) -> dict[str, str]:
+    """A comma-separated list of key=value labels (a pod selector)."""
+    labels = {}
+    for item in (part.strip() for part in os.environ.get(name, default).split(",")):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise ValueError(f"{name}: {item!r} is not a label in the form key=value")
+        labels[key.strip()] = value.strip()
+    return labels
 
 
 def from_environment() -> dict:
@@ -96,6 +122,15 @@ def from_environment() -> dict:
         "K8S_INGRESS_NAMESPACE": env("K8S_INGRESS_NAMESPACE", "ingress-nginx"),
         "K8S_CLUSTER_ISSUER": env("K8S_CLUSTER_ISSUER", "letsencrypt"),
         "K8S_STORAGE_CLASS": env("K8S_STORAGE_CLASS") or None,
+        # Customer pods' way out (docs/operations.md, "Customer network isolation"): DNS queries only to these pods,
+        # connections to any address but these ranges and the cluster's own.
+        "K8S_DNS_NAMESPACE": env("K8S_DNS_NAMESPACE", "kube-system"),
+        "K8S_DNS_POD_LABELS": _labels("K8S_DNS_POD_LABELS", "k8s-app=kube-dns"),
+        # Private (RFC 1918, RFC 4193), carrier-grade NAT and link-local (the cloud metadata address) ranges.
+        "K8S_EGRESS_EXCEPT_CIDRS": _networks("K8S_EGRESS_EXCEPT_CIDRS", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,"
+                                             "100.64.0.0/10,169.254.0.0/16,fc00::/7,fe80::/10"),
+        # The cluster's pod and service ranges (k3s's defaults here).
+        "K8S_CLUSTER_CIDRS": _networks("K8S_CLUSTER_CIDRS", "10.42.0.0/16,10.43.0.0/16"),
         "SERVICE_TEMPLATES_DIR": env("SERVICE_TEMPLATES_DIR", str(ROOT / "service-templates")),
         "MIDTRANS_SERVER_KEY": env("MIDTRANS_SERVER_KEY") or None,
         "MIDTRANS_CLIENT_KEY": env("MIDTRANS_CLIENT_KEY") or None,

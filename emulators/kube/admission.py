@@ -2,6 +2,7 @@
 import base64
 import copy
 import functools
+import ipaddress
 import re
 
 import jsonschema  # kubernetes-validate's own dependencies: used to keep its compiled schemas
@@ -87,12 +88,47 @@ def validate(info, obj: dict) -> None:
         if unexpected:
             path = f"{path}.{unexpected.group(1)}" if path else unexpected.group(1)
         raise invalid(info, name, [(path, error.message)]) from None
+    if info.kind == "NetworkPolicy":
+        causes = _ip_block_problems(obj.get("spec") or {})
+        if causes:
+            raise invalid(info, name, causes)
     if info.kind in ("Deployment", "StatefulSet"):
         spec = obj["spec"]
         labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         if not selector_matches(spec.get("selector"), labels) or not spec.get("selector"):
             raise invalid(info, name, [("spec.template.metadata.labels",
                                         f"Invalid value: {labels}: `selector` does not match template `labels`")])
+
+
+def _ip_block_problems(spec: dict) -> list[tuple[str, str]]:
+    """ipBlock checks of the real validation (ValidateIPBlock): valid CIDRs, each except strictly inside its cidr
+    (so an IPv4 range can never be excepted from ::/0)."""
+    causes = []
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        for i, rule in enumerate(spec.get(direction) or []):
+            for j, peer in enumerate(rule.get(peers_key) or []):
+                block = peer.get("ipBlock")
+                if not block:
+                    continue
+                path = f"spec.{direction}[{i}].{peers_key}[{j}].ipBlock"
+                try:
+                    cidr = ipaddress.ip_network(block.get("cidr", ""))
+                except ValueError:
+                    causes.append((f"{path}.cidr", f'Invalid value: "{block.get("cidr", "")}": must be a valid CIDR '
+                                                   f'value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'))
+                    continue
+                for k, text in enumerate(block.get("except") or []):
+                    try:
+                        excepted = ipaddress.ip_network(text)
+                    except ValueError:
+                        causes.append((f"{path}.except[{k}]", f'Invalid value: "{text}": must be a valid CIDR value, '
+                                                               f'(e.g. 10.9.8.0/24 or 2001:db8::/64)'))
+                        continue
+                    if excepted.version != cidr.version or not excepted.subnet_of(cidr) \
+                            or excepted.prefixlen <= cidr.prefixlen:
+                        causes.append((f"{path}.except[{k}]",
+                                       f'Invalid value: "{text}": must be a strict subset of `cidr`'))
+    return causes
 
 
 @functools.cache

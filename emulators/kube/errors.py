@@ -58,6 +58,8 @@ def bad_request(message: str) -> ApiError:
 def invalid(kind_info, name: str, causes: list[tuple[str, str]]) -> ApiError:
     """422 Invalid; causes are (field path, message) pairs as the real server lists them."""
     summary = ", ".join(f"{field}: {message}" if field else message for field, message in causes)
+    if len(causes) > 1:
+        summary = f"[{summary}]"  # how the server's error aggregate prints more than one
     return ApiError(422, "Invalid", f'{kind_info.kind}{kind_info.group_suffix} "{name}" is invalid: {summary}',
                     details_of(kind_info, name, kind_info.kind,
                              causes=[{"reason": "FieldValueInvalid", "message": message, "field": field}

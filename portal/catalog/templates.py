@@ -205,9 +205,10 @@ class ComponentSpec(Strict):
     env: list[EnvSpec] = []
     volumes: list[VolumeSpec] = []
     probes: Probes
-    # Shares of the plan's CPU and memory; a plan's resources are split between components.
+    # Shares of the plan's CPU, memory and scratch disk; a plan's resources are split between components.
     cpu_share: Annotated[float, Field(gt=0, le=1)]
     memory_share: Annotated[float, Field(gt=0, le=1)]
+    ephemeral_storage_share: Annotated[float, Field(gt=0, le=1)]
     security: SecuritySpec
     scratch: list[ScratchSpec] = []
 
@@ -221,6 +222,14 @@ class ComponentSpec(Strict):
         _unique([*self.volumes, *self.scratch], "name", "volumes and scratch")
         _unique([*self.volumes, *self.scratch], "mount_path", "volumes and scratch")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scratch_follows_memory(cls, data):
+        # A component that names no share of scratch disk gets the same share as of memory.
+        if isinstance(data, dict) and "ephemeral_storage_share" not in data and "memory_share" in data:
+            data = {**data, "ephemeral_storage_share": data["memory_share"]}
+        return data
 
 
 class ServiceTemplate(Strict):
@@ -243,7 +252,7 @@ class ServiceTemplate(Strict):
         _unique(self.components, "name", "components")
         if sum(c.exposed for c in self.components) != 1:
             raise ValueError("components: exactly one component must be exposed (the one the URL reaches)")
-        for share in ("cpu_share", "memory_share"):
+        for share in ("cpu_share", "memory_share", "ephemeral_storage_share"):
             if sum(getattr(c, share) for c in self.components) > 1.0001:
                 raise ValueError(f"components: the {share} values add up to more than 1")
         if sum(v.storage_share for c in self.components for v in c.volumes) > 1.0001:

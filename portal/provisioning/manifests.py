@@ -4,6 +4,7 @@ User input only ever lands in values (env values, the host name after validation
 structure or names; names are DNS-1123 labels of at most 63 characters whatever the input.
 """
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -26,6 +27,17 @@ RESTRICTED_POD_SECURITY = {
 }
 # Requests are this share of limits: instances are guaranteed a quarter and may burst to their plan.
 REQUEST_RATIO = 0.25
+# Scratch disk (writable layer, logs, emptyDir) per MiB of the plan's memory: a plan has no column of its own for
+# it, and what an app writes outside its volumes grows with the work it does, as its memory does.
+EPHEMERAL_STORAGE_PER_MEMORY = 1.0
+EPHEMERAL_STORAGE_MIN_MB = 512
+# Where customer pods may not connect although it is "the internet" by address: private (RFC 1918, RFC 4193),
+# link-local (the cloud metadata address 169.254.169.254 among them) and carrier-grade NAT ranges.
+EGRESS_EXCEPT_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
+                       "fc00::/7", "fe80::/10")
+# k3s's default pod and service ranges (docker-compose's cluster); set K8S_CLUSTER_CIDRS to the cluster's own.
+CLUSTER_CIDRS = ("10.42.0.0/16", "10.43.0.0/16")
+INTERNET = {4: "0.0.0.0/0", 6: "::/0"}
 
 
 class Resources(Protocol):
@@ -41,13 +53,20 @@ class ClusterOptions:
     cluster_issuer: str = "letsencrypt"
     ingress_namespace: str = "ingress-nginx"
     storage_class: str | None = None
+    dns_namespace: str = "kube-system"
+    dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
+    egress_except_cidrs: tuple[str, ...] = EGRESS_EXCEPT_CIDRS
+    cluster_cidrs: tuple[str, ...] = CLUSTER_CIDRS
 
     @classmethod
     def from_config(cls, config) -> "ClusterOptions":
         """Read from the app's settings (K8S_*), so builders stay free of Flask."""
         return cls(cluster_domain=config["K8S_CLUSTER_DOMAIN"], ingress_class=config["K8S_INGRESS_CLASS"],
                    cluster_issuer=config["K8S_CLUSTER_ISSUER"], ingress_namespace=config["K8S_INGRESS_NAMESPACE"],
-                   storage_class=config["K8S_STORAGE_CLASS"])
+                   storage_class=config["K8S_STORAGE_CLASS"], dns_namespace=config["K8S_DNS_NAMESPACE"],
+                   dns_pod_labels=tuple(config["K8S_DNS_POD_LABELS"].items()),
+                   egress_except_cidrs=tuple(config["K8S_EGRESS_EXCEPT_CIDRS"]),
+                   cluster_cidrs=tuple(config["K8S_CLUSTER_CIDRS"]))
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,11 @@ def _quantity_memory(megabytes: float) -> str:
     return f"{max(1, int(megabytes))}Mi"
 
 
+def ephemeral_storage_mb(plan: Resources) -> int:
+    """The plan's scratch disk (container layers, logs, emptyDir), split between its components like memory."""
+    return max(EPHEMERAL_STORAGE_MIN_MB, int(plan.memory_mb * EPHEMERAL_STORAGE_PER_MEMORY))
+
+
 # -- per customer ---------------------------------------------------------------------------------
 
 def namespace_manifests(*, namespace: str, user_id: int, plans: list[Resources],
@@ -112,6 +136,7 @@ def namespace_manifests(*, namespace: str, user_id: int, plans: list[Resources],
     cpu = sum(p.cpu_millicores for p in plans) or 100
     memory = sum(p.memory_mb for p in plans) or 128
     storage = sum(p.storage_gb for p in plans) or 1
+    ephemeral = sum(ephemeral_storage_mb(p) for p in plans) or EPHEMERAL_STORAGE_MIN_MB
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": ns_labels}},
         {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "portal-quota", **meta},
@@ -119,27 +144,68 @@ def namespace_manifests(*, namespace: str, user_id: int, plans: list[Resources],
              "limits.cpu": _quantity_cpu(cpu), "limits.memory": _quantity_memory(memory),
              "requests.cpu": _quantity_cpu(cpu * REQUEST_RATIO),
              "requests.memory": _quantity_memory(memory * REQUEST_RATIO),
+             "limits.ephemeral-storage": _quantity_memory(ephemeral),
+             "requests.ephemeral-storage": _quantity_memory(ephemeral * REQUEST_RATIO),
              "requests.storage": f"{storage}Gi",
              "persistentvolumeclaims": str(4 * max(1, len(plans))),
              "pods": str(10 * max(1, len(plans))),
              "services.loadbalancers": "0", "services.nodeports": "0"}}},
         {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "portal-limits", **meta},
          "spec": {"limits": [{"type": "Container",
-                              "default": {"cpu": "250m", "memory": "256Mi"},
-                              "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
+                              "default": {"cpu": "250m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+                              "defaultRequest": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
                               "max": {"cpu": _quantity_cpu(max(p.cpu_millicores for p in plans) if plans else 100),
                                       "memory": _quantity_memory(max(p.memory_mb for p in plans)
-                                                                 if plans else 128)}}]}},
+                                                                 if plans else 128),
+                                      "ephemeral-storage": _quantity_memory(
+                                          max(ephemeral_storage_mb(p) for p in plans)
+                                          if plans else EPHEMERAL_STORAGE_MIN_MB)}}]}},
+        *namespace_network_policies(namespace=namespace, user_id=user_id, options=options),
+    ]
+
+
+def namespace_network_policies(*, namespace: str, user_id: int, options: ClusterOptions) -> list[dict]:
+    """Deny in and out by default; then let in the ingress controller (to apps only), let out DNS queries to the
+    cluster DNS and connections to the internet. Traffic within one instance is each instance's own policy."""
+    meta = {"namespace": namespace, "labels": {**MANAGED_BY, "portal/customer": str(user_id)}}
+    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    return [
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": {"name": "default-deny-ingress", **meta},
-         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
+         "metadata": {"name": "default-deny", **meta},
+         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
          "metadata": {"name": "allow-from-ingress-controller", **meta},
          "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "app"}},
                   "policyTypes": ["Ingress"],
                   "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
                       "kubernetes.io/metadata.name": options.ingress_namespace}}}]}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "allow-dns", **meta},
+         "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                  "egress": [{"to": [{"namespaceSelector": {"matchLabels": {
+                                          "kubernetes.io/metadata.name": options.dns_namespace}},
+                                      "podSelector": {"matchLabels": dict(options.dns_pod_labels)}}],
+                              "ports": dns_ports}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "allow-internet", **meta},
+         "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                  "egress": [{"to": internet_peers(options.egress_except_cidrs + options.cluster_cidrs)}]}},
     ]
+
+
+def internet_peers(except_cidrs: tuple[str, ...]) -> list[dict]:
+    """ipBlocks for every address of both families but the excepted ranges.
+
+    An except must lie strictly inside its block's cidr, so each family gets its own block; ranges inside
+    others are merged away (the cluster's ranges usually sit inside 10.0.0.0/8)."""
+    networks = [ipaddress.ip_network(cidr) for cidr in except_cidrs]
+    peers = []
+    for family, everything in INTERNET.items():
+        excepted = list(ipaddress.collapse_addresses(n for n in networks if n.version == family))
+        if any(n.prefixlen == 0 for n in excepted):
+            continue  # the whole family is excepted: no way out over it
+        peers.append({"ipBlock": {"cidr": everything, "except": [str(n) for n in excepted]}})
+    return peers
 
 
 # -- per instance ---------------------------------------------------------------------------------
@@ -184,6 +250,7 @@ def _container(component: ComponentSpec, plan: Resources, names: InstanceNames, 
             env.append({"name": item.name, "value": render_value(item.value, context)})
     cpu = plan.cpu_millicores * component.cpu_share
     memory = plan.memory_mb * component.memory_share
+    ephemeral = ephemeral_storage_mb(plan) * component.ephemeral_storage_share
     security = component.security
     container_security = {"allowPrivilegeEscalation": security.allow_privilege_escalation,
                           "readOnlyRootFilesystem": security.read_only_root_filesystem}
@@ -201,9 +268,11 @@ def _container(component: ComponentSpec, plan: Resources, names: InstanceNames, 
         "ports": [{"name": "http" if component.exposed else "main", "containerPort": component.port,
                    "protocol": "TCP"}],
         "env": env,
-        "resources": {"limits": {"cpu": _quantity_cpu(cpu), "memory": _quantity_memory(memory)},
+        "resources": {"limits": {"cpu": _quantity_cpu(cpu), "memory": _quantity_memory(memory),
+                                 "ephemeral-storage": _quantity_memory(ephemeral)},
                       "requests": {"cpu": _quantity_cpu(cpu * REQUEST_RATIO),
-                                   "memory": _quantity_memory(memory * REQUEST_RATIO)}},
+                                   "memory": _quantity_memory(memory * REQUEST_RATIO),
+                                   "ephemeral-storage": _quantity_memory(ephemeral * REQUEST_RATIO)}},
         "readinessProbe": _probe(component.probes.readiness),
         "livenessProbe": _probe(component.probes.liveness),
         "securityContext": container_security,
@@ -295,16 +364,21 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
                                   "app.kubernetes.io/component": component.name},
                      "ports": [{"name": "http" if component.exposed else "main", "port": component.port,
                                 "targetPort": component.port, "protocol": "TCP"}]}})
-    manifests.append({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": names.object("internal"), **meta, "labels": base_labels},
-        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": names.instance}},
-                 "policyTypes": ["Ingress"],
-                 "ingress": [{"from": [{"podSelector": {"matchLabels": {
-                     "app.kubernetes.io/instance": names.instance}}}]}]}})
+    manifests.append(_internal_network_policy(names, base_labels))
     if ingress_enabled:
         manifests.append(_ingress(template, names, subscription_id, options))
     return manifests
+
+
+def _internal_network_policy(names: InstanceNames, base_labels: dict) -> dict:
+    """An instance's pods reach each other (the app its database), both ways, and no other instance's."""
+    same_instance = [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": names.instance}}}]
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": names.object("internal"), "namespace": names.namespace, "labels": base_labels},
+        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": names.instance}},
+                 "policyTypes": ["Ingress", "Egress"],
+                 "ingress": [{"from": same_instance}], "egress": [{"to": same_instance}]}}
 
 
 def _ingress(template: ServiceTemplate, names: InstanceNames, subscription_id: int, options: ClusterOptions) -> dict:

@@ -64,6 +64,10 @@ def broken(tmp_path: Path, slug: str, change) -> Path:
     (lambda d: d["components"][0]["scratch"].append({"name": "data", "mount_path": "/x", "size_mb": 5}),
      "components.0", "name 'data' appears twice"),
     (lambda d: d["components"][0]["scratch"][0].pop("size_mb"), "components.0.scratch.0.size_mb", "Field required"),
+    (lambda d: d["components"][1].update(ephemeral_storage_share=0.5), "components",
+     "the ephemeral_storage_share values add up to more than 1"),
+    (lambda d: d["components"][0].update(ephemeral_storage_share=0), "components.0.ephemeral_storage_share",
+     "greater than 0"),
 ])
 def test_a_broken_template_names_the_file_and_the_field(tmp_path, change, field, message):
     path = broken(tmp_path, "n8n", change)
@@ -72,6 +76,11 @@ def test_a_broken_template_names_the_file_and_the_field(tmp_path, change, field,
     text = str(error.value)
     assert text.startswith("n8n.yaml:")
     assert field in text and message in text
+
+
+def test_a_component_without_a_scratch_disk_share_gets_its_memory_share(tmp_path):
+    path = broken(tmp_path, "n8n", lambda d: [c.pop("ephemeral_storage_share") for c in d["components"]])
+    assert [c.ephemeral_storage_share for c in template_load(path).components] == [0.7, 0.3]
 
 
 def test_start_up_fails_loudly_on_a_broken_template(tmp_path):

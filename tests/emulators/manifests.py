@@ -9,9 +9,15 @@ def labels(app: str, instance: str, subscription: int = 1) -> dict:
 
 
 def deployment(name: str, namespace: str, image: str = "ghost:5.96", replicas: int = 1, app: str = "ghost",
-               env: dict | None = None, limits: dict | None = None, annotations: dict | None = None) -> dict:
+               env: dict | None = None, limits: dict | None = None, annotations: dict | None = None,
+               restricted: bool = False) -> dict:
     container = {"name": "web", "image": image, "ports": [{"containerPort": 2368}],
                  "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
+    if restricted:
+        # What a namespace enforcing Pod Security "restricted" admits.
+        container["securityContext"] = {"runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False,
+                                        "capabilities": {"drop": ["ALL"]},
+                                        "seccompProfile": {"type": "RuntimeDefault"}}
     if limits:
         container["resources"] = {"limits": limits, "requests": limits}
     template_metadata = {"labels": labels(app, name)}

@@ -42,6 +42,10 @@ def pod_templates() -> list[tuple[str, dict]]:
             if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
 
 
+# config.py's helpers that read one variable each, named by their first argument.
+CONFIG_READERS = ("env", "_flag", "_networks", "_labels")
+
+
 def _is_environment_lookup(function: ast.expr) -> bool:
     """os.environ.get, environ.get or os.getenv."""
     if not isinstance(function, ast.Attribute):
@@ -53,14 +57,15 @@ def _is_environment_lookup(function: ast.expr) -> bool:
 
 
 def config_variables() -> set[str]:
-    """Every environment variable portal/config.py reads: env("X"), _flag("X"), os.environ.get("X"), os.environ["X"]."""
+    """Every environment variable portal/config.py reads: env("X"), _flag("X"), _networks("X"), _labels("X"),
+    os.environ.get("X"), os.environ["X"]."""
     tree = ast.parse((ROOT / "portal" / "config.py").read_text())
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
             function = node.func
-            if (isinstance(function, ast.Name) and function.id in ("env", "_flag")) or _is_environment_lookup(function):
+            if (isinstance(function, ast.Name) and function.id in CONFIG_READERS) or _is_environment_lookup(function):
                 names.add(node.args[0].value)
         elif isinstance(node, ast.Subscript) and getattr(node.value, "attr", None) == "environ" \
                 and isinstance(node.slice, ast.Constant):

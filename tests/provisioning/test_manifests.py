@@ -98,9 +98,9 @@ def test_n8n_golden_fields():
                                          {"name": "tmp", "mountPath": "/tmp"}]
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz/readiness", "port": 5678}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 5678}
-    # Pro: 1000m and 2048Mi, 70 % to the app, requests a quarter of limits.
-    assert container["resources"] == {"limits": {"cpu": "700m", "memory": "1433Mi"},
-                                      "requests": {"cpu": "175m", "memory": "358Mi"}}
+    # Pro: 1000m and 2048Mi (and as much scratch disk), 70 % to the app, requests a quarter of limits.
+    assert container["resources"] == {"limits": {"cpu": "700m", "memory": "1433Mi", "ephemeral-storage": "1433Mi"},
+                                      "requests": {"cpu": "175m", "memory": "358Mi", "ephemeral-storage": "358Mi"}}
     pod = app["spec"]["template"]["spec"]
     assert pod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}, "runAsUser": 1000,
                                       "runAsGroup": 1000, "fsGroup": 1000, "runAsNonRoot": True}
@@ -177,8 +177,9 @@ def test_namespace_objects_sum_the_customers_plans():
     hard = by_kind(manifests, "ResourceQuota")["spec"]["hard"]
     assert hard["limits.cpu"] == "1500m" and hard["limits.memory"] == "3072Mi"
     assert hard["requests.storage"] == "25Gi"
-    deny = by_kind(manifests, "NetworkPolicy", "default-deny-ingress")
-    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    assert hard["limits.ephemeral-storage"] == "3072Mi" and hard["requests.ephemeral-storage"] == "768Mi"
+    deny = by_kind(manifests, "NetworkPolicy", "default-deny")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     allow = by_kind(manifests, "NetworkPolicy", "allow-from-ingress-controller")
     assert allow["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "ingress-nginx"}
@@ -189,6 +190,8 @@ def test_one_instances_pods_may_talk_to_each_other():
     instance = {"app.kubernetes.io/instance": "n8n-42"}
     assert policy["spec"]["podSelector"]["matchLabels"] == instance
     assert policy["spec"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": instance}}]}]
+    assert policy["spec"]["egress"] == [{"to": [{"podSelector": {"matchLabels": instance}}]}]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
 
 
 @pytest.mark.parametrize("text", ["Toko Ana!", "a" * 200, "--", "", "ÄÖÜ émoji 🎉", "9lives", "x" * 63 + "-" + "y" * 10,
@@ -283,3 +286,38 @@ def test_the_pod_security_constant_is_named_for_the_level_it_enforces():
     assert constants
     for name, labels in constants.items():
         assert name.startswith(labels["pod-security.kubernetes.io/enforce"].upper() + "_"), name
+
+
+def _mebibytes(quantity: str) -> int:
+    assert quantity.endswith("Mi"), quantity
+    return int(quantity[:-2])
+
+
+@pytest.mark.parametrize("slug, plan_slug", [(slug, plan.slug) for slug, t in TEMPLATES.items() for plan in t.plans])
+def test_every_container_has_plan_sized_scratch_disk_within_quota_and_limit_range(slug, plan_slug):
+    plan = TEMPLATES[slug].plan(plan_slug)
+    namespace = namespace_manifests(namespace="customer-7", user_id=7, plans=[plan], options=OPTIONS)
+    hard = by_kind(namespace, "ResourceQuota")["spec"]["hard"]
+    limit_range = by_kind(namespace, "LimitRange")["spec"]["limits"][0]
+    assert limit_range["default"]["ephemeral-storage"] and limit_range["defaultRequest"]["ephemeral-storage"]
+    containers = [container for m in render(slug, plan_slug) if m["kind"] in ("Deployment", "StatefulSet")
+                  for container in m["spec"]["template"]["spec"]["containers"]]
+    totals = {"limits": 0, "requests": 0}
+    for container in containers:
+        resources = container["resources"]
+        limit, request = (_mebibytes(resources[kind]["ephemeral-storage"]) for kind in ("limits", "requests"))
+        assert 0 < request <= limit <= _mebibytes(limit_range["max"]["ephemeral-storage"]), container["name"]
+        totals["limits"] += limit
+        totals["requests"] += request
+    # The plan's scratch disk: as many MiB as it has of memory, shared out like memory.
+    assert totals["limits"] <= _mebibytes(hard["limits.ephemeral-storage"]) == plan.memory_mb
+    assert totals["limits"] >= plan.memory_mb - len(containers)  # only rounding is lost
+    assert totals["requests"] <= _mebibytes(hard["requests.ephemeral-storage"]) == plan.memory_mb // 4
+
+
+def test_n8n_runs_without_its_shell_and_file_nodes():
+    env = env_of(by_kind(render("n8n"), "Deployment", "-app"))
+    # n8n reads a JSON list; setting it replaces its own default list, so every risky node is named.
+    assert sorted(json.loads(env["NODES_EXCLUDE"])) == ["n8n-nodes-base.executeCommand",
+                                                        "n8n-nodes-base.localFileTrigger",
+                                                        "n8n-nodes-base.readWriteFile"]
