@@ -12,8 +12,6 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 # The only placeholders a value may hold; user input substituted into them is never re-scanned.
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_.]*)\s*\}\}")
 BUILTIN_PLACEHOLDERS = {"host", "url", "instance", "namespace"}
-
-
 # Pod Security "restricted" at the version customer namespaces pin (see provisioning.manifests): the one capability
 # a container may add, and the sysctls it allows (baseline's list: v1.0, +1.27, +1.29).
 RESTRICTED_CAPABILITIES = {"NET_BIND_SERVICE"}
