@@ -9,6 +9,7 @@ from portal.catalog.parameters import settings_defaults
 from portal.catalog.templates import templates_load
 from portal.config import ROOT
 from portal.provisioning.manifests import ClusterOptions, instance_manifests, instance_names, namespace_manifests
+from portal.provisioning.policy import pod_findings
 from tests.network_policy import Address, Pod, egress_allowed, pods_of, selecting
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
@@ -86,9 +87,15 @@ def _storage_findings(manifests: list[dict]) -> list[str]:
     return found
 
 
+def _pod_security_findings(manifests: list[dict]) -> list[str]:
+    # The same judgement as `flask catalog-scan`: root containers, added or kept capabilities, privilege escalation.
+    return [f"{f.workload.replace('/', ' ', 1)} container {f.container}: {f.kind} ({f.detail})"
+            for f in pod_findings(manifests) if f.failing]
+
+
 def findings(manifests: list[dict]) -> list[str]:
     """What is missing or open in one render; empty when it is sound."""
-    return _network_findings(manifests) + _storage_findings(manifests)
+    return _network_findings(manifests) + _storage_findings(manifests) + _pod_security_findings(manifests)
 
 
 def main() -> int:

@@ -108,7 +108,7 @@ def test_n8n_golden_fields():
                                             "capabilities": {"drop": ["ALL"]}}
     assert pod["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "n8n-42-app-data"}},
                               {"name": "cache", "emptyDir": {"sizeLimit": "256Mi"}},
-                              {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}}]
+                              {"name": "tmp", "emptyDir": {"sizeLimit": "384Mi"}}]
     assert pod["automountServiceAccountToken"] is False
     assert db["spec"]["serviceName"] == "n8n-42-db"
     assert env_of(db)["PGDATA"] == "/var/lib/postgresql/data/pgdata"

@@ -1,6 +1,7 @@
 """Every pod of every app and plan meets Pod Security "restricted" at the version namespaces pin: no root, no
 capability kept or added, read-only roots with sized scratch where the image allows, exact image releases."""
 import pytest
+from kubernetes.utils import parse_quantity
 
 from emulators.kube.pod_security import evaluate, parse_version
 from portal.catalog.templates import image_parts
@@ -51,6 +52,17 @@ def test_no_root_container_no_added_capability_and_scratch_is_sized(slug, plan_s
                 assert "persistentVolumeClaim" in volume or volume["emptyDir"]["sizeLimit"].endswith("Mi"), mount
         for sysctl in pod_security.get("sysctls", []):
             assert sysctl["name"] == "net.ipv4.ip_unprivileged_port_start"
+
+
+@pytest.mark.parametrize("slug, plan_slug, sample", CASES)
+def test_scratch_volumes_fit_inside_the_pods_scratch_disk_limit(slug, plan_slug, sample):
+    # emptyDirs count against the pod's ephemeral storage: a sizeLimit above the containers' limits would never
+    # be the one that evicts, and the plan's figure would be a promise the pod cannot keep.
+    for name, template in pods(slug, plan_slug, sample):
+        spec = template["spec"]
+        scratch = sum(parse_quantity(v["emptyDir"]["sizeLimit"]) for v in spec["volumes"] if "emptyDir" in v)
+        limits = sum(parse_quantity(c["resources"]["limits"]["ephemeral-storage"]) for c in spec["containers"])
+        assert scratch < limits, (name, scratch, limits)
 
 
 def test_wordpress_runs_as_www_data_and_binds_port_80_through_the_safe_sysctl():

@@ -52,6 +52,14 @@ def _drop_container_limit(workload: dict) -> None:
     del workload["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["ephemeral-storage"]
 
 
+def _run_as_root(workload: dict) -> None:
+    workload["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(runAsNonRoot=False, runAsUser=0)
+
+
+def _add_net_raw(workload: dict) -> None:
+    workload["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] = ["NET_RAW"]
+
+
 def _dns_anywhere(policy: dict) -> None:
     del policy["spec"]["egress"][0]["to"][0]["namespaceSelector"]
 
@@ -70,6 +78,10 @@ def _dns_anywhere(policy: dict) -> None:
     (lambda m: _edited(m, "LimitRange", "portal-limits",
                        lambda r: r["spec"]["limits"][0]["default"].pop("ephemeral-storage")),
      "namespace customer-1: no LimitRange default for ephemeral-storage"),
+    (lambda m: _edited(m, "Deployment", "-app", _run_as_root), "Deployment n8n-1-app container app: root container"),
+    (lambda m: _edited(m, "Deployment", "-app", _add_net_raw),
+     "Deployment n8n-1-app container app: added capability"),
 ])
 def test_the_scan_reports_each_gap(break_it, finding):
-    assert finding in findings(break_it(RENDERS["n8n/starter"]))
+    assert any(line.startswith(finding) for line in findings(break_it(RENDERS["n8n/starter"]))), \
+        findings(break_it(RENDERS["n8n/starter"]))
