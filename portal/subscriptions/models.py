@@ -5,11 +5,8 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of, substring_index
-from portal.subscriptions.states import STATES
+from portal.subscriptions.states import STATES, SUSPENSION_REASONS
 from portal.timestamps import UtcDateTime
-
-SUSPENSION_REASONS = ("non_payment", "staff", "customer")
-
 
 
 class Subscription(db.Model):
