@@ -379,7 +379,7 @@ def _invoice_settle_from_gateway(invoice: Invoice) -> tuple[str | None, PaymentR
             result = invoice_apply_status(invoice_id=invoice.id, order_id=attempt.order_id,
                                           transaction_status=answer["transaction_status"],
                                           fraud_status=answer.get("fraud_status"),
-                                          payment_type=answer.get("payment_type"))
+                                          payment_type=answer.get("payment_type"), answer=answer)
             return str(answer["transaction_status"]), result
     return None, None
 

@@ -48,7 +48,8 @@ def test_what_midtrans_refuses_to_refund(midtrans, core, order, status, body, co
     with pytest.raises(MidtransAPIError) as refused:
         core.transactions.refund(order, body)
     assert str(refused.value.api_response_dict["status_code"]) == code
-    assert midtrans.transactions[order]["refunds"] == [] and midtrans.transactions[order]["transaction_status"] == status
+    record = midtrans.transactions[order]
+    assert record["refunds"] == [] and record["transaction_status"] == status
 
 
 def test_a_refund_key_is_used_once(midtrans, core, settled):
