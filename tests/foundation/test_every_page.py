@@ -163,7 +163,9 @@ def _pages(world) -> dict[str, list[Case]]:
         "billing.checkout": [Case({"plan_id": plan.id}, [plan.name, plan.service.name], ['id="checkout-area"'])],
         "billing.index": [Case({}, numbers)],
         "billing.invoice": [Case({"invoice_id": invoice.id}, [_number(invoice)], [f'data-state="{invoice.state}"'])
-                            for invoice in invoices.values()],
+                            for name, invoice in invoices.items() if name not in ("renewal", "refunded")]
+        + [Case({"invoice_id": invoices[name].id}, [_number(invoices[name]), words], [words])
+           for name, words in (("renewal", "Rp 10.000 of it was refunded"), ("refunded", "Rp 79.000 went back"))],
         "billing.receipt": [Case({"invoice_id": invoices[name].id}, [_number(invoices[name])]) for name in paid],
         # paying opens the simulator (no Midtrans keys in tests)
         "billing.pay": [Case({"invoice_id": invoices["pending"].id}, [invoices["pending"].order_id])],

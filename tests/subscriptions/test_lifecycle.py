@@ -12,7 +12,8 @@ from portal.jobs.models import JobRun
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import tasks as lifecycle_tasks
 from portal.subscriptions.models import Subscription
-from tests.fixtures.billing import notification, post
+from tests.fixtures.billing import notification, post, set_status
+from tests.helpers import act, logged_in_client
 
 
 def run_jobs():
@@ -163,8 +164,6 @@ def test_a_refunded_life_waits_for_staff(app, client, customer_order, make_user,
     """Paid, part of it refunded (still running), the rest refunded (stopped, told why), then months with every job
     run: no warning, no deletion, until staff decide."""
     from portal.billing.models import Invoice
-    from tests.fixtures.billing import set_status
-    from tests.helpers import act, logged_in_client
 
     boss = make_user(email="boss@example.com", name="Budi Staff", staff=True)
     seen = []
