@@ -46,7 +46,8 @@ SUSPENSION_REASONS = ("non_payment", "staff", "customer", "refunded", "chargebac
 # The money went back (a full refund, or the customer's bank reversed the payment): no job ends these after the
 # retention period, since a refund may be settled with the customer either way; staff resume or terminate them.
 STAFF_DECIDES = ("refunded", "chargeback")
-# Each reason as staff read it ("Suspended: ...") and as the instance's timeline tells the customer.
+# Each reason in staff's words (the admin subscription page's "Suspended: ..."); the customer's words are on their
+# instance page (templates/_macros/suspension.html) and in the suspension's timeline entry.
 SUSPENSION_WORDS = {
     "non_payment": "the period ended without payment",
     "staff": "by staff",
