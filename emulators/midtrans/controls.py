@@ -5,13 +5,16 @@
 #                                         "fraud_status": null, "payment_type": "bank_transfer",
 #                                         "gross_amount": null, "bank": null, "notify_url": null}
 #                                        -> {"status": <status API body>, "notification": <result or null>}
+# POST   /_emulator/chargeback           {"order_id": "...", "amount": null, "reason": null}: the customer's bank
+#                                        reverses the payment (all that is left, or amount), as the dashboard then
+#                                        reports -> the notification goes to the notification URL; answers the body
+# PATCH  /_emulator/settings             {"timeoutSleep": 5, "notificationUrl": "http://.../notification"}
 # POST   /_emulator/notifications        {"order_id": "...", "url": null, overrides as notification()}
 #                                        -> {"notification": body, "http_status": ..., "response": ...}
 # GET    /_emulator/faults               active fail rules
 # POST   /_emulator/faults               {"fault": "fail_next", "count": 1, "status": 500|503|"timeout",
 #                                         "method": "GET", "pathContains": "/status"}
 # DELETE /_emulator/faults               clear them
-# PATCH  /_emulator/settings             {"timeoutSleep": 5}
 # GET    /_emulator/requests             the API request log; DELETE clears it
 # POST   /_emulator/reset                reset()
 
@@ -19,11 +22,12 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from ..serving import control_body, json_response, problem
+from .ledger import RefundRefused
 
 _ALIASES = {"pathContains": "path_contains", "timeoutSleep": "timeout_sleep", "n": "count", "orderId": "order_id",
             "transactionStatus": "transaction_status", "fraudStatus": "fraud_status", "paymentType": "payment_type",
             "grossAmount": "gross_amount", "statusCode": "status_code", "serverKey": "server_key",
-            "notifyUrl": "notify_url", "webhook_url": "url"}
+            "notifyUrl": "notify_url", "webhook_url": "url", "notificationUrl": "notification_url"}
 _NOTIFICATION_OVERRIDES = ("transaction_status", "fraud_status", "status_code", "gross_amount", "server_key")
 
 
@@ -53,9 +57,19 @@ def handle(emulator, request: Request) -> Response:
             return _notify(emulator, body)
         if parts == ["faults"]:
             return _faults(emulator, method, body)
+        if parts == ["chargeback"] and method == "POST":
+            if not body.get("order_id"):
+                return problem("send at least order_id")
+            try:
+                return json_response(emulator.refund(body["order_id"], amount=body.get("amount"),
+                                                     reason=body.get("reason"), chargeback=True))
+            except RefundRefused as refusal:
+                return problem(refusal.message, 404 if refusal.code == 404 else 409)
         if parts == ["settings"] and method in ("POST", "PUT", "PATCH"):
             if "timeout_sleep" in body:
                 emulator.timeout_sleep = float(body["timeout_sleep"])
+            if "notification_url" in body:
+                emulator.notification_url = body["notification_url"] or None
             return json_response(emulator.describe()["settings"])
         if parts == ["requests"] and method == "GET":
             return json_response([entry._asdict() for entry in list(emulator.requests)])

@@ -4,7 +4,7 @@ from typing import NamedTuple
 import requests as http
 
 from ..serving import LoopbackServer
-from .ledger import Ledger
+from .ledger import REFUND_APPROVED, Ledger
 from .server import MidtransApp
 
 NOTIFICATION_TIMEOUT = 10.0  # seconds; Midtrans itself gives up on a webhook after 15
@@ -25,8 +25,11 @@ class MidtransEmulator(LoopbackServer):
     """
 
     def __init__(self, server_key: str = "SB-Mid-server-emulator", merchant_id: str = "G000000000", *,
-                 timeout_sleep: float = 5.0, verbose: bool = False):
+                 timeout_sleep: float = 5.0, verbose: bool = False, notification_url: str | None = None):
         super().__init__(verbose=verbose)
+        # Where Midtrans posts notifications of changes made through its API or dashboard (the merchant's setting):
+        # refunds and chargebacks are sent there; scripted statuses only when a test asks.
+        self.notification_url = notification_url
         self.server_key = server_key
         self.merchant_id = merchant_id
         self.ledger = Ledger(server_key, merchant_id)
@@ -58,6 +61,27 @@ class MidtransEmulator(LoopbackServer):
             record = self.ledger.set_status(order_id, transaction_status, fraud_status, payment_type,
                                             gross_amount, bank)
             return self.ledger.body(record)
+
+    def refund(self, order_id: str, amount=None, refund_key: str | None = None, reason: str | None = None, *,
+               chargeback: bool = False) -> dict:
+        """Refund (all that is left, or `amount`) as the refund API does, or with `chargeback` have the customer's bank
+        reverse it, as Midtrans' dashboard then reports; returns the refund API's answer. The notification is posted
+        to `notification_url` (when set) before this returns. Raises RefundRefused when Midtrans would refuse."""
+        with self.ledger.lock:
+            record, entry = self.ledger.refund(order_id, amount=amount, refund_key=refund_key, reason=reason,
+                                               chargeback=chargeback)
+            answer = self.ledger.body(record, "Success, chargeback is recorded" if chargeback else REFUND_APPROVED)
+            notification = self.ledger.notification(record["order_id"])
+        for key in ("refunds", "signature_key", "expiry_time"):
+            answer.pop(key, None)
+        answer.update(refund_chargeback_id=entry["refund_chargeback_id"], refund_amount=entry["refund_amount"],
+                      refund_key=entry["refund_key"])
+        if self.notification_url:
+            try:
+                self.deliver(self.notification_url, notification)
+            except http.RequestException:
+                pass  # unreachable webhook: Midtrans would retry later; nothing is recorded as sent
+        return answer
 
     def notification(self, order_id: str, transaction_status: str | None = None, fraud_status: str | None = None,
                      status_code: str | None = None, gross_amount=None, server_key: str | None = None) -> dict:
@@ -105,6 +129,6 @@ class MidtransEmulator(LoopbackServer):
         with self.ledger.lock:
             return {"emulator": "midtrans", "url": self.url, "merchant_id": self.merchant_id,
                     "snap_base_url": f"{self.url}/snap/v1", "core_base_url": self.url,
-                    "settings": {"timeoutSleep": self.timeout_sleep},
+                    "settings": {"timeoutSleep": self.timeout_sleep, "notificationUrl": self.notification_url},
                     "faults": self.ledger.faults.describe(), "transactions": len(self.ledger.records),
                     "requests": len(self.requests), "notifications_sent": len(self.notifications_sent)}

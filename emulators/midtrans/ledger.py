@@ -1,6 +1,8 @@
-"""The emulator's transactions: Snap records, scripted payment states, and status/notification bodies."""
+"""The emulator's transactions: Snap records, scripted payment states, refunds and chargebacks, and
+status/notification bodies."""
 import copy
 import hashlib
+import re
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -23,6 +25,20 @@ DEFAULT_PENDING = {"gopay": timedelta(minutes=15), "shopeepay": timedelta(minute
                    "credit_card": timedelta(minutes=10)}
 DEFAULT_PENDING_OTHER = timedelta(hours=24)
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+# Refunds are taken from a settled payment (a captured card is cancelled instead); a refund leaves it refundable until
+# nothing is left. A chargeback comes from the customer's bank, so it may follow a partial refund too.
+REFUNDABLE = ("settlement", "partial_refund")
+CHARGEABLE = ("settlement", "partial_refund", "partial_chargeback")
+REFUND_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
+REFUND_APPROVED = "Success, refund request is approved"
+
+
+class RefundRefused(Exception):
+    """Midtrans refuses the refund (or scripted chargeback); `code` is its status_code."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 def now_jakarta() -> datetime:
@@ -111,12 +127,14 @@ class Ledger:
         self.records: dict[str, dict] = {}
         self.tokens: dict[str, str] = {}  # Snap token -> order id
         self.faults = Faults()
+        self.refund_ids = 0  # Midtrans numbers refunds and chargebacks in one sequence (refund_chargeback_id)
 
     def reset(self) -> None:
         with self.lock:
             self.records.clear()
             self.tokens.clear()
             self.faults.clear()
+            self.refund_ids = 0
 
     def snapshot(self) -> dict[str, dict]:
         with self.lock:
@@ -143,7 +161,8 @@ class Ledger:
                 "created_at": midtrans_time(now_jakarta()), "token": None, "redirect_url": None, "request": None,
                 "expiry": None, "page_expiry": None, "callbacks": None, "customer_details": None, "item_details": None,
                 "transaction_id": None, "transaction_status": None, "fraud_status": None, "payment_type": None,
-                "bank": None, "transaction_time": None, "settlement_time": None, "expiry_time": None, "history": []}
+                "bank": None, "transaction_time": None, "settlement_time": None, "expiry_time": None, "history": [],
+                "refunds": []}
 
     def find(self, order_or_transaction_id: str) -> dict | None:
         """The record for an order id or a transaction id (the status API takes either)."""
@@ -185,6 +204,46 @@ class Ledger:
         record["history"].append({"transaction_status": transaction_status, "fraud_status": fraud_status,
                                   "at": midtrans_time(now)})
         return record
+
+    def refund(self, order_or_transaction_id: str, *, amount=None, refund_key=None, reason=None,
+               chargeback: bool = False) -> tuple[dict, dict]:
+        """Take money back from a settled transaction, as the refund API does (or, with `chargeback`, as a customer's
+        bank does): all that is left when no amount is given. Returns (record, refund entry); RefundRefused with
+        Midtrans' code when it would refuse. The status becomes refund / partial_refund (chargeback /
+        partial_chargeback) and the entry is listed in the status body's `refunds`."""
+        record = self.find(order_or_transaction_id)
+        if record is None or record["transaction_status"] is None:
+            raise RefundRefused(404, "Transaction doesn't exist.")
+        if record["transaction_status"] not in (CHARGEABLE if chargeback else REFUNDABLE):
+            raise RefundRefused(412, "Merchant cannot modify the status of the transaction")
+        gross = float(record["gross_amount"])
+        taken = sum(float(entry["refund_amount"]) for entry in record["refunds"])
+        left = gross - taken
+        if amount is None:
+            amount = left
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount != int(amount) or amount <= 0:
+            raise RefundRefused(400, "amount must be a positive whole number of rupiah")
+        if amount > left:
+            raise RefundRefused(412, f"Refund amount exceeds the amount left to refund ({format_amount(left)})")
+        if refund_key is not None:
+            if not isinstance(refund_key, str) or not REFUND_KEY.fullmatch(refund_key):
+                raise RefundRefused(400, "refund_key may only hold letters, digits, dash and underscore (100 at most)")
+            if any(entry["refund_key"] == refund_key for entry in record["refunds"]):
+                raise RefundRefused(406, "The refund_key has already been used for this transaction")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+            raise RefundRefused(400, "reason must be text of at most 255 characters")
+        self.refund_ids += 1
+        now = midtrans_time(now_jakarta())
+        entry = {"refund_chargeback_id": self.refund_ids, "refund_amount": format_amount(amount), "created_at": now,
+                 "reason": reason or ("chargeback" if chargeback else "refund request from merchant"),
+                 "refund_key": refund_key or str(uuid.uuid4()), "refund_method": "", "bank_confirmed_at": now}
+        record["refunds"].append(entry)
+        whole = taken + amount >= gross
+        status = ("chargeback" if whole else "partial_chargeback") if chargeback else \
+            ("refund" if whole else "partial_refund")
+        record["transaction_status"] = status
+        record["history"].append({"transaction_status": status, "fraud_status": record["fraud_status"], "at": now})
+        return record, entry
 
     @staticmethod
     def _expiry_time(record: dict) -> str:
@@ -230,6 +289,10 @@ class Ledger:
         body.update(payment_details(view))
         if status in SETTLED:
             body["settlement_time"] = record["settlement_time"] or transaction_time
+        if record.get("refunds"):
+            # Every refund and chargeback so far, and their total: what the status API and notifications show.
+            body["refund_amount"] = format_amount(sum(float(entry["refund_amount"]) for entry in record["refunds"]))
+            body["refunds"] = copy.deepcopy(record["refunds"])
         if status == "pending":
             body["expiry_time"] = (record["expiry_time"]
                                    or self._expiry_time(dict(view, transaction_time=transaction_time)))

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from werkzeug.wrappers import Request, Response
 
 from . import controls, snap
-from .ledger import status_code_for
+from .ledger import RefundRefused, status_code_for
 
 UNAUTHORIZED = "Access denied due to unauthorized transaction, please check client or server key"
 CANNOT_MODIFY = "Merchant cannot modify the status of the transaction"
@@ -112,6 +112,10 @@ class MidtransApp:
             self._require(method, "GET")
             self._authorize(request)
             return self._status(parts[1])
+        if parts[:1] == ["v2"] and len(parts) >= 3 and parts[2:] in (["refund"], ["refund", "online", "direct"]):
+            self._require(method, "POST")
+            self._authorize(request)
+            return self._refund(parts[1], request)
         if len(parts) == 3 and parts[0] == "v2" and parts[2] in ACTIONS:
             self._require(method, "POST")
             self._authorize(request)
@@ -192,6 +196,21 @@ class MidtransApp:
             self.ledger.set_status(record["order_id"], target, fraud_status=fraud_status,
                                    payment_type=record["payment_type"], bank=record["bank"])
             return _json(self.ledger.body(record, message))
+
+
+    def _refund(self, order_or_transaction_id: str, request: Request) -> Response:
+        """The refund API (and the direct refund, which behaves alike here): refund_key, amount, reason, all optional.
+        Its notification goes to the emulator's notification URL, when one is set, before the answer."""
+        body = _parse(request.get_data())
+        if body is not None and not isinstance(body, dict):
+            raise ApiError(400, "Request body must be a JSON object")
+        body = body or {}
+        try:
+            answer = self.emulator.refund(order_or_transaction_id, amount=body.get("amount"),
+                                          refund_key=body.get("refund_key"), reason=body.get("reason"))
+        except RefundRefused as refusal:
+            raise ApiError(refusal.code, refusal.message) from None
+        return _json(answer)
 
 
 def _page(title: str, body: str) -> bytes:

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from portal.billing.models import Invoice
+from portal.billing.models import Invoice, Refund
+from portal.billing.states import PAID_ONCE
 from portal.catalog.models import Plan, Service
 from portal.extensions import db
 from portal.notifications.models import Email
@@ -27,26 +28,45 @@ class RevenueRow:
     month: str
     app: str
     invoices: int
-    amount_idr: int
+    amount_idr: int  # net: paid in the month, less what went back in it
+    refunded_idr: int = 0
+
+
+def _app_of(query):
+    return (query.join(Subscription, Subscription.id == Invoice.subscription_id)
+            .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id))
 
 
 def revenue_rows(*, start: datetime, end: datetime) -> list[RevenueRow]:
-    """Paid invoices in [start, end) summed by month of payment and app (refunds are not revenue)."""
+    """Revenue in [start, end) by month and app, net of refunds: an invoice counts in the month it was paid (a refunded
+    one too), each refund or chargeback against it in the month it happened."""
     month = _month_of(Invoice.paid_at).label("month")
-    query = (select(month, Service.name, func.count(Invoice.id), func.sum(Invoice.amount_idr))
-             .select_from(Invoice).join(Subscription, Subscription.id == Invoice.subscription_id)
-             .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
-             .where(Invoice.state == "paid", Invoice.paid_at >= start, Invoice.paid_at < end)
-             .group_by(month, Service.name).order_by(month, Service.name))
-    return [RevenueRow(m, app, count, int(total or 0)) for m, app, count, total in db.session.execute(query)]
+    figures: dict[tuple[str, str], list] = {}
+    for label, app, count, total in db.session.execute(_app_of(
+            select(month, Service.name, func.count(Invoice.id), func.sum(Invoice.amount_idr)).select_from(Invoice))
+            .where(Invoice.state.in_(PAID_ONCE), Invoice.paid_at >= start, Invoice.paid_at < end)
+            .group_by(month, Service.name)):
+        figures[(label, app)] = [count, int(total or 0), 0]
+    month = _month_of(Refund.refunded_at).label("month")
+    for label, app, total in db.session.execute(_app_of(
+            select(month, Service.name, func.sum(Refund.amount)).select_from(Refund)
+            .join(Invoice, Invoice.id == Refund.invoice_id))
+            .where(Refund.refunded_at >= start, Refund.refunded_at < end).group_by(month, Service.name)):
+        figures.setdefault((label, app), [0, 0, 0])[2] = int(total or 0)
+    return [RevenueRow(label, app, count, paid - refunded, refunded)
+            for (label, app), (count, paid, refunded) in sorted(figures.items())]
 
 
 def revenue_months(*, start: datetime, end: datetime) -> list[tuple[str, int]]:
-    """Paid revenue per month in [start, end), every month listed; invoices alone, no joins."""
+    """Revenue per month in [start, end) net of refunds, every month listed; no joins."""
     month = _month_of(Invoice.paid_at).label("month")
     found = dict(db.session.execute(select(month, func.sum(Invoice.amount_idr)).where(
-        Invoice.state == "paid", Invoice.paid_at >= start, Invoice.paid_at < end).group_by(month)).all())
-    return [(label, int(found.get(label) or 0)) for label in months_between(start, end)]
+        Invoice.state.in_(PAID_ONCE), Invoice.paid_at >= start, Invoice.paid_at < end).group_by(month)).all())
+    month = _month_of(Refund.refunded_at).label("month")
+    refunded = dict(db.session.execute(select(month, func.sum(Refund.amount)).where(
+        Refund.refunded_at >= start, Refund.refunded_at < end).group_by(month)).all())
+    return [(label, int(found.get(label) or 0) - int(refunded.get(label) or 0))
+            for label in months_between(start, end)]
 
 
 def months_between(start: datetime, end: datetime) -> list[str]:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts.models import User
 from portal.audit.models import AuditEntry
-from portal.billing.models import Invoice, invoice_number
+from portal.billing.models import Invoice, Refund, invoice_number
 from portal.catalog.models import Plan, Service
 from portal.extensions import db
 from portal.jobs.models import JobRun, TaskFailure
@@ -250,27 +250,31 @@ def invoices_page(filters: InvoiceFilters, *, page: int) -> Page:
 
 
 INVOICE_EXPORT_HEADER = ["invoice", "order_id", "created_at", "paid_at", "customer", "app", "plan", "kind",
-                         "amount_idr", "state", "payment_type", "midtrans_status"]
+                         "amount_idr", "state", "payment_type", "midtrans_status", "fraud_status", "refunded_idr"]
 
 
 def invoices_export(filters: InvoiceFilters, batch: int = 2000):
     """Every invoice under the filters as a CSV row (INVOICE_EXPORT_HEADER), oldest first, fetched in batches
     by id (no server-side cursor held open across the response)."""
     conditions = _invoice_conditions(filters)
+    refunded = (select(func.coalesce(func.sum(Refund.amount), 0)).where(Refund.invoice_id == Invoice.id)
+                .correlate(Invoice).scalar_subquery())
     last_id = 0
     while True:
         rows = db.session.execute(
             select(Invoice.id, Invoice.order_id, Invoice.created_at, Invoice.paid_at, User.email, Service.name,
                    Plan.name, Invoice.kind, Invoice.amount_idr, Invoice.state, Invoice.payment_type,
-                   Invoice.midtrans_status)
+                   Invoice.midtrans_status, Invoice.fraud_status, refunded)
             .join(User, User.id == Invoice.user_id).join(Subscription, Subscription.id == Invoice.subscription_id)
             .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
             .where(Invoice.id > last_id, *conditions).order_by(Invoice.id).limit(batch)).all()
         if not rows:
             return
-        for invoice_id, order_id, created, paid, email, app, plan, kind, amount, state, payment_type, status in rows:
+        for (invoice_id, order_id, created, paid, email, app, plan, kind, amount, state, payment_type, status,
+             fraud, refunds) in rows:
             yield [invoice_number(invoice_id, created), order_id, created.isoformat(), paid.isoformat() if paid else "",
-                   email, app, plan, kind, int(amount), state, payment_type or "", status or ""]
+                   email, app, plan, kind, int(amount), state, payment_type or "", status or "", fraud or "",
+                   int(refunds or 0)]
         last_id = rows[-1][0]
 
 
@@ -278,7 +282,7 @@ def invoice_detail(invoice_id: int) -> Invoice | None:
     return db.session.scalar(select(Invoice).where(Invoice.id == invoice_id).options(
         joinedload(Invoice.user),
         joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service),
-        selectinload(Invoice.attempts), selectinload(Invoice.notifications)))
+        selectinload(Invoice.attempts), selectinload(Invoice.notifications), selectinload(Invoice.refunds)))
 
 
 def subscription_invoices(subscription_id: int) -> list[Invoice]:

@@ -28,8 +28,8 @@ from portal.provisioning import services as provisioning
 from portal.provisioning.cluster import ClusterError, ObjectNotFound, cluster_for
 from portal.rendering import client_ip, csv_text, format_idr, redirect_after_post, render_page
 from portal.subscriptions.services import IllegalTransition
+from portal.subscriptions.states import STAFF_DECIDES, SUSPENSION_WORDS, staff_actions
 from portal.subscriptions.states import STATES as SUBSCRIPTION_STATES
-from portal.subscriptions.states import staff_actions
 from portal.tasks import huey
 from portal.timestamps import utcnow
 
@@ -198,7 +198,8 @@ def subscription(subscription_id: int):
                        actions=staff_actions(subscription),
                        events=instance_selectors.events_of(subscription.id, limit=60),
                        instance_status=instance_selectors.status_of(subscription.id), objects=objects,
-                       cluster_error=cluster_error, invoices=selectors.subscription_invoices(subscription.id))
+                       cluster_error=cluster_error, invoices=selectors.subscription_invoices(subscription.id),
+                       suspension_words=SUSPENSION_WORDS, staff_decides=STAFF_DECIDES)
 
 
 @blueprint.route("/subscriptions/<int:subscription_id>/"
@@ -357,5 +358,5 @@ def reports_page():
 def reports_csv():
     start, end = _report_range()
     rows = reports.revenue_rows(start=reports.day_start(start), end=reports.day_start(end, 1))
-    return _csv(f"revenue-{start}-{end}.csv", ["month", "app", "invoices", "amount_idr"],
-                ([row.month, row.app, row.invoices, row.amount_idr] for row in rows))
+    return _csv(f"revenue-{start}-{end}.csv", ["month", "app", "invoices", "amount_idr", "refunded_idr"],
+                ([row.month, row.app, row.invoices, row.amount_idr, row.refunded_idr] for row in rows))

@@ -1,7 +1,19 @@
-"""Invoices and every raw Midtrans payment notification."""
+"""Invoices, their payment attempts and refunds, and every raw Midtrans payment notification."""
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.states import FINAL, STATES
@@ -9,6 +21,8 @@ from portal.extensions import db, one_of, substring_index
 from portal.timestamps import UtcDateTime
 
 KINDS = ("new", "renewal")
+# A refund of part of the payment, one that returns the rest of it, or the customer's bank reversing it.
+REFUND_KINDS = ("partial", "full", "chargeback")
 
 
 def invoice_number(invoice_id: int, created_at: datetime | None) -> str:
@@ -37,6 +51,7 @@ class Invoice(db.Model):
     period_days: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     midtrans_status: Mapped[str | None] = mapped_column(String(32))
+    fraud_status: Mapped[str | None] = mapped_column(String(32))
     payment_type: Mapped[str | None] = mapped_column(String(32))
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Snap pages expire without a notification; past this the sync task settles the invoice.
@@ -48,6 +63,7 @@ class Invoice(db.Model):
     user = relationship("User")
     notifications: Mapped[list["PaymentNotification"]] = relationship(back_populates="invoice")
     attempts: Mapped[list["PaymentAttempt"]] = relationship(back_populates="invoice", order_by="PaymentAttempt.id")
+    refunds: Mapped[list["Refund"]] = relationship(back_populates="invoice", order_by="Refund.id")
 
     @property
     def number(self) -> str:
@@ -61,6 +77,11 @@ class Invoice(db.Model):
     @property
     def final(self) -> bool:
         return self.state in FINAL
+
+    @property
+    def refunded_idr(self) -> Decimal:
+        """What went back to the customer so far (refunds and chargebacks)."""
+        return sum((refund.amount for refund in self.refunds), Decimal(0))
 
 
 class PaymentNotification(db.Model):
@@ -93,6 +114,34 @@ class PaymentAttempt(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
     invoice: Mapped[Invoice] = relationship(back_populates="attempts")
+
+
+class Refund(db.Model):
+    """Money that went back from a paid invoice, as Midtrans reported it: a refund of part or all of the payment, or
+    a chargeback. An invoice may have several; each is recorded once, however often Midtrans reports it."""
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(one_of("kind", REFUND_KINDS), name="kind_known"),
+        UniqueConstraint("invoice_id", "midtrans_id", name="uq_refunds_invoice_id_midtrans_id"),
+        UniqueConstraint("invoice_id", "refund_key", name="uq_refunds_invoice_id_refund_key"),
+        Index("ix_refunds_refunded_at", "refunded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    kind: Mapped[str] = mapped_column(String(16))
+    # Midtrans' refund_chargeback_id and the merchant's refund_key, when Midtrans gave them.
+    midtrans_id: Mapped[str | None] = mapped_column(String(64))
+    refund_key: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    # When Midtrans says it happened, as it wrote it (Jakarta time, no zone).
+    midtrans_time: Mapped[str | None] = mapped_column(String(32))
+    # When the portal learned of it: the month revenue counts it in, as paid_at is for the payment.
+    refunded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="refunds")
 
 
 class SimulatedTransaction(db.Model):

@@ -19,16 +19,18 @@ from portal.billing.midtrans import (
     signature_matches,
 )
 from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
+from portal.billing.refunds import MONEY_BACK, money_returned, refunds_record
 from portal.billing.simulator import PaymentSimulator
-from portal.billing.states import OPEN, PAYMENT_TRANSITIONS, PaymentResult, invoice_transition
+from portal.billing.states import OPEN, PAID_ONCE, PAYMENT_TRANSITIONS, PaymentResult, invoice_transition
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import email_queue, staff_alert, subscription_email
+from portal.rendering import format_idr
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
-from portal.subscriptions.states import HOLDS_RESOURCES, RUNNING
+from portal.subscriptions.states import HOLDS_RESOURCES
 from portal.timestamps import utcnow
 from portal.unit_of_work import use_case
 
@@ -77,7 +79,9 @@ def payment_state(transaction_status: str, fraud_status: str | None) -> str:
         return {"accept": "paid", None: "paid", "deny": "failed"}.get(fraud_status, "pending")  # challenge waits
     if transaction_status in ("deny", "cancel", "expire", "failure"):
         return "failed"
-    if transaction_status in ("refund", "partial_refund", "chargeback", "partial_chargeback"):
+    if transaction_status == "partial_refund":
+        return "paid"  # part of the money went back: the rest still pays for the service
+    if transaction_status in ("refund", "chargeback", "partial_chargeback"):
         return "refunded"
     return "pending"  # pending, authorize, or something new: nothing to act on
 
@@ -249,16 +253,19 @@ def notification_receive(payload) -> PaymentResult:
     return invoice_apply_status(invoice_id=invoice.id, order_id=order_id,
                                 transaction_status=str(confirmed.get("transaction_status", "")),
                                 fraud_status=confirmed.get("fraud_status"),
-                                payment_type=confirmed.get("payment_type"), notification=notification)
+                                payment_type=confirmed.get("payment_type"), notification=notification,
+                                answer=confirmed)
 
 
 @use_case
 def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: str, fraud_status: str | None,
-                         payment_type: str | None, notification: PaymentNotification | None = None) -> PaymentResult:
+                         payment_type: str | None, notification: PaymentNotification | None = None,
+                         answer: dict | None = None) -> PaymentResult:
     """Move the invoice forward under a row lock; act on a real change only (idempotent).
 
     The notification that brought the status is stored in the same transaction, changed or not; a payment
-    commits the invoice, the subscription's move and the receipt in one transaction.
+    commits the invoice, the subscription's move and the receipt in one transaction. Refunds and chargebacks are
+    read from `answer` (the status API's body) or else the notification, and each is recorded once.
     """
     invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
     if notification is not None:
@@ -266,21 +273,41 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
         # holding that while both waiting for the update lock would deadlock.
         db.session.add(notification)
     target = payment_state(transaction_status, fraud_status)
+    money_back = transaction_status in MONEY_BACK
     if target not in PAYMENT_TRANSITIONS[invoice.state]:
+        if money_back and invoice.state in PAID_ONCE:
+            # Another refund of a paid (or already refunded) invoice: the state stays, the refund is recorded.
+            return _on_money_back(invoice, transaction_status, fraud_status, notification, answer, ended=False)
         return PaymentResult(False, invoice.state, invoice.state, f"{invoice.state}, {transaction_status}")
     if target == "failed" and order_id != invoice.order_id:
         # the customer is paying with a newer one
         return PaymentResult(False, invoice.state, invoice.state, "an older attempt failed")
     previous = invoice_transition(invoice, target)
     invoice.midtrans_status = transaction_status[:32]
+    invoice.fraud_status = (fraud_status or "")[:32] or None
     invoice.payment_type = (payment_type or invoice.payment_type or "")[:32] or None
     if target == "paid":
         invoice.paid_at = utcnow()
         invoice.order_id = order_id
         _on_paid(invoice, previous)
-    elif target == "refunded":
-        _on_refunded(invoice, transaction_status)
+    if money_back:
+        # A refund seen before its settlement was: paid first (above), then the money that went back.
+        _on_money_back(invoice, transaction_status, fraud_status, notification, answer, ended=target == "refunded")
     return PaymentResult(True, previous, target)
+
+
+def _on_money_back(invoice: Invoice, transaction_status: str, fraud_status: str | None,
+                   notification: PaymentNotification | None, answer: dict | None, *, ended: bool) -> PaymentResult:
+    new = refunds_record(invoice, transaction_status=transaction_status, answer=answer,
+                         notification_payload=notification.payload if notification is not None else None)
+    if not new and not ended:
+        return PaymentResult(False, invoice.state, invoice.state, f"{invoice.state}, {transaction_status}, "
+                                                                  f"no new refund")
+    invoice.midtrans_status = transaction_status[:32]
+    invoice.fraud_status = (fraud_status or invoice.fraud_status or "")[:32] or None
+    money_returned(invoice, transaction_status=transaction_status, new=new, ended=ended)
+    total = format_idr(invoice.refunded_idr)
+    return PaymentResult(True, invoice.state, invoice.state, refunded=f"{total} refunded")
 
 
 def _on_paid(invoice: Invoice, previous: str) -> None:
@@ -298,16 +325,6 @@ def _on_paid(invoice: Invoice, previous: str) -> None:
                     title=f"Payment for invoice {invoice.number} needs a look",
                     message=f"It was paid while its subscription #{subscription.id} is {subscription.state}. "
                             f"Refund it or restore the service.")
-
-
-def _on_refunded(invoice: Invoice, transaction_status: str) -> None:
-    subscription = db.session.get(Subscription, invoice.subscription_id)
-    if subscription.state in RUNNING:
-        subscriptions.subscription_suspend(subscription_id=subscription.id, reason="non_payment",
-                                           note=f"Payment {transaction_status.replace('_', ' ')}.")
-    staff_alert(key=f"refund:{invoice.id}", title=f"Invoice {invoice.number}: {transaction_status}",
-                message=f"Midtrans reports {transaction_status} for order {invoice.order_id} "
-                        f"({invoice.amount_idr} IDR). Subscription #{subscription.id} is now {subscription.state}.")
 
 
 def receipt_context(invoice: Invoice) -> dict:
@@ -362,7 +379,7 @@ def _invoice_settle_from_gateway(invoice: Invoice) -> tuple[str | None, PaymentR
             result = invoice_apply_status(invoice_id=invoice.id, order_id=attempt.order_id,
                                           transaction_status=answer["transaction_status"],
                                           fraud_status=answer.get("fraud_status"),
-                                          payment_type=answer.get("payment_type"))
+                                          payment_type=answer.get("payment_type"), answer=answer)
             return str(answer["transaction_status"]), result
     return None, None
 

@@ -55,10 +55,12 @@ class PaymentResult:
     from_state: str
     to_state: str
     reason: str = ""
+    refunded: str = ""  # what went back in all, when a refund or chargeback was recorded
 
     def __str__(self) -> str:
         if self.changed:
-            return f"{self.from_state} -> {self.to_state}"
+            moved = f"{self.from_state} -> {self.to_state}"
+            return f"{moved}, {self.refunded}" if self.refunded else moved
         return f"unchanged ({self.reason})"
 
 

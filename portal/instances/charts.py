@@ -224,7 +224,8 @@ def bar_chart(bars: list[tuple[str, float]], *, title: str, value_label: Callabl
             _line(left, base, width - MARGIN_RIGHT, base, GRID_COLOUR),
             _text(left - 6, MARGIN_TOP + 4, axis_label, anchor="end")]
     for index, (label, value) in enumerate(bars):
-        bar_h = plot_h * value / top / HEADROOM if top else 0
+        # A month whose refunds passed its payments is below zero: drawn as no bar, its value still in the title.
+        bar_h = max(plot_h * value / top / HEADROOM, 0) if top else 0
         x = left + index * slot + slot * 0.15
         body.append(f'<rect x="{_num(x)}" y="{_num(base - bar_h)}" width="{_num(slot * 0.7)}" '
                     f'height="{_num(bar_h)}" fill="{LINE_COLOUR}"><title>{escape(label)}: '

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.instances.models import ResourceSample
 from portal.provisioning.cluster import instance_url, is_emulated
 from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
-from portal.subscriptions.states import RUNNING, VISIBLE
+from portal.subscriptions.states import RUNNING, STAFF_DECIDES, VISIBLE
 from portal.timestamps import utcnow
 
 PROGRESS_STEPS = (("step.namespace", "Namespace"), ("step.secret", "Secrets"), ("step.volumes", "Storage"),
@@ -158,7 +158,9 @@ def components_of(subscription: Subscription, status: InstanceStatus | None) -> 
 
 
 def deletes_on(subscription: Subscription) -> datetime | None:
-    """When a stopped instance's data is deleted (the retention period after it stopped); None otherwise."""
-    if subscription.state != "suspended" or subscription.state_changed_at is None:
+    """When a stopped instance's data is deleted (the retention period after it stopped); None otherwise, and
+    None while staff decide (a suspension over returned money is never ended by the clock)."""
+    if subscription.state != "suspended" or subscription.state_changed_at is None \
+            or subscription.suspension_reason in STAFF_DECIDES:
         return None
     return subscription.state_changed_at + timedelta(days=current_app.config["RETENTION_DAYS"])

@@ -6,7 +6,7 @@ every email by its event, so running a step twice (or two consumers at once) doe
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from portal.catalog.models import Plan
@@ -15,7 +15,7 @@ from portal.links import absolute_url
 from portal.notifications.services import subscription_email
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
-from portal.subscriptions.states import EXPIRING
+from portal.subscriptions.states import EXPIRING, STAFF_DECIDES
 from portal.timestamps import utcnow
 from portal.unit_of_work import atomic
 
@@ -76,12 +76,15 @@ def expiry_process(now: datetime | None = None) -> dict:
 
 
 def retention_process(now: datetime | None = None) -> dict:
-    """A suspension longer than the retention period ends in deletion; warned some days before."""
+    """A suspension longer than the retention period ends in deletion; warned some days before. A suspension over
+    returned money (STAFF_DECIDES) waits for staff instead: they resume or terminate it."""
     now = now or utcnow()
     retention = timedelta(days=current_app.config["RETENTION_DAYS"])
     warning = timedelta(days=current_app.config["RETENTION_WARNING_DAYS"])
     outcome = {"warned": 0, "terminated": 0}
     for subscription in _subscriptions(Subscription.state == "suspended",
+                                       or_(Subscription.suspension_reason.is_(None),
+                                           Subscription.suspension_reason.not_in(STAFF_DECIDES)),
                                        Subscription.state_changed_at <= now - retention + warning):
         with atomic():  # each subscription's step (transition and email) commits as one
             stopped = subscription.state_changed_at

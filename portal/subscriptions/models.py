@@ -6,10 +6,9 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of, substring_index
-from portal.subscriptions.states import STATES
+from portal.subscriptions.states import STATES, SUSPENSION_REASONS
 from portal.timestamps import UtcDateTime
 
-SUSPENSION_REASONS = ("non_payment", "staff", "customer")
 EVENT_LEVELS = ("info", "warning", "error")
 # What the portal itself is rolling out on an instance (its pods are replaced on purpose, so not an outage).
 ROLLOUT_KINDS = ("restart", "settings")

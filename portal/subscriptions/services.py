@@ -147,7 +147,9 @@ def subscription_suspend(*, subscription_id: int, reason: str, note: str = "") -
     subscription = _locked(subscription_id)
     _move(subscription, "suspended", kind="suspended",
           message={"non_payment": "Suspended: the period ended without payment.",
-                   "customer": "Cancelled: the instance is stopped; its data is kept until the retention period ends."
+                   "customer": "Cancelled: the instance is stopped; its data is kept until the retention period ends.",
+                   "refunded": "Suspended: the payment was refunded in full. Your data is kept.",
+                   "chargeback": "Suspended: your bank reversed the payment. Your data is kept.",
                    }.get(reason, f"Suspended by staff. {note}".strip()), level="warning")
     subscription.suspension_reason = reason
     subscription.state_note = note[:2000]

@@ -41,6 +41,21 @@ EXPIRY_WATCHED = ("active", "suspended", "provisioning")
 # Staff may move the period end of these (a goodwill extension), and terminate them.
 STAFF_EXTENDABLE = HOLDS_RESOURCES
 
+# Why a suspended subscription is stopped (the table's check constraint lists these).
+SUSPENSION_REASONS = ("non_payment", "staff", "customer", "refunded", "chargeback")
+# The money went back (a full refund, or the customer's bank reversed the payment): no job ends these after the
+# retention period, since a refund may be settled with the customer either way; staff resume or terminate them.
+STAFF_DECIDES = ("refunded", "chargeback")
+# Each reason in staff's words (the admin subscription page's "Suspended: ..."); the customer's words are on their
+# instance page (templates/_macros/suspension.html) and in the suspension's timeline entry.
+SUSPENSION_WORDS = {
+    "non_payment": "the period ended without payment",
+    "staff": "by staff",
+    "customer": "cancelled by the customer",
+    "refunded": "the payment was refunded in full",
+    "chargeback": "the customer's bank reversed the payment (chargeback)",
+}
+
 
 @dataclass(frozen=True)
 class Actions:

@@ -7,12 +7,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from portal.billing import services
-from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
+from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification, Refund
 from portal.extensions import db
 from portal.notifications.models import Email
 from portal.subscriptions.models import InstanceEvent, Subscription
 from portal.timestamps import utcnow
-from tests.fixtures.billing import notification, plan_of, post
+from tests.fixtures.billing import notification, plan_of, post, set_status
 from tests.helpers import queued_tasks, refused_inserts, tasks_held
 
 
@@ -88,3 +88,21 @@ def test_a_paid_renewal_resumes_in_the_same_transaction_and_enqueues_provisionin
         names = [name for name, _ in sorted(queued_tasks(queue))]
     assert sorted(names) == ["email_send", "provision_instance"]
     assert db.session.get(Subscription, renewal.subscription_id).state == "provisioning"
+
+
+@pytest.mark.smoke
+def test_a_full_refund_failing_as_its_subscription_stops_records_no_refund_and_sends_nothing(order, client):
+    invoice = order()
+    post(client, notification(invoice))
+    set_status(invoice.order_id, "refund", amount_idr=invoice.amount_idr)
+    body = notification(invoice, "refund", record=False)
+    with tasks_held() as queue, refused_inserts("instance_events", "NEW.kind = 'suspended'"):
+        with pytest.raises(DBAPIError):
+            services.notification_receive(body)
+        assert sorted(queued_tasks(queue)) == []
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+    assert db.session.get(Subscription, invoice.subscription_id).state == "provisioning"
+    assert (count(Refund), count(Email, Email.template == "payment_refunded")) == (0, 0)
+    services.notification_receive(body)  # Midtrans was answered 500 and sends it again: now it goes through
+    assert (count(Refund), count(Email, Email.template == "payment_refunded")) == (1, 1)
+    assert db.session.get(Subscription, invoice.subscription_id).suspension_reason == "refunded"

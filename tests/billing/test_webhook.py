@@ -5,7 +5,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing.models import Invoice, PaymentNotification
+from portal.billing.models import Invoice, PaymentNotification, Refund
 from portal.extensions import db
 from portal.notifications.models import Email
 from portal.subscriptions.models import InstanceEvent, Subscription
@@ -128,7 +128,7 @@ def test_the_same_notification_from_many_threads_has_one_effect(app, order):
     assert receipts() == 1 and paid_events(invoice.subscription_id) == 1
 
 
-def test_a_refund_suspends_and_alerts_staff(client, order, make_user):
+def test_a_refund_suspends_for_that_reason_records_it_and_alerts_staff(client, order, make_user):
     make_user(email="boss@example.com", staff=True)
     invoice = order()
     post(client, notification(invoice))
@@ -137,6 +137,29 @@ def test_a_refund_suspends_and_alerts_staff(client, order, make_user):
     assert post(client, body).status_code == 200
     assert invoice_state(invoice.id) == "refunded"
     subscription = db.session.get(Subscription, invoice.subscription_id)
-    assert subscription.state == "suspended" and subscription.suspension_reason == "non_payment"
+    assert subscription.state == "suspended" and subscription.suspension_reason == "refunded"
+    # The simulator's status API lists no amounts: a full refund takes back the whole payment.
+    assert [(r.kind, int(r.amount)) for r in db.session.scalars(select(Refund))] == [("full", 79000)]
     alert = db.session.scalar(select(Email).where(Email.template == "staff_alert"))
-    assert alert.recipient == "boss@example.com" and "refund" in alert.context["title"]
+    assert alert.recipient == "boss@example.com" and "refunded in full" in alert.context["title"]
+    assert "Rp 79.000" in alert.context["message"]
+    assert db.session.scalar(select(Email.template).where(Email.recipient == invoice.user.email,
+                                                          Email.template == "payment_refunded"))
+
+
+def test_a_partial_refund_in_the_notification_keeps_the_service(client, order, make_user):
+    make_user(email="boss@example.com", staff=True)
+    invoice = order()
+    post(client, notification(invoice))
+    set_status(invoice.order_id, "partial_refund", amount_idr=invoice.amount_idr)
+    body = {**notification(invoice, "partial_refund", record=False), "refund_amount": "15000.00",
+            "refunds": [{"refund_chargeback_id": 7, "refund_amount": "15000.00", "refund_key": "k-7",
+                         "reason": "sorry", "created_at": "2026-11-30 10:00:00"}]}
+    assert post(client, body).status_code == 200
+    assert post(client, body).get_json()["result"].startswith("unchanged")  # the same one again
+    assert invoice_state(invoice.id) == "paid"
+    assert db.session.get(Subscription, invoice.subscription_id).state == "provisioning"
+    assert [(r.kind, int(r.amount), r.midtrans_id, r.reason) for r in db.session.scalars(select(Refund))] == \
+        [("partial", 15000, "7", "sorry")]
+    alert = db.session.scalar(select(Email).where(Email.template == "staff_alert"))
+    assert "Rp 15.000 of Rp 79.000 refunded so far" in alert.context["message"]

@@ -46,6 +46,15 @@ def _pay(app, invoice) -> None:
     assert post(app.test_client(), notification(invoice)).status_code == 200
 
 
+def _refund(app, invoice, status: str, amount: int | None = None) -> None:
+    db.session.refresh(invoice)
+    body = notification(invoice, status)
+    if amount is not None:
+        body.update(refund_amount=f"{amount}.00", refunds=[{"refund_chargeback_id": 1, "refund_amount": f"{amount}.00",
+                                                            "refund_key": "refund-<1>", "reason": "<goodwill>"}])
+    assert post(app.test_client(), body).status_code == 200
+
+
 @pytest.fixture
 def app_config(cluster_config):
     return cluster_config
@@ -56,7 +65,7 @@ def world(app, customer, order, make_user, kube_clock):
     """The owner's instances in every state, and the staff's view of them."""
     boss = make_user(email="boss@example.com", name="Budi Staff", staff=True)
     invoices = {}
-    for name, slug in (("active", "n8n"), ("suspended", "ghost"), ("terminated", "wordpress")):
+    for name, slug in (("active", "n8n"), ("suspended", "ghost"), ("terminated", "wordpress"), ("refunded", "ghost")):
         invoices[name] = order(slug, subdomain=f"ana-{name}")
         _pay(app, invoices[name])
     kube_clock.advance(30)
@@ -77,6 +86,8 @@ def world(app, customer, order, make_user, kube_clock):
     db.session.commit()
     renewal = billing.invoice_issue_renewal(subscription_id=sid["active"])
     _pay(app, renewal)
+    _refund(app, renewal, "partial_refund", amount=10000)  # part of the renewal back: still active
+    _refund(app, invoices["refunded"], "refund")  # all of it back: suspended until staff decide
     staff_services.staff_suspend(subscription_id=sid["suspended"], reason="Abuse report #12", actor_id=boss.id)
     subscriptions.subscription_terminate(subscription_id=sid["terminated"], note="Test termination.")
     subscriptions.subscription_provisioning_failed(subscription_id=sid["failed"], reason="image pull back-off")
@@ -95,9 +106,12 @@ def world(app, customer, order, make_user, kube_clock):
 
     states = {name: db.session.get(Subscription, s).state for name, s in sid.items()}
     assert states == {"active": "active", "suspended": "suspended", "terminated": "terminated",
-                      "failed": "provisioning_failed", "pending": "pending_payment", "cancelled": "cancelled"}
+                      "refunded": "suspended", "failed": "provisioning_failed", "pending": "pending_payment",
+                      "cancelled": "cancelled"}
+    assert db.session.get(Subscription, sid["refunded"]).suspension_reason == "refunded"
     renewal = db.session.get(Invoice, renewal.id)
-    assert renewal.state == "paid" and renewal.kind == "renewal"
+    assert renewal.state == "paid" and renewal.kind == "renewal" and renewal.refunded_idr == 10000
+    assert db.session.get(Invoice, invoices["refunded"].id).state == "refunded"
     return {"sid": sid, "invoices": {**{k: db.session.get(Invoice, v.id) for k, v in invoices.items()},
                                      "renewal": renewal},
             "owner": customer, "staff": boss,
@@ -127,8 +141,8 @@ def _pages(world) -> dict[str, list[Case]]:
     active, subdomains = sid["active"], [f"ana-{name}" for name in sid]
     # The customer sees the instances it still has; terminated ones and cancelled orders live on in billing.
     visible = [name for name in sid if db.session.get(Subscription, sid[name]).state in VISIBLE]
-    assert len(visible) == 4
-    paid = ["active", "suspended", "terminated", "failed", "renewal"]
+    assert len(visible) == 5
+    paid = ["active", "suspended", "terminated", "refunded", "failed", "renewal"]
     emails = list(db.session.scalars(select(Email).order_by(Email.id)))
     assert len(emails) >= 5 and {e.state for e in emails} >= {"queued", "failed"}  # no mail server: kept
     node = db.session.scalar(select(Node.name).order_by(Node.name).limit(1))
@@ -149,7 +163,9 @@ def _pages(world) -> dict[str, list[Case]]:
         "billing.checkout": [Case({"plan_id": plan.id}, [plan.name, plan.service.name], ['id="checkout-area"'])],
         "billing.index": [Case({}, numbers)],
         "billing.invoice": [Case({"invoice_id": invoice.id}, [_number(invoice)], [f'data-state="{invoice.state}"'])
-                            for invoice in invoices.values()],
+                            for name, invoice in invoices.items() if name not in ("renewal", "refunded")]
+        + [Case({"invoice_id": invoices[name].id}, [_number(invoices[name]), words], [words])
+           for name, words in (("renewal", "Rp 10.000 of it was refunded"), ("refunded", "Rp 79.000 went back"))],
         "billing.receipt": [Case({"invoice_id": invoices[name].id}, [_number(invoices[name])]) for name in paid],
         # paying opens the simulator (no Midtrans keys in tests)
         "billing.pay": [Case({"invoice_id": invoices["pending"].id}, [invoices["pending"].order_id])],
@@ -158,7 +174,8 @@ def _pages(world) -> dict[str, list[Case]]:
         "instances.show": [Case({"subscription_id": active}, ["ana-active", "CPU · now", "Memory · now",
                                                              "The app restarted &lt;after a crash&gt;."],
                                 ["ana-active"]),
-                           *instance_pages([name for name in visible if name != "active"])],
+                           *instance_pages([name for name in visible if name not in ("active", "refunded")]),
+                           Case({"subscription_id": sid["refunded"]}, ["ana-refunded", "refunded in full"])],
         "instances.settings": instance_pages(visible, ['id="settings-form"']),
         "instances.logs": [Case({"subscription_id": active}, ["ana-active", "log-lines"], ['id="log-viewer"'])],
         "instances.logs_follow": [Case({"subscription_id": active}, [])],  # only lines after a mark: may be none
@@ -182,10 +199,18 @@ def _pages(world) -> dict[str, list[Case]]:
         "admin.users": [Case({}, [owner.email, world["staff"].email])],
         "admin.user": [Case({"user_id": owner.id}, [owner.email, *subdomains])],
         "admin.subscriptions": [Case({}, subdomains)],
-        "admin.subscription": [Case({"subscription_id": sid[name]}, [f"ana-{name}"]) for name in sid],
+        "admin.subscription": [Case({"subscription_id": sid[name]}, [f"ana-{name}"]) for name in sid
+                               if name != "refunded"]
+        + [Case({"subscription_id": sid["refunded"]}, ["ana-refunded", "the payment was refunded in full",
+                                                        'data-testid="staff-decides"'])],
         "admin.payments": [Case({}, numbers)],
         "admin.payments_csv": [Case({}, numbers)],
-        "admin.payment": [Case({"invoice_id": invoice.id}, [_number(invoice)]) for invoice in invoices.values()],
+        "admin.payment": [Case({"invoice_id": invoice.id}, [_number(invoice)]) for name, invoice in invoices.items()
+                          if name not in ("renewal", "refunded")]
+        + [Case({"invoice_id": invoices["renewal"].id}, [_number(invoices["renewal"]), "partial refund",
+                                                         "Rp 10.000", "refund-&lt;1&gt;", "&lt;goodwill&gt;"]),
+           Case({"invoice_id": invoices["refunded"].id}, [_number(invoices["refunded"]), 'data-testid="refund"',
+                                                          "full", "Rp 79.000"])],
         "admin.catalog_page": [Case({}, ["n8n", "Ghost", "WordPress"])],
         "admin.plan_preview": [Case({"plan_id": plan.id}, ["Deployment"])],
         "admin.cluster_health": [Case({}, [node])],

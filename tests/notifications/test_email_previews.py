@@ -34,7 +34,11 @@ PREVIEWS = {
     "terminated": SUBSCRIPTION,
     "provisioning_failed": SUBSCRIPTION,
     "instance_down": {**SUBSCRIPTION, "problem": "The app keeps crashing and restarting."},
-    "revenue_summary": {"month": "October 2026", "paid_idr": 1250000, "count": 12},
+    "revenue_summary": {"month": "October 2026", "paid_idr": 1250000, "count": 12, "refunded_idr": 79000},
+    "payment_refunded": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 20000, "refunded_idr": 20000,
+                         "paid_idr": 79000, "stopped": False},
+    "payment_chargeback": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 79000, "refunded_idr": 79000,
+                           "paid_idr": 79000, "stopped": True},
 }
 
 

@@ -58,7 +58,7 @@ API_STATUSES = [("settlement", None), ("pending", None), ("expire", None), ("den
                 ("capture", "challenge"), ("capture", "deny")]
 # The model: what each answer means for an invoice, and which moves are forward.
 MEANS = {"settlement": "paid", "expire": "failed", "deny": "failed", "cancel": "failed", "failure": "failed",
-         "refund": "refunded", "partial_refund": "refunded", "chargeback": "refunded",
+         "refund": "refunded", "partial_refund": "paid", "chargeback": "refunded",
          "partial_chargeback": "refunded"}
 CAPTURE = {"accept": "paid", "deny": "failed"}  # challenge waits for the merchant
 # Which moves are forward is the state machine's (a notification never reopens nor cancels an invoice); what each
@@ -301,7 +301,7 @@ class Model:
         self.amount = {i.id: int(i.amount_idr) for i in invoices}
         self.api: dict[str, tuple[str, str | None, int]] = {}
         self.ever_paid = {i.id: False for i in invoices}
-        self.refunded = {i.id: False for i in invoices}
+        self.refunded: dict[int, str | None] = {i.id: None for i in invoices}  # the suspension reason it gave
         self.trusted = {i.id: 0 for i in invoices}  # notifications past signature, order and amount
 
     def receive(self, invoice_id: int, order_id: str) -> int:
@@ -318,7 +318,8 @@ class Model:
             self.state[invoice_id] = target
             if target == "paid":
                 self.current[invoice_id], self.ever_paid[invoice_id] = order_id, True
-            self.refunded[invoice_id] |= target == "refunded"
+            if target == "refunded":
+                self.refunded[invoice_id] = "chargeback" if "chargeback" in status else "refunded"
         return 200
 
 
@@ -383,7 +384,8 @@ def test_valid_notifications_in_any_order_and_repeated_apply_once_and_only_forwa
             assert (paid_events, receipts) == (once, once), (invoice.id, model.state[invoice.id])
             assert stored == model.trusted[invoice.id]  # every trusted notification kept raw, each once
             if model.refunded[invoice.id]:
-                assert subscription.state == "suspended" and subscription.suspension_reason == "non_payment"
+                assert subscription.state == "suspended"
+                assert subscription.suspension_reason == model.refunded[invoice.id]
             elif model.ever_paid[invoice.id]:
                 assert subscription.state in ("provisioning", "provisioning_failed")
             else:

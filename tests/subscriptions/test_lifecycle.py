@@ -12,7 +12,8 @@ from portal.jobs.models import JobRun
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import tasks as lifecycle_tasks
 from portal.subscriptions.models import Subscription
-from tests.fixtures.billing import notification, post
+from tests.fixtures.billing import notification, post, set_status
+from tests.helpers import act, logged_in_client
 
 
 def run_jobs():
@@ -157,3 +158,57 @@ def test_cancel_at_period_end_stops_at_the_end_without_grace(app, paid, kube_clo
     travel.to(state(sid).current_period_end + timedelta(minutes=30))
     run_jobs()
     assert (state(sid).state, state(sid).suspension_reason) == ("suspended", "customer")
+
+
+def test_a_refunded_life_waits_for_staff(app, client, customer_order, make_user, kube_clock, travel, smtp_server):
+    """Paid, part of it refunded (still running), the rest refunded (stopped, told why), then months with every job
+    run: no warning, no deletion, until staff decide."""
+    from portal.billing.models import Invoice
+
+    boss = make_user(email="boss@example.com", name="Budi Staff", staff=True)
+    seen = []
+    invoice = customer_order()
+    assert post(client, notification(invoice)).status_code == 200
+    kube_clock.advance(30)
+    instances_sweep()
+    sid, number = invoice.subscription_id, invoice.number
+    assert state(sid).state == "active"
+    assert new_subjects(smtp_server, seen)[-2:] == [f"Payment received: {number}", "Your Ghost is ready"]
+
+    def refund(status: str, entries: list[tuple[int, int]]):
+        set_status(invoice.order_id, status, amount_idr=invoice.amount_idr)
+        body = {**notification(invoice, status, record=False),
+                "refund_amount": f"{sum(amount for _, amount in entries)}.00",
+                "refunds": [{"refund_chargeback_id": refund_id, "refund_amount": f"{amount}.00"}
+                            for refund_id, amount in entries]}
+        assert post(client, body).status_code == 200
+
+    travel.by(days=5)
+    refund("partial_refund", [(1, 15000)])
+    run_jobs()
+    assert state(sid).state == "active" and pods(app, state(sid)) == 2
+    assert new_subjects(smtp_server, seen) == [f"[Staff] Invoice {number}: partial refund of Rp 15.000",
+                                               f"Part of invoice {number} was refunded"]
+
+    travel.by(days=2)
+    refund("refund", [(1, 15000), (2, 64000)])
+    subscription = state(sid)
+    assert (subscription.state, subscription.suspension_reason) == ("suspended", "refunded")
+    assert pods(app, subscription) == 0
+    assert new_subjects(smtp_server, seen) == [f"[Staff] Invoice {number}: refunded in full",
+                                               f"Invoice {number} was refunded"]
+    assert db.session.get(Invoice, invoice.id).refunded_idr == 79000
+
+    # The period ends, grace and retention pass, every job runs: nothing is warned of, nothing deleted.
+    end = subscription.current_period_end
+    for moment in (end - timedelta(days=7), end + timedelta(hours=1), end + timedelta(days=3, hours=1),
+                   end + timedelta(days=20), end + timedelta(days=60)):
+        travel.to(moment)
+        run_jobs()
+    assert state(sid).state == "suspended" and new_subjects(smtp_server, seen) == []
+    assert objects(app, state(sid)) == {"Deployment", "StatefulSet", "PersistentVolumeClaim"}
+
+    # Staff decide: this one ends.
+    staff = logged_in_client(app, boss)
+    assert act(staff, sid, "terminate", confirm="late-shop").status_code in (302, 303)
+    assert state(sid).state == "terminated" and objects(app, state(sid)) == set()
