@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.billing.states import FINAL, STATES
+from portal.billing.states import FINAL, STATES, midtrans_open
 from portal.extensions import db, one_of, substring_index
 from portal.timestamps import UtcDateTime
 
@@ -90,9 +90,18 @@ class PaymentAttempt(db.Model):
     order_id: Mapped[str] = mapped_column(String(50), unique=True)
     snap_token: Mapped[str | None] = mapped_column(String(255))
     snap_redirect_url: Mapped[str | None] = mapped_column(String(1000))
+    # What Midtrans last said of this transaction (status API or a confirmed notification), word for word:
+    # a challenged capture is told apart from a paid one only by its fraud status.
+    transaction_status: Mapped[str | None] = mapped_column(String(32))
+    fraud_status: Mapped[str | None] = mapped_column(String(32))
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
     invoice: Mapped[Invoice] = relationship(back_populates="attempts")
+
+    @property
+    def midtrans_open(self) -> bool:
+        return midtrans_open(self.transaction_status, self.fraud_status)
 
 
 class SimulatedTransaction(db.Model):

@@ -19,7 +19,8 @@ from portal.unit_of_work import after_commit, use_case
 TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "signup_existing", "email_change_attempt",
              "staff_alert", "instance_ready",
              "payment_receipt", "order_received", "renewal_invoice", "expiry_reminder", "grace_started", "suspended",
-             "termination_warning", "terminated", "provisioning_failed", "instance_down", "revenue_summary")
+             "termination_warning", "terminated", "provisioning_failed", "instance_down", "revenue_summary",
+             "payment_declined", "payment_refund_due")
 
 
 class EmailDeliveryDeferred(Exception):

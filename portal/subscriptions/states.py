@@ -15,6 +15,9 @@ TRANSITIONS = {
     "terminated": set(),
     "cancelled": set(),
 }
+# Outside the table on purpose: a cancelled order is over for every action of ours, and comes back only when
+# its payment arrives late and the order can still be fulfilled (billing decides that; subscription_revive moves it).
+REVIVAL = ("cancelled", "provisioning")
 # Every state, in the order of a subscription's life (the table's check constraint lists these).
 STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended", "terminated", "cancelled")
 # Nothing follows these: the subscription is over.

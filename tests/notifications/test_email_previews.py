@@ -35,6 +35,11 @@ PREVIEWS = {
     "provisioning_failed": SUBSCRIPTION,
     "instance_down": {**SUBSCRIPTION, "problem": "The app keeps crashing and restarting."},
     "revenue_summary": {"month": "October 2026", "paid_idr": 1250000, "count": 12},
+    "payment_declined": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 79000,
+                         "link": "http://portal.test/billing/invoices/1"},
+    "payment_refund_due": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 79000,
+                           "reason": "its address was taken by another order",
+                           "link": "http://portal.test/billing/invoices/1"},
 }
 
 
