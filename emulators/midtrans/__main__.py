@@ -16,10 +16,14 @@ def main(argv=None) -> int:
     parser.add_argument("--merchant-id", default="G000000000")
     parser.add_argument("--timeout-sleep", type=float, default=5.0,
                         help='seconds an injected "timeout" failure hangs before answering 504')
+    parser.add_argument("--notification-url", default=None,
+                        help="the merchant's Payment Notification URL: changes made through the Core API "
+                             "(cancel, expire, approve, deny) and the dashboard's decisions are posted there")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     emulator = MidtransEmulator(server_key=args.server_key, merchant_id=args.merchant_id,
-                                timeout_sleep=args.timeout_sleep, verbose=args.verbose)
+                                timeout_sleep=args.timeout_sleep, verbose=args.verbose,
+                                notification_url=args.notification_url)
     return serve_until_signal(emulator, args.host, args.port, [
         "Emulated Midtrans (portal emulator, no real payments) at {url}",
         "Snap base URL: {url}/snap/v1   Core API base URL: {url}",

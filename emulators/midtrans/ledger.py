@@ -23,6 +23,14 @@ DEFAULT_PENDING = {"gopay": timedelta(minutes=15), "shopeepay": timedelta(minute
                    "credit_card": timedelta(minutes=10)}
 DEFAULT_PENDING_OTHER = timedelta(hours=24)
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+# Core API actions (and the dashboard's approve/deny): the states they may start from, the state they lead to,
+# and Midtrans' message. A settled transaction is past all of them (refund is its only way back).
+ACTIONS = {
+    "cancel": (("pending", "authorize", "capture"), "cancel", "Success, transaction is canceled"),
+    "expire": (("pending",), "expire", "Success, transaction has expired"),
+    "approve": (("capture",), "capture", "Success, transaction is approved"),
+    "deny": (("capture", "pending"), "deny", "Success, transaction is denied"),
+}
 
 
 def now_jakarta() -> datetime:
@@ -185,6 +193,20 @@ class Ledger:
         record["history"].append({"transaction_status": transaction_status, "fraud_status": fraud_status,
                                   "at": midtrans_time(now)})
         return record
+
+    def act(self, record: dict, action: str) -> dict:
+        """Apply a Core API action to a transaction; its answer body. ValueError when Midtrans refuses (412)."""
+        sources, target, message = ACTIONS[action]
+        current, fraud = record["transaction_status"], record["fraud_status"]
+        allowed = current in sources
+        if action == "approve" or (action == "deny" and current == "capture"):
+            allowed = allowed and fraud == "challenge"  # only a challenged card payment awaits a decision
+        if not allowed:
+            raise ValueError(f"cannot {action} a {current} transaction")
+        fraud_status = {"approve": "accept", "deny": "deny"}.get(action, fraud)
+        self.set_status(record["order_id"], target, fraud_status=fraud_status, payment_type=record["payment_type"],
+                        bank=record["bank"])
+        return self.body(record, message)
 
     @staticmethod
     def _expiry_time(record: dict) -> str:

@@ -61,7 +61,8 @@ def test_http_controls_script_status_faults_and_notifications(midtrans, core, or
 
     assert requests.get(f"{control}/transactions/{order}", timeout=5).json()["transaction_status"] == "settlement"
     assert requests.get(f"{control}/transactions/nope", timeout=5).status_code == 404
-    assert requests.patch(f"{control}/settings", json={"timeoutSleep": 2}, timeout=5).json() == {"timeoutSleep": 2.0}
+    assert requests.patch(f"{control}/settings", json={"timeoutSleep": 2}, timeout=5).json() == {
+        "timeoutSleep": 2.0, "notificationUrl": None}
     log = requests.get(f"{control}/requests", timeout=5).json()
     assert all(not entry["path"].startswith("/_emulator") for entry in log) and log
     assert requests.post(f"{control}/status", json={"order_id": "x"}, timeout=5).status_code == 400
