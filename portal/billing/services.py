@@ -405,7 +405,8 @@ def order_cancel(*, subscription_id: int, reason: str) -> Subscription:
     if subscription is None or subscription.state != "pending_payment":
         raise OrderNotCancellable("Only an order awaiting payment can be cancelled.")
     invoices = db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription_id)
-                                  .order_by(Invoice.id).with_for_update()).all()
+                                  .order_by(Invoice.id).with_for_update()
+                                  .execution_options(populate_existing=True)).all()
     if any(invoice.state == "review" for invoice in invoices):
         raise OrderNotCancellable("The payment of this order is under review: it cannot be cancelled until the "
                                   "review is decided.")
