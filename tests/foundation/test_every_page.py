@@ -48,7 +48,7 @@ def _pay(app, invoice) -> None:
 
 @pytest.fixture
 def app_config(cluster_config):
-    return cluster_config
+    return {**cluster_config, "MAX_UNPAID_ORDERS": 10}  # the world holds an order in every state at once
 
 
 @pytest.fixture
@@ -65,7 +65,15 @@ def world(app, customer, order, make_user, kube_clock):
     _pay(app, invoices["failed"])
     invoices["pending"] = order("ghost", subdomain="ana-pending")
     invoices["cancelled"] = order("wordpress", subdomain="ana-cancelled")
+    invoices["review"] = order("ghost", subdomain="ana-review")  # a card payment held by the fraud check
+    assert post(app.test_client(), notification(invoices["review"], "capture", fraud_status="challenge",
+                                                payment_type="credit_card")).status_code == 200
+    late = order("n8n", subdomain="ana-late")  # paid after it was cancelled and its address was taken
+    billing.order_cancel(subscription_id=late.subscription_id, reason="Test.")
+    order("n8n", subdomain="ana-late", user=boss)
+    assert post(app.test_client(), notification(late)).status_code == 200
     sid = {name: invoice.subscription_id for name, invoice in invoices.items()}
+    invoices["refund_due"] = late  # its order lives on in billing only
     assert db.session.get(Subscription, sid["active"]).state == "active"
 
     now = utcnow()
@@ -95,7 +103,10 @@ def world(app, customer, order, make_user, kube_clock):
 
     states = {name: db.session.get(Subscription, s).state for name, s in sid.items()}
     assert states == {"active": "active", "suspended": "suspended", "terminated": "terminated",
-                      "failed": "provisioning_failed", "pending": "pending_payment", "cancelled": "cancelled"}
+                      "failed": "provisioning_failed", "pending": "pending_payment", "cancelled": "cancelled",
+                      "review": "pending_payment"}
+    assert {name: db.session.get(Invoice, invoices[name].id).state for name in ("review", "refund_due")} == {
+        "review": "review", "refund_due": "refund_due"}
     renewal = db.session.get(Invoice, renewal.id)
     assert renewal.state == "paid" and renewal.kind == "renewal"
     return {"sid": sid, "invoices": {**{k: db.session.get(Invoice, v.id) for k, v in invoices.items()},
@@ -127,7 +138,7 @@ def _pages(world) -> dict[str, list[Case]]:
     active, subdomains = sid["active"], [f"ana-{name}" for name in sid]
     # The customer sees the instances it still has; terminated ones and cancelled orders live on in billing.
     visible = [name for name in sid if db.session.get(Subscription, sid[name]).state in VISIBLE]
-    assert len(visible) == 4
+    assert len(visible) == 5
     paid = ["active", "suspended", "terminated", "failed", "renewal"]
     emails = list(db.session.scalars(select(Email).order_by(Email.id)))
     assert len(emails) >= 5 and {e.state for e in emails} >= {"queued", "failed"}  # no mail server: kept
