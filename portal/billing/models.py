@@ -1,10 +1,23 @@
 """Invoices and every raw Midtrans payment notification."""
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    and_,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.billing.states import FINAL, STATES, midtrans_open
+from portal.billing.states import FINAL, MIDTRANS_HELD, MIDTRANS_OPEN, STATES, UNSETTLED, midtrans_open
 from portal.extensions import db, one_of, substring_index
 from portal.timestamps import UtcDateTime
 
@@ -102,6 +115,19 @@ class PaymentAttempt(db.Model):
     @property
     def midtrans_open(self) -> bool:
         return midtrans_open(self.transaction_status, self.fraud_status)
+
+
+def subscriptions_awaiting_midtrans() -> Select:
+    """Subscription ids (a subquery for the periodic jobs to leave alone) with an unsettled invoice under review or
+    with a transaction Midtrans may still settle: pending, authorized, or a card held by its fraud check
+    (states.midtrans_open, in SQL). Only Midtrans' own answer ends those. (A settled invoice's older attempts
+    do not count: their money can no longer be for an open debt.)"""
+    held_status, held_fraud = MIDTRANS_HELD
+    open_attempt = or_(PaymentAttempt.transaction_status.in_(MIDTRANS_OPEN),
+                       and_(PaymentAttempt.transaction_status == held_status,
+                            PaymentAttempt.fraud_status == held_fraud))
+    return (select(Invoice.subscription_id).outerjoin(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
+            .where(Invoice.state.in_(UNSETTLED), or_(Invoice.state == "review", open_attempt)).distinct())
 
 
 class SimulatedTransaction(db.Model):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.billing import services as billing
-from portal.billing.selectors import orders_awaiting_midtrans
+from portal.billing.models import subscriptions_awaiting_midtrans
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
@@ -50,7 +50,7 @@ def unpaid_orders_cancel() -> dict:
     cancelled = 0
     for subscription in _subscriptions(Subscription.state == "pending_payment",
                                        Subscription.state_changed_at <= cutoff,
-                                       ~Subscription.id.in_(orders_awaiting_midtrans())):
+                                       ~Subscription.id.in_(subscriptions_awaiting_midtrans())):
         billing.order_cancel(subscription_id=subscription.id, reason="It was not paid in time.")
         cancelled += 1
     return {"cancelled": cancelled}

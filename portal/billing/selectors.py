@@ -1,9 +1,8 @@
 """Reading invoices and subscriptions for the customer's billing pages (always scoped to the owner)."""
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.billing.models import Invoice, PaymentAttempt
-from portal.billing.states import MIDTRANS_HELD, MIDTRANS_OPEN
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
@@ -29,14 +28,3 @@ def invoices_of(*, user_id: int) -> list[Invoice]:
 def subscription_for(*, user_id: int, subscription_id: int) -> Subscription | None:
     return db.session.scalar(select(Subscription).where(Subscription.id == subscription_id,
                                                         Subscription.user_id == user_id))
-
-
-def orders_awaiting_midtrans():
-    """Subscription ids (a subquery) with an invoice under review or a transaction Midtrans may still settle:
-    pending, authorized, or a card payment held by its fraud detection (states.midtrans_open, in SQL)."""
-    held_status, held_fraud = MIDTRANS_HELD
-    open_attempt = or_(PaymentAttempt.transaction_status.in_(MIDTRANS_OPEN),
-                       and_(PaymentAttempt.transaction_status == held_status,
-                            PaymentAttempt.fraud_status == held_fraud))
-    return (select(Invoice.subscription_id).outerjoin(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
-            .where(or_(Invoice.state == "review", open_attempt)).distinct())

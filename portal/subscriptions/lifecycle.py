@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from portal.billing.models import subscriptions_awaiting_midtrans
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
@@ -56,7 +57,9 @@ def expiry_process(now: datetime | None = None) -> dict:
     retention = timedelta(days=current_app.config["RETENTION_DAYS"])
     outcome = {"grace": 0, "suspended": 0}
     for subscription in _subscriptions(Subscription.state.in_(EXPIRING),
-                                       Subscription.current_period_end <= now):
+                                       Subscription.current_period_end <= now,
+                                       # a renewal Midtrans may still settle (a card under review) holds it
+                                       ~Subscription.id.in_(subscriptions_awaiting_midtrans())):
         with atomic():  # each subscription's step (transition and email) commits as one
             end = subscription.current_period_end
             if subscription.cancel_at_period_end or now >= end + grace:

@@ -2,6 +2,7 @@
 payment held for review (accepted, denied, left waiting for days under every periodic job), a payment arriving on a
 cancelled order (revived, or refund due), and the portal closing the Midtrans transactions of an order it cancels."""
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from portal.billing import tasks as billing_tasks
 from portal.billing.midtrans import PaymentRejected
 from portal.billing.models import Invoice, PaymentAttempt
 from portal.extensions import db
+from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import tasks as lifecycle_tasks
@@ -262,3 +264,39 @@ def test_an_unpaid_order_never_opened_on_midtrans_is_cancelled_with_nothing_to_c
     assert billing_tasks.unpaid_orders_cancel.call_local() == {"cancelled": 1}
     assert invoice_now(invoice.id).state == "cancelled"
     assert [r.path for r in webhook.requests if "/v2/" in r.path] == [f"/v2/{invoice.order_id}/status"]
+
+
+def test_a_renewal_under_review_holds_the_suspension_until_midtrans_answers(app, customer, staff, order, webhook,
+                                                                           travel, kube_clock):
+    invoice = order("ghost")
+    pay(webhook, invoice.order_id, sent_before=0)
+    kube_clock.advance(30)
+    instances_sweep()
+    subscription = subscription_now(invoice.subscription_id)
+    assert subscription.state == "active"
+    renewal = services.renewal_payment_start(subscription_id=subscription.id)
+    webhook.challenge(renewal.order_id)
+    webhook.wait_for_notifications(2)
+    assert invoice_now(renewal.id).state == "review"
+    travel.to(subscription.current_period_end + timedelta(days=app.config["GRACE_DAYS"] + 1))
+    run_every_periodic_job()
+    assert subscription_now(subscription.id).state == "active"  # the renewal may yet be paid
+    webhook.decide(renewal.order_id, "deny")
+    webhook.wait_for_notifications(3)
+    assert invoice_now(renewal.id).state == "failed"
+    run_every_periodic_job()
+    assert subscription_now(subscription.id).state == "suspended"
+
+
+def test_the_sync_applies_only_what_the_status_api_said(app, customer, order, webhook, travel):
+    unused, waiting = order("ghost"), order("n8n")
+    webhook.set_status(waiting.order_id, "pending")  # a transfer chosen; Midtrans has not expired it yet
+    travel.by(hours=app.config["INVOICE_EXPIRY_HOURS"] + 1)
+    assert billing_tasks.invoices_sync.call_local() == {"checked": 2, "applied": 0, "expired": 1}
+    lapsed = invoice_now(unused.id)  # its payment page expired and Midtrans never saw a payment
+    assert lapsed.state == "failed" and lapsed.midtrans_status is None
+    assert lapsed.current_attempt.transaction_status is None
+    kept = invoice_now(waiting.id)
+    assert kept.state == "pending" and kept.midtrans_status is None
+    assert kept.current_attempt.transaction_status == "pending"
+    assert "expire" not in [r.path.rsplit("/", 1)[-1] for r in webhook.requests]
