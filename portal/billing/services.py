@@ -396,6 +396,11 @@ class OrderNotCancellable(CheckoutError):
     pass
 
 
+def order_cancellable(invoice: Invoice) -> bool:
+    """Whether the invoice page offers "Cancel this order": a new order still awaiting payment, none under review."""
+    return invoice.kind == "new" and invoice.state in OPEN and invoice.subscription.state == "pending_payment"
+
+
 @use_case
 def order_cancel(*, subscription_id: int, reason: str) -> Subscription:
     """Cancel a new order awaiting payment, with its open invoices; after the commit its Midtrans transactions are

@@ -19,7 +19,7 @@ from portal.provisioning.cluster import cluster_for
 from portal.subscriptions import tasks as lifecycle_tasks
 from portal.subscriptions.models import Subscription
 from tests.fixtures.billing import plan_of
-from tests.helpers import logged_in_client
+from tests.helpers import csrf_token_from, logged_in_client
 
 STAFF = "boss@portal.example"
 
@@ -300,3 +300,30 @@ def test_the_sync_applies_only_what_the_status_api_said(app, customer, order, we
     assert kept.state == "pending" and kept.midtrans_status is None
     assert kept.current_attempt.transaction_status == "pending"
     assert "expire" not in [r.path.rsplit("/", 1)[-1] for r in webhook.requests]
+
+
+def test_the_customer_cancels_a_pending_order_from_its_invoice_page(app, customer, order, webhook):
+    invoice = order("ghost")
+    webhook.set_status(invoice.order_id, "pending")
+    browser = logged_in_client(app, customer)
+    page = browser.get(f"/billing/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Cancel this order" in page
+    answer = browser.post(f"/billing/invoices/{invoice.id}/cancel", data={"csrf_token": csrf_token_from(page)})
+    assert answer.status_code == 303
+    assert invoice_now(invoice.id).state == "cancelled"
+    assert subscription_now(invoice.subscription_id).state == "cancelled"
+    assert webhook.transactions[invoice.order_id]["transaction_status"] == "expire"
+    after = browser.get(f"/billing/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Your order is cancelled" in after and "Cancel this order" not in after
+
+
+def test_an_order_under_review_offers_no_cancel_and_refuses_one(app, customer, order, webhook):
+    invoice = order("ghost")
+    webhook.challenge(invoice.order_id)
+    webhook.wait_for_notifications(1)
+    browser = logged_in_client(app, customer)
+    page = browser.get(f"/billing/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Cancel this order" not in page
+    browser.post(f"/billing/invoices/{invoice.id}/cancel", data={"csrf_token": csrf_token_from(page)})
+    after = browser.get(f"/billing/invoices/{invoice.id}").get_data(as_text=True)
+    assert "under review: it cannot be cancelled" in after and invoice_now(invoice.id).state == "review"
