@@ -51,6 +51,9 @@ def unpaid_orders_cancel() -> dict:
     for subscription in _subscriptions(Subscription.state == "pending_payment",
                                        Subscription.state_changed_at <= cutoff,
                                        ~Subscription.id.in_(subscriptions_awaiting_midtrans())):
-        billing.order_cancel(subscription_id=subscription.id, reason="It was not paid in time.")
+        try:
+            billing.order_cancel(subscription_id=subscription.id, reason="It was not paid in time.")
+        except billing.OrderNotCancellable:
+            continue  # paid, or put under review, since it was read: nothing to cancel
         cancelled += 1
     return {"cancelled": cancelled}

@@ -20,7 +20,7 @@ from portal.billing.midtrans import (
 )
 from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.billing.simulator import PaymentSimulator
-from portal.billing.states import OPEN, PAYMENT_TRANSITIONS, UNSETTLED, PaymentResult, invoice_transition
+from portal.billing.states import OPEN, PAYMENT_TRANSITIONS, SYNCED, UNSETTLED, PaymentResult, invoice_transition
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
@@ -549,7 +549,7 @@ def invoices_sync() -> dict:
     transaction Midtrans may still settle (pending, authorize, a challenged card) keeps waiting for Midtrans."""
     now = utcnow()
     older_than = timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
-    waiting = db.session.scalars(select(Invoice).where(Invoice.state.in_(("pending", "review")),
+    waiting = db.session.scalars(select(Invoice).where(Invoice.state.in_(SYNCED),
                                                        Invoice.updated_at < now - older_than).limit(200)).all()
     outcome = {"checked": 0, "applied": 0, "expired": 0}
     for invoice in waiting:

@@ -97,6 +97,7 @@ def staff_actions(subscription) -> frozenset[str]:
         "restart": restartable(subscription),
         "extend": state in STAFF_EXTENDABLE,
         "terminate": state in HOLDS_RESOURCES,
+        "cancel_order": state == "pending_payment",  # billing refuses one whose payment is under review
     }
     return frozenset(action for action, allowed in offered.items() if allowed)
 

@@ -327,3 +327,20 @@ def test_an_order_under_review_offers_no_cancel_and_refuses_one(app, customer, o
     browser.post(f"/billing/invoices/{invoice.id}/cancel", data={"csrf_token": csrf_token_from(page)})
     after = browser.get(f"/billing/invoices/{invoice.id}").get_data(as_text=True)
     assert "under review: it cannot be cancelled" in after and invoice_now(invoice.id).state == "review"
+
+
+def test_staff_cancel_an_unpaid_order_and_its_open_payment_is_cancelled_at_midtrans(app, customer, staff, order,
+                                                                                    webhook):
+    invoice = order("ghost")
+    webhook.set_status(invoice.order_id, "authorize", payment_type="credit_card")  # a card held, not captured
+    webhook.notify_later(invoice.order_id)
+    webhook.wait_for_notifications(1)
+    boss = logged_in_client(app, staff)
+    page = boss.get(f"/admin/subscriptions/{invoice.subscription_id}").get_data(as_text=True)
+    assert 'data-testid="action-cancel_order"' in page
+    boss.post(f"/admin/subscriptions/{invoice.subscription_id}/cancel_order",
+              data={"csrf_token": csrf_token_from(page), "reason": "Customer asked by phone"})
+    assert subscription_now(invoice.subscription_id).state == "cancelled"
+    assert invoice_now(invoice.id).state == "cancelled"
+    assert close_requests(webhook) == [f"/v2/{invoice.order_id}/cancel"]
+    assert webhook.transactions[invoice.order_id]["transaction_status"] == "cancel"
