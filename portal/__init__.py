@@ -81,9 +81,12 @@ def register_models() -> None:
 def connect_domains() -> None:
     """Hand a lower domain what it needs to ask a higher one (imports only go down the layers in pyproject.toml)."""
     from portal.accounts.selectors import staff_members, user_zone
+    from portal.billing.models import subscriptions_awaiting_midtrans
     from portal.notifications.selectors import accounts_connect
+    from portal.subscriptions.lifecycle import expiry_holds_connect
 
     accounts_connect(staff_members=staff_members, user_zone=user_zone)
+    expiry_holds_connect(subscriptions_awaiting_midtrans)
 
 
 def register_url_converters(app: Flask) -> None:

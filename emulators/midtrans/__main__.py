@@ -17,7 +17,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout-sleep", type=float, default=5.0,
                         help='seconds an injected "timeout" failure hangs before answering 504')
     parser.add_argument("--notification-url", default=None,
-                        help="where refunds and chargebacks are notified (the portal's webhook), as in the dashboard")
+                        help="the merchant's Payment Notification URL: changes made through the Core API "
+                             "(cancel, expire, approve, deny) and the dashboard's decisions are posted there")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     emulator = MidtransEmulator(server_key=args.server_key, merchant_id=args.merchant_id,

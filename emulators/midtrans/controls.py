@@ -15,6 +15,10 @@
 # POST   /_emulator/faults               {"fault": "fail_next", "count": 1, "status": 500|503|"timeout",
 #                                         "method": "GET", "pathContains": "/status"}
 # DELETE /_emulator/faults               clear them
+# POST   /_emulator/challenge            {"order_id": "...", "gross_amount": null}: a card payment held for review
+#                                        (capture + challenge), notified to notificationUrl
+# POST   /_emulator/transactions/ORDER_ID/approve|deny   the dashboard's decision on a held card payment (notified)
+# PATCH  /_emulator/settings             {"timeoutSleep": 5, "notificationUrl": "http://.../notification"}
 # GET    /_emulator/requests             the API request log; DELETE clears it
 # POST   /_emulator/reset                reset()
 
@@ -51,6 +55,12 @@ def handle(emulator, request: Request) -> Response:
             if len(parts) == 2 and parts[1] in records:
                 return json_response(records[parts[1]])
             return problem(f"no transaction for order {'/'.join(parts[1:])!r}", 404)
+        if len(parts) == 3 and parts[0] == "transactions" and parts[2] in ("approve", "deny") and method == "POST":
+            return json_response({"status": emulator.decide(parts[1], parts[2])})
+        if parts == ["challenge"] and method == "POST":
+            if not body.get("order_id"):
+                return problem("send at least order_id")
+            return json_response({"status": emulator.challenge(body["order_id"], body.get("gross_amount"))})
         if parts == ["status"] and method == "POST":
             return _set_status(emulator, body)
         if parts == ["notifications"] and method == "POST":
@@ -69,7 +79,7 @@ def handle(emulator, request: Request) -> Response:
             if "timeout_sleep" in body:
                 emulator.timeout_sleep = float(body["timeout_sleep"])
             if "notification_url" in body:
-                emulator.notification_url = body["notification_url"] or None
+                emulator.notification_url = str(body["notification_url"] or "") or None
             return json_response(emulator.describe()["settings"])
         if parts == ["requests"] and method == "GET":
             return json_response([entry._asdict() for entry in list(emulator.requests)])

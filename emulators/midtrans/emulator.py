@@ -1,4 +1,6 @@
 """MidtransEmulator: Snap and the Core status API emulated on loopback, and their Python controls."""
+import threading
+import time
 from typing import NamedTuple
 
 import requests as http
@@ -21,7 +23,10 @@ class MidtransEmulator(LoopbackServer):
     """Midtrans Snap + Core API emulated in-process, served over HTTP for the real `midtransclient`.
 
     Nothing happens on its own: a Snap transaction has no payment (status 404) until a test scripts one
-    with set_status(), and notifications are posted only when post_notification() is called.
+    with set_status(), and notifications are posted only when post_notification() is called, or, as Midtrans
+    does, when a transaction changes through the Core API (cancel, expire, approve, deny) or the merchant's
+    dashboard (decide()) while a `notification_url` (the dashboard's Payment Notification URL) is set: then
+    the notification goes out from a thread of its own, after the API call has answered.
     """
 
     def __init__(self, server_key: str = "SB-Mid-server-emulator", merchant_id: str = "G000000000", *,
@@ -36,6 +41,8 @@ class MidtransEmulator(LoopbackServer):
         self.timeout_sleep = float(timeout_sleep)
         self.requests: list = []  # ApiRequest(method, path, body) for every API call, controls excluded
         self.notifications_sent: list[SentNotification] = []
+        self.notification_url = notification_url
+        self._sent = threading.Condition()
 
     # --- serving (LoopbackServer) -----------------------------------------------------------------------
 
@@ -82,6 +89,54 @@ class MidtransEmulator(LoopbackServer):
             except http.RequestException:
                 pass  # unreachable webhook: Midtrans would retry later; nothing is recorded as sent
         return answer
+    def challenge(self, order_id: str, gross_amount=None) -> dict:
+        """The customer pays by card and Midtrans' fraud detection holds it: capture + challenge (status_code 201),
+        notified like any payment. The merchant then approves or denies it (decide(), or the Core API)."""
+        status = self.set_status(order_id, "capture", fraud_status="challenge", payment_type="credit_card",
+                                 gross_amount=gross_amount)
+        self.notify_later(order_id)
+        return status
+
+    def decide(self, order_id: str, decision: str) -> dict:
+        """What the merchant's staff do in the dashboard for a challenged card payment: "approve" (capture +
+        accept) or "deny" (deny + deny); the notification follows. ValueError when it is not challenged."""
+        if decision not in ("approve", "deny"):
+            raise ValueError("decision must be approve or deny")
+        with self.ledger.lock:
+            record = self.ledger.find(order_id)
+            if record is None or (record["transaction_status"], record["fraud_status"]) != ("capture", "challenge"):
+                raise ValueError(f"order {order_id!r} is not a card payment held for review")
+            body = self.ledger.act(record, decision)
+        self.notify_later(order_id)
+        return body
+
+    def notify_later(self, order_id: str) -> None:
+        """Post the order's current notification to `notification_url` from a thread, as Midtrans does after a
+        change; nothing when no URL is set. A failed delivery is recorded with http_status 0."""
+        if not self.notification_url:
+            return
+        body = self.notification(order_id)
+        threading.Thread(target=self._deliver_quietly, args=(self.notification_url, body), daemon=True,
+                         name="emulated-midtrans-notify").start()
+
+    def _deliver_quietly(self, url: str, body: dict) -> None:
+        try:
+            self.deliver(url, body)
+        except http.RequestException as error:
+            self._record(SentNotification(url, body, 0, f"{type(error).__name__}: {error}"))
+
+    def wait_for_notifications(self, count: int, timeout: float = 10.0) -> list["SentNotification"]:
+        """Block until at least `count` notifications were sent (delivered or failed), or `timeout` passed."""
+        deadline = time.monotonic() + timeout
+        with self._sent:
+            while len(self.notifications_sent) < count and time.monotonic() < deadline:
+                self._sent.wait(deadline - time.monotonic())
+            return list(self.notifications_sent)
+
+    def _record(self, sent: "SentNotification") -> None:
+        with self._sent:
+            self.notifications_sent.append(sent)
+            self._sent.notify_all()
 
     def notification(self, order_id: str, transaction_status: str | None = None, fraud_status: str | None = None,
                      status_code: str | None = None, gross_amount=None, server_key: str | None = None) -> dict:
@@ -104,7 +159,7 @@ class MidtransEmulator(LoopbackServer):
         """POST any notification body (e.g. one a test tampered with) the way Midtrans does."""
         # Midtrans does not follow redirects from a webhook; neither do we, so a redirecting handler shows up.
         response = http.post(webhook_url, json=body, timeout=NOTIFICATION_TIMEOUT, allow_redirects=False)
-        self.notifications_sent.append(SentNotification(webhook_url, body, response.status_code, response.text))
+        self._record(SentNotification(webhook_url, body, response.status_code, response.text))
         return response.status_code, response.text
 
     # --- faults and housekeeping -----------------------------------------------------------------------------

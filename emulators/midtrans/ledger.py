@@ -39,6 +39,14 @@ class RefundRefused(Exception):
     def __init__(self, code: int, message: str):
         super().__init__(message)
         self.code, self.message = code, message
+# Core API actions (and the dashboard's approve/deny): the states they may start from, the state they lead to,
+# and Midtrans' message. A settled transaction is past all of them (refund is its only way back).
+ACTIONS = {
+    "cancel": (("pending", "authorize", "capture"), "cancel", "Success, transaction is canceled"),
+    "expire": (("pending",), "expire", "Success, transaction has expired"),
+    "approve": (("capture",), "capture", "Success, transaction is approved"),
+    "deny": (("capture", "pending"), "deny", "Success, transaction is denied"),
+}
 
 
 def now_jakarta() -> datetime:
@@ -244,6 +252,19 @@ class Ledger:
         record["transaction_status"] = status
         record["history"].append({"transaction_status": status, "fraud_status": record["fraud_status"], "at": now})
         return record, entry
+    def act(self, record: dict, action: str) -> dict:
+        """Apply a Core API action to a transaction; its answer body. ValueError when Midtrans refuses (412)."""
+        sources, target, message = ACTIONS[action]
+        current, fraud = record["transaction_status"], record["fraud_status"]
+        allowed = current in sources
+        if action == "approve" or (action == "deny" and current == "capture"):
+            allowed = allowed and fraud == "challenge"  # only a challenged card payment awaits a decision
+        if not allowed:
+            raise ValueError(f"cannot {action} a {current} transaction")
+        fraud_status = {"approve": "accept", "deny": "deny"}.get(action, fraud)
+        self.set_status(record["order_id"], target, fraud_status=fraud_status, payment_type=record["payment_type"],
+                        bank=record["bank"])
+        return self.body(record, message)
 
     @staticmethod
     def _expiry_time(record: dict) -> str:

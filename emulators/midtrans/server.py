@@ -9,17 +9,10 @@ from typing import NamedTuple
 from werkzeug.wrappers import Request, Response
 
 from . import controls, snap
-from .ledger import RefundRefused, status_code_for
+from .ledger import ACTIONS, RefundRefused, status_code_for
 
 UNAUTHORIZED = "Access denied due to unauthorized transaction, please check client or server key"
 CANNOT_MODIFY = "Merchant cannot modify the status of the transaction"
-# Core API actions: the states they may start from, the state they lead to, and Midtrans' message.
-ACTIONS = {
-    "cancel": (("pending", "authorize", "capture"), "cancel", "Success, transaction is canceled"),
-    "expire": (("pending",), "expire", "Success, transaction has expired"),
-    "approve": (("capture",), "capture", "Success, transaction is approved"),
-    "deny": (("capture", "pending"), "deny", "Success, transaction is denied"),
-}
 _INJECTED = {
     500: "Sorry. Our system is recovering from unexpected issues. Please retry. (portal emulator fail_next)",
     503: "Sorry, the service is temporarily unavailable. Please retry. (portal emulator fail_next)",
@@ -183,19 +176,15 @@ class MidtransApp:
             return _json(self.ledger.body(self._known(order_or_transaction_id)))
 
     def _action(self, order_or_transaction_id: str, action: str) -> Response:
-        sources, target, message = ACTIONS[action]
         with self.ledger.lock:
             record = self._known(order_or_transaction_id)
-            current, fraud = record["transaction_status"], record["fraud_status"]
-            allowed = current in sources
-            if action == "approve" or (action == "deny" and current == "capture"):
-                allowed = allowed and fraud == "challenge"  # only a challenged card payment awaits a decision
-            if not allowed:
-                raise ApiError(412, CANNOT_MODIFY)
-            fraud_status = {"approve": "accept", "deny": "deny"}.get(action, fraud)
-            self.ledger.set_status(record["order_id"], target, fraud_status=fraud_status,
-                                   payment_type=record["payment_type"], bank=record["bank"])
-            return _json(self.ledger.body(record, message))
+            try:
+                body = self.ledger.act(record, action)
+            except ValueError:
+                raise ApiError(412, CANNOT_MODIFY) from None
+        # Midtrans notifies the merchant of the change, as of any other (after this call has answered).
+        self.emulator.notify_later(record["order_id"])
+        return _json(body)
 
 
     def _refund(self, order_or_transaction_id: str, request: Request) -> Response:

@@ -2,6 +2,7 @@
 each recorded in the audit log in the action's own transaction."""
 
 from portal.audit.services import audit_record
+from portal.billing import services as billing
 from portal.extensions import db
 from portal.instances.services import InstanceNotRunning, instance_restart_request
 from portal.plain_text import has_control_characters
@@ -34,6 +35,19 @@ def staff_suspend(*, subscription_id: int, reason: str, actor_id: int, ip: str |
     _check_reason(reason)
     subscriptions.subscription_suspend(subscription_id=subscription_id, reason="staff", note=reason.strip()[:500])
     _audit("subscription.suspended", subscription_id, actor_id, ip, reason=reason.strip()[:500])
+
+
+@use_case
+def staff_cancel_order(*, subscription_id: int, reason: str, actor_id: int, ip: str | None = None) -> None:
+    """Cancel an order awaiting payment (its open Midtrans transactions are closed after the commit)."""
+    if not reason.strip():
+        raise StaffActionRefused("Give a reason: the customer's timeline and the audit log show it.")
+    _check_reason(reason)
+    try:
+        billing.order_cancel(subscription_id=subscription_id, reason=f"Cancelled by our staff: {reason.strip()[:400]}")
+    except billing.OrderNotCancellable as refused:
+        raise StaffActionRefused(refused.message) from refused
+    _audit("subscription.order_cancelled", subscription_id, actor_id, ip, reason=reason.strip()[:500])
 
 
 @use_case

@@ -203,7 +203,7 @@ def subscription(subscription_id: int):
 
 
 @blueprint.route("/subscriptions/<int:subscription_id>/"
-                 "<any('suspend', 'resume', 'retry', 'restart', 'extend', 'terminate'):action>",
+                 "<any('suspend', 'resume', 'retry', 'restart', 'extend', 'terminate', 'cancel_order'):action>",
                  methods=["POST"])
 @staff_required
 def subscription_action(subscription_id: int, action: str):
@@ -224,6 +224,9 @@ def subscription_action(subscription_id: int, action: str):
         elif action == "restart":
             staff.staff_restart(**common)
             done = "Restart requested: the instance's pods are being replaced."
+        elif action == "cancel_order":
+            staff.staff_cancel_order(reason=reason, **common)
+            done = "Order cancelled; its open payment at Midtrans is being closed."
         elif action == "extend":
             days = form.get("days", 0, type=int)
             staff.staff_extend(days=days, reason=reason, **common)

@@ -1,4 +1,4 @@
-"""The Midtrans gateway: the one module that imports midtransclient (Snap and the status API).
+"""The Midtrans gateway: the one module that imports midtransclient (Snap, the status API, cancel and expire).
 
 midtransclient makes its requests with no timeout; every call here has one. With no server key
 configured the portal runs on its own payment simulator, which answers the same two questions.
@@ -94,6 +94,25 @@ class Midtrans:
         except (requests.RequestException, JSONDecodeError) as exc:
             raise PaymentGatewayUnavailable(f"Midtrans could not be reached: {type(exc).__name__}") from exc
         return SnapTransaction(token=answer["token"], redirect_url=answer["redirect_url"])
+
+    def transaction_cancel(self, order_id: str) -> dict:
+        """Cancel a transaction not yet settled (pending, or a card payment authorized or held in review)."""
+        return self._action(self.core.transactions.cancel, order_id)
+
+    def transaction_expire(self, order_id: str) -> dict:
+        """Expire a pending transaction now (Midtrans answers status_code 407, transaction_status expire)."""
+        return self._action(self.core.transactions.expire, order_id)
+
+    @staticmethod
+    def _action(call, order_id: str) -> dict:
+        try:
+            return call(order_id)
+        except MidtransAPIError as exc:
+            if (exc.http_status_code or 0) >= 500 or (exc.http_status_code or 0) == 0:
+                raise PaymentGatewayUnavailable(f"Midtrans answered {exc.http_status_code}") from exc
+            raise PaymentRejected(str(exc.api_response_dict or exc.message)) from exc
+        except (requests.RequestException, JSONDecodeError) as exc:
+            raise PaymentGatewayUnavailable(f"Midtrans could not be reached: {type(exc).__name__}") from exc
 
     def transaction_status(self, order_id: str) -> dict | None:
         """The status API's answer for an order, or None when Midtrans has no such transaction."""

@@ -10,13 +10,17 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    Select,
     String,
     UniqueConstraint,
+    and_,
     func,
+    or_,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.billing.states import FINAL, STATES
+from portal.billing.states import FINAL, MIDTRANS_HELD, MIDTRANS_OPEN, STATES, UNSETTLED, midtrans_open
 from portal.extensions import db, one_of, substring_index
 from portal.timestamps import UtcDateTime
 
@@ -111,9 +115,31 @@ class PaymentAttempt(db.Model):
     order_id: Mapped[str] = mapped_column(String(50), unique=True)
     snap_token: Mapped[str | None] = mapped_column(String(255))
     snap_redirect_url: Mapped[str | None] = mapped_column(String(1000))
+    # What Midtrans last said of this transaction (status API or a confirmed notification), word for word:
+    # a challenged capture is told apart from a paid one only by its fraud status.
+    transaction_status: Mapped[str | None] = mapped_column(String(32))
+    fraud_status: Mapped[str | None] = mapped_column(String(32))
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
     invoice: Mapped[Invoice] = relationship(back_populates="attempts")
+
+    @property
+    def midtrans_open(self) -> bool:
+        return midtrans_open(self.transaction_status, self.fraud_status)
+
+
+def subscriptions_awaiting_midtrans() -> Select:
+    """Subscription ids (a subquery for the periodic jobs to leave alone) with an unsettled invoice under review or
+    with a transaction Midtrans may still settle: pending, authorized, or a card held by its fraud check
+    (states.midtrans_open, in SQL). Only Midtrans' own answer ends those. (A settled invoice's older attempts
+    do not count: their money can no longer be for an open debt.)"""
+    held_status, held_fraud = MIDTRANS_HELD
+    open_attempt = or_(PaymentAttempt.transaction_status.in_(MIDTRANS_OPEN),
+                       and_(PaymentAttempt.transaction_status == held_status,
+                            PaymentAttempt.fraud_status == held_fraud))
+    return (select(Invoice.subscription_id).outerjoin(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
+            .where(Invoice.state.in_(UNSETTLED), or_(Invoice.state == "review", open_attempt)).distinct())
 
 
 class Refund(db.Model):

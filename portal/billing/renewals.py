@@ -8,13 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.billing import services as billing
-from portal.billing.models import Invoice
-from portal.billing.states import OPEN, invoice_transition
+from portal.billing.models import subscriptions_awaiting_midtrans
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import subscription_email
-from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 from portal.unit_of_work import atomic
@@ -46,15 +44,16 @@ def renewals_issue() -> dict:
 
 
 def unpaid_orders_cancel() -> dict:
-    """New orders left unpaid for a day are cancelled, with their open invoices."""
+    """New orders left unpaid for a day are cancelled, with their open invoices and Midtrans transactions; not one
+    whose payment Midtrans may still settle (under review, pending, authorized): Midtrans' own answer ends those."""
     cutoff = utcnow() - timedelta(hours=current_app.config["UNPAID_ORDER_HOURS"])
     cancelled = 0
     for subscription in _subscriptions(Subscription.state == "pending_payment",
-                                       Subscription.state_changed_at <= cutoff):
-        with atomic():  # each subscription's step (transition and email) commits as one
-            for invoice in db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription.id,
-                                                                    Invoice.state.in_(OPEN))):
-                invoice_transition(invoice, "cancelled")
-            subscriptions.subscription_cancel(subscription_id=subscription.id)
-            cancelled += 1
+                                       Subscription.state_changed_at <= cutoff,
+                                       ~Subscription.id.in_(subscriptions_awaiting_midtrans())):
+        try:
+            billing.order_cancel(subscription_id=subscription.id, reason="It was not paid in time.")
+        except billing.OrderNotCancellable:
+            continue  # paid, or put under review, since it was read: nothing to cancel
+        cancelled += 1
     return {"cancelled": cancelled}

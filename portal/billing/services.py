@@ -21,7 +21,15 @@ from portal.billing.midtrans import (
 from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.billing.refunds import MONEY_BACK, money_returned, refunds_record
 from portal.billing.simulator import PaymentSimulator
-from portal.billing.states import OPEN, PAID_ONCE, PAYMENT_TRANSITIONS, PaymentResult, invoice_transition
+from portal.billing.states import (
+    OPEN,
+    PAID_ONCE,
+    PAYMENT_TRANSITIONS,
+    SYNCED,
+    UNSETTLED,
+    PaymentResult,
+    invoice_transition,
+)
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
@@ -30,9 +38,10 @@ from portal.rendering import format_idr
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.selectors import subdomain_held_by_another
 from portal.subscriptions.states import HOLDS_RESOURCES
 from portal.timestamps import utcnow
-from portal.unit_of_work import use_case
+from portal.unit_of_work import after_commit, use_case
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,10 @@ class NotificationRejected(Exception):
         self.status, self.reason = status, reason
 
 
+UNDER_REVIEW = ("Your card payment is under review. You will not be charged twice: wait for the review's answer "
+                "by email.")
+
+
 def gateway():
     return PaymentSimulator() if payments_simulated() else midtrans_for()
 
@@ -76,14 +89,15 @@ def payment_state(transaction_status: str, fraud_status: str | None) -> str:
     if transaction_status == "settlement":
         return "paid"
     if transaction_status == "capture":
-        return {"accept": "paid", None: "paid", "deny": "failed"}.get(fraud_status, "pending")  # challenge waits
+        # challenge: Midtrans' fraud detection holds the charge until a person approves or denies it
+        return {"accept": "paid", None: "paid", "deny": "failed", "challenge": "review"}.get(fraud_status, "pending")
     if transaction_status in ("deny", "cancel", "expire", "failure"):
         return "failed"
     if transaction_status == "partial_refund":
         return "paid"  # part of the money went back: the rest still pays for the service
     if transaction_status in ("refund", "chargeback", "partial_chargeback"):
         return "refunded"
-    return "pending"  # pending, authorize, or something new: nothing to act on
+    return "pending"  # pending, authorize, or something new: nothing to act on yet
 
 
 def _order_id(invoice: Invoice) -> str:
@@ -144,6 +158,8 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
     """A Snap transaction for the invoice: the current attempt if it has none yet, else a new one.
     With Midtrans unreachable the new attempt is kept (without a Snap page) and the error raised."""
     invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
+    if invoice.state == "review":
+        raise CheckoutError(UNDER_REVIEW)
     if invoice.state not in OPEN:
         raise CheckoutError("This invoice is already settled.")
     attempt = db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == invoice.order_id))
@@ -272,8 +288,11 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
         # Only now, under the lock: its foreign key takes a share lock on the invoice row, and two notifications
         # holding that while both waiting for the update lock would deadlock.
         db.session.add(notification)
+    attempt_status_record(order_id=order_id, transaction_status=transaction_status, fraud_status=fraud_status)
     target = payment_state(transaction_status, fraud_status)
     money_back = transaction_status in MONEY_BACK
+    if target == "paid" and not _still_fulfillable(invoice):
+        target = "refund_due"  # the money is owed back: the order it paid for cannot be delivered any more
     if target not in PAYMENT_TRANSITIONS[invoice.state]:
         if money_back and invoice.state in PAID_ONCE:
             # Another refund of a paid (or already refunded) invoice: the state stays, the refund is recorded.
@@ -286,10 +305,17 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
     invoice.midtrans_status = transaction_status[:32]
     invoice.fraud_status = (fraud_status or "")[:32] or None
     invoice.payment_type = (payment_type or invoice.payment_type or "")[:32] or None
-    if target == "paid":
+    if target in ("paid", "refund_due"):
         invoice.paid_at = utcnow()
         invoice.order_id = order_id
+    if target == "paid":
         _on_paid(invoice, previous)
+    elif target == "review":
+        _on_review(invoice, order_id)
+    elif target == "refund_due":
+        _on_refund_due(invoice)
+    elif target == "failed" and previous == "review":
+        _on_review_denied(invoice)
     if money_back:
         # A refund seen before its settlement was: paid first (above), then the money that went back.
         _on_money_back(invoice, transaction_status, fraud_status, notification, answer, ended=target == "refunded")
@@ -310,6 +336,64 @@ def _on_money_back(invoice: Invoice, transaction_status: str, fraud_status: str 
     return PaymentResult(True, invoice.state, invoice.state, refunded=f"{total} refunded")
 
 
+def attempt_status_record(*, order_id: str, transaction_status: str, fraud_status: str | None) -> None:
+    """Keep on the attempt what Midtrans said of it, word for word (in the caller's transaction)."""
+    attempt = db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order_id))
+    fraud_status = (str(fraud_status)[:32] or None) if fraud_status else None
+    if attempt is None or (attempt.transaction_status, attempt.fraud_status) == (transaction_status, fraud_status):
+        return  # nothing new: status_at keeps when Midtrans first said it
+    attempt.transaction_status = transaction_status[:32] or None
+    attempt.fraud_status = fraud_status
+    attempt.status_at = utcnow()
+
+
+def _still_fulfillable(invoice: Invoice) -> bool:
+    """Whether money for this invoice still buys what it was for: true unless it is a new order that was cancelled
+    and either its address went to another order or its plan is no longer sold."""
+    subscription = invoice.subscription
+    if invoice.kind != "new" or subscription.state != "cancelled":
+        return True
+    plan = subscription.plan
+    return plan.active and plan.service.active and not subdomain_held_by_another(subscription)
+
+
+def _on_review(invoice: Invoice, order_id: str) -> None:
+    """A card payment held for a fraud review: staff are told where to decide; the order waits for the answer."""
+    instance_event_record(subscription_id=invoice.subscription_id, kind="payment_review",
+                          message="Card payment under review by Midtrans; nothing is set up until it is accepted.")
+    staff_alert(key=f"payment-review:{invoice.id}:{order_id}",
+                title=f"Payment under review: invoice {invoice.number}",
+                message=f"Midtrans' fraud detection holds the card payment of order {order_id} "
+                        f"({int(invoice.amount_idr)} IDR, {invoice.user.email}, "
+                        f"subscription #{invoice.subscription_id}). Approve or deny it in the Midtrans dashboard "
+                        f"(Transactions, search the order id); the portal follows the answer. "
+                        f"Invoice: {absolute_url('admin.payment', invoice_id=invoice.id)}")
+
+
+def _on_review_denied(invoice: Invoice) -> None:
+    subscription_email(invoice.subscription, "payment_declined",
+                       key=f"payment-declined:{invoice.id}:{invoice.order_id}", number=invoice.number,
+                       amount_idr=int(invoice.amount_idr),
+                       link=absolute_url("billing.invoice", invoice_id=invoice.id))
+
+
+def _on_refund_due(invoice: Invoice) -> None:
+    """Paid for an order that can no longer be delivered: the customer and staff are told the money goes back."""
+    subscription = invoice.subscription
+    plan = subscription.plan
+    why = ("its address was taken by another order" if plan.active and plan.service.active
+           else "its plan is no longer sold")
+    instance_event_record(subscription_id=subscription.id, kind="refund_due", level="warning",
+                          message=f"Payment received after the order was cancelled; {why}. It will be refunded.")
+    subscription_email(subscription, "payment_refund_due", key=f"refund-due:{invoice.id}", number=invoice.number,
+                       amount_idr=int(invoice.amount_idr), reason=why,
+                       link=absolute_url("billing.invoice", invoice_id=invoice.id))
+    staff_alert(key=f"refund-due:{invoice.id}", title=f"Refund due: invoice {invoice.number}",
+                message=f"Order {invoice.order_id} was paid ({int(invoice.amount_idr)} IDR, {invoice.user.email}) "
+                        f"after subscription #{subscription.id} was cancelled, and {why}. Refund it in the Midtrans "
+                        f"dashboard. Invoice: {absolute_url('admin.payment', invoice_id=invoice.id)}")
+
+
 def _on_paid(invoice: Invoice, previous: str) -> None:
     """Queue the receipt and move the subscription, in the paid invoice's transaction."""
     subscription = invoice.subscription  # loaded with the attempt by notification_receive
@@ -318,6 +402,12 @@ def _on_paid(invoice: Invoice, previous: str) -> None:
     if invoice.kind == "new" and subscription.state == "pending_payment":
         # Locks the subscription after the invoice, as every payment does.
         subscriptions.subscription_paid(subscription_id=subscription.id, period_days=invoice.period_days)
+    elif invoice.kind == "new" and subscription.state == "cancelled":
+        # A late payment on an order we had given up on, which can still be fulfilled (_still_fulfillable).
+        subscriptions.subscription_revive(subscription_id=subscription.id, period_days=invoice.period_days)
+        staff_alert(key=f"revived:{invoice.id}", title=f"Cancelled order revived: invoice {invoice.number}",
+                    message=f"Order {invoice.order_id} was paid after subscription #{subscription.id} was cancelled; "
+                            f"its address was still free, so it is being set up now. Nothing to do.")
     elif invoice.kind == "renewal" and subscription.state in HOLDS_RESOURCES:
         subscription_renewal_paid(subscription_id=subscription.id, period_days=invoice.period_days)
     else:
@@ -325,6 +415,67 @@ def _on_paid(invoice: Invoice, previous: str) -> None:
                     title=f"Payment for invoice {invoice.number} needs a look",
                     message=f"It was paid while its subscription #{subscription.id} is {subscription.state}. "
                             f"Refund it or restore the service.")
+
+
+class OrderNotCancellable(CheckoutError):
+    pass
+
+
+def order_cancellable(invoice: Invoice) -> bool:
+    """Whether the invoice page offers "Cancel this order": a new order still awaiting payment, none under review."""
+    return invoice.kind == "new" and invoice.state in OPEN and invoice.subscription.state == "pending_payment"
+
+
+@use_case
+def order_cancel(*, subscription_id: int, reason: str) -> Subscription:
+    """Cancel a new order awaiting payment, with its open invoices; after the commit its Midtrans transactions are
+    closed (expired or cancelled through the Core API), so nobody pays for a dead order. An order whose card payment
+    is under review is not cancelled: Midtrans' answer decides it."""
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
+    if subscription is None or subscription.state != "pending_payment":
+        raise OrderNotCancellable("Only an order awaiting payment can be cancelled.")
+    invoices = db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription_id)
+                                  .order_by(Invoice.id).with_for_update()
+                                  .execution_options(populate_existing=True)).all()
+    if any(invoice.state == "review" for invoice in invoices):
+        raise OrderNotCancellable("The payment of this order is under review: it cannot be cancelled until the "
+                                  "review is decided.")
+    for invoice in invoices:
+        if invoice.state in OPEN:
+            invoice_transition(invoice, "cancelled")
+    subscriptions.subscription_cancel(subscription_id=subscription_id, reason=reason)
+    opened = [attempt.order_id for invoice in invoices for attempt in invoice.attempts if attempt.snap_redirect_url]
+    if opened:
+        after_commit("billing.transactions_close", order_ids=opened)
+    return subscription
+
+
+def transaction_close(*, order_id: str) -> str:
+    """Close one Midtrans transaction of a cancelled order: a pending one is expired, a card payment not yet
+    settled (authorized, or held in review) is cancelled; anything else is left as it is. Returns what was done.
+    Midtrans then posts the new status to the webhook like any other."""
+    answer = gateway().transaction_status(order_id)
+    if answer is None:
+        return "no transaction"  # the payment page was never used
+    status, fraud = str(answer.get("transaction_status", "")), answer.get("fraud_status")
+    try:
+        if status == "pending":
+            closed = gateway().transaction_expire(order_id)
+        elif status == "authorize" or (status, fraud) == ("capture", "challenge"):
+            closed = gateway().transaction_cancel(order_id)
+        else:
+            return f"left {status}"
+    except PaymentRejected as exc:  # it moved on meanwhile (paid, expired): its own notification tells us
+        log.warning("Midtrans refused to close order %s: %s", order_id, exc)
+        return "refused"
+    _attempt_status_keep(order_id=order_id, transaction_status=str(closed.get("transaction_status", "")),
+                         fraud_status=closed.get("fraud_status"))
+    return str(closed.get("transaction_status", ""))
+
+
+@use_case
+def _attempt_status_keep(*, order_id: str, transaction_status: str, fraud_status: str | None) -> None:
+    attempt_status_record(order_id=order_id, transaction_status=transaction_status, fraud_status=fraud_status)
 
 
 def receipt_context(invoice: Invoice) -> dict:
@@ -355,7 +506,7 @@ def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
         raise CheckoutError("This subscription cannot be renewed.")
     open_invoice = db.session.scalar(select(Invoice).where(
         Invoice.subscription_id == subscription_id, Invoice.kind == "renewal",
-        Invoice.state.in_(OPEN)))
+        Invoice.state.in_(UNSETTLED)))
     if open_invoice is not None:
         return open_invoice
     return _invoice_create(subscription, subscription.plan, kind="renewal")
@@ -375,12 +526,14 @@ def _invoice_settle_from_gateway(invoice: Invoice) -> tuple[str | None, PaymentR
     apply the first final answer. Returns (what Midtrans said, what was done), or (None, None)."""
     for attempt in reversed(invoice.attempts):
         answer = gateway().transaction_status(attempt.order_id)
-        if answer and payment_state(answer.get("transaction_status", ""), answer.get("fraud_status")) != "pending":
-            result = invoice_apply_status(invoice_id=invoice.id, order_id=attempt.order_id,
-                                          transaction_status=answer["transaction_status"],
-                                          fraud_status=answer.get("fraud_status"),
-                                          payment_type=answer.get("payment_type"), answer=answer)
-            return str(answer["transaction_status"]), result
+        if not answer:
+            continue
+        status, fraud = str(answer.get("transaction_status", "")), answer.get("fraud_status")
+        # Applied even while pending: the attempt records what Midtrans said (and nothing is made up).
+        result = invoice_apply_status(invoice_id=invoice.id, order_id=attempt.order_id, transaction_status=status,
+                                      fraud_status=fraud, payment_type=answer.get("payment_type"), answer=answer)
+        if payment_state(status, fraud) != "pending":
+            return status, result
     return None, None
 
 
@@ -414,21 +567,35 @@ def notification_rejection_record(*, status: int, reason: str, order_id: str | N
 
 
 def invoices_sync() -> dict:
-    """Ask the status API about invoices pending too long (a lost webhook loses nothing); expire the stale."""
+    """Ask the status API about invoices waiting too long, pending or under review (a lost webhook loses nothing).
+
+    Only what the status API says is applied. An invoice whose payment page expired with no transaction at
+    Midtrans at all (it never saw a payment) is marked failed, so the customer may open a new one; one with a
+    transaction Midtrans may still settle (pending, authorize, a challenged card) keeps waiting for Midtrans."""
     now = utcnow()
     older_than = timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
-    pending = db.session.scalars(select(Invoice).where(Invoice.state == "pending",
+    waiting = db.session.scalars(select(Invoice).where(Invoice.state.in_(SYNCED),
                                                        Invoice.updated_at < now - older_than).limit(200)).all()
     outcome = {"checked": 0, "applied": 0, "expired": 0}
-    for invoice in pending:
+    for invoice in waiting:
         outcome["checked"] += 1
         answer, result = _invoice_settle_from_gateway(invoice)
         if answer is not None:
             outcome["applied"] += result.changed
-        else:
-            if invoice.expires_at and invoice.expires_at < now:
-                invoice_apply_status(invoice_id=invoice.id, order_id=invoice.order_id, transaction_status="expire",
-                                     fraud_status=None, payment_type=None)
-                outcome["expired"] += 1
+        elif invoice_payment_page_lapse(invoice_id=invoice.id, now=now):
+            outcome["expired"] += 1
     db.session.rollback()
     return outcome
+
+
+@use_case
+def invoice_payment_page_lapse(*, invoice_id: int, now) -> bool:
+    """The payment page expired and Midtrans never saw a transaction on any attempt (Snap sends no notification
+    for that): the invoice fails in our words, with no Midtrans status, and the customer may try again."""
+    invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
+    if invoice.state != "pending" or not invoice.expires_at or invoice.expires_at >= now:
+        return False
+    if any(attempt.transaction_status for attempt in invoice.attempts):
+        return False  # Midtrans knows a transaction: only its word settles it
+    invoice_transition(invoice, "failed")
+    return True

@@ -22,6 +22,9 @@ OUTCOMES = {
     "cancel": ("cancel", None, "bank_transfer"),
     "capture_challenge": ("capture", "challenge", "credit_card"),
     "capture_accept": ("capture", "accept", "credit_card"),
+    # A held card payment decided, as staff would in Midtrans' dashboard (approve or deny).
+    "review_approve": ("capture", "accept", "credit_card"),
+    "review_deny": ("deny", "deny", "credit_card"),
 }
 # What each choice means for the customer, in the words the simulator page shows (button, then effect).
 OUTCOME_WORDS = {
@@ -36,10 +39,15 @@ OUTCOME_WORDS = {
     "cancel": ("Cancel the payment", "You back out on the payment page: the invoice is marked failed and nothing is "
                                      "set up. You can pay again from the invoice."),
     "capture_challenge": ("Card held for a fraud review", "The card payment waits for Midtrans' fraud review: the "
-                                                           "invoice keeps waiting and nothing is set up until the "
-                                                           "review accepts it."),
+                                                           "invoice shows it under review and nothing is set up until "
+                                                           "the review accepts it (choose a review answer below)."),
     "capture_accept": ("Card accepted", "The card is charged and the fraud check passes: the same as Pay, the "
                                         "invoice is paid and your instance is set up."),
+    "review_approve": ("Review: approve the held card", "What the merchant's staff do in Midtrans' dashboard for a "
+                                                        "card held for review: the payment is accepted, the invoice "
+                                                        "is paid and your instance is set up."),
+    "review_deny": ("Review: deny the held card", "The merchant's staff deny the held card payment in Midtrans' "
+                                                  "dashboard: the invoice is marked failed and you can pay again."),
 }
 STATUS_CODES = {"settlement": "200", "capture": "200", "pending": "201", "deny": "202", "cancel": "200",
                 "expire": "407", "refund": "200", "failure": "202"}
@@ -54,6 +62,17 @@ class PaymentSimulator:
     def create_transaction(self, payload: dict) -> SnapTransaction:
         order_id = payload["transaction_details"]["order_id"]
         return SnapTransaction(token="", redirect_url=absolute_url("billing.simulator", order_id=order_id))
+
+    def transaction_cancel(self, order_id: str) -> dict:
+        return self._close(order_id, "cancel")
+
+    def transaction_expire(self, order_id: str) -> dict:
+        return self._close(order_id, "expire")
+
+    def _close(self, order_id: str, outcome: str) -> dict:
+        row = db.session.get(SimulatedTransaction, order_id)
+        simulator_record(order_id=order_id, outcome=outcome, amount_idr=row.gross_amount_idr)
+        return self.transaction_status(order_id)
 
     def transaction_status(self, order_id: str) -> dict | None:
         row = db.session.get(SimulatedTransaction, order_id)

@@ -1,25 +1,43 @@
 """The invoice state machine: its states and transitions, named state sets, what its pages offer in each state
-(invoice_actions), and the one writer of Invoice.state."""
+(invoice_actions), the one writer of Invoice.state; and which Midtrans statuses are still open (money may yet come)."""
 from dataclasses import dataclass
 
-STATES = ("pending", "paid", "failed", "refunded", "cancelled")
+# review: a card payment held by Midtrans' fraud detection (capture + challenge) waits for a person's decision.
+# refund_due: money arrived for an order that can no longer be fulfilled; staff refund it.
+STATES = ("pending", "review", "paid", "failed", "refunded", "cancelled", "refund_due")
 
 # Invoice states may only move forward: a late or repeated notification never undoes a payment. The exceptions
-# are the customer's retry (failed -> pending, a fresh Snap attempt) and the unpaid-order job's cancellation.
+# are the customer's retry (failed -> pending, a fresh Snap attempt) and the portal cancelling an unpaid order.
+# A payment under review is never cancelled: only Midtrans' decision (accept or deny) moves it. Money that
+# arrives on a cancelled order is never dropped: the order is revived (paid) or the money is owed back.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"paid", "failed", "cancelled"}),
-    "failed": frozenset({"paid", "pending", "cancelled"}),
+    "pending": frozenset({"review", "paid", "failed", "cancelled", "refund_due"}),
+    "review": frozenset({"paid", "failed", "refund_due"}),
+    "failed": frozenset({"review", "paid", "pending", "cancelled", "refund_due"}),
     "paid": frozenset({"refunded"}),
     "refunded": frozenset(),
-    "cancelled": frozenset(),
+    "cancelled": frozenset({"review", "paid", "refund_due"}),
+    "refund_due": frozenset({"refunded"}),
 }
 # What a Midtrans status may do: it never reopens an invoice nor cancels one.
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     state: targets - {"pending", "cancelled"} for state, targets in TRANSITIONS.items()}
 
 OPEN = ("pending", "failed")  # can still be paid: a retry opens a new attempt
+UNSETTLED = ("pending", "review", "failed")  # no money kept yet, none refused for good: the order stays open
+SYNCED = ("pending", "review")  # waiting on Midtrans' word: the sync asks its status API about these
 PAID_ONCE = ("paid", "refunded")  # money was taken: a receipt exists and revenue counts it
-FINAL = ("paid", "failed", "refunded", "cancelled")  # the status page stops polling
+FINAL = ("paid", "failed", "refunded", "cancelled", "refund_due")  # the status page stops polling
+
+# Midtrans statuses after which money may still arrive on that transaction (capture counts only when challenged):
+# nothing of ours gives up on an order while one of its transactions is in one of these.
+MIDTRANS_OPEN = ("pending", "authorize")
+MIDTRANS_HELD = ("capture", "challenge")  # (transaction_status, fraud_status) of a payment under review
+
+
+def midtrans_open(transaction_status: str | None, fraud_status: str | None) -> bool:
+    """Whether Midtrans may still turn this transaction into money (pending, authorize, a challenged capture)."""
+    return transaction_status in MIDTRANS_OPEN or (transaction_status, fraud_status) == MIDTRANS_HELD
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,9 @@ class InvoiceActions:
     pay_now: bool = False  # waiting, and its attempt has Snap's page to go to
     retry: bool = False  # failed, or waiting with no Snap page: a fresh attempt
     waiting: bool = False  # pending: the page waits for the payment's answer
+    under_review: bool = False  # a card payment held by Midtrans' fraud check: the page says what happens next
+    refund_due: bool = False  # paid after the order was cancelled and cannot be fulfilled: the money goes back
+    details: bool = False  # neither paid nor payable, but its page has something to tell (review, refund due)
 
 
 def invoice_actions(invoice) -> InvoiceActions:
@@ -37,7 +58,9 @@ def invoice_actions(invoice) -> InvoiceActions:
     attempt = invoice.current_attempt if state == "pending" else None
     snap_page = bool(attempt and attempt.snap_redirect_url)
     return InvoiceActions(receipt=state == "paid", pay=state in OPEN, pay_now=snap_page,
-                          retry=state == "failed" or (state == "pending" and not snap_page), waiting=state == "pending")
+                          retry=state == "failed" or (state == "pending" and not snap_page), waiting=state == "pending",
+                          under_review=state == "review", refund_due=state == "refund_due",
+                          details=state in ("review", "refund_due"))
 
 
 class IllegalInvoiceTransition(Exception):

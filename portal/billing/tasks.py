@@ -1,5 +1,5 @@
-"""Billing tasks: the lost-webhook sync, renewal invoices, unpaid orders, the monthly revenue summary, and the
-simulator's notification sent like Midtrans sends one."""
+"""Billing tasks: the lost-webhook sync, renewal invoices, unpaid orders (and closing their Midtrans transactions),
+the monthly revenue summary, and the simulator's notification sent like Midtrans sends one."""
 from huey import crontab
 
 from portal.billing import renewals, services, simulator
@@ -29,9 +29,16 @@ def revenue_summary() -> dict:
     return job_run("revenue-summary", revenue_summary_send).result
 
 
+@task(retries=5, retry_delay=60)
+def transactions_close(order_ids: list[str]) -> dict:
+    """Close the Midtrans transactions of an order the portal cancelled; Midtrans down is retried."""
+    return {order_id: services.transaction_close(order_id=order_id) for order_id in order_ids}
+
+
 @task(retries=3, retry_delay=2)
 def simulator_send_notification(order_id: str) -> int:
     return simulator.simulator_notify(order_id=order_id)
 
 
+follow_up_handler("billing.transactions_close", lambda *, order_ids: transactions_close(order_ids))
 follow_up_handler("billing.simulator_notify", lambda *, order_id: simulator_send_notification(order_id))

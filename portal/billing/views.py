@@ -95,7 +95,8 @@ def invoice(invoice_id: int):
     invoice = _own_invoice(invoice_id)
     return render_polling("billing/invoice.html", block="status", settled=invoice.final, invoice=invoice,
                           actions=invoice_actions(invoice), subscription=invoice.subscription,
-                          simulated=payments_simulated(), cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
+                          simulated=payments_simulated(), cancellable=services.order_cancellable(invoice),
+                          cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
 
 
 @blueprint.route("/billing/invoices/<int:invoice_id>/retry", methods=["POST"])
@@ -111,6 +112,20 @@ def retry(invoice_id: int):
         flash(error.message, "info")
         return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
     return redirect_after_post(url_for("billing.pay", invoice_id=invoice.id))
+
+
+@blueprint.route("/billing/invoices/<int:invoice_id>/cancel", methods=["POST"])
+@login_required
+def cancel_order(invoice_id: int):
+    """The customer drops an order awaiting payment; any payment still open at Midtrans is closed."""
+    invoice = _own_invoice(invoice_id)
+    try:
+        services.order_cancel(subscription_id=invoice.subscription_id, reason="Cancelled by the customer.")
+    except services.OrderNotCancellable as refused:
+        flash(refused.message, "warning")
+    else:
+        flash("Your order is cancelled. Nothing was charged.", "success")
+    return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
 
 
 @blueprint.route("/billing/subscriptions/<int:subscription_id>/renew", methods=["POST"])

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from portal.billing.models import Invoice
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.instances.selectors import Badge, deletes_on, instance_address, instance_badge
@@ -20,6 +21,7 @@ class Card:
     actions: Actions
     days_left: int | None
     deletes_on: datetime | None
+    payment_review: bool = False  # its payment is held for Midtrans' fraud review: nothing to pay now
 
     @property
     def transitional(self) -> bool:
@@ -38,6 +40,8 @@ def dashboard_cards(*, user_id: int) -> list[Card]:
         .order_by(Subscription.created_at.desc())).all()
     statuses = {s.subscription_id: s for s in db.session.scalars(
         select(InstanceStatus).where(InstanceStatus.subscription_id.in_([s.id for s in subscriptions])))}
+    in_review = set(db.session.scalars(select(Invoice.subscription_id).where(
+        Invoice.subscription_id.in_([s.id for s in subscriptions]), Invoice.state == "review")))
     now = utcnow()
     cards = []
     for s in subscriptions:
@@ -46,5 +50,5 @@ def dashboard_cards(*, user_id: int) -> list[Card]:
                           allowed_actions(s, ready=bool(status and status.ready),
                                           rolling_out=bool(status and status.rollout), now=now),
                           (s.current_period_end - now).days if s.current_period_end else None,
-                          deletes_on(s)))
+                          deletes_on(s), s.id in in_review))
     return cards

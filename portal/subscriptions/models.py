@@ -2,7 +2,7 @@
 (status, rollout in progress) and its timeline of events."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of, substring_index
@@ -22,13 +22,17 @@ class Subscription(db.Model):
                         name="suspension_reason_known"),
         Index("ix_subscriptions_state_period_end", "state", "current_period_end"),
         substring_index("ix_subscriptions_subdomain_trgm", "subdomain"),
+        # An address belongs to one order that is not cancelled: a cancelled order lets it go (and gets it back
+        # only while nobody else took it, when a late payment revives it).
+        Index("uq_subscriptions_subdomain_held", "subdomain", unique=True,
+              postgresql_where=text("state <> 'cancelled'"), sqlite_where=text("state <> 'cancelled'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="RESTRICT"), index=True)
     state: Mapped[str] = mapped_column(String(32), default="pending_payment")
-    subdomain: Mapped[str] = mapped_column(String(63), unique=True)
+    subdomain: Mapped[str] = mapped_column(String(63))
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     current_period_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     namespace: Mapped[str | None] = mapped_column(String(63))

@@ -20,7 +20,7 @@ from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.metrics import PROVISIONING
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.rollouts import instance_rollout_start
-from portal.subscriptions.states import CANCELLABLE, ENDED, TRANSITIONS
+from portal.subscriptions.states import CANCELLABLE, ENDED, REVIVAL, TRANSITIONS
 from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, use_case
 
@@ -175,9 +175,26 @@ def subscription_terminate(*, subscription_id: int, note: str = "") -> Subscript
 
 
 @use_case
-def subscription_cancel(*, subscription_id: int) -> Subscription:
+def subscription_cancel(*, subscription_id: int, reason: str = "") -> Subscription:
     subscription = _locked(subscription_id)
-    _move(subscription, "cancelled", kind="cancelled", message="Order cancelled before payment.")
+    _move(subscription, "cancelled", kind="cancelled", message=f"Order cancelled before payment. {reason}".strip())
+    return subscription
+
+
+@use_case
+def subscription_revive(*, subscription_id: int, period_days: int, now: datetime | None = None) -> Subscription:
+    """A cancelled order whose payment arrived after all: its period starts and provisioning begins, as if paid
+    in time. The caller has checked that its address is free and its plan still sells."""
+    subscription = _locked(subscription_id)
+    source, target = REVIVAL
+    if subscription.state != source:
+        raise IllegalTransition(subscription.state, target)
+    subscription.state = target
+    subscription.state_changed_at = utcnow()
+    instance_event_record(subscription_id=subscription.id, kind="paid",
+                          message="Payment received after the order was cancelled. Preparing your instance.")
+    subscription_period_extend(subscription_id=subscription_id, days=period_days, now=now)
+    after_commit("instance.provision", subscription_id=subscription_id)
     return subscription
 
 

@@ -15,6 +15,9 @@ TRANSITIONS = {
     "terminated": set(),
     "cancelled": set(),
 }
+# Outside the table on purpose: a cancelled order is over for every action of ours, and comes back only when
+# its payment arrives late and the order can still be fulfilled (billing decides that; subscription_revive moves it).
+REVIVAL = ("cancelled", "provisioning")
 # Every state, in the order of a subscription's life (the table's check constraint lists these).
 STATES = ("pending_payment", "provisioning", "provisioning_failed", "active", "suspended", "terminated", "cancelled")
 # Nothing follows these: the subscription is over.
@@ -109,6 +112,7 @@ def staff_actions(subscription) -> frozenset[str]:
         "restart": restartable(subscription),
         "extend": state in STAFF_EXTENDABLE,
         "terminate": state in HOLDS_RESOURCES,
+        "cancel_order": state == "pending_payment",  # billing refuses one whose payment is under review
     }
     return frozenset(action for action, allowed in offered.items() if allowed)
 

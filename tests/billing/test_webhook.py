@@ -50,10 +50,12 @@ def test_a_late_notification_never_undoes_a_payment(client, order, late):
     assert invoice_state(invoice.id) == "paid"
 
 
-def test_capture_with_fraud_challenge_is_not_paid_until_accepted(client, order):
+def test_capture_with_fraud_challenge_is_under_review_until_accepted(client, order):
     invoice = order()
     post(client, notification(invoice, "capture", fraud_status="challenge", payment_type="credit_card"))
-    assert invoice_state(invoice.id) == "pending"
+    assert invoice_state(invoice.id) == "review"
+    attempt = db.session.get(Invoice, invoice.id).current_attempt
+    assert (attempt.transaction_status, attempt.fraud_status) == ("capture", "challenge")
     post(client, notification(invoice, "capture", fraud_status="accept", payment_type="credit_card"))
     assert invoice_state(invoice.id) == "paid"
 

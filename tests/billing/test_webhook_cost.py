@@ -27,7 +27,8 @@ def test_a_payment_is_one_transaction_and_a_duplicate_one_short_one(app, client,
             assert post(client, body).get_json()["result"].startswith("unchanged (paid")
         assert len(queued_tasks(queue)) == 2  # the duplicate enqueued nothing
     assert paid["commits"] == 1 and duplicate["commits"] == 1
-    assert len(paid["statements"]) <= 12 and len(duplicate["statements"]) <= 4
+    # The attempt keeps what Midtrans said (one read, and a write when it is news).
+    assert len(paid["statements"]) <= 14 and len(duplicate["statements"]) <= 5
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).state == "paid"
     assert db.session.get(Subscription, invoice.subscription_id).state == "provisioning"

@@ -57,7 +57,7 @@ def _refund(app, invoice, status: str, amount: int | None = None) -> None:
 
 @pytest.fixture
 def app_config(cluster_config):
-    return cluster_config
+    return {**cluster_config, "MAX_UNPAID_ORDERS": 10}  # the world holds an order in every state at once
 
 
 @pytest.fixture
@@ -74,7 +74,15 @@ def world(app, customer, order, make_user, kube_clock):
     _pay(app, invoices["failed"])
     invoices["pending"] = order("ghost", subdomain="ana-pending")
     invoices["cancelled"] = order("wordpress", subdomain="ana-cancelled")
+    invoices["review"] = order("ghost", subdomain="ana-review")  # a card payment held by the fraud check
+    assert post(app.test_client(), notification(invoices["review"], "capture", fraud_status="challenge",
+                                                payment_type="credit_card")).status_code == 200
+    late = order("n8n", subdomain="ana-late")  # paid after it was cancelled and its address was taken
+    billing.order_cancel(subscription_id=late.subscription_id, reason="Test.")
+    order("n8n", subdomain="ana-late", user=boss)
+    assert post(app.test_client(), notification(late)).status_code == 200
     sid = {name: invoice.subscription_id for name, invoice in invoices.items()}
+    invoices["refund_due"] = late  # its order lives on in billing only
     assert db.session.get(Subscription, sid["active"]).state == "active"
 
     now = utcnow()
@@ -107,8 +115,10 @@ def world(app, customer, order, make_user, kube_clock):
     states = {name: db.session.get(Subscription, s).state for name, s in sid.items()}
     assert states == {"active": "active", "suspended": "suspended", "terminated": "terminated",
                       "refunded": "suspended", "failed": "provisioning_failed", "pending": "pending_payment",
-                      "cancelled": "cancelled"}
+                      "cancelled": "cancelled", "review": "pending_payment"}
     assert db.session.get(Subscription, sid["refunded"]).suspension_reason == "refunded"
+    assert {name: db.session.get(Invoice, invoices[name].id).state for name in ("review", "refund_due")} == {
+        "review": "review", "refund_due": "refund_due"}
     renewal = db.session.get(Invoice, renewal.id)
     assert renewal.state == "paid" and renewal.kind == "renewal" and renewal.refunded_idr == 10000
     assert db.session.get(Invoice, invoices["refunded"].id).state == "refunded"
@@ -156,7 +166,7 @@ def _pages(world) -> dict[str, list[Case]]:
 
     return {
         # the customer's side
-        "home.index": [Case({}, [f"ana-{name}" for name in visible])],
+        "home.index": [Case({}, [f"ana-{name}" for name in visible] + ["Payment under review"])],
         "catalog.index": [Case({}, ["n8n", "Ghost", "WordPress"])],
         "catalog.service": [Case({"slug": slug}, [name]) for slug, name in
                             (("n8n", "n8n"), ("ghost", "Ghost"), ("wordpress", "WordPress"))],

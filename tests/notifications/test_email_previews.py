@@ -39,6 +39,11 @@ PREVIEWS = {
                          "paid_idr": 79000, "stopped": False},
     "payment_chargeback": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 79000, "refunded_idr": 79000,
                            "paid_idr": 79000, "stopped": True},
+    "payment_declined": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 79000,
+                         "link": "http://portal.test/billing/invoices/1"},
+    "payment_refund_due": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 79000,
+                           "reason": "its address was taken by another order",
+                           "link": "http://portal.test/billing/invoices/1"},
 }
 
 

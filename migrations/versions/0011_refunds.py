@@ -1,15 +1,14 @@
 """refunds and chargebacks: each one recorded with its amount; an invoice keeps Midtrans' fraud status; a
 subscription may be suspended because its payment was refunded or charged back
 
-Revision ID: 0012_refunds
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012_refunds'
-# 0009_billing_dead_fields (its revision id is '0009'); the lead re-chains the parallel migrations at merge.
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
