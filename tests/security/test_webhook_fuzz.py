@@ -59,9 +59,9 @@ API_STATUSES = [("settlement", None), ("pending", None), ("expire", None), ("den
 MEANS = {"settlement": "paid", "expire": "failed", "deny": "failed", "cancel": "failed", "failure": "failed",
          "refund": "refunded", "partial_refund": "refunded", "chargeback": "refunded",
          "partial_chargeback": "refunded"}
-CAPTURE = {"accept": "paid", "deny": "failed"}  # challenge waits for the merchant
-FORWARD = {"pending": {"paid", "failed", "cancelled"}, "failed": {"paid"}, "paid": {"refunded"},
-           "refunded": set(), "cancelled": set()}
+CAPTURE = {"accept": "paid", "deny": "failed", "challenge": "review"}  # a challenge waits for the merchant
+FORWARD = {"pending": {"review", "paid", "failed", "cancelled"}, "failed": {"review", "paid"},
+           "review": {"paid", "failed"}, "paid": {"refunded"}, "refunded": set(), "cancelled": set()}
 
 
 def meaning(transaction_status: str, fraud_status: str | None) -> str | None:
