@@ -15,6 +15,7 @@ from portal.billing import services as billing
 from portal.billing.midtrans import payments_simulated
 from portal.billing.models import STATES as INVOICE_STATES
 from portal.billing.models import Invoice
+from portal.billing.states import invoice_actions
 from portal.catalog import services as catalog
 from portal.catalog.models import Plan
 from portal.catalog.templates import templates_check
@@ -265,7 +266,7 @@ def payments_csv():
 @staff_required
 def payment(invoice_id: int):
     invoice = selectors.invoice_detail(invoice_id) or abort(404)
-    return render_page("admin/payment.html", invoice=invoice)
+    return render_page("admin/payment.html", invoice=invoice, actions=invoice_actions(invoice))
 
 
 @blueprint.route("/payments/<int:invoice_id>/recheck", methods=["POST"])

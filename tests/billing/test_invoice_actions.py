@@ -21,6 +21,8 @@ EXPECTED = {
     ("paid", "snap"): InvoiceActions(receipt=True),
     ("refunded", "snap"): InvoiceActions(),
     ("cancelled", "snap"): InvoiceActions(),
+    ("review", "snap"): InvoiceActions(under_review=True, details=True),  # Midtrans' fraud check decides
+    ("refund_due", "snap"): InvoiceActions(refund_due=True, details=True),
 }
 
 

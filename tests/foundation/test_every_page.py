@@ -151,7 +151,7 @@ def _pages(world) -> dict[str, list[Case]]:
     active, subdomains = sid["active"], [f"ana-{name}" for name in sid]
     # The customer sees the instances it still has; terminated ones and cancelled orders live on in billing.
     visible = [name for name in sid if db.session.get(Subscription, sid[name]).state in VISIBLE]
-    assert len(visible) == 5
+    assert len(visible) == 6
     paid = ["active", "suspended", "terminated", "refunded", "failed", "renewal"]
     emails = list(db.session.scalars(select(Email).order_by(Email.id)))
     assert len(emails) >= 5 and {e.state for e in emails} >= {"queued", "failed"}  # no mail server: kept

@@ -60,7 +60,7 @@ API_STATUSES = [("settlement", None), ("pending", None), ("expire", None), ("den
 MEANS = {"settlement": "paid", "expire": "failed", "deny": "failed", "cancel": "failed", "failure": "failed",
          "refund": "refunded", "partial_refund": "paid", "chargeback": "refunded",
          "partial_chargeback": "refunded"}
-CAPTURE = {"accept": "paid", "deny": "failed"}  # challenge waits for the merchant
+CAPTURE = {"accept": "paid", "deny": "failed", "challenge": "review"}  # a challenge waits for the merchant
 # Which moves are forward is the state machine's (a notification never reopens nor cancels an invoice); what each
 # answer means is FACTS.md's, written above.
 FORWARD = PAYMENT_TRANSITIONS

@@ -6,7 +6,7 @@ import pytest
 from portal.subscriptions.states import STATES, staff_actions
 
 EXPECTED = {
-    "pending_payment": set(),
+    "pending_payment": {"cancel_order"},
     "provisioning": {"suspend", "extend", "terminate"},
     "provisioning_failed": {"suspend", "retry", "extend", "terminate"},
     "active": {"suspend", "restart", "extend", "terminate"},
