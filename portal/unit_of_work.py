@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from portal.extensions import db
+from portal.extensions import db, sqlite_write_lock
 
 _HANDLERS: dict[str, list[Callable[..., Any]]] = {}
 _DEPTH = "use_case_depth"
@@ -55,9 +55,15 @@ def atomic(*, keep_on: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
         finally:
             session.info[_DEPTH] -= 1
         return
+    if session.in_transaction() and db.engine.dialect.name == "sqlite" and not (
+            session.new or session.dirty or session.deleted):
+        # A read before the use case (the view's current_user) began a plain transaction: end it, so the use case's
+        # own starts with SQLite's write lock and reads what is current.
+        session.commit()
     session.info[_DEPTH] = 1
     try:
-        yield
+        with sqlite_write_lock():
+            yield
     except keep_on:
         _commit(session)
         raise
