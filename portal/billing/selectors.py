@@ -15,6 +15,18 @@ def invoice_for(*, user_id: int, invoice_id: int) -> Invoice | None:
                              .options(_WITH_PLAN))
 
 
+def invoice_version(*, user_id: int, invoice_id: int) -> tuple | None:
+    """Everything the invoice page's status block renders, as plain values in one query (the invoice and the
+    attempt paying goes through now), or None when the invoice is not the reader's."""
+    found = db.session.execute(
+        select(Invoice.id, Invoice.order_id, Invoice.subscription_id, Invoice.kind, Invoice.state,
+               Invoice.midtrans_status, Invoice.payment_type, Invoice.paid_at, Invoice.expires_at,
+               Invoice.updated_at, PaymentAttempt.id, PaymentAttempt.snap_redirect_url)
+        .outerjoin(PaymentAttempt, PaymentAttempt.order_id == Invoice.order_id)
+        .where(Invoice.id == invoice_id, Invoice.user_id == user_id)).first()
+    return tuple(found) if found else None
+
+
 def invoice_for_order(*, user_id: int, order_id: str) -> Invoice | None:
     return db.session.scalar(select(Invoice).join(PaymentAttempt, PaymentAttempt.invoice_id == Invoice.id)
                              .where(PaymentAttempt.order_id == order_id, Invoice.user_id == user_id))
