@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from portal.catalog.models import Plan, Service
@@ -56,17 +56,21 @@ def days_left(period_end: datetime | None, now: datetime) -> int | None:
     return (period_end - now).days if period_end else None
 
 
+# Built once: constructing the statement costs more than running it, and it runs for every dashboard poll.
+_DASHBOARD_VERSION = (
+    select(Subscription.id, Subscription.state, Subscription.subdomain, Subscription.current_period_end,
+           Subscription.cancel_at_period_end, Subscription.suspension_reason, Subscription.state_note,
+           Subscription.state_changed_at, Plan.id, Plan.name, Service.name, Service.logo,
+           InstanceStatus.ready, InstanceStatus.components, InstanceStatus.rollout)
+    .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
+    .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
+    .where(Subscription.user_id == bindparam("user_id"), Subscription.state.not_in(ENDED))
+    .order_by(Subscription.created_at.desc()))
+
+
 def dashboard_version(*, user_id: int, now: datetime) -> tuple:
     """Everything the dashboard's cards render, as plain values in one query, with what changes with the
     clock alone ("renews in N days", the renewal offer) worked out for `now`: enough to tell an unchanged
     poll without loading or rendering anything."""
-    rows = db.session.execute(
-        select(Subscription.id, Subscription.state, Subscription.subdomain, Subscription.current_period_end,
-               Subscription.cancel_at_period_end, Subscription.suspension_reason, Subscription.state_note,
-               Subscription.state_changed_at, Plan.id, Plan.name, Service.name, Service.logo,
-               InstanceStatus.ready, InstanceStatus.components, InstanceStatus.rollout)
-        .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
-        .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
-        .where(Subscription.user_id == user_id, Subscription.state.not_in(ENDED))
-        .order_by(Subscription.created_at.desc())).all()
+    rows = db.session.execute(_DASHBOARD_VERSION, {"user_id": user_id}).all()
     return tuple((*row, days_left(row.current_period_end, now), renewal_due(row, now)) for row in rows)
