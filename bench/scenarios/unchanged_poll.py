@@ -70,19 +70,22 @@ def run(bench) -> dict:
     unchanged, poll_cpu_ms = measured(lambda i: polls[i % len(polls)], settings.pages_seconds)
     bare, hello_cpu_ms = measured(lambda i: hello, settings.hello_seconds)
     ratio = round(server_side(poll_cpu_ms) / server_side(hello_cpu_ms), 2) if server_side(hello_cpu_ms) else None
+    # The web workers alone: PostgreSQL's share counts every backend on the machine, busy or not with this run.
+    web_ratio = round(poll_cpu_ms["web"] / hello_cpu_ms["web"], 2) if hello_cpu_ms.get("web") else None
     figures, rate = unchanged.figures(), f"{settings.pages_rate:g}/s"
     not_modified = figures["statuses"].get("304", 0)
     table = [{"figure": f"{page} p50 / p99 at {rate}, unchanged", "value": f"{f['p50_ms']} / {f['p99_ms']}",
               "unit": "ms"} for page, f in figures["pages"].items()]
     table += [{"figure": "answered 304", "value": f"{not_modified} of {figures['all']['count']}"},
               *cpu_lines(f"an unchanged poll at {rate}", poll_cpu_ms),
-              *cpu_lines(f"bare hello at {rate}", hello_cpu_ms)]
+              *cpu_lines(f"bare hello at {rate}", hello_cpu_ms),
+              {"figure": "web workers' CPU per unchanged poll / per hello", "value": web_ratio, "unit": "x"}]
     return {
         "fragments": sorted({target.page for target in polls}), "polls_held": len(polls), "at_rate": figures,
         "hello": bare.figures(), "answered_304": not_modified, "cpu_ms_per_poll": poll_cpu_ms,
         "cpu_ms_per_hello": hello_cpu_ms, "server_cpu_ms_per_poll": server_side(poll_cpu_ms),
-        "server_cpu_ms_per_hello": server_side(hello_cpu_ms), "ratios": {"unchanged_poll_cpu": ratio},
-        "table": table,
+        "server_cpu_ms_per_hello": server_side(hello_cpu_ms), "web_cpu_ratio": web_ratio,
+        "ratios": {"unchanged_poll_cpu": ratio}, "table": table,
         "targets": [{"figure": "server CPU per unchanged poll / per hello", "value": ratio, "unit": "x",
                      "target": f"<= {TARGET_RATIO:g}x", "met": ratio is not None and ratio <= TARGET_RATIO}],
     }
