@@ -67,6 +67,8 @@ def not_modified_or(render: Callable[[], Response], versions: Callable[[], tuple
     """
     if not fragment_requested():
         return _headers(render())
+    # Versions first, rendering second: a change committed in between leaves an older tag on a newer body (one
+    # more render at the next poll), never a newer tag on an older body (a stale copy confirmed for good).
     parts = versions()
     if parts is None:
         abort(404)

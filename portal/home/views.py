@@ -24,6 +24,8 @@ def index():
                               emulated_cluster=is_emulated(current_app.config))
 
     def versions():
+        # The clock is read before the cards render: what changes with it only ever changes one way (fewer days
+        # left, a renewal now due), so a tag matching later means nothing changed in between either.
         return (selectors.dashboard_version(user_id=current_user.id, now=utcnow()),
                 current_app.config["K8S_CLUSTER_DOMAIN"], current_app.config["KUBE_EMULATOR_URL"],
                 is_emulated(current_app.config))
