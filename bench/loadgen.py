@@ -23,6 +23,7 @@ class Target:
     path: str
     cookie: str = ""
     htmx: bool = False
+    if_none_match: str = ""  # a poll that holds this version: 304 is its answer when nothing changed
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -92,6 +93,8 @@ async def _one(session: aiohttp.ClientSession, target: Target, due: float, loop,
     headers = {"Cookie": target.cookie} if target.cookie else {}
     if target.htmx:
         headers["HX-Request"] = "true"
+    if target.if_none_match:
+        headers["If-None-Match"] = target.if_none_match
     try:
         async with session.get(target.path, headers=headers, allow_redirects=False) as response:
             await response.read()
@@ -100,7 +103,7 @@ async def _one(session: aiohttp.ClientSession, target: Target, due: float, loop,
         status = 0
     latency = loop.time() - due
     result.statuses[status] = result.statuses.get(status, 0) + 1
-    if 200 <= status < 300:
+    if 200 <= status < 300 or (status == 304 and target.if_none_match):
         result.by_page.setdefault(target.page, []).append(latency)
     else:
         result.errors[target.page] = result.errors.get(target.page, 0) + 1

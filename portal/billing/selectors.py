@@ -1,8 +1,8 @@
 """Reading invoices and subscriptions for the customer's billing pages (always scoped to the owner)."""
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.billing.models import Invoice, PaymentAttempt
+from portal.billing.models import Invoice, PaymentAttempt, Refund
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
@@ -13,6 +13,26 @@ _WITH_PLAN = joinedload(Invoice.subscription).joinedload(Subscription.plan).join
 def invoice_for(*, user_id: int, invoice_id: int) -> Invoice | None:
     return db.session.scalar(select(Invoice).where(Invoice.id == invoice_id, Invoice.user_id == user_id)
                              .options(_WITH_PLAN))
+
+
+# Built once: constructing a statement costs more than running this one, and it runs for every invoice poll.
+_INVOICE_VERSION = (
+    select(Invoice.id, Invoice.order_id, Invoice.subscription_id, Invoice.kind, Invoice.state,
+           Invoice.midtrans_status, Invoice.payment_type, Invoice.paid_at, Invoice.expires_at, Invoice.updated_at,
+           PaymentAttempt.id, PaymentAttempt.snap_redirect_url, Subscription.state,
+           # refunds change what the page says without always changing the invoice's row
+           select(func.count(Refund.id)).where(Refund.invoice_id == Invoice.id).scalar_subquery())
+    .join(Subscription, Subscription.id == Invoice.subscription_id)
+    .outerjoin(PaymentAttempt, PaymentAttempt.order_id == Invoice.order_id)
+    .where(Invoice.id == bindparam("invoice_id"), Invoice.user_id == bindparam("user_id")))
+
+
+def invoice_version(*, user_id: int, invoice_id: int) -> tuple | None:
+    """Everything the invoice page's status block renders, as plain values in one query (the invoice, the
+    attempt paying goes through now, its order's state and its refunds), or None when the invoice is not the
+    reader's."""
+    found = db.session.execute(_INVOICE_VERSION, {"user_id": user_id, "invoice_id": invoice_id}).first()
+    return tuple(found) if found else None
 
 
 def invoice_for_order(*, user_id: int, order_id: str) -> Invoice | None:

@@ -12,6 +12,7 @@ from portal.billing.states import PAID_ONCE, invoice_actions
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
 from portal.catalog.parameters import SettingsInvalid
+from portal.conditional import not_modified_or
 from portal.extensions import csrf, limiter
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.security import body_checked_by_view
@@ -91,12 +92,20 @@ def pay(invoice_id: int):
 @blueprint.route("/billing/invoices/<int:invoice_id>")
 @login_required
 def invoice(invoice_id: int):
-    """The payment status; the status block polls itself until the invoice is final (then 286 stops it)."""
-    invoice = _own_invoice(invoice_id)
-    return render_polling("billing/invoice.html", block="status", settled=invoice.final, invoice=invoice,
-                          actions=invoice_actions(invoice), subscription=invoice.subscription,
-                          simulated=payments_simulated(), cancellable=services.order_cancellable(invoice),
-                          cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
+    """The payment status; the status block polls itself until the invoice is final (then 286 stops it), and an
+    unchanged poll is a 304 decided from one query."""
+    def render():
+        invoice = _own_invoice(invoice_id)
+        return render_polling("billing/invoice.html", block="status", settled=invoice.final, invoice=invoice,
+                              actions=invoice_actions(invoice), subscription=invoice.subscription,
+                              simulated=payments_simulated(), cancellable=services.order_cancellable(invoice),
+                              cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"])
+
+    def versions():  # None for another customer's invoice: checked before any 304
+        version = selectors.invoice_version(user_id=current_user.id, invoice_id=invoice_id)
+        return version and (version, payments_simulated())
+
+    return not_modified_or(render, versions)
 
 
 @blueprint.route("/billing/invoices/<int:invoice_id>/retry", methods=["POST"])

@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 from portal.catalog.forms import settings_form_class
 from portal.catalog.parameters import SettingsInvalid
 from portal.catalog.selectors import template_for
+from portal.conditional import not_modified_or
 from portal.instances import selectors, services
 from portal.instances.charts import Point, usage_chart
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
@@ -65,11 +66,20 @@ def _block_only() -> bool:
 @blueprint.route("/<int:subscription_id>")
 @login_required
 def show(subscription_id: int):
-    """The instance page; its status block polls itself while the instance is changing (286 stops it)."""
-    subscription, status = selectors.instance_with_status(user_id=current_user.id,
-                                                          subscription_id=subscription_id) or abort(404)
-    context = _status_context(subscription, status) if _block_only() else _page_context(subscription, status)
-    return render_polling("instances/show.html", block="status", settled=not context["transitional"], **context)
+    """The instance page; its status block polls itself while the instance is changing (286 stops it), and an
+    unchanged poll is a 304 decided from one query."""
+    def render():
+        subscription, status = selectors.instance_with_status(user_id=current_user.id,
+                                                              subscription_id=subscription_id) or abort(404)
+        context = _status_context(subscription, status) if _block_only() else _page_context(subscription, status)
+        return render_polling("instances/show.html", block="status", settled=not context["transitional"], **context)
+
+    def versions():  # None for another customer's instance: checked before any 304
+        version = selectors.instance_version(user_id=current_user.id, subscription_id=subscription_id)
+        return version and (version, selectors.instance_address(subdomain=version[2]),
+                            current_app.config["RETENTION_DAYS"])
+
+    return not_modified_or(render, versions)
 
 
 @blueprint.route("/<int:subscription_id>/restart", methods=["POST"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.helpers import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ("pages", "webhook", "sweep", "payment_to_running", "event_to_email", "memory")
+SCENARIOS = ("pages", "unchanged_poll", "webhook", "sweep", "payment_to_running", "event_to_email", "memory")
 
 # Not in the SQLite smoke subset (no smoke marker): the bench needs PostgreSQL and Redis.
 
@@ -31,6 +31,7 @@ def test_bench_smoke_runs_every_scenario(tmp_path):
     results = json.loads(output.read_text())
     check_every_scenario_reports(results)
     check_pages(results["scenarios"]["pages"])
+    check_unchanged_poll(results["scenarios"]["unchanged_poll"], results["ratios"])
     check_webhook(results["scenarios"]["webhook"])
     check_sweep(results["scenarios"]["sweep"]["sizes"])
     check_flow_and_memory(results["scenarios"])
@@ -60,6 +61,14 @@ def check_pages(pages):
     assert number(pages["hello"]["all"]["p99_ms"]) and number(pages["ratio_to_hello_p99"])
     assert number(pages["highest_rate_p99_under_200ms"]) and number(pages["generator_cpu_share_pct"])
     check_cpu_split(pages["cpu_ms_per_request"])
+
+
+def check_unchanged_poll(polls, ratios):
+    """Every poll held its version and was answered 304; the ratio to hello is in the run's `ratios`."""
+    assert set(polls["fragments"]) == {"instance status", "dashboard cards", "invoice status"}
+    assert polls["answered_304"] == polls["at_rate"]["all"]["count"] > 0, polls["at_rate"]["statuses"]
+    check_cpu_split(polls["cpu_ms_per_poll"])
+    assert number(ratios["unchanged_poll_cpu"]) and ratios["unchanged_poll_cpu"] > 0
 
 
 def check_webhook(webhook):

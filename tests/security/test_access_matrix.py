@@ -229,3 +229,26 @@ def test_every_write_refuses_get_and_needs_a_csrf_token_except_the_webhook(app, 
     assert db.session.get(Subscription, world["subscription"].id).state == "active"
     assert db.session.get(Invoice, world["invoice"].id).state == "paid"
     report(record_property, "writes (GET refused, CSRF required)", checks)
+
+
+def test_a_polled_fragment_is_never_304_for_someone_who_may_not_see_it(world):
+    """The owner's tag (or "*", any tag) from anyone else gets the log-in page or "not found", never a 304 that
+    would confirm the fragment exists and is unchanged: ownership is checked before the tag."""
+    roles, values = world["roles"], world["values"]
+    poll = {"HX-Request": "true"}
+    for url in (f"/instances/{values['subscription_id']}", f"/billing/invoices/{values['invoice_id']}"):
+        owners = roles["owner"].client.get(url, headers=poll)
+        assert owners.status_code in (200, 286) and owners.headers.get("ETag"), url
+        for tag in (owners.headers["ETag"], "*"):
+            asked = {**poll, "If-None-Match": tag}
+            assert roles["owner"].client.get(url, headers=asked).status_code == 304, url
+            assert is_login_redirect(roles["guest"].client.get(url, headers=asked)), url
+            for name in ("other customer", "staff"):
+                assert roles[name].client.get(url, headers=asked).status_code == 404, (url, name)
+    # The dashboard is everyone's own: the owner's tag never stands for another reader's cards.
+    owners = roles["owner"].client.get("/", headers=poll)
+    assert roles["owner"].client.get("/", headers={**poll, "If-None-Match": owners.headers["ETag"]}).status_code == 304
+    for name in ("other customer", "staff"):
+        answer = roles[name].client.get("/", headers={**poll, "If-None-Match": owners.headers["ETag"]})
+        assert answer.status_code in (200, 286), name
+    assert roles["guest"].client.get("/", headers={**poll, "If-None-Match": "*"}).status_code == 200  # the landing
