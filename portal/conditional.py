@@ -78,5 +78,8 @@ def not_modified_or(render: Callable[[], Response], versions: Callable[[], tuple
         response = Response(status=304)
     else:
         response = render()
+        # Rendering may change the reader: the first form token is made, waiting messages are shown. The tag
+        # carries the reader as the next poll will find it, so an unchanged fragment is not rendered twice.
+        etag = fragment_etag(build_token(current_app), request.path, _reader(), parts)
     response.set_etag(etag, weak=True)
     return _headers(response)
