@@ -128,8 +128,18 @@ class InboxWaiting:
     oldest_received_at: datetime | None
     notifications: list[PaymentNotification]
 
-    def oldest_age(self, now: datetime) -> timedelta | None:
-        return now - self.oldest_received_at if self.oldest_received_at else None
+    def oldest_age(self, now: datetime) -> str:
+        """How long the oldest has waited, in words ("3 min", "2 h 5 min", "4 days"); "" when none waits."""
+        if self.oldest_received_at is None:
+            return ""
+        minutes = max(int((now - self.oldest_received_at).total_seconds() // 60), 0)
+        if minutes < 1:
+            return "under a minute"
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h {minutes % 60} min"
+        return f"{minutes // (24 * 60)} days"
 
 
 def inbox_waiting(*, limit: int = 20) -> InboxWaiting:
