@@ -77,8 +77,9 @@ def _deferred(notification: PaymentNotification, reason: str) -> str:
     next, which the inbox sweep makes. Midtrans itself is never asked to send it again."""
     notification.attempts += 1
     notification.last_error = reason[:300]
-    delay = timedelta(seconds=current_app.config["PAYMENT_INBOX_RETRY_SECONDS"] * 2 ** (notification.attempts - 1))
-    notification.next_attempt_at = utcnow() + min(delay, RETRY_CAP)
+    # The exponent stops growing once past the cap: a long outage must not overflow the delay.
+    seconds = current_app.config["PAYMENT_INBOX_RETRY_SECONDS"] * 2 ** min(notification.attempts - 1, 20)
+    notification.next_attempt_at = utcnow() + min(timedelta(seconds=seconds), RETRY_CAP)
     log.warning("payment notification %s waits (attempt %s): %s", notification.id, notification.attempts, reason)
     return f"waiting: {reason}"
 

@@ -110,3 +110,14 @@ def test_two_workers_applying_the_same_notification_at_once_apply_it_once(app, o
     assert receipts() == 1 and paid_events() == 1
     (applied,) = notifications()
     assert applied.result == "pending -> paid" and applied.attempts == 1
+
+
+def test_a_notification_waiting_through_a_long_outage_keeps_its_retries_capped(client, order, travel):
+    invoice = order()
+    post(client, notification(invoice, record=False))  # the status API never knows this order
+    (waiting,) = notifications()
+    waiting.attempts = 500  # weeks of failed attempts
+    db.session.commit()
+    assert inbox.notification_apply(notification_id=waiting.id).startswith("waiting")
+    (waiting,) = notifications()
+    assert waiting.attempts == 501 and waiting.next_attempt_at == travel.now + inbox.RETRY_CAP
