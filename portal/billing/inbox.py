@@ -149,5 +149,6 @@ def inbox_waiting(*, limit: int = 20) -> InboxWaiting:
     count, oldest = db.session.execute(select(func.count(PaymentNotification.id),
                                               func.min(PaymentNotification.received_at)).where(waiting)).one()
     rows = db.session.scalars(select(PaymentNotification).where(waiting)
-                              .order_by(PaymentNotification.received_at, PaymentNotification.id).limit(limit)).all()
+                              .order_by(PaymentNotification.received_at, PaymentNotification.id).limit(limit)).all() \
+        if limit else []
     return InboxWaiting(count, oldest, list(rows))

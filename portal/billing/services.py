@@ -208,6 +208,12 @@ def _signed_text(payload: dict, field: str) -> str | None:
     return value or None
 
 
+def _column_text(payload: dict, field: str) -> str | None:
+    """An unsigned field kept in a column of its own: text a column can hold, else None (it stays in the payload)."""
+    value = payload.get(field)
+    return value if isinstance(value, str) and value and _plain_text(value) else None
+
+
 def _attempt_for_order(order_id: str) -> PaymentAttempt | None:
     return db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order_id)
                              .options(joinedload(PaymentAttempt.invoice)))
@@ -246,12 +252,12 @@ def notification_receive(payload) -> str:
     invoice = attempt.invoice
     if _parse_amount(fields["gross_amount"]) != Decimal(invoice.amount_idr):
         raise NotificationRejected(400, f"amount {fields['gross_amount'][:20]} does not match the invoice")
-    fraud_status, transaction_id = payload.get("fraud_status"), payload.get("transaction_id")
+    fraud_status, transaction_id = _column_text(payload, "fraud_status"), _column_text(payload, "transaction_id")
     notification = PaymentNotification(
         invoice_id=invoice.id, order_id=order_id, transaction_status=fields["transaction_status"][:32],
-        fraud_status=fraud_status[:32] if isinstance(fraud_status, str) and fraud_status else None,
+        fraud_status=fraud_status and fraud_status[:32],
         status_code=fields["status_code"][:8], gross_amount=fields["gross_amount"][:32],
-        transaction_id=transaction_id[:64] if isinstance(transaction_id, str) and transaction_id else None,
+        transaction_id=transaction_id and transaction_id[:64],
         fingerprint=notification_fingerprint(payload), payload=payload, received_at=utcnow(), attempts=0)
     if not _inbox_store(notification):
         return "duplicate"
