@@ -154,6 +154,11 @@ def from_environment() -> dict:
         "INVOICE_EXPIRY_HOURS": int(env("INVOICE_EXPIRY_HOURS", "24")),
         "MAX_UNPAID_ORDERS": int(env("MAX_UNPAID_ORDERS", "3")),
         "PAYMENT_SYNC_AFTER_MINUTES": int(env("PAYMENT_SYNC_AFTER_MINUTES", "10")),
+        # The payment inbox: a stored notification's own task has this long before the sweep takes it over;
+        # confirming it with the status API is retried after this, doubling; staff are alerted past the minutes.
+        "PAYMENT_INBOX_GRACE_SECONDS": int(env("PAYMENT_INBOX_GRACE_SECONDS", "30")),
+        "PAYMENT_INBOX_RETRY_SECONDS": int(env("PAYMENT_INBOX_RETRY_SECONDS", "60")),
+        "PAYMENT_INBOX_ALERT_MINUTES": int(env("PAYMENT_INBOX_ALERT_MINUTES", "15")),
         "WEBHOOK_MAX_BYTES": 64 * 1024,
         # Admin lists: up to this many matching rows a total is counted on every request; beyond it, counting
         # (26,000 active subscriptions: more database time than the rest of the page) is done at most once per

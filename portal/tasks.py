@@ -1,5 +1,6 @@
 """The one Huey instance, its queue chosen by create_app from the app's config (Redis, else a SQLite file)."""
 import functools
+import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from huey import Huey
 from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
 from huey.storage import BaseStorage, MemoryStorage, RedisExpireStorage, SqliteStorage
+from redis.exceptions import RedisError
 
 from portal.request_context import request_id_var
 
@@ -29,6 +31,9 @@ class UnconfiguredStorage(BaseStorage):
     put_data = peek_data = pop_data = has_data_for_key = put_if_empty = _refuse
     result_store_size = result_items = flush_results = _refuse
 
+
+# What enqueueing raises when the queue's store is out of reach (Redis down; the SQLite file locked or gone).
+QUEUE_UNAVAILABLE = (RedisError, sqlite3.Error)
 
 # Tasks register on this object at import; where they are queued is decided by `huey_configure`.
 huey = Huey("portal", storage_class=UnconfiguredStorage, store_intermediate_errors=False)

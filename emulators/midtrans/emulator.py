@@ -1,4 +1,5 @@
 """MidtransEmulator: Snap and the Core status API emulated on loopback, and their Python controls."""
+import json
 import threading
 import time
 from typing import NamedTuple
@@ -149,17 +150,33 @@ class MidtransEmulator(LoopbackServer):
                                             fraud_status=fraud_status, status_code=status_code,
                                             gross_amount=gross_amount, server_key=server_key)
 
+    def notification_text(self, order_id: str, *, numbers: bool = False, **overrides) -> str:
+        """notification(order_id, **overrides) as the JSON text Midtrans posts. With `numbers`, `status_code` and
+        `gross_amount` are written as JSON numbers (200, 99000.00), as Midtrans' payment links send them; the
+        signature is over the same text (the number's digits, trailing zeros included)."""
+        body = self.notification(order_id, **overrides)
+        text = json.dumps(body)
+        if numbers:
+            for field in ("status_code", "gross_amount"):
+                float(body[field])  # only a number can be written as one
+                text = text.replace(f'"{field}": {json.dumps(body[field])}', f'"{field}": {body[field]}', 1)
+        return text
+
     def post_notification(self, webhook_url: str, order_id: str, **overrides) -> tuple[int, str]:
         """POST notification(order_id, **overrides) as JSON to webhook_url; (HTTP status, response text).
 
         Connection errors and timeouts (10 s) propagate as `requests` exceptions."""
         return self.deliver(webhook_url, self.notification(order_id, **overrides))
 
-    def deliver(self, webhook_url: str, body: dict) -> tuple[int, str]:
-        """POST any notification body (e.g. one a test tampered with) the way Midtrans does."""
+    def deliver(self, webhook_url: str, body: dict | str) -> tuple[int, str]:
+        """POST any notification body (e.g. one a test tampered with, or notification_text's) the way Midtrans
+        does: a dict is sent as JSON, a str as the JSON text it is."""
+        text = body if isinstance(body, str) else json.dumps(body)
         # Midtrans does not follow redirects from a webhook; neither do we, so a redirecting handler shows up.
-        response = http.post(webhook_url, json=body, timeout=NOTIFICATION_TIMEOUT, allow_redirects=False)
-        self._record(SentNotification(webhook_url, body, response.status_code, response.text))
+        response = http.post(webhook_url, data=text.encode(), headers={"Content-Type": "application/json"},
+                             timeout=NOTIFICATION_TIMEOUT, allow_redirects=False)
+        sent = json.loads(text) if isinstance(body, str) else body
+        self._record(SentNotification(webhook_url, sent, response.status_code, response.text))
         return response.status_code, response.text
 
     # --- faults and housekeeping -----------------------------------------------------------------------------

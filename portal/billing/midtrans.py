@@ -5,6 +5,7 @@ configured the portal runs on its own payment simulator, which answers the same 
 """
 import hashlib
 import hmac
+import json
 import threading
 from dataclasses import dataclass
 
@@ -42,6 +43,19 @@ def signature_matches(payload: dict, server_key: str) -> bool:
     # Compared as bytes: compare_digest refuses non-ASCII strings, and a signature is only ever hex.
     given = str(payload.get("signature_key", "")).encode("utf-8", "replace")
     return hmac.compare_digest(expected.encode(), given)
+
+
+class NumberText(str):
+    """A JSON number as the text it was written in: 10000.00 stays "10000.00" (a float would say 10000.0)."""
+
+
+def notification_json(raw: bytes):
+    """A notification body with every JSON number kept as its literal text.
+
+    Midtrans signs the text it sends, and its payment-link notifications write `status_code` and `gross_amount`
+    as numbers (200, 10000.00): reading them as floats would lose the ".00" the signature covers. Raises
+    ValueError for a body that is not JSON (RecursionError for one nested deeper than the decoder goes)."""
+    return json.loads(raw, parse_float=NumberText, parse_int=NumberText, parse_constant=NumberText)
 
 
 def simulator_server_key(secret_key: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -89,8 +90,17 @@ class Invoice(db.Model):
 
 
 class PaymentNotification(db.Model):
-    """A notification exactly as Midtrans posted it, kept whether or not it was trusted."""
+    """A notification as Midtrans posted it (a JSON number kept as the text it was written in), stored at the door
+    once its signature, order and amount passed: the payment inbox. A worker confirms it with the status API and
+    applies it once (applied_at, result); until then it waits, retried at next_attempt_at."""
     __tablename__ = "payment_notifications"
+    __table_args__ = (
+        # The same notification sent again (Midtrans retries until it gets a 2xx) is stored once.
+        UniqueConstraint("order_id", "transaction_status", "fingerprint", name="uq_payment_notifications_once"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index("ix_payment_notifications_waiting", "received_at", postgresql_where=text("applied_at IS NULL"),
+              sqlite_where=text("applied_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
@@ -99,10 +109,22 @@ class PaymentNotification(db.Model):
     fraud_status: Mapped[str | None] = mapped_column(String(32))
     status_code: Mapped[str] = mapped_column(String(8), default="")
     gross_amount: Mapped[str] = mapped_column(String(32), default="")
+    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the body with its keys sorted: what makes two deliveries the same notification.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="notifications")
+
+    @property
+    def waiting(self) -> bool:
+        return self.applied_at is None
 
 
 class PaymentAttempt(db.Model):

@@ -1,4 +1,6 @@
 """Billing: checkout, invoices and their Snap attempts, the payment state machine, renewals, sync."""
+import hashlib
+import json
 import logging
 import secrets
 from datetime import timedelta
@@ -6,11 +8,13 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.services import checkout_allowed
 from portal.audit.services import audit_record
 from portal.billing.midtrans import (
+    NumberText,
     PaymentGatewayUnavailable,
     PaymentRejected,
     midtrans_for,
@@ -46,6 +50,7 @@ from portal.unit_of_work import after_commit, use_case
 log = logging.getLogger(__name__)
 
 REQUIRED_FIELDS = ("order_id", "status_code", "gross_amount", "signature_key", "transaction_status")
+NUMERIC_FIELDS = ("status_code", "gross_amount")  # a JSON string or a JSON number, signed as written
 
 
 class CheckoutError(Exception):
@@ -191,8 +196,9 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
     return attempt
 
 
-def _parse_amount(text: str) -> Decimal | None:
-    """An amount as Midtrans writes it ("150000.00"); None for anything else, NaN and infinities included."""
+def _parse_amount(text) -> Decimal | None:
+    """An amount as Midtrans writes it ("150000.00", or the number 150000.00 as its text); None for anything else,
+    NaN and infinities included."""
     try:
         amount = Decimal(str(text))
     except (InvalidOperation, ValueError):
@@ -208,69 +214,91 @@ def _plain_text(value: str) -> bool:
     return "\x00" not in value
 
 
+def _signed_text(payload: dict, field: str) -> str | None:
+    """A signed field as the text Midtrans wrote; None when it is missing, empty or of a type it never sends.
+
+    `status_code` and `gross_amount` may be JSON numbers (Midtrans' payment links send them so): the webhook keeps
+    a number's literal text (NumberText), and a plain int or float from another caller is taken as Python writes
+    it. Every other field must be a JSON string."""
+    value = payload.get(field)
+    if field in NUMERIC_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    elif type(value) is not str and not (field in NUMERIC_FIELDS and isinstance(value, NumberText)):
+        return None
+    return value or None
+
+
+def _column_text(payload: dict, field: str) -> str | None:
+    """An unsigned field kept in a column of its own: text a column can hold, else None (it stays in the payload)."""
+    value = payload.get(field)
+    return value if isinstance(value, str) and value and _plain_text(value) else None
+
+
 def _attempt_for_order(order_id: str) -> PaymentAttempt | None:
-    """The attempt with everything a payment touches (invoice, its user, subscription, plan, service): one query."""
-    invoice = joinedload(PaymentAttempt.invoice)
-    return db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order_id).options(
-        invoice.joinedload(Invoice.user),
-        invoice.joinedload(Invoice.subscription).joinedload(Subscription.plan).joinedload(Plan.service)))
+    return db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == order_id)
+                             .options(joinedload(PaymentAttempt.invoice)))
 
 
-class _Refused(NotificationRejected):
-    """A refusal after the signature and amount checks passed: the notification is stored all the same."""
+def notification_fingerprint(payload: dict) -> str:
+    """What makes two deliveries the same notification: the body, keys sorted (a number and its text alike)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _kept(notification: PaymentNotification, status: int, reason: str) -> _Refused:
-    db.session.add(notification)
-    return _Refused(status, reason)
+@use_case
+def notification_receive(payload) -> str:
+    """The webhook's door: check one Midtrans notification and store it in the payment inbox; returns "stored", or
+    "duplicate" for one stored before (which stores nothing new). Raises NotificationRejected.
 
-
-@use_case(keep_on=(_Refused,))
-def notification_receive(payload) -> PaymentResult:
-    """Handle one Midtrans notification; returns what was done, or raises NotificationRejected.
-
-    Trust is earned in order: the signature, our order id, the exact amount; then the status API
-    (the truth, should the two disagree) decides what is applied, under a row lock. Every notification
-    that passed the signature and amount checks is stored: with the change it caused, in the same
-    transaction, or alone when it is refused after that.
+    Trust is earned in order: the signature (over the text Midtrans signed), our order id, the exact amount. Only
+    then is the notification stored; a worker confirms it with the status API and applies it after this commits
+    (billing.inbox), so Midtrans is answered at once and never waits on the status API.
     """
     if not isinstance(payload, dict):
         raise NotificationRejected(400, "body is not a JSON object")
-    missing = [f for f in REQUIRED_FIELDS if not isinstance(payload.get(f), str) or not payload.get(f)]
+    fields = {field: _signed_text(payload, field) for field in REQUIRED_FIELDS}
+    missing = [field for field, text in fields.items() if text is None]
     if missing:
         raise NotificationRejected(400, f"missing or malformed fields: {', '.join(missing)}")
-    unreadable = [f for f in REQUIRED_FIELDS if not _plain_text(payload[f])]
+    unreadable = [field for field, text in fields.items() if not _plain_text(text)]
     if unreadable:  # NUL or lone surrogates: nothing Midtrans sends, and nothing a database column can hold
         raise NotificationRejected(400, f"unreadable characters in: {', '.join(unreadable)}")
-    if not signature_matches(payload, server_key()):
+    if not signature_matches(fields, server_key()):
         raise NotificationRejected(401, "signature does not match")
-    order_id = payload["order_id"]
+    order_id = fields["order_id"]
     attempt = _attempt_for_order(order_id)
     if attempt is None:
         raise NotificationRejected(404, f"unknown order id {order_id[:60]}")
     invoice = attempt.invoice
-    # Held here so the session keeps them (its identity map is weak) when the invoice is re-read under its lock.
-    related = (invoice.user, invoice.subscription, invoice.subscription.plan)  # noqa: F841
-    if _parse_amount(payload["gross_amount"]) != Decimal(invoice.amount_idr):
-        raise NotificationRejected(400, f"amount {payload['gross_amount'][:20]} does not match the invoice")
+    if _parse_amount(fields["gross_amount"]) != Decimal(invoice.amount_idr):
+        raise NotificationRejected(400, f"amount {fields['gross_amount'][:20]} does not match the invoice")
+    fraud_status, transaction_id = _column_text(payload, "fraud_status"), _column_text(payload, "transaction_id")
     notification = PaymentNotification(
-        invoice_id=invoice.id, order_id=order_id, transaction_status=payload["transaction_status"][:32],
-        fraud_status=(payload.get("fraud_status") or None) and str(payload["fraud_status"])[:32],
-        status_code=payload["status_code"][:8], gross_amount=payload["gross_amount"][:32],
-        payload=payload)
+        invoice_id=invoice.id, order_id=order_id, transaction_status=fields["transaction_status"][:32],
+        fraud_status=fraud_status and fraud_status[:32],
+        status_code=fields["status_code"][:8], gross_amount=fields["gross_amount"][:32],
+        transaction_id=transaction_id and transaction_id[:64],
+        fingerprint=notification_fingerprint(payload), payload=payload, received_at=utcnow(), attempts=0)
+    if not _inbox_store(notification):
+        return "duplicate"
+    after_commit("billing.notification_apply", notification_id=notification.id)
+    return "stored"
+
+
+def _inbox_store(notification: PaymentNotification) -> bool:
+    """Add the notification unless the same one is stored already (False then), a concurrent delivery included."""
+    stored = PaymentNotification
+    same = select(stored.id).where(stored.order_id == notification.order_id,
+                                   stored.transaction_status == notification.transaction_status,
+                                   stored.fingerprint == notification.fingerprint)
+    if db.session.scalar(same) is not None:
+        return False
     try:
-        confirmed = gateway().transaction_status(order_id)
-    except (PaymentGatewayUnavailable, PaymentRejected) as exc:
-        raise _kept(notification, 503, f"status API unavailable: {exc}") from exc
-    if confirmed is None:
-        raise _kept(notification, 409, "the status API does not know this order yet")
-    if _parse_amount(confirmed.get("gross_amount", "")) != Decimal(invoice.amount_idr):
-        raise _kept(notification, 409, "the status API reports another amount")
-    return invoice_apply_status(invoice_id=invoice.id, order_id=order_id,
-                                transaction_status=str(confirmed.get("transaction_status", "")),
-                                fraud_status=confirmed.get("fraud_status"),
-                                payment_type=confirmed.get("payment_type"), notification=notification,
-                                answer=confirmed)
+        with db.session.begin_nested():  # Midtrans' retry racing its first delivery: the unique key decides
+            db.session.add(notification)
+    except IntegrityError:
+        return False
+    return True
 
 
 @use_case
@@ -279,15 +307,11 @@ def invoice_apply_status(*, invoice_id: int, order_id: str, transaction_status: 
                          answer: dict | None = None) -> PaymentResult:
     """Move the invoice forward under a row lock; act on a real change only (idempotent).
 
-    The notification that brought the status is stored in the same transaction, changed or not; a payment
-    commits the invoice, the subscription's move and the receipt in one transaction. Refunds and chargebacks are
-    read from `answer` (the status API's body) or else the notification, and each is recorded once.
+    A payment commits the invoice, the subscription's move and the receipt in one transaction. Refunds and
+    chargebacks are read from `answer` (the status API's body) or else the stored notification, and each is
+    recorded once.
     """
     invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
-    if notification is not None:
-        # Only now, under the lock: its foreign key takes a share lock on the invoice row, and two notifications
-        # holding that while both waiting for the update lock would deadlock.
-        db.session.add(notification)
     attempt_status_record(order_id=order_id, transaction_status=transaction_status, fraud_status=fraud_status)
     target = payment_state(transaction_status, fraud_status)
     money_back = transaction_status in MONEY_BACK

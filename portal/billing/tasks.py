@@ -1,12 +1,39 @@
-"""Billing tasks: the lost-webhook sync, renewal invoices, unpaid orders (and closing their Midtrans transactions),
-the monthly revenue summary, and the simulator's notification sent like Midtrans sends one."""
+"""Billing tasks: applying the payment inbox (and its sweep), the lost-webhook sync, renewal invoices, unpaid orders
+(and closing their Midtrans transactions), the monthly revenue summary, and the simulator's notification sent like
+Midtrans sends one."""
+import logging
+
 from huey import crontab
 
-from portal.billing import renewals, services, simulator
+from portal.billing import inbox, renewals, services, simulator
 from portal.billing.revenue import revenue_summary_send
 from portal.jobs.services import job_run
-from portal.tasks import periodic_task, task
+from portal.tasks import QUEUE_UNAVAILABLE, periodic_task, task
 from portal.unit_of_work import follow_up_handler
+
+log = logging.getLogger(__name__)
+
+
+@task()
+def payment_notification_apply(notification_id: int) -> str:
+    return inbox.notification_apply(notification_id=notification_id)
+
+
+def _apply_soon(*, notification_id: int) -> None:
+    try:
+        payment_notification_apply(notification_id)
+    except QUEUE_UNAVAILABLE as exc:
+        # The notification is stored and Midtrans gets its 200: the inbox sweep applies it once the queue is back.
+        log.warning("payment notification %s stored, its task not queued (%s): the inbox sweep applies it",
+                    notification_id, type(exc).__name__)
+
+
+follow_up_handler("billing.notification_apply", _apply_soon)
+
+
+@periodic_task(crontab(minute="*"))
+def payment_inbox_sweep() -> dict:
+    return job_run("payment-inbox", inbox.inbox_sweep).result
 
 
 @periodic_task(crontab(minute="*/5"))

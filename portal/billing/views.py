@@ -7,7 +7,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.accounts.services import EmailNotVerified
 from portal.billing import selectors, services, simulator
-from portal.billing.midtrans import PaymentGatewayUnavailable, payments_simulated
+from portal.billing.midtrans import PaymentGatewayUnavailable, notification_json, payments_simulated
 from portal.billing.states import PAID_ONCE, invoice_actions
 from portal.catalog import selectors as catalog
 from portal.catalog.forms import settings_form_class
@@ -189,7 +189,8 @@ def simulator_page(order_id: str):
 @body_checked_by_view
 @limiter.limit(lambda: current_app.config["WEBHOOK_RATE_LIMIT"])
 def midtrans_notification():
-    """Midtrans' webhook: no login, no CSRF; trusted only through signature, amount and the status API.
+    """Midtrans' webhook: no login, no CSRF; trusted only through signature and amount, then stored in the payment
+    inbox and answered 200 at once (a worker confirms it with the status API and applies it).
 
     Every answer is JSON: refusals here are {"status": "rejected", "reason": ...} and audited; what refuses it
     before this view (a wrong method, the rate limit, NUL in the address) answers in the same shape (errors.py).
@@ -205,8 +206,8 @@ def midtrans_notification():
     if request.content_length is None and len(body) >= limit:  # a chunked body is cut at the cap, not refused
         return _too_large()
     try:
-        payload = request.get_json(silent=True, force=True)
-    except RecursionError:  # nested deeper than the decoder goes: not a notification
+        payload = notification_json(body)  # numbers kept as the text Midtrans signed
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes: not a notification
         payload = None
     try:
         result = services.notification_receive(payload)
@@ -216,7 +217,7 @@ def midtrans_notification():
         services.notification_rejection_record(status=rejected.status, reason=rejected.reason, ip=client_ip(),
                                                order_id=order_id if isinstance(order_id, str) else None)
         return jsonify(status="rejected", reason=rejected.reason), rejected.status
-    return make_response(jsonify(status="ok", result=str(result)), 200)
+    return make_response(jsonify(status="ok", result=result), 200)
 
 
 def _too_large():

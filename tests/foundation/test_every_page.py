@@ -73,6 +73,8 @@ def world(app, customer, order, make_user, kube_clock):
     invoices["failed"] = order("n8n", subdomain="ana-failed")
     _pay(app, invoices["failed"])
     invoices["pending"] = order("ghost", subdomain="ana-pending")
+    # A notification Midtrans' status API cannot confirm yet: it waits in the payment inbox, which staff see.
+    assert post(app.test_client(), notification(invoices["pending"], record=False)).status_code == 200
     invoices["cancelled"] = order("wordpress", subdomain="ana-cancelled")
     invoices["review"] = order("ghost", subdomain="ana-review")  # a card payment held by the fraud check
     assert post(app.test_client(), notification(invoices["review"], "capture", fraud_status="challenge",
@@ -205,7 +207,7 @@ def _pages(world) -> dict[str, list[Case]]:
         "ops.readyz": [Case({}, [])],
         "ops.metrics_page": [Case({}, [])],
         # staff
-        "admin.overview": [Case({}, ["Revenue, last 12 months"])],
+        "admin.overview": [Case({}, ["Revenue, last 12 months", ">1 waiting</a>"])],
         "admin.users": [Case({}, [owner.email, world["staff"].email])],
         "admin.user": [Case({"user_id": owner.id}, [owner.email, *subdomains])],
         "admin.subscriptions": [Case({}, subdomains)],
@@ -213,7 +215,7 @@ def _pages(world) -> dict[str, list[Case]]:
                                if name != "refunded"]
         + [Case({"subscription_id": sid["refunded"]}, ["ana-refunded", "the payment was refunded in full",
                                                         'data-testid="staff-decides"'])],
-        "admin.payments": [Case({}, numbers)],
+        "admin.payments": [Case({}, [*numbers, 'data-testid="inbox-list"', invoices["pending"].order_id], numbers)],
         "admin.payments_csv": [Case({}, numbers)],
         "admin.payment": [Case({"invoice_id": invoice.id}, [_number(invoice)]) for name, invoice in invoices.items()
                           if name not in ("renewal", "refunded")]

@@ -1,6 +1,7 @@
 """Midtrans webhook under fuzzing (Hypothesis): never a 5xx, nothing applied without trust, only forwards, once.
 
-Trust is a valid signature AND the invoice's amount AND the status API's confirmation (the payment
+Trust is a valid signature AND the invoice's amount (checked at the door, which then stores the notification
+in the payment inbox) AND the status API's confirmation (checked when the inbox applies it; the payment
 simulator stands in for the status API: `set_status` decides what it answers). Each property below
 is checked against a model written here from FACTS.md (what each status means), moving invoices along the state
 machine's own transitions (billing/states.py), not against the service's tables.
@@ -27,8 +28,8 @@ from portal.billing.states import OPEN, PAYMENT_TRANSITIONS
 from portal.extensions import db
 from portal.notifications.models import Email
 from portal.subscriptions.models import InstanceEvent, Subscription
-from tests.fixtures.billing import notification, plan_of, post, set_status
-from tests.helpers import refused_port
+from tests.fixtures.billing import inbox_apply_all, notification, plan_of, post, set_status
+from tests.helpers import refused_port, tasks_held
 
 pytestmark = pytest.mark.security
 
@@ -292,7 +293,10 @@ STEP = st.one_of(
 
 
 class Model:
-    """What the invoices should look like, from the status API's answers and the forward-only rule."""
+    """What the invoices should look like, from the status API's answers and the forward-only rule.
+
+    The webhook stores each new trusted notification (a repeat of one stored stores nothing) and answers at once;
+    the inbox then applies what the status API confirms, and keeps what it cannot confirm yet for a later run."""
 
     def __init__(self, invoices):
         self.state = {i.id: "pending" for i in invoices}
@@ -302,25 +306,37 @@ class Model:
         self.api: dict[str, tuple[str, str | None, int]] = {}
         self.ever_paid = {i.id: False for i in invoices}
         self.refunded: dict[int, str | None] = {i.id: None for i in invoices}  # the suspension reason it gave
-        self.trusted = {i.id: 0 for i in invoices}  # notifications past signature, order and amount
+        self.trusted = {i.id: 0 for i in invoices}  # distinct notifications past signature, order and amount
+        self.seen: set[str] = set()
+        self.waiting: list[tuple[int, str]] = []  # stored, not applied yet: (invoice id, order id), oldest first
 
-    def receive(self, invoice_id: int, order_id: str) -> int:
-        """A signed notification with the right amount for this order: the expected HTTP status."""
+    def receive(self, invoice_id: int, body: dict) -> str:
+        """A signed notification with the right amount for this order: what the webhook answers."""
+        key = json.dumps(body, sort_keys=True)
+        if key in self.seen:
+            return "duplicate"
+        self.seen.add(key)
         self.trusted[invoice_id] += 1
-        answer = self.api.get(order_id)
-        if answer is None:
-            return 409
-        status, fraud, amount = answer
-        if amount != self.amount[invoice_id]:
-            return 409
-        target, state = meaning(status, fraud), self.state[invoice_id]
-        if target in FORWARD[state] and not (target == "failed" and order_id != self.current[invoice_id]):
-            self.state[invoice_id] = target
-            if target == "paid":
-                self.current[invoice_id], self.ever_paid[invoice_id] = order_id, True
-            if target == "refunded":
-                self.refunded[invoice_id] = "chargeback" if "chargeback" in status else "refunded"
-        return 200
+        self.waiting.append((invoice_id, body["order_id"]))
+        return "stored"
+
+    def run_inbox(self) -> None:
+        """Apply every waiting notification the status API confirms (its answer now), oldest first."""
+        still = []
+        for invoice_id, order_id in self.waiting:
+            answer = self.api.get(order_id)
+            if answer is None or answer[2] != self.amount[invoice_id]:
+                still.append((invoice_id, order_id))
+                continue
+            status, fraud, _ = answer
+            target, state = meaning(status, fraud), self.state[invoice_id]
+            if target in FORWARD[state] and not (target == "failed" and order_id != self.current[invoice_id]):
+                self.state[invoice_id] = target
+                if target == "paid":
+                    self.current[invoice_id], self.ever_paid[invoice_id] = order_id, True
+                if target == "refunded":
+                    self.refunded[invoice_id] = "chargeback" if "chargeback" in status else "refunded"
+        self.waiting = still
 
 
 def test_valid_notifications_in_any_order_and_repeated_apply_once_and_only_forward(client, place, record_property):
@@ -363,10 +379,13 @@ def test_valid_notifications_in_any_order_and_repeated_apply_once_and_only_forwa
                                     record=False)
                 sent.append((invoice_id, body))
             states_before = dict(model.state)
-            expected = model.receive(invoice_id, body["order_id"])
-            response = post(client, body)
+            expected = model.receive(invoice_id, body)
+            response = post(client, body)  # only stored: its apply waits in the held queue
             requests.append(1)
-            assert response.status_code == expected, (kind, body, response.get_json())
+            assert response.status_code == 200 and response.get_json()["result"] == expected, \
+                (kind, body, response.get_json())
+            inbox_apply_all()  # the inbox's worker (and its sweep, for what waited)
+            model.run_inbox()
             db.session.expire_all()
             actual = {i.id: db.session.get(Invoice, i.id).state for i in invoices}
             assert actual == model.state, (kind, body["transaction_status"], states_before, actual)
@@ -380,9 +399,12 @@ def test_valid_notifications_in_any_order_and_repeated_apply_once_and_only_forwa
                 Email.template == "payment_receipt", Email.idempotency_key == f"receipt:{invoice.id}"))
             stored = db.session.scalar(select(func.count(PaymentNotification.id)).where(
                 PaymentNotification.invoice_id == invoice.id))
+            waiting = db.session.scalar(select(func.count(PaymentNotification.id)).where(
+                PaymentNotification.invoice_id == invoice.id, PaymentNotification.applied_at.is_(None)))
             once = 1 if model.ever_paid[invoice.id] else 0
             assert (paid_events, receipts) == (once, once), (invoice.id, model.state[invoice.id])
-            assert stored == model.trusted[invoice.id]  # every trusted notification kept raw, each once
+            assert stored == model.trusted[invoice.id]  # every distinct trusted notification kept raw, each once
+            assert waiting == sum(1 for i, _ in model.waiting if i == invoice.id)  # unconfirmed ones wait
             if model.refunded[invoice.id]:
                 assert subscription.state == "suspended"
                 assert subscription.suspension_reason == model.refunded[invoice.id]
@@ -391,7 +413,8 @@ def test_valid_notifications_in_any_order_and_repeated_apply_once_and_only_forwa
             else:
                 assert subscription.state == "pending_payment" and subscription.current_period_end is None
 
-    run()
+    with tasks_held():  # provisioning, emails and each notification's own apply wait in the queue, never run
+        run()
     report(record_property, "sequences", len(runs), len(requests))
 
 

@@ -76,3 +76,14 @@ def test_unreachable_webhook_raises(midtrans, order):
     midtrans.set_status(order, "settlement")
     with pytest.raises(requests.ConnectionError):
         midtrans.post_notification("http://127.0.0.1:9/nowhere", order)
+
+
+def test_a_payment_link_notification_writes_status_code_and_amount_as_numbers(midtrans, order, receiver):
+    midtrans.set_status(order, "settlement")
+    text = midtrans.notification_text(order, numbers=True)
+    assert '"status_code": 200,' in text and '"gross_amount": 99000.00,' in text  # numbers, digits as written
+    # Signed over the number's text: "200" and "99000.00", exactly what the string form carries.
+    assert text.count(midtrans.notification(order)["signature_key"]) == 1
+    assert midtrans.deliver(receiver.url, text) == (200, "OK")
+    assert receiver.received[0]["json"]["gross_amount"] == 99000.0  # a JSON number on the wire
+    assert '"gross_amount": "99000.00"' in midtrans.notification_text(order)  # the default stays a string
