@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 from portal.billing import inbox
 from portal.billing.models import Invoice, PaymentNotification
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
+from portal.subscriptions.models import InstanceEvent
 from tests.fixtures.billing import notification, post, stored
 from tests.helpers import tasks_held, wait_until
 

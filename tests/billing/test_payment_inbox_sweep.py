@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 from portal.billing import inbox
 from portal.billing.models import Invoice, PaymentNotification
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
+from portal.subscriptions.models import InstanceEvent
 from portal.tasks import huey
 from tests.fixtures.billing import notification, post
 from tests.helpers import refused_port

@@ -160,7 +160,7 @@ def test_a_partial_refund_in_the_notification_keeps_the_service(client, order, m
             "refunds": [{"refund_chargeback_id": 7, "refund_amount": "15000.00", "refund_key": "k-7",
                          "reason": "sorry", "created_at": "2026-11-30 10:00:00"}]}
     assert post(client, body).status_code == 200
-    assert post(client, body).get_json()["result"].startswith("unchanged")  # the same one again
+    assert post(client, body).get_json()["result"] == "duplicate"  # the same one again
     assert invoice_state(invoice.id) == "paid"
     assert db.session.get(Subscription, invoice.subscription_id).state == "provisioning"
     assert [(r.kind, int(r.amount), r.midtrans_id, r.reason) for r in db.session.scalars(select(Refund))] == \

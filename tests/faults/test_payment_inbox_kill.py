@@ -8,8 +8,8 @@ from sqlalchemy import func, select, text
 from portal.billing import inbox
 from portal.billing.models import Invoice, PaymentNotification
 from portal.extensions import db
-from portal.instances.models import InstanceEvent
 from portal.notifications.models import Email
+from portal.subscriptions.models import InstanceEvent
 from portal.tasks import huey
 from tests.fixtures.billing import MIDTRANS_SERVER_KEY, post
 from tests.helpers import wait_until
