@@ -69,12 +69,12 @@ def test_status_page_polls_until_final_then_stops_with_286(client, customer, log
     login(customer)
     invoice = order()
     pending = client.get(f"/billing/invoices/{invoice.id}", headers=HX)
-    assert pending.status_code == 200 and 'hx-trigger="every 2s"' in pending.get_data(as_text=True)
+    assert pending.status_code == 200 and 'hx-trigger="every 1s"' in pending.get_data(as_text=True)
     post(client, notification(invoice))
     final = client.get(f"/billing/invoices/{invoice.id}", headers=HX)
     body = final.get_data(as_text=True)
     assert final.status_code == 286
-    assert "your instance is being prepared" in body and "every 2s" not in body
+    assert "your instance is being prepared" in body and "every 1s" not in body
 
 
 def test_a_failed_payment_can_be_tried_again_with_a_new_order_id(client, customer, login, order):
