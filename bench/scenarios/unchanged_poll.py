@@ -36,7 +36,11 @@ def _held_version(base_url: str, target: Target) -> Target:
                           allow_redirects=False, timeout=30)
     if answer.status_code not in (200, 286) or not answer.headers.get("ETag"):
         raise RuntimeError(f"{target.path} answered {answer.status_code} without a version to hold")
-    return Target(target.page, target.path, target.cookie, True, answer.headers["ETag"])
+    # As a browser would: a cookie the answer sets (the session, once it holds its first form token) is sent on.
+    cookies = dict(part.split("=", 1) for part in target.cookie.split("; ") if "=" in part)
+    cookies.update(answer.cookies.get_dict())
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    return Target(target.page, target.path, cookie, True, answer.headers["ETag"])
 
 
 def server_side(cpu_ms: dict) -> float:

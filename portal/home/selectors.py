@@ -37,7 +37,7 @@ def dashboard_cards(*, user_id: int) -> list[Card]:
         select(Subscription)
         .where(Subscription.user_id == user_id, Subscription.state.not_in(ENDED))
         .options(joinedload(Subscription.plan).joinedload(Plan.service))
-        .order_by(Subscription.created_at.desc())).all()
+        .order_by(Subscription.created_at.desc(), Subscription.id.desc())).all()
     statuses = {s.subscription_id: s for s in db.session.scalars(
         select(InstanceStatus).where(InstanceStatus.subscription_id.in_([s.id for s in subscriptions])))}
     in_review = set(db.session.scalars(select(Invoice.subscription_id).where(
@@ -71,7 +71,8 @@ _DASHBOARD_VERSION = (
     .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
     .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
     .where(Subscription.user_id == bindparam("user_id"), Subscription.state.not_in(ENDED))
-    .order_by(Subscription.created_at.desc()))
+    # With the id: orders placed in the same instant come in one order every time, or the tag would flicker.
+    .order_by(Subscription.created_at.desc(), Subscription.id.desc()))
 
 
 def dashboard_version(*, user_id: int, now: datetime) -> tuple:

@@ -165,6 +165,7 @@ def test_invoice_status_is_304_until_it_is_paid(client, customer, order, login):
     response = poll(client, url, etag)
     assert response.status_code == 286 and "Paid" in response.get_data(as_text=True)
     assert response.headers["ETag"] != etag
+    assert_unchanged(client, url, response.headers["ETag"])  # a paid invoice's page holds still too
 
 
 def test_another_customers_tag_never_matches_yours(app, client, paid, live, login):
