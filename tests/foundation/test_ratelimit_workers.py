@@ -67,7 +67,13 @@ def test_forty_log_ins_against_two_gunicorn_workers_let_at_most_the_limit_throug
             statuses = list(pool.map(log_in, range(40)))
     finally:
         os.killpg(server.pid, signal.SIGINT)
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            # Seen twice in full runs: one worker outlives the master's quick shutdown by its 30 s graceful timeout.
+            # The counting under test is over by then; do not let the shutdown hide its outcome.
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
     through = [status for status in statuses if status != 429]
     assert set(through) == {422} and statuses.count(429) == 40 - len(through)
     assert len(through) <= limit, f"{len(through)} of 40 log-ins got through, the limit is {limit}"
