@@ -1,5 +1,6 @@
 """MidtransEmulator: Snap and the Core status API emulated on loopback, and their Python controls."""
 import json
+import queue
 import threading
 import time
 from typing import NamedTuple
@@ -44,6 +45,9 @@ class MidtransEmulator(LoopbackServer):
         self.notifications_sent: list[SentNotification] = []
         self.notification_url = notification_url
         self._sent = threading.Condition()
+        self._outbox: queue.Queue = queue.Queue()
+        self._outbox_lock = threading.Lock()
+        self._sender: threading.Thread | None = None
 
     # --- serving (LoopbackServer) -----------------------------------------------------------------------
 
@@ -117,8 +121,19 @@ class MidtransEmulator(LoopbackServer):
         if not self.notification_url:
             return
         body = self.notification(order_id)
-        threading.Thread(target=self._deliver_quietly, args=(self.notification_url, body), daemon=True,
-                         name="emulated-midtrans-notify").start()
+        # One sender, in the order the changes happened (a challenge's notification before its decision's), as
+        # a merchant sees them when nothing is retried.
+        with self._outbox_lock:
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_forever, daemon=True,
+                                                name="emulated-midtrans-notify")
+                self._sender.start()
+        self._outbox.put((self.notification_url, body))
+
+    def _send_forever(self) -> None:
+        while True:
+            url, body = self._outbox.get()
+            self._deliver_quietly(url, body)
 
     def _deliver_quietly(self, url: str, body: dict) -> None:
         try:
