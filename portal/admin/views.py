@@ -11,11 +11,11 @@ from portal.admin import reports, selectors
 from portal.admin import services as staff
 from portal.admin.access import staff_required
 from portal.arguments import int_arg
-from portal.billing import inbox as payment_inbox
 from portal.billing import services as billing
 from portal.billing.midtrans import payments_simulated
 from portal.billing.models import STATES as INVOICE_STATES
 from portal.billing.models import Invoice
+from portal.billing.selectors import inbox_waiting
 from portal.billing.states import invoice_actions
 from portal.catalog import services as catalog
 from portal.catalog.models import Plan
@@ -68,7 +68,7 @@ def overview():
                       title="Revenue, last 12 months", value_label=format_idr)
     return render_page("admin/overview.html", figures=figures, chart=chart, queue_depth=huey.pending_count(),
                        emulated_cluster=current_app.config["KUBE_MODE"] == "emulated",
-                       simulated_payments=payments_simulated(), inbox=payment_inbox.inbox_waiting(limit=0),
+                       simulated_payments=payments_simulated(), inbox=inbox_waiting(limit=0),
                        now=utcnow())
 
 
@@ -254,7 +254,7 @@ def _invoice_filters() -> selectors.InvoiceFilters:
 def payments():
     filters = _invoice_filters()
     return render_page("admin/payments.html", block="list", page=selectors.invoices_page(filters, page=_page_arg()),
-                       filters=filters, states=INVOICE_STATES, inbox=payment_inbox.inbox_waiting(), now=utcnow())
+                       filters=filters, states=INVOICE_STATES, inbox=inbox_waiting(), now=utcnow())
 
 
 @blueprint.route("/payments.csv")

@@ -1,11 +1,10 @@
 """The payment inbox: notifications stored at the webhook's door, confirmed with the status API and applied once."""
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from portal.billing.midtrans import PaymentGatewayUnavailable, PaymentRejected
@@ -121,35 +120,3 @@ def inbox_alert_overdue() -> int:
                     f"({notification.attempts} attempts; last: {notification.last_error or 'none yet'}). "
                     f"It is retried on its own; see the payments page.") > 0
     return alerted
-
-
-@dataclass(frozen=True)
-class InboxWaiting:
-    """What staff see of the inbox: how many notifications wait, since when, and the oldest of them."""
-    count: int
-    oldest_received_at: datetime | None
-    notifications: list[PaymentNotification]
-
-    def oldest_age(self, now: datetime) -> str:
-        """How long the oldest has waited, in words ("3 min", "2 h 5 min", "4 days"); "" when none waits."""
-        if self.oldest_received_at is None:
-            return ""
-        minutes = max(int((now - self.oldest_received_at).total_seconds() // 60), 0)
-        if minutes < 1:
-            return "under a minute"
-        if minutes < 60:
-            return f"{minutes} min"
-        if minutes < 48 * 60:
-            return f"{minutes // 60} h {minutes % 60} min"
-        return f"{minutes // (24 * 60)} days"
-
-
-def inbox_waiting(*, limit: int = 20) -> InboxWaiting:
-    """Notifications stored and not applied yet, oldest first (for the admin payments page and overview)."""
-    waiting = PaymentNotification.applied_at.is_(None)
-    count, oldest = db.session.execute(select(func.count(PaymentNotification.id),
-                                              func.min(PaymentNotification.received_at)).where(waiting)).one()
-    rows = db.session.scalars(select(PaymentNotification).where(waiting)
-                              .order_by(PaymentNotification.received_at, PaymentNotification.id).limit(limit)).all() \
-        if limit else []
-    return InboxWaiting(count, oldest, list(rows))

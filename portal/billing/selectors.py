@@ -1,8 +1,11 @@
-"""Reading invoices and subscriptions for the customer's billing pages (always scoped to the owner)."""
+"""Reading invoices and subscriptions (a customer's always scoped to the owner) and the payment inbox, for pages."""
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.billing.models import Invoice, PaymentAttempt, Refund
+from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification, Refund
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
@@ -49,3 +52,35 @@ def invoices_of(*, user_id: int) -> list[Invoice]:
 def subscription_for(*, user_id: int, subscription_id: int) -> Subscription | None:
     return db.session.scalar(select(Subscription).where(Subscription.id == subscription_id,
                                                         Subscription.user_id == user_id))
+
+
+@dataclass(frozen=True)
+class InboxWaiting:
+    """What staff see of the inbox: how many notifications wait, since when, and the oldest of them."""
+    count: int
+    oldest_received_at: datetime | None
+    notifications: list[PaymentNotification]
+
+    def oldest_age(self, now: datetime) -> str:
+        """How long the oldest has waited, in words ("3 min", "2 h 5 min", "4 days"); "" when none waits."""
+        if self.oldest_received_at is None:
+            return ""
+        minutes = max(int((now - self.oldest_received_at).total_seconds() // 60), 0)
+        if minutes < 1:
+            return "under a minute"
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h {minutes % 60} min"
+        return f"{minutes // (24 * 60)} days"
+
+
+def inbox_waiting(*, limit: int = 20) -> InboxWaiting:
+    """Notifications stored and not applied yet, oldest first (for the admin payments page and overview)."""
+    waiting = PaymentNotification.applied_at.is_(None)
+    count, oldest = db.session.execute(select(func.count(PaymentNotification.id),
+                                              func.min(PaymentNotification.received_at)).where(waiting)).one()
+    rows = db.session.scalars(select(PaymentNotification).where(waiting)
+                              .order_by(PaymentNotification.received_at, PaymentNotification.id).limit(limit)).all() \
+        if limit else []
+    return InboxWaiting(count, oldest, list(rows))
