@@ -420,7 +420,9 @@ def _on_refund_due(invoice: Invoice) -> None:
 
 def _on_paid(invoice: Invoice, previous: str) -> None:
     """Queue the receipt and move the subscription, in the paid invoice's transaction."""
-    subscription = invoice.subscription  # loaded with the attempt by notification_receive
+    # No query on the inbox's path: notification_apply loaded the subscription with the invoice before taking the
+    # row locks (_invoice_for_payment) and holds it; the sync and staff's re-check load it here, under the lock.
+    subscription = invoice.subscription
     email_queue(template="payment_receipt", recipient=invoice.user.email, user_id=invoice.user_id,
                 key=f"receipt:{invoice.id}", context=receipt_context(invoice))
     if invoice.kind == "new" and subscription.state == "pending_payment":
