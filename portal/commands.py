@@ -13,7 +13,7 @@ from portal.catalog.services import catalog_seed
 from portal.config import INSTANCE_DIR
 from portal.provisioning.cluster import cluster_for
 from portal.provisioning.manifests import ClusterOptions
-from portal.provisioning.policy import catalog_scan
+from portal.provisioning.policy import NETWORK, catalog_scan
 from portal.subscriptions.services import SubdomainUnavailable, subscription_order_paid
 
 DEV_STAFF_EMAIL = "staff@portal.localtest.me"
@@ -95,17 +95,19 @@ def register(app: Flask) -> None:
 
     @app.cli.command("catalog-scan")
     def catalog_scan_command():
-        """Scan every app x plan's pods: root containers, added or kept capabilities, privilege escalation."""
+        """Scan every app x plan: root containers, added or kept capabilities, privilege escalation, and egress
+        (default-deny, where a tenant's pods can connect, DNS) as this install's K8S_* settings render it."""
         results = catalog_scan(templates=service_templates(), options=ClusterOptions.from_config(current_app.config))
         for where, finding in results:
             mark = "FAIL" if finding.failing else "note"
-            click.echo(f"{mark} {where} {finding.workload} {finding.container}: {finding.kind}: {finding.detail}")
+            click.echo(f"{mark} {where} {finding.subject}: {finding.kind}: {finding.detail}")
         failing = [f for _, f in results if f.failing]
         counts = {kind: sum(1 for f in failing if f.kind == kind) for kind in ("root container", "added capability")}
+        egress = sum(1 for f in failing if f.kind in NETWORK)
         click.echo(f"{counts['root container']} root containers, {counts['added capability']} added capabilities, "
-                   f"{len(failing)} failing findings in all.")
+                   f"{egress} network isolation gaps, {len(failing)} failing findings in all.")
         if failing:
-            raise click.ClickException("Some pods are not hardened.")
+            raise click.ClickException("Some pods are not hardened or not isolated.")
 
     @app.cli.command("seed-catalog")
     def seed_catalog():

@@ -5,64 +5,25 @@ when there is any. tests/security/test_policy_scan.py runs it in the suite.
 """
 import sys
 
-from portal.catalog.parameters import settings_defaults
 from portal.catalog.templates import templates_load
 from portal.config import ROOT
-from portal.provisioning.manifests import ClusterOptions, instance_manifests, instance_names, namespace_manifests
-from portal.provisioning.policy import pod_findings
-from tests.network_policy import Address, Pod, egress_allowed, pods_of, selecting
+from portal.provisioning.manifests import ClusterOptions
+from portal.provisioning.policy import WORKLOAD_KINDS as WORKLOADS
+from portal.provisioning.policy import network_findings, pod_findings, scan_renders
 
-WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
-# Where no tenant may connect: cloud metadata (IPv4 and AWS's IPv6), private, CGNAT and link-local addresses.
-UNREACHABLE = ("169.254.169.254", "fd00:ec2::254", "10.0.0.1", "172.16.0.1", "192.168.0.1", "100.64.0.1",
-               "fe80::1")
-KUBE_DNS_LABELS = {"k8s-app": "kube-dns"}
 QUOTA_KEYS = ("requests.ephemeral-storage", "limits.ephemeral-storage")
 
 
 def renders(options: ClusterOptions | None = None) -> dict[str, list[dict]]:
     """`app/plan` → the namespace's and the instance's manifests, with the template's default settings."""
-    options = options or ClusterOptions()
-    result = {}
-    for slug, template in templates_load(str(ROOT / "service-templates")).items():
-        for plan in template.plans:
-            names = instance_names(namespace_prefix="customer-", user_id=1, service_slug=slug, subscription_id=1,
-                                   subdomain="scan", cluster_domain=options.cluster_domain)
-            result[f"{slug}/{plan.slug}"] = namespace_manifests(
-                namespace=names.namespace, user_id=1, plans=[plan], options=options) + instance_manifests(
-                template=template, plan=plan, settings=settings_defaults(template),
-                secrets={secret.name: "scan" for secret in template.secrets}, names=names, subscription_id=1,
-                options=options)
-    return result
-
-
-def _default_deny(policies: list[dict], namespace: str, direction: str) -> bool:
-    rules = "egress" if direction == "Egress" else "ingress"
-    return any(p["metadata"].get("namespace") == namespace and p["spec"].get("podSelector") == {}
-               and direction in p["spec"].get("policyTypes", []) and not p["spec"].get(rules) for p in policies)
+    return scan_renders(templates=templates_load(str(ROOT / "service-templates")), options=options or ClusterOptions(),
+                        namespace_prefix="customer-")
 
 
 def _network_findings(manifests: list[dict]) -> list[str]:
-    policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
-    found = []
-    for namespace in (m["metadata"]["name"] for m in manifests if m["kind"] == "Namespace"):
-        for direction in ("Ingress", "Egress"):
-            if not _default_deny(policies, namespace, direction):
-                found.append(f"namespace {namespace}: no default-deny {direction.lower()} policy")
-    for pod in pods_of(manifests):
-        who = f"pod {pod.labels.get('app.kubernetes.io/instance', '?')}/" \
-              f"{pod.labels.get('app.kubernetes.io/component', '?')}"
-        if not selecting(policies, pod, "Egress"):
-            found.append(f"{who}: no egress policy selects it")
-        for ip in UNREACHABLE:
-            if egress_allowed(policies, pod, Address(ip), 80):
-                found.append(f"{who}: can reach {ip}")
-        # Pods that are not the cluster DNS, one of them passing for it in the tenant's own namespace.
-        for other in (Pod("kube-system", {"k8s-app": "metrics-server"}), Pod(pod.namespace, KUBE_DNS_LABELS),
-                      Pod("other-tenant", KUBE_DNS_LABELS)):
-            if egress_allowed(policies, pod, other, 53, "UDP"):
-                found.append(f"{who}: can send DNS queries to a pod in {other.namespace} besides the cluster DNS")
-    return found
+    # The same judgement as `flask catalog-scan`: default-deny, egress to where no tenant may connect, DNS.
+    return [f"{f.workload.replace('/', ' ', 1)}: {f.detail}"
+            for f in network_findings(manifests, options=ClusterOptions())]
 
 
 def _storage_findings(manifests: list[dict]) -> list[str]:

@@ -1,8 +1,8 @@
 """deploy/network-policies.yaml: the portal's namespace lets in only the ingress controller and lets each role out
-only where it has business (read as Kubernetes reads the policies, tests/network_policy.py)."""
+only where it has business (read as Kubernetes reads the policies, portal/provisioning/network_policy.py)."""
 import pytest
 
-from tests.network_policy import Address, Pod, egress_allowed, ingress_allowed, pods_of, selecting
+from portal.provisioning.network_policy import Address, Pod, egress_allowed, ingress_allowed, pods_of, selecting
 from tests.ops.manifests import deploy_documents, one
 
 POLICIES = [doc for doc in deploy_documents() if doc["kind"] == "NetworkPolicy"]

@@ -65,12 +65,12 @@ def _dns_anywhere(policy: dict) -> None:
 
 
 @pytest.mark.parametrize("break_it, finding", [
-    (lambda m: _without(m, "default-deny"), "namespace customer-1: no default-deny egress policy"),
-    (_ingress_only, "pod n8n-1/app: no egress policy selects it"),
+    (lambda m: _without(m, "default-deny"), "Namespace customer-1: no default-deny egress policy"),
+    (_ingress_only, "Deployment n8n-1-app: no egress policy selects it"),
     (lambda m: _edited(m, "NetworkPolicy", "allow-internet", _open_metadata),
-     "pod n8n-1/app: can reach 169.254.169.254"),
+     "Deployment n8n-1-app: can reach 169.254.169.254"),
     (lambda m: _edited(m, "NetworkPolicy", "allow-dns", _dns_anywhere),
-     "pod n8n-1/db: can send DNS queries to a pod in customer-1 besides the cluster DNS"),
+     "StatefulSet n8n-1-db: can send DNS queries to a pod in customer-1 besides the cluster DNS"),
     (lambda m: _edited(m, "StatefulSet", "-db", _drop_container_limit),
      "StatefulSet n8n-1-db container db: no ephemeral-storage limits"),
     (lambda m: _edited(m, "ResourceQuota", "portal-quota", lambda q: q["spec"]["hard"].pop("limits.ephemeral-storage")),

@@ -1,9 +1,9 @@
-"""What a set of NetworkPolicies lets through, read as Kubernetes defines it, so tests assert who may reach whom.
+"""What a set of NetworkPolicies lets through, read as Kubernetes defines it (pure functions over manifest dicts).
 
 A pod selected by no policy of a direction is open in that direction; once selected, only what some rule of a
 selecting policy allows passes. A connection between two pods needs the source's egress and the destination's
 ingress. `ipBlock` matches addresses outside the cluster; pods are matched by their labels (the documentation:
-ipBlock "should be cluster-external IPs").
+ipBlock "should be cluster-external IPs"). The policy scan (`flask catalog-scan`) and the tests judge with it.
 """
 import ipaddress
 from dataclasses import dataclass, field
