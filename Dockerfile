@@ -37,7 +37,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY wsgi.py ./
+COPY wsgi.py gunicorn.conf.py ./
 COPY portal/ portal/
 COPY templates/ templates/
 COPY static/ static/

@@ -48,7 +48,7 @@ services:
 # No setup prerequisite: `make test` runs setup before it, and `make lint` alone only needs the installed ruff.
 lint:
 	@echo "== ruff =="
-	$(BIN)/ruff check portal tests bench migrations wsgi.py $(wildcard emulators)
+	$(BIN)/ruff check portal tests bench migrations wsgi.py gunicorn.conf.py $(wildcard emulators)
 
 test: setup lint chromium services test-postgres test-browser test-sqlite
 
