@@ -154,6 +154,8 @@ def from_environment() -> dict:
         "INVOICE_EXPIRY_HOURS": int(env("INVOICE_EXPIRY_HOURS", "24")),
         "MAX_UNPAID_ORDERS": int(env("MAX_UNPAID_ORDERS", "3")),
         "PAYMENT_SYNC_AFTER_MINUTES": int(env("PAYMENT_SYNC_AFTER_MINUTES", "10")),
+        # A paid invoice is asked about once a day for this many days (a lost refund or chargeback notification).
+        "PAYMENT_SYNC_PAID_DAYS": int(env("PAYMENT_SYNC_PAID_DAYS", "30")),
         # The payment inbox: a stored notification's own task has this long before the sweep takes it over;
         # confirming it with the status API is retried after this, doubling; staff are alerted past the minutes.
         "PAYMENT_INBOX_GRACE_SECONDS": int(env("PAYMENT_INBOX_GRACE_SECONDS", "30")),

@@ -3,7 +3,7 @@ import hashlib
 import json
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
@@ -26,6 +26,7 @@ from portal.billing.models import Invoice, PaymentAttempt, PaymentNotification
 from portal.billing.refunds import MONEY_BACK, money_returned, refunds_record
 from portal.billing.simulator import PaymentSimulator
 from portal.billing.states import (
+    HELD_PAID,
     OPEN,
     PAID_ONCE,
     PAYMENT_TRANSITIONS,
@@ -592,8 +593,14 @@ def notification_rejection_record(*, status: int, reason: str, order_id: str | N
                  target_id=readable or None, ip=ip, details={"status": status, "reason": reason[:200]})
 
 
+# How often the sync runs (tasks.invoices_sync): each run re-checks the paid invoices whose time of day of payment
+# falls in its slice of the day, so each is asked about once a day.
+SYNC_EVERY = timedelta(minutes=5)
+
+
 def invoices_sync() -> dict:
-    """Ask the status API about invoices waiting too long, pending or under review (a lost webhook loses nothing).
+    """Ask the status API about invoices waiting too long, pending or under review (a lost webhook loses nothing),
+    and about recently paid ones once a day (a lost refund or chargeback notification is found within a day).
 
     Only what the status API says is applied. An invoice whose payment page expired with no transaction at
     Midtrans at all (it never saw a payment) is marked failed, so the customer may open a new one; one with a
@@ -602,7 +609,7 @@ def invoices_sync() -> dict:
     older_than = timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
     waiting = db.session.scalars(select(Invoice).where(Invoice.state.in_(SYNCED),
                                                        Invoice.updated_at < now - older_than).limit(200)).all()
-    outcome = {"checked": 0, "applied": 0, "expired": 0}
+    outcome = {"checked": 0, "applied": 0, "expired": 0, "paid_checked": 0, "money_back": 0}
     for invoice in waiting:
         outcome["checked"] += 1
         answer, result = _invoice_settle_from_gateway(invoice)
@@ -610,8 +617,44 @@ def invoices_sync() -> dict:
             outcome["applied"] += result.changed
         elif invoice_payment_page_lapse(invoice_id=invoice.id, now=now):
             outcome["expired"] += 1
+    for invoice in _paid_due_for_recheck(now):
+        outcome["paid_checked"] += 1
+        outcome["money_back"] += _invoice_money_back_from_gateway(invoice)
     db.session.rollback()
     return outcome
+
+
+def _paid_due_for_recheck(now: datetime) -> list[Invoice]:
+    """Paid invoices this run asks Midtrans about again: each once a day at the time of day it was paid, from a day
+    after the payment until PAYMENT_SYNC_PAID_DAYS after it (0: never). A settled transaction can still go to
+    refund, partial_refund, chargeback or partial_chargeback; Midtrans notifies that, and this is for the
+    notification that never arrives. A run skipped or failed leaves its slice to the next day's run."""
+    days = current_app.config["PAYMENT_SYNC_PAID_DAYS"]
+    if days <= 0:
+        return []
+    day = timedelta(days=1)
+    paid = db.session.execute(select(Invoice.id, Invoice.paid_at).where(
+        Invoice.state.in_(HELD_PAID), Invoice.paid_at <= now - day,
+        Invoice.paid_at > now - timedelta(days=days) - SYNC_EVERY)).all()
+    due = [invoice_id for invoice_id, paid_at in paid if (now - paid_at) % day < SYNC_EVERY][:200]
+    return list(db.session.scalars(select(Invoice).where(Invoice.id.in_(due)).order_by(Invoice.id))) if due else []
+
+
+def _invoice_money_back_from_gateway(invoice: Invoice) -> int:
+    """Apply a refund or chargeback the status API reports for the paid order (each refund is recorded once, so
+    one already known changes nothing); 1 when something new was recorded."""
+    try:
+        answer = gateway().transaction_status(invoice.order_id)
+    except (PaymentGatewayUnavailable, PaymentRejected) as exc:
+        log.warning("payment sync: Midtrans not asked about paid invoice %s today: %s", invoice.id, exc)
+        return 0
+    status = str((answer or {}).get("transaction_status", ""))
+    if status not in MONEY_BACK:
+        return 0
+    result = invoice_apply_status(invoice_id=invoice.id, order_id=invoice.order_id, transaction_status=status,
+                                  fraud_status=answer.get("fraud_status"), payment_type=answer.get("payment_type"),
+                                  answer=answer)
+    return int(result.changed)
 
 
 @use_case

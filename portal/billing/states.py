@@ -26,6 +26,8 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 OPEN = ("pending", "failed")  # can still be paid: a retry opens a new attempt
 UNSETTLED = ("pending", "review", "failed")  # no money kept yet, none refused for good: the order stays open
 SYNCED = ("pending", "review")  # waiting on Midtrans' word: the sync asks its status API about these
+# Money held: Midtrans may still refund it or see it charged back; the sync asks about these once a day for a while.
+HELD_PAID = ("paid", "refund_due")
 PAID_ONCE = ("paid", "refunded")  # money was taken: a receipt exists and revenue counts it
 FINAL = ("paid", "failed", "refunded", "cancelled", "refund_due")  # the status page stops polling
 

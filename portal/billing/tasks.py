@@ -36,7 +36,7 @@ def payment_inbox_sweep() -> dict:
     return job_run("payment-inbox", inbox.inbox_sweep).result
 
 
-@periodic_task(crontab(minute="*/5"))
+@periodic_task(crontab(minute=f"*/{services.SYNC_EVERY.seconds // 60}"))
 def invoices_sync() -> dict:
     return job_run("payment-sync", services.invoices_sync).result
 

@@ -192,6 +192,37 @@ def test_a_refund_whose_notification_was_lost_is_read_from_the_status_api(app, r
     assert db.session.scalar(select(Refund.reason)) == "goodwill"
 
 
+def test_the_sync_finds_a_refund_and_a_chargeback_whose_notifications_were_lost_once_a_day(app, running, core,
+                                                                                           midtrans, travel):
+    invoice = running
+    paid_at = invoice.paid_at
+    midtrans.notification_url = None  # the webhook never hears of what follows
+    core.transactions.refund(invoice.order_id, {"refund_key": "rf-7", "amount": 15000})
+    assert services.invoices_sync()["paid_checked"] == 0  # the day of payment: pending and review invoices only
+    travel.to(paid_at + timedelta(days=1, minutes=2))
+    outcome = services.invoices_sync()
+    assert (outcome["paid_checked"], outcome["money_back"]) == (1, 1)
+    assert refunds(invoice) == [("partial", Decimal("15000.00"), "1", "rf-7")]
+    assert subscription(invoice).state == "active"  # a partial refund keeps the service, as when notified
+    travel.by(minutes=5)  # the next run: asked already today
+    assert services.invoices_sync()["paid_checked"] == 0
+    travel.to(paid_at + timedelta(days=2, minutes=1))
+    outcome = services.invoices_sync()
+    assert (outcome["paid_checked"], outcome["money_back"]) == (1, 0) and len(refunds(invoice)) == 1
+    # The rest charged back, never notified either.
+    answer = requests.post(f"{midtrans.url}/_emulator/chargeback", json={"order_id": invoice.order_id}, timeout=10)
+    assert answer.status_code == 200
+    travel.to(paid_at + timedelta(days=3, minutes=1))
+    app.config["PAYMENT_SYNC_PAID_DAYS"] = 2  # past the window: no longer asked about
+    assert services.invoices_sync()["paid_checked"] == 0 and len(refunds(invoice)) == 1
+    app.config["PAYMENT_SYNC_PAID_DAYS"] = 3
+    outcome = services.invoices_sync()
+    assert (outcome["paid_checked"], outcome["money_back"]) == (1, 1)
+    assert [kind for kind, *_ in refunds(invoice)] == ["partial", "chargeback"]
+    suspended = subscription(invoice)
+    assert (suspended.state, suspended.suspension_reason) == ("suspended", "chargeback")
+
+
 def test_revenue_is_net_of_refunds_in_the_month_each_happened(app, running, core, live_webhook, travel):
     invoice = running
     paid_month, now = f"{travel.now:%Y-%m}", travel.now
