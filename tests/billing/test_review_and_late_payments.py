@@ -292,7 +292,8 @@ def test_the_sync_applies_only_what_the_status_api_said(app, customer, order, we
     unused, waiting = order("ghost"), order("n8n")
     webhook.set_status(waiting.order_id, "pending")  # a transfer chosen; Midtrans has not expired it yet
     travel.by(hours=app.config["INVOICE_EXPIRY_HOURS"] + 1)
-    assert billing_tasks.invoices_sync.call_local() == {"checked": 2, "applied": 0, "expired": 1}
+    assert billing_tasks.invoices_sync.call_local() == {"checked": 2, "applied": 0, "expired": 1, "paid_checked": 0,
+                                                      "money_back": 0}
     lapsed = invoice_now(unused.id)  # its payment page expired and Midtrans never saw a payment
     assert lapsed.state == "failed" and lapsed.midtrans_status is None
     assert lapsed.current_attempt.transaction_status is None

@@ -5,7 +5,15 @@ import pytest
 from portal.catalog.parameters import settings_clean
 from portal.config import from_environment
 from portal.provisioning.manifests import ClusterOptions, instance_manifests, instance_names, namespace_manifests
-from portal.provisioning.network_policy import Address, Pod, connection_allowed, egress_allowed, ingress_allowed, pods_of, selecting
+from portal.provisioning.network_policy import (
+    Address,
+    Pod,
+    connection_allowed,
+    egress_allowed,
+    ingress_allowed,
+    pods_of,
+    selecting,
+)
 from tests.provisioning.test_manifests import OPTIONS, SECRETS, TEMPLATES
 
 pytestmark = pytest.mark.smoke
