@@ -68,8 +68,9 @@ def stream(cluster, info, namespace: str | None, query) -> Response:
                 return
             else:
                 initial = []
-        if initial:
-            yield b"".join(initial)
+        # The headers go out now, as the real server sends them (a client blocked waiting for them could not
+        # even be stopped), then the current objects if asked for.
+        yield b"".join(initial)
         bookmark_at = time.monotonic() + getattr(cluster, "bookmark_interval", BOOKMARK_SECONDS)
         while not cluster.stopping.is_set():
             now = time.monotonic()
