@@ -111,9 +111,8 @@ class LeaderElector:
         try:
             self.gateway.create(manifest)
         except ObjectNotFound:
-            if self.gateway.mode != "emulated":
-                raise
-            # The emulated cluster starts empty; a real one has the portal's namespace (deploy/namespace.yaml).
+            # The namespace is missing: an emulated cluster starts empty, and compose's k3s has no `portal`
+            # namespace (deploy/namespace.yaml makes it on a real cluster). The portal may make namespaces.
             self.gateway.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
             self.gateway.create(manifest)
 
