@@ -141,7 +141,7 @@ class ApiServer:
             return _json(handler(state, info, namespace, name, method, raw, mimetype, query, agent))
         if name is None:
             if method == "GET" and watch.is_watch(query):
-                return watch.stream(self.cluster, info, namespace, query)
+                return watch.stream(self.cluster, info, namespace, query, request.environ.get("werkzeug.socket"))
             if method == "GET":
                 return _json(verbs.list_objects(state, info, namespace, query))
             if info.namespaced and namespace is None:

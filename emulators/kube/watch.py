@@ -1,5 +1,7 @@
 """Watch streams: `?watch=1` answers newline-delimited JSON events from the retained changes, as the API server
 does from etcd's history (ADDED/MODIFIED/DELETED, BOOKMARK on request, an ERROR 410 Gone past the window)."""
+import select
+import socket
 import time
 
 import orjson
@@ -30,7 +32,18 @@ def gone(since: int, oldest: int) -> bytes:
     return _line("ERROR", orjson.dumps(status))
 
 
-def stream(cluster, info, namespace: str | None, query) -> Response:
+def _peer_gone(sock) -> bool:
+    """The client hung up (a stopped watch): its socket reads as closed. Nothing would tell an idle stream else."""
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def stream(cluster, info, namespace: str | None, query, sock=None) -> Response:
     """Start a watch; selectors and the resourceVersion are checked before the stream begins (a 400 then)."""
     state = cluster.state
     if info.kind not in WATCHABLE:
@@ -74,7 +87,7 @@ def stream(cluster, info, namespace: str | None, query) -> Response:
         bookmark_at = time.monotonic() + getattr(cluster, "bookmark_interval", BOOKMARK_SECONDS)
         while not cluster.stopping.is_set():
             now = time.monotonic()
-            if now >= deadline:
+            if now >= deadline or _peer_gone(sock):
                 break
             with state.lock:
                 state.settle()
