@@ -32,6 +32,24 @@ def _key(obj: dict) -> tuple[str, str]:
     return metadata.get("namespace") or "", metadata.get("name") or ""
 
 
+def _slim(kind: str, obj: dict) -> dict:
+    """What the record reads of a pod or workload: a pod list's JSON is ~2 KB a pod, mostly spec the status does not
+    need, and the cache holds every one of them for as long as the watcher leads."""
+    metadata = obj.get("metadata") or {}
+    kept = {"metadata": {key: metadata[key] for key in ("name", "namespace", "labels", "resourceVersion", "generation")
+                         if key in metadata}}
+    status = obj.get("status") or {}
+    if kind == "Pod":
+        kept["spec"] = {"nodeName": (obj.get("spec") or {}).get("nodeName")}
+        kept["status"] = {key: status[key] for key in ("phase", "conditions", "containerStatuses") if key in status}
+    elif kind in ("Deployment", "StatefulSet"):
+        kept["spec"] = {"replicas": (obj.get("spec") or {}).get("replicas", 1)}
+        kept["status"] = status
+    else:
+        return obj
+    return kept
+
+
 def _subscription(obj: dict) -> int | None:
     value = ((obj.get("metadata") or {}).get("labels") or {}).get(SUBSCRIPTION_LABEL, "")
     return int(value) if value.isdigit() else None
@@ -58,6 +76,7 @@ class ClusterCache:
             self._members[kind][sid].discard(key)
             touched.add(sid)
         if event != "DELETED":
+            obj = _slim(kind, obj)
             self.objects[kind][key] = obj
             if (sid := _subscription(obj)) is not None:
                 self._members[kind][sid].add(key)
