@@ -5,6 +5,8 @@ Provisioning 10,000 instances through the API would take the bench longer than t
 pods are put straight into the emulator's store (they are scheduled and become ready as any pod does).
 POST /_bench/pods {"pods": [{"namespace", "name", "labels", "containers": [names]}]} creates them;
 POST /_bench/pods {"delete": [{"namespace", "name"}]} removes some (a changed instance for the sweep).
+GET /_bench/bytes answers the API's bytes sent since the last DELETE /_bench/bytes (watch streams included, as
+they are sent), for the watch scenario's API bytes per minute.
 Requests to /_bench/ are not counted in the emulator's API request log.
 """
 import argparse
@@ -26,6 +28,17 @@ def pod_object(spec: dict) -> dict:
 
 
 class BenchCluster(EmulatedCluster):
+    bytes_sent = 0
+
+    def _counted(self, body):
+        try:
+            for chunk in body:
+                self.bytes_sent += len(chunk)
+                yield chunk
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
     def bulk(self, body: dict) -> dict:
         state = self.state
         with state.lock:
@@ -46,7 +59,13 @@ class BenchCluster(EmulatedCluster):
             request = Request(environ)
             if request.path == "/_bench/pods" and request.method == "POST":
                 return json_response(self.bulk(json.loads(request.get_data())))(environ, start_response)
-            return api(environ, start_response)
+            if request.path == "/_bench/bytes":
+                if request.method == "DELETE":
+                    self.bytes_sent = 0
+                return json_response({"bytes": self.bytes_sent})(environ, start_response)
+            if request.path.startswith("/_emulator"):
+                return api(environ, start_response)
+            return self._counted(api(environ, start_response))
         return app
 
 def main(argv=None) -> int:

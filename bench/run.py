@@ -16,7 +16,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # purchase yields payment_to_running and event_to_email
-SCENARIOS = ("pages", "unchanged_poll", "webhook", "sweep", "purchase", "memory")
+SCENARIOS = ("pages", "unchanged_poll", "webhook", "sweep", "purchase", "memory", "watch")
 
 
 @dataclass
@@ -247,6 +247,9 @@ def main(argv=None) -> int:
             if isinstance(figures, dict) and figures.get("ratios"):
                 # Each figure over hello's in the same run, gathered at the top for the issue's targets.
                 results.setdefault("ratios", {}).update(figures["ratios"])
+            if isinstance(figures, dict) and figures.get("watch"):
+                # The watcher's figures per instance count, at the top as the issue names them.
+                results.setdefault("watch", {}).update(figures["watch"])
             if isinstance(figures, dict) and "scenarios" in figures:
                 for key, value in figures["scenarios"].items():
                     results["scenarios"][key] = {**value, "seconds": round(time.perf_counter() - began, 1)}
@@ -260,7 +263,7 @@ def main(argv=None) -> int:
             bench.smtp.stop()
         stack.redis_flush()
         if not args.keep:
-            for suffix in ("", "_tpl", "_flow", "_sweep"):
+            for suffix in ("", "_tpl", "_flow", "_sweep", "_watch"):
                 stacks.database_drop(name + suffix)
     results["run"]["duration_seconds"] = round(time.perf_counter() - clock, 1)
     results["run"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

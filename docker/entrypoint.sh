@@ -1,5 +1,6 @@
 #!/bin/sh
-# One image, every role: `web` (gunicorn), `worker` (the Huey consumer), `migrate` (schema and
+# One image, every role: `web` (gunicorn), `worker` (the Huey consumer), `watcher` (the cluster
+# watcher, run as two replicas: one leads through a Lease), `migrate` (schema and
 # catalog), `wait-migrations` (until the schema is current); anything else runs as given, e.g.
 # `flask create-staff you@example.com`. Works in the image (/app, /opt/venv) and in a checkout.
 set -eu
@@ -58,6 +59,10 @@ case "$command" in
             --graceful-signal TERM \
             --shutdown-timeout "${HUEY_SHUTDOWN_TIMEOUT:-60}" \
             "$@"
+        ;;
+    watcher)
+        # SIGTERM: the leader hands its Lease back, so the other replica takes over at once.
+        exec python -m portal.watcher "$@"
         ;;
     migrate)
         flask --app "$FLASK_APP" db upgrade

@@ -116,6 +116,16 @@ def from_environment() -> dict:
         # An email still queued after this long lost its send task (a restarted queue): sent again.
         "OUTBOX_REQUEUE_MINUTES": int(env("OUTBOX_REQUEUE_MINUTES", "10")),
         "WATCH_MAX_ROUNDS": int(env("WATCH_MAX_ROUNDS", "200")),
+        # The cluster watcher (`python -m portal.watcher`, two replicas): one leads through this Lease; the
+        # other takes over once the leader has not renewed for WATCHER_LEASE_SECONDS (client-go's timings).
+        "WATCHER_LEASE_NAMESPACE": env("WATCHER_LEASE_NAMESPACE", "portal"),
+        "WATCHER_LEASE_NAME": env("WATCHER_LEASE_NAME", "portal-watcher"),
+        "WATCHER_LEASE_SECONDS": float(env("WATCHER_LEASE_SECONDS", "8")),
+        "WATCHER_RENEW_DEADLINE_SECONDS": float(env("WATCHER_RENEW_DEADLINE_SECONDS", "6")),
+        "WATCHER_RETRY_SECONDS": float(env("WATCHER_RETRY_SECONDS", "2")),
+        # Every so often the watcher lists everything again and records it all (what a missed event left wrong).
+        "WATCHER_RESYNC_SECONDS": float(env("WATCHER_RESYNC_SECONDS", "3600")),
+        "WATCHER_WATCH_TIMEOUT_SECONDS": int(env("WATCHER_WATCH_TIMEOUT_SECONDS", "300")),
         "K8S_NAMESPACE_PREFIX": env("K8S_NAMESPACE_PREFIX", "customer-"),
         "K8S_CLUSTER_DOMAIN": env("K8S_CLUSTER_DOMAIN", "localtest.me"),
         "K8S_INGRESS_CLASS": env("K8S_INGRESS_CLASS", "nginx"),

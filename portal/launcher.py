@@ -1,4 +1,4 @@
-"""`make run`: seed, then serve the portal and run its Huey consumer together until Ctrl-C."""
+"""`make run`: seed, then serve the portal and run its Huey consumer and its cluster watcher together until Ctrl-C."""
 import os
 import shutil
 import signal
@@ -70,6 +70,8 @@ def main() -> int:
                           "--graceful-timeout", "5", "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"]),
         subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "portal.worker.huey",
                           "--workers", "2", "--worker-type", "thread", "--delay", "0.1", "--max-delay", "1"]),
+        # One replica here (deploy/ and compose run two): it takes the Lease and keeps instances' status current.
+        subprocess.Popen([sys.executable, "-m", "portal.watcher"]),
     ]
     time.sleep(1.5)
     print("\n" + "=" * 64, flush=True)
@@ -79,7 +81,8 @@ def main() -> int:
     print(f"  {cluster_line}")
     if not os.environ.get("MIDTRANS_SERVER_KEY"):
         print("  Payments: the built-in payment SIMULATOR (no Midtrans keys set; no real money moves)")
-    print("  Press Ctrl-C to stop the web server and the worker.")
+    print("  Instance status: the cluster watcher (python -m portal.watcher); the minute sweep if it stops")
+    print("  Press Ctrl-C to stop the web server, the worker and the watcher.")
     print("=" * 64 + "\n", flush=True)
 
     def stop(*_):

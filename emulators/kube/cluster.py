@@ -24,6 +24,7 @@ class EmulatedCluster(LoopbackServer):
         super().__init__(verbose=verbose)
         self.state = ClusterState(ready_delay, node_count, clock, namespace_grace, seed)
         self.timeout_sleep = float(timeout_sleep)
+        self.bookmark_interval = 60.0  # seconds between bookmarks on a watch that asked for them
         self.requests: list = []
         self.state_file = StateFile(state_file, self.state) if state_file else None
         self.restored = self.state_file.load() if self.state_file else False
@@ -69,6 +70,16 @@ class EmulatedCluster(LoopbackServer):
         with self.state.lock:
             self.state.namespace_grace = float(seconds)
             self.state.touch()
+
+    @property
+    def watch_window(self) -> int:
+        return self.state.watch_window
+
+    @watch_window.setter
+    def watch_window(self, size: float) -> None:
+        """How many changes are kept for watches; a watch from a resourceVersion before them answers 410 Gone."""
+        with self.state.lock:
+            self.state.set_watch_window(int(size))
 
     def advance(self, seconds: float) -> None:
         """Move the cluster clock forward (on top of whatever clock it runs on)."""
@@ -145,7 +156,8 @@ class EmulatedCluster(LoopbackServer):
             return {"emulator": "kubernetes", "gitVersion": GIT_VERSION, "url": self.url,
                     "clock": state.now(),
                     "settings": {"readyDelay": state.ready_delay, "timeoutSleep": self.timeout_sleep,
-                                 "namespaceGrace": state.namespace_grace},
+                                 "namespaceGrace": state.namespace_grace, "watchWindow": state.watch_window,
+                                 "bookmarkInterval": self.bookmark_interval},
                     "nodes": [{"name": name, "ready": state.nodes.readiness(name)[0],
                                "schedulable": state.nodes.schedulable(name)} for name in state.nodes.names()],
                     "faults": state.faults.describe(),

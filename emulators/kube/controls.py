@@ -10,7 +10,9 @@
 # DELETE /_emulator/faults             reset_faults()
 # POST   /_emulator/nodes/NAME         {"ready": false}
 # POST   /_emulator/clock              {"advance": 30}   (seconds added to the cluster clock)
-# PATCH  /_emulator/settings           {"readyDelay": 3, "timeoutSleep": 5, "namespaceGrace": 1}
+# PATCH  /_emulator/settings           {"readyDelay": 3, "timeoutSleep": 5, "namespaceGrace": 1,
+#                                       "watchWindow": 100, "bookmarkInterval": 60}
+#                                      (watchWindow: changes kept for watches; older resourceVersions get 410 Gone)
 # GET    /_emulator/requests           the API request log; DELETE clears it
 
 from werkzeug.wrappers import Request, Response
@@ -18,7 +20,8 @@ from werkzeug.wrappers import Request, Response
 from ..serving import control_body, json_response, problem
 
 _ALIASES = {"namePrefix": "name_prefix", "pathContains": "path_contains", "readyDelay": "ready_delay",
-            "timeoutSleep": "timeout_sleep", "namespaceGrace": "namespace_grace", "n": "count"}
+            "timeoutSleep": "timeout_sleep", "namespaceGrace": "namespace_grace", "n": "count",
+            "watchWindow": "watch_window", "bookmarkInterval": "bookmark_interval"}
 
 
 
@@ -45,7 +48,7 @@ def handle(cluster, request: Request) -> Response:
             cluster.advance(float(body.get("advance", 0)))
             return json_response({"now": cluster.state.now()})
         if parts == ["settings"] and method in ("POST", "PUT", "PATCH"):
-            for key in ("ready_delay", "timeout_sleep", "namespace_grace"):
+            for key in ("ready_delay", "timeout_sleep", "namespace_grace", "watch_window", "bookmark_interval"):
                 if key in body:
                     setattr(cluster, key, float(body[key]))
             return json_response(cluster.describe()["settings"])

@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 import orjson
 from werkzeug.wrappers import Request, Response
 
-from . import controls, ingress, kinds, logs, metrics, verbs, writes
+from . import controls, ingress, kinds, logs, metrics, verbs, watch, writes
 from .errors import ApiError
 
 
@@ -95,7 +95,10 @@ class ApiServer:
         route = self._resolve(group, version, rest)
         with self.state.lock:
             self.state.settle()
-            return self._dispatch(route, request)
+            try:
+                return self._dispatch(route, request)
+            finally:
+                self.state.flush_events()  # a delete settles nothing after it: its event leaves now
 
     @staticmethod
     def _not_found():
@@ -137,6 +140,8 @@ class ApiServer:
             handler = verbs.scale if route.subresource == "scale" else verbs.status
             return _json(handler(state, info, namespace, name, method, raw, mimetype, query, agent))
         if name is None:
+            if method == "GET" and watch.is_watch(query):
+                return watch.stream(self.cluster, info, namespace, query, request.environ.get("werkzeug.socket"))
             if method == "GET":
                 return _json(verbs.list_objects(state, info, namespace, query))
             if info.namespaced and namespace is None:

@@ -1,8 +1,12 @@
 """The cluster's state: stored objects under one lock, resource versions, and lazy settling of time-based state."""
+import collections
 import math
 import random
 import threading
 import uuid
+from typing import NamedTuple
+
+import orjson
 
 from . import quota, workloads
 from .clock import ClusterClock
@@ -14,6 +18,19 @@ from .pods import PodLife, schedule
 
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for generated name suffixes
 MAX_STEPS = 200  # past events replayed per read at most; beyond that, state jumps to the present
+# The kinds whose changes are kept for watches (what the portal's watcher and its leader election use).
+WATCHABLE = frozenset({"Pod", "Node", "Deployment", "StatefulSet", "Lease"})
+WATCH_WINDOW = 10_000  # changes kept for watches, as etcd keeps a window of revisions before compacting
+
+
+class WatchEvent(NamedTuple):
+    """One change as a watch sends it: the object as it was at `version`, serialized once for every watcher."""
+    version: int
+    kind: str
+    type: str  # ADDED, MODIFIED or DELETED
+    namespace: str
+    labels: dict
+    data: bytes
 
 
 class ClusterState:
@@ -35,6 +52,15 @@ class ClusterState:
         self.pods_epoch = -1  # the epoch at which every pod status was last recomputed
         self._version = 0
         self._service_ips = 0
+        # Watches: the retained changes (oldest first), the newest version no longer retained (a watch from before
+        # it answers 410 Gone), and what changed since the last flush (an object changed twice in one request is
+        # sent once, as it ended up).
+        self.events: collections.deque[WatchEvent] = collections.deque()
+        self.watch_window = WATCH_WINDOW
+        self.compacted = 0
+        self.changed = threading.Condition(self.lock)
+        self._pending: dict[int, list] = {}
+        self._deleted: list[WatchEvent] = []
         self.lives: dict[str, PodLife] = {}  # pod uid -> its life
         self.rollouts: dict[str, tuple] = {}  # workload uid -> (template hash, clock time the rollout began)
         self.create_failures: dict[str, str] = {}  # workload uid -> why its last pod could not be created
@@ -98,7 +124,7 @@ class ClusterState:
     def owned_by(self, uid: str) -> list[dict]:
         return list(self._owned.get(uid, {}).values())
 
-    def bump(self, obj: dict, status_only: bool = False) -> None:
+    def bump(self, obj: dict, status_only: bool = False, event: str = "MODIFIED") -> None:
         """A new resourceVersion; notes what must be reconciled because of this change."""
         self._version += 1
         metadata = obj["metadata"]
@@ -106,6 +132,10 @@ class ClusterState:
         self._dirty = True
         self.changes += 1
         kind = obj["kind"]
+        if kind in WATCHABLE:
+            pending = self._pending.get(id(obj))
+            if pending is None:
+                self._pending[id(obj)] = [obj, event]
         if kind == "Pod":
             self.stale_workloads.update(_controllers(obj))
         if status_only:
@@ -128,6 +158,8 @@ class ClusterState:
         metadata = obj["metadata"]
         namespace, name = metadata.get("namespace") or "", metadata["name"]
         bucket = self._objects[obj["kind"]].setdefault(namespace, {})
+        before = bucket.get(name)
+        added = before is None or before["metadata"].get("uid") != metadata.get("uid")
         if obj["kind"] == "Pod":
             self._index(bucket.get(name), add=False)
             self._index(obj, add=True)
@@ -135,7 +167,42 @@ class ClusterState:
         elif obj["kind"] in ("Deployment", "StatefulSet"):
             self.workloads_by_uid[metadata["uid"]] = obj
         bucket[name] = obj
-        self.bump(obj)
+        self.bump(obj, event="ADDED" if added else "MODIFIED")
+
+    # --- watches ---------------------------------------------------------------------------------------------
+
+    def flush_events(self) -> None:
+        """Turn what changed since the last flush into watch events (in resourceVersion order), keep the newest
+        `watch_window` of them, and wake the watches."""
+        if not self._pending and not self._deleted:
+            return
+        fresh = list(self._deleted)
+        for obj, event in self._pending.values():
+            metadata = obj["metadata"]
+            fresh.append(WatchEvent(int(metadata["resourceVersion"]), obj["kind"], event,
+                                    metadata.get("namespace") or "", dict(metadata.get("labels") or {}),
+                                    orjson.dumps(obj)))
+        self._pending, self._deleted = {}, []
+        fresh.sort(key=lambda e: e.version)
+        self.events.extend(fresh)
+        while len(self.events) > max(0, self.watch_window):
+            self.compacted = self.events.popleft().version
+        self.changed.notify_all()
+
+    def events_after(self, version: int) -> list[WatchEvent]:
+        """Retained events newer than `version`, oldest first (the caller checked `compacted`)."""
+        newer = []
+        for event in reversed(self.events):
+            if event.version <= version:
+                break
+            newer.append(event)
+        newer.reverse()
+        return newer
+
+    def set_watch_window(self, size: int) -> None:
+        self.watch_window = max(0, int(size))
+        while len(self.events) > self.watch_window:
+            self.compacted = self.events.popleft().version
 
     def load_objects(self, objects: dict[str, list[dict]], resource_version: int) -> None:
         """Stored objects as a state file kept them (resourceVersions included), with their indexes rebuilt."""
@@ -151,6 +218,10 @@ class ClusterState:
                 elif kind in ("Deployment", "StatefulSet"):
                     self.workloads_by_uid[obj["metadata"]["uid"]] = obj
         self._version = resource_version
+        # A restarted server keeps no history: every watch must list again, as after a compaction.
+        self.events.clear()
+        self._pending, self._deleted = {}, []
+        self.compacted = resource_version
 
     def _index(self, pod: dict | None, add: bool) -> None:
         if pod is None:
@@ -192,6 +263,13 @@ class ClusterState:
         self._dirty = True
         self.changes += 1
         uid = obj["metadata"].get("uid")
+        if kind in WATCHABLE:
+            # The deletion is a change of its own (a new resourceVersion), as etcd records a delete.
+            self._version += 1
+            self._pending.pop(id(obj), None)
+            gone = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._version)}}
+            self._deleted.append(WatchEvent(self._version, kind, "DELETED", namespace or "",
+                                            dict(obj["metadata"].get("labels") or {}), orjson.dumps(gone)))
         if namespace:
             self.stale_namespaces.add(namespace)
         if kind == "Pod":
@@ -226,6 +304,11 @@ class ClusterState:
     # --- time ------------------------------------------------------------------------------------------------
 
     def settle(self) -> None:
+        """Bring time-based state up to the clock, then hand what changed to the watches."""
+        self._settle()
+        self.flush_events()
+
+    def _settle(self) -> None:
         """Bring time-based state up to the clock; cheap when nothing can have changed.
 
         Events since the last read are replayed in order (a pod that got ready at t lets the

@@ -47,8 +47,6 @@ def paginate(items: list, query, resource_version: str) -> tuple[list, dict]:
 
 
 def list_objects(state, info, namespace: str | None, query) -> dict:
-    if query.get("watch") in ("true", "1", "True"):
-        raise bad_request("watch is not supported by the portal's emulated cluster; list instead")
     items = select(info, state.items(info.kind, namespace), query)
     page, metadata = paginate(items, query, state.resource_version)
     return {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": metadata,

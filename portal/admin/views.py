@@ -23,6 +23,7 @@ from portal.catalog.templates import templates_check
 from portal.extensions import db
 from portal.instances import selectors as instance_selectors
 from portal.instances.charts import bar_chart
+from portal.instances.watching import status_keeper
 from portal.notifications import services as notifications
 from portal.notifications.mailer import mail_server_configured
 from portal.notifications.models import STATES, Email
@@ -77,6 +78,7 @@ def overview():
 def cluster_health():
     check = cluster_for(current_app.config).check()
     return render_page("admin/cluster.html", check=check, mode=current_app.config["KUBE_MODE"],
+                       keeper=status_keeper(current_app.config),
                        nodes=selectors.nodes(), per_node=selectors.instances_per_node())
 
 

@@ -1,4 +1,5 @@
-"""The status sweep: one cluster-wide pod list, mapped onto instances, writing only what changed."""
+"""Recording pods onto instances' status rows, writing only what changed: the one use case the cluster watcher
+calls with the pods that changed and the minute sweep (its fallback) calls with one cluster-wide pod list."""
 import gc
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -140,9 +141,10 @@ def instances_sweep() -> SweepResult:
         return _sweep()
 
 
-def _watched_rows() -> list:
-    """Every watched instance with its status row, as plain rows: nothing for the session to track or expire."""
-    return db.session.execute(
+def watched_rows(subscription_ids=None) -> list:
+    """Every watched instance (or those of `subscription_ids`) with its status row, as plain rows: nothing for the
+    session to track or expire."""
+    query = (
         select(Subscription.id, Subscription.state, Subscription.namespace, Service.slug,
                InstanceStatus.subscription_id.label("status_id"),
                InstanceStatus.phase, InstanceStatus.ready, InstanceStatus.restart_count, InstanceStatus.node_name,
@@ -150,7 +152,10 @@ def _watched_rows() -> list:
                InstanceStatus.rollout_started_at, InstanceStatus.rollout_applied_at)
         .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
         .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
-        .where(Subscription.state.in_(WATCHED))).all()
+        .where(Subscription.state.in_(WATCHED)))
+    if subscription_ids is not None:
+        query = query.where(Subscription.id.in_(list(subscription_ids)))
+    return db.session.execute(query).all()
 
 
 def _sweep() -> SweepResult:
@@ -165,10 +170,21 @@ def _sweep() -> SweepResult:
     with ThreadPoolExecutor(1, thread_name_prefix="sweep-pods") as pool:
         listing = pool.submit(list_pods)
         try:
-            watched = _watched_rows()
+            watched = watched_rows()
         finally:
             pods = listing.result()  # the cluster's error, if any, is the sweep's
-    result, to_activate, went_down, now = _statuses_record(gateway, pods, watched)
+    return pods_record(gateway=gateway, pods=pods, watched=watched)
+
+
+def pods_record(*, gateway, pods: list[dict], watched: list, sample: bool = True) -> SweepResult:
+    """Record these pods onto these watched instances (rows of `watched_rows`): status rows that changed, their
+    events, activations of instances that came up and alerts for those that went down.
+
+    `pods` must hold every pod of each instance in `watched` (an instance without any is Missing). The sweep
+    passes them all; the watcher passes the instances its events touched. With `sample`, usage is sampled too
+    when it is due (the watcher leaves that to the minute task).
+    """
+    result, to_activate, went_down, now = _statuses_record(gateway, pods, watched, sample)
     for subscription_id in to_activate:
         if _activate(subscription_id):
             result.activated.append(subscription_id)
@@ -178,7 +194,22 @@ def _sweep() -> SweepResult:
 
 
 @use_case
-def _statuses_record(gateway, pods: list[dict], watched: list) -> tuple:
+def usage_sample() -> int:
+    """The usage sample when it is due, while the watcher keeps the status rows (the sweep takes it otherwise):
+    instances with pods in the metrics API get a sample and their `last_seen_at`."""
+    now = utcnow()
+    if not _sample_due(now):
+        return 0
+    ids = {str(row.id) for row in watched_rows()}
+    sampled = _record_usage(cluster_for(current_app.config), ids, now)
+    if sampled:
+        db.session.execute(update(InstanceStatus).where(InstanceStatus.subscription_id.in_([int(i) for i in sampled]))
+                           .values(last_seen_at=now).execution_options(synchronize_session=False))
+    return len(sampled)
+
+
+@use_case
+def _statuses_record(gateway, pods: list[dict], watched: list, sample: bool = True) -> tuple:
     """Write what changed of every watched instance (status rows, events, usage samples): one transaction."""
     result = SweepResult(pods=len(pods))
     by_subscription: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
@@ -239,7 +270,7 @@ def _statuses_record(gateway, pods: list[dict], watched: list) -> tuple:
     for rows in _grouped_by_keys(updates).values():
         # Executemany by primary key, one statement per set of columns (with or without last_seen_at).
         db.session.execute(update(InstanceStatus), rows)
-    if _sample_due(now) and _record_usage(gateway, {str(i) for i in seen}, now):
+    if sample and _sample_due(now) and _record_usage(gateway, {str(i) for i in seen}, now):
         db.session.execute(update(InstanceStatus).where(InstanceStatus.subscription_id.in_(seen))
                            .values(last_seen_at=now).execution_options(synchronize_session=False))
     return result, to_activate, went_down, now
@@ -347,16 +378,16 @@ def _record_changes(sid: int, state: str, before: tuple, after: tuple, *, rollin
     return None
 
 
-def _record_usage(gateway, watched_ids: set[str], now) -> int:
+def _record_usage(gateway, watched_ids: set[str], now) -> set[str]:
     """A CPU and memory sample per instance, when the cluster serves the metrics API (one bulk insert).
 
-    Returns how many were taken (none without a metrics API: then the next sweep asks again).
+    Returns the instances sampled (none without a metrics API: then the next sweep asks again).
     """
     if not watched_ids:
-        return 0
+        return set()
     metrics = gateway.pod_metrics()
     if not metrics:
-        return 0
+        return set()
     usage: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for item in metrics:
         sid = item.get("metadata", {}).get("labels", {}).get("portal/subscription")
@@ -369,7 +400,7 @@ def _record_usage(gateway, watched_ids: set[str], now) -> int:
         db.session.execute(insert(ResourceSample), [
             {"subscription_id": int(sid), "taken_at": now, "cpu_millicores": int(round(cpu)),
              "memory_mb": int(round(memory))} for sid, (cpu, memory) in usage.items()])
-    return len(usage)
+    return set(usage)
 
 
 @use_case

@@ -1,12 +1,13 @@
 """The status sweep's tasks: the minute's periodic sweep, and the watch that sweeps every few seconds while
-something is provisioning or rolling out."""
+something is provisioning or rolling out. Both stand by while the cluster watcher leads (its Lease is fresh):
+they are its fallback."""
 import time
 
 from flask import current_app
 from huey import crontab
 from huey.constants import EmptyData
 
-from portal.instances import sweep
+from portal.instances import sweep, watching
 from portal.jobs.services import job_run
 from portal.provisioning.cluster import ClusterError
 from portal.tasks import huey, periodic_task, task
@@ -21,6 +22,8 @@ def watch_start() -> None:
     A running chain refreshes the flag every round; a flag older than three rounds belongs to a
     chain that died with its consumer, and is taken over.
     """
+    if watching.status_keeper(current_app.config).watcher:
+        return  # the watcher shows progress as it happens
     interval = current_app.config["WATCH_INTERVAL_SECONDS"]
     now = time.time()
     if not huey.storage.put_if_empty(WATCH_FLAG, str(now).encode()):
@@ -33,13 +36,24 @@ def watch_start() -> None:
 
 @periodic_task(crontab(minute="*"))
 def instances_sweep() -> dict:
-    return job_run("status-sweep", lambda: sweep.instances_sweep().as_dict()).result
+    return job_run("status-sweep", status_sweep_or_stand_by).result
+
+
+def status_sweep_or_stand_by() -> dict:
+    """The full sweep only while the watcher is down (one GET of its Lease decides); the usage sample either way."""
+    keeper = watching.status_keeper(current_app.config)
+    if keeper.watcher:
+        return {"in_charge": keeper.describe(), "sampled": sweep.usage_sample()}
+    return {**sweep.instances_sweep().as_dict(), "in_charge": keeper.describe()}
 
 
 @task()
 def instances_watch(round_number: int = 1) -> str:
     """Sweep every few seconds while something is provisioning or rolling out, so progress shows at once."""
     huey.storage.put_data(WATCH_FLAG, str(time.time()).encode())
+    if watching.status_keeper(current_app.config).watcher:
+        huey.storage.delete_data(WATCH_FLAG)
+        return "watcher"
     try:
         result = sweep.instances_sweep()
     except ClusterError:

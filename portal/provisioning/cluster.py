@@ -5,6 +5,7 @@ Bodies are plain dicts in and out (the client's typed models cost ~7x more to bu
 """
 import base64
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -14,6 +15,7 @@ import orjson
 import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
@@ -35,6 +37,7 @@ KINDS = {
     ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
+    ("coordination.k8s.io/v1", "Lease"): ("leases", True),
 }
 # What one instance is made of, deleted in this order on termination.
 INSTANCE_KINDS = [("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
@@ -73,6 +76,14 @@ class ObjectNotFound(ClusterError):
     pass
 
 
+class Conflict(ClusterUnavailable):
+    """409: someone else changed the object first (a stale resourceVersion) or it already exists."""
+
+
+class WatchExpired(ClusterError):
+    """410 Gone: the resourceVersion a watch started from is older than the server keeps; list again."""
+
+
 def _error_from(status: int, body: bytes | str | None) -> ClusterError:
     try:
         detail = json.loads(body or b"{}")
@@ -88,6 +99,10 @@ def _error_from(status: int, body: bytes | str | None) -> ClusterError:
         return AccessDenied(message, status=status, reason=reason or "Forbidden")
     if status in (400, 422):
         return ManifestRejected(message, status=status, reason=reason or "Invalid")
+    if status == 409:
+        return Conflict(message or "conflict", status=status, reason=reason or "Conflict")
+    if status == 410:
+        return WatchExpired(message or "gone", status=status, reason=reason or "Expired")
     return ClusterUnavailable(message or f"HTTP {status}", status=status, reason=reason or f"HTTP{status}")
 
 
@@ -160,6 +175,29 @@ class Cluster:
                      selector: str | None = None) -> list[dict]:
         query = [("labelSelector", selector)] if selector else []
         return self._call("GET", resource_path(api_version, kind, namespace), query=query).get("items", [])
+
+    def list_with_version(self, api_version: str, kind: str, *, selector: str | None = None) -> tuple[list[dict], str]:
+        """Every object of a kind across namespaces, and the list's resourceVersion (where a watch starts)."""
+        query = [("labelSelector", selector)] if selector else []
+        answer = self._call("GET", resource_path(api_version, kind), query=query)
+        return answer.get("items", []), (answer.get("metadata") or {}).get("resourceVersion", "")
+
+    def watch(self, api_version: str, kind: str, *, resource_version: str, selector: str | None = None,
+              timeout_seconds: int = 300) -> "WatchStream":
+        """Changes of a kind across namespaces after `resource_version`, through the client's Watch."""
+        return WatchStream(self, resource_path(api_version, kind), resource_version, selector, timeout_seconds)
+
+    def create(self, manifest: dict) -> dict:
+        """POST a new object; Conflict when one of that name exists."""
+        metadata = manifest["metadata"]
+        return self._call("POST", resource_path(manifest["apiVersion"], manifest["kind"], metadata.get("namespace")),
+                          body=manifest)
+
+    def replace(self, manifest: dict) -> dict:
+        """PUT an object; with metadata.resourceVersion set, Conflict when it changed since it was read."""
+        metadata = manifest["metadata"]
+        return self._call("PUT", resource_path(manifest["apiVersion"], manifest["kind"], metadata.get("namespace"),
+                                               metadata["name"]), body=manifest)
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         secret = self.get("v1", "Secret", namespace, name)
@@ -262,6 +300,62 @@ class Cluster:
 
     def cordon(self, name: str, unschedulable: bool = True) -> dict:
         return self._merge_patch(resource_path("v1", "Node", None, name), {"spec": {"unschedulable": unschedulable}})
+
+
+class WatchStream:
+    """One watch request's events as (type, object) pairs, ADDED/MODIFIED/DELETED/BOOKMARK, read by the official
+    client's `kubernetes.watch.Watch`; `stop()` from another thread ends it. A 410 raises WatchExpired, a broken
+    connection ClusterUnavailable; the stream simply ends at its timeout (the caller watches again from
+    `resource_version`, which follows every event and bookmark)."""
+
+    def __init__(self, cluster: "Cluster", path: str, resource_version: str, selector: str | None, timeout: int):
+        self._cluster, self._path, self._selector, self._timeout = cluster, path, selector, int(timeout)
+        self.resource_version = resource_version
+        self._watch = k8s_watch.Watch()
+        self.bytes_read = 0
+
+    def _request(self, **kwargs):
+        # What Watch.stream calls: the watch request, unparsed (no typed models: the events stay plain dicts).
+        query = [("watch", "true"), ("allowWatchBookmarks", "true"),
+                 ("resourceVersion", kwargs["resource_version"]), ("timeoutSeconds", kwargs["timeout_seconds"])]
+        if self._selector:
+            query.append(("labelSelector", self._selector))
+        api = self._cluster.api
+        request = api.param_serialize("GET", self._path, query_params=query, header_params={
+            "Accept": "application/json"}, auth_settings=["BearerToken"])
+        # The read timeout outlasts the server's own end of the stream (and its bookmarks in between).
+        response = api.call_api(*request, _request_timeout=(self._cluster.timeout, self._timeout + 30))
+        return response.response
+
+    def __iter__(self):
+        try:
+            for event in self._watch.stream(self._request, resource_version=self.resource_version,
+                                            timeout_seconds=self._timeout):
+                item = event["raw_object"]
+                self.bytes_read += len(orjson.dumps(item)) + 30
+                version = (item.get("metadata") or {}).get("resourceVersion")
+                if version:
+                    self.resource_version = version
+                yield event["type"], item
+        except ApiException as exc:
+            if exc.status == 410:
+                raise WatchExpired(str(exc.reason), status=410, reason="Expired") from exc
+            raise _error_from(exc.status or 0, exc.body) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterUnavailable(f"the watch broke: {exc}", reason=type(exc).__name__) from exc
+
+    def stop(self) -> None:
+        response = getattr(self._watch, "_resp", None)
+        self._watch.stop()
+        # The client's stop() shuts the connection's socket, which urllib3 2 no longer holds once the response
+        # began: a stream blocked waiting for its next event is woken through the response's own socket.
+        raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
+        sock = getattr(raw, "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed: the stream has ended anyway
 
 
 def quantity(text: str | int | float) -> Decimal:

@@ -9,7 +9,8 @@ from pathlib import Path
 from tests.helpers import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ("pages", "unchanged_poll", "webhook", "sweep", "payment_to_running", "event_to_email", "memory")
+SCENARIOS = ("pages", "unchanged_poll", "webhook", "sweep", "payment_to_running", "event_to_email", "memory",
+             "watch")
 
 # Not in the SQLite smoke subset (no smoke marker): the bench needs PostgreSQL and Redis.
 
@@ -25,7 +26,7 @@ def test_bench_smoke_runs_every_scenario(tmp_path):
     env.pop("REDIS_URL", None)  # the bench picks its own Redis database (14), apart from the xdist workers'
     run = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--output", str(output),
                           "--database", f"portal_bench_smoke_{os.getpid()}", "--redis-db", "14"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "scenario" in run.stdout and "Written to" in run.stdout  # the table was printed
     results = json.loads(output.read_text())
@@ -35,6 +36,7 @@ def test_bench_smoke_runs_every_scenario(tmp_path):
     check_webhook(results["scenarios"]["webhook"])
     check_sweep(results["scenarios"]["sweep"]["sizes"])
     check_flow_and_memory(results["scenarios"])
+    check_watch(results["watch"], results["scenarios"]["watch"]["sizes"])
 
 
 def check_every_scenario_reports(results):
@@ -98,3 +100,14 @@ def check_flow_and_memory(scenarios):
     assert number(scenarios["event_to_email"]["ready_to_email"]["p95_s"])
     peaks = scenarios["memory"]["peak_rss_mib"]
     assert number(peaks["web worker"]) and number(peaks["consumer"])
+
+
+def check_watch(watch, sizes):
+    """The watcher's figures per instance count at the top of the results, with the minute sweep's beside them."""
+    assert set(watch) == set(sizes) and len(watch) >= 2
+    for count, figures in watch.items():
+        assert set(figures) == {"api_bytes_per_min_at_rest", "sql_per_min_at_rest", "unready_to_shown_s"}
+        assert all(number(value) for value in figures.values()), figures
+        assert figures["unready_to_shown_s"] > 0 and figures["api_bytes_per_min_at_rest"] > 0
+        naive = sizes[count]["naive"]
+        assert number(naive["api_bytes_per_min_at_rest"]) and naive["sql_per_min_at_rest"] > 0

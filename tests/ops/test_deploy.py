@@ -68,10 +68,16 @@ def test_pods_are_locked_down(name, pod):
     assert pod["serviceAccountName"] == one("ServiceAccount")["metadata"]["name"]
 
 
-def test_only_web_and_worker_carry_a_cluster_token():
+def test_the_watcher_runs_as_two_replicas_one_at_a_time_replaced():
+    watcher = one("Deployment", "portal-watcher")
+    assert watcher["spec"]["replicas"] == 2  # one leads through the Lease, the other stands by
+    assert watcher["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 1
+
+
+def test_only_web_worker_and_watcher_carry_a_cluster_token():
     assert one("ServiceAccount")["automountServiceAccountToken"] is False
     tokens = {name: pod.get("automountServiceAccountToken", False) for name, pod in pod_templates()}
-    assert tokens == {"portal-web": True, "portal-worker": True, "portal-migrate": False}
+    assert tokens == {"portal-web": True, "portal-worker": True, "portal-watcher": True, "portal-migrate": False}
 
 
 def test_web_is_replicated_probed_and_protected_from_disruption():
@@ -106,10 +112,11 @@ def test_service_and_ingress_lead_to_the_web_pods():
 
 def test_each_role_runs_its_entrypoint_command_and_waits_for_migrations():
     roles = {name: pod["containers"][0]["args"] for name, pod in pod_templates()}
-    assert roles == {"portal-web": ["web"], "portal-worker": ["worker"], "portal-migrate": ["migrate"]}
+    assert roles == {"portal-web": ["web"], "portal-worker": ["worker"], "portal-watcher": ["watcher"],
+                     "portal-migrate": ["migrate"]}
     job = one("Job", "portal-migrate")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
-    for name in ("portal-web", "portal-worker"):
+    for name in ("portal-web", "portal-worker", "portal-watcher"):
         init = one("Deployment", name)["spec"]["template"]["spec"]["initContainers"]
         assert [container["args"] for container in init] == [["wait-migrations"]]
 

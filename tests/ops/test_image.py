@@ -119,7 +119,9 @@ def test_entrypoint_knows_every_role_and_is_valid_sh():
     assert subprocess.run(["sh", "-n", str(ENTRYPOINT)]).returncode == 0
     script = ENTRYPOINT.read_text()
     roles = re.findall(r"^    ([a-z*-]+)\)$", script, re.MULTILINE)
-    assert roles == ["web", "worker", "migrate", "wait-migrations", "*"]
+    assert roles == ["web", "worker", "watcher", "migrate", "wait-migrations", "*"]
+    assert "exec python -m portal.watcher" in script
+    assert "portal.watcher" in (ROOT / "portal" / "launcher.py").read_text()
     assert "exec gunicorn" in script and "wsgi:app" in script
     # The consumer's module path is the one `make run` uses.
     assert "portal.worker.huey" in (ROOT / "portal" / "launcher.py").read_text()

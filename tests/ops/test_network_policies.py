@@ -39,6 +39,8 @@ EXPECTED = {
     "worker": {"dns", "dns over tcp", "postgresql", "redis", "api server", "api server on 443", "smtp", "smtps",
                "midtrans"},
     "migrate": {"dns", "dns over tcp", "postgresql"},
+    # The cluster watcher: the API server's watches and its Lease, status rows, alert emails queued in Redis.
+    "watcher": {"dns", "dns over tcp", "postgresql", "redis", "api server", "api server on 443"},
 }
 
 
@@ -64,7 +66,7 @@ def test_only_the_ingress_controller_reaches_web_and_nothing_reaches_the_others(
     for outsider in (Pod("customer-7", {"app.kubernetes.io/component": "app"}), Address("203.0.113.7"), ROLES["worker"],
                      Pod("monitoring", {"app.kubernetes.io/name": "prometheus"})):
         assert not ingress_allowed(POLICIES, ROLES["web"], outsider, 8000), outsider
-    for role in ("worker", "migrate"):
+    for role in ("worker", "migrate", "watcher"):
         assert not ingress_allowed(POLICIES, ROLES[role], controller, 8000)
 
 

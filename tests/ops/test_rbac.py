@@ -6,6 +6,7 @@ uses every one of its methods and every service template; each logged request be
 that set, no more and no less.
 """
 import inspect
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -15,11 +16,13 @@ from portal.catalog.selectors import service_templates
 from portal.extensions import db
 from portal.instances import services as instances
 from portal.instances.sweep import instances_sweep
+from portal.instances.watcher import StatusWatcher
 from portal.provisioning import services as provisioning
 from portal.provisioning.cluster import KINDS, Cluster, cluster_for
+from portal.provisioning.leader import LeaderElector
 from portal.provisioning.models import Node
 from portal.subscriptions.models import Subscription
-from tests.helpers import methods_called
+from tests.helpers import methods_called, wait_until
 from tests.ops.manifests import deploy_documents, one
 
 # Paths outside the resource API. /version is readable by every authenticated client through the
@@ -41,7 +44,9 @@ def authorization_of(method: str, path: str, query: str) -> set[tuple[str, str, 
     resource, name, subresource = rest[0], rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None
     if subresource:
         resource = f"{resource}/{subresource}"
-    if method == "GET":
+    if method == "GET" and "watch=true" in query:
+        verbs = {"watch"}
+    elif method == "GET":
         verbs = {"get"} if name else {"list"}
     elif method == "PATCH":
         # Server-side apply (the gateway's only PATCH with a field manager) creates a missing object,
@@ -69,6 +74,9 @@ def authorization_of(method: str, path: str, query: str) -> set[tuple[str, str, 
     ("DELETE", "/api/v1/namespaces/customer-1", "propagationPolicy=Background", {("", "namespaces", "delete")}),
     ("GET", "/apis/metrics.k8s.io/v1beta1/pods", "labelSelector=x", {("metrics.k8s.io", "pods", "list")}),
     ("GET", "/version", "", "/version"),
+    ("GET", "/api/v1/pods", "watch=true&resourceVersion=7", {("", "pods", "watch")}),
+    ("PUT", "/apis/coordination.k8s.io/v1/namespaces/portal/leases/portal-watcher", "",
+     {("coordination.k8s.io", "leases", "update")}),
 ])
 def test_requests_map_to_what_the_api_server_authorizes(method, path, query, expected):
     assert authorization_of(method, path, query) == expected
@@ -120,7 +128,23 @@ def _portal_cluster_work(app, kube, kube_clock, paid, make_user) -> list:
     for sid in (sids[0], sids[-1]):  # one namespace keeps a subscription, the other goes
         staff_actions.staff_terminate(subscription_id=sid, confirmation=db.session.get(Subscription, sid).subdomain,
                                       actor_id=staff.id)
+    _watcher_work(app, gateway)
     return list(kube.requests)
+
+
+def _watcher_work(app, gateway) -> None:
+    """The watcher's replicas: the Lease taken, renewed and handed back; the lists and watches of the leader."""
+    config = app.config
+    elector = LeaderElector(gateway, namespace=config["WATCHER_LEASE_NAMESPACE"], name=config["WATCHER_LEASE_NAME"],
+                            identity="rbac", lease_seconds=8, renew_deadline_seconds=6, retry_seconds=2)
+    assert elector.try_acquire_or_renew() and elector.try_acquire_or_renew()
+    elector.release()
+    watcher, stopping = StatusWatcher(app, gateway), threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(stopping,), daemon=True)
+    thread.start()
+    wait_until(lambda: watcher.stats["lists"] and len(watcher._streams) == 4, timeout=30)
+    stopping.set()
+    thread.join(timeout=15)
 
 
 def test_cluster_role_grants_exactly_what_the_gateway_uses(gateway_calls):
@@ -144,6 +168,14 @@ def test_cluster_role_grants_exactly_what_the_gateway_uses(gateway_calls):
               ("metrics.k8s.io", "pods")}
     assert {(group, resource) for group, resource, _ in needed} <= plurals | extras
 
+    # The watcher's Lease lives in the portal's own namespace: a Role there grants it, not the ClusterRole.
+    leases = {permission for permission in needed if permission[1] == "leases"}
+    needed -= leases
+    lease_role = one("Role")
+    assert lease_role["metadata"]["namespace"] == "portal"
+    assert granted_by(lease_role) == leases == {("coordination.k8s.io", "leases", verb)
+                                                for verb in ("get", "create", "update")}
+
     role = one("ClusterRole")
     for rule in role["rules"]:
         assert "nonResourceURLs" not in rule and "resourceNames" not in rule, rule
@@ -162,6 +194,6 @@ def test_the_service_account_is_bound_to_the_role_and_used_by_web_and_worker():
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
                                     "namespace": account["metadata"]["namespace"]}]
     deployments = [doc for doc in deploy_documents() if doc["kind"] == "Deployment"]
-    assert len(deployments) == 2
+    assert len(deployments) == 3  # web, worker, watcher
     for deployment in deployments:
         assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
