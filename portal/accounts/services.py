@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import email_queue
 from portal.plain_text import has_control_characters
-from portal.timestamps import utcnow
+from portal.timestamps import UtcDateTime, utcnow
 from portal.unit_of_work import use_case
 
 
@@ -394,7 +394,7 @@ def _session_user_statement():
     """The loader's query, built once: every request asks it, and building it anew cost as much as running it."""
     return (select(User).join(UserSession, UserSession.user_id == User.id)
             .where(UserSession.key_hash == bindparam("key_hash"), UserSession.user_id == bindparam("user_id"),
-                   UserSession.ended_at.is_(None), UserSession.created_at > bindparam("oldest"),
+                   UserSession.ended_at.is_(None), UserSession.created_at > bindparam("oldest", type_=UtcDateTime),
                    User.disabled.is_(False)))
 
 
