@@ -29,6 +29,7 @@ class Settings:
     pages_seconds: float
     hello_seconds: float
     ramp_rates: list
+    hello_ramp_rates: list  # the bare hello goes further than the mix: the mix's capacity is a fraction of it
     ramp_seconds: float
     webhook_invoices: int
     webhook_senders: int
@@ -41,11 +42,13 @@ class Settings:
 
 FULL = Settings(seed=(10_000, 50_000, 200_000, 1_000_000, 1_000_000), load_users=200, warmup_rate=100,
                 warmup_seconds=5, pages_rate=200, pages_seconds=30, hello_seconds=15,
-                ramp_rates=[25, 50, 75, 100, 150, 200, 300, 400], ramp_seconds=10,
+                ramp_rates=[25, 50, 75, 100, 150, 200, 300, 400],
+                hello_ramp_rates=[100, 200, 300, 400, 500, 600, 800], ramp_seconds=10,
                 webhook_invoices=3000, webhook_senders=16, sweep_sizes=[100, 1_000, 10_000], sweep_changed_share=0.01,
                 naive_sizes=[100, 1_000, 10_000], purchases=50, purchase_interval=0.5)
 SMOKE = Settings(seed=(40, 160, 400, 2_000, 2_000), load_users=4, warmup_rate=20, warmup_seconds=0.5,
-                 pages_rate=30, pages_seconds=1.5, hello_seconds=1, ramp_rates=[30, 60], ramp_seconds=1,
+                 pages_rate=30, pages_seconds=1.5, hello_seconds=1, ramp_rates=[30, 60],
+                 hello_ramp_rates=[30, 60, 120], ramp_seconds=1,
                  webhook_invoices=12, webhook_senders=16, sweep_sizes=[20, 100], sweep_changed_share=0.1,
                  naive_sizes=[20], purchases=3, purchase_interval=0.2)
 
@@ -153,6 +156,69 @@ def load_pods(kube_url: str, subscriptions, chunk: int = 2000) -> int:
     return len(specs)
 
 
+# -- the targets ----------------------------------------------------------------------------------------------
+
+# Issue 20: each figure over a bare hello's served by the same gunicorn in the same run (the machine's speed
+# changes from week to week and within the hour; a ratio to the floor does not). (key, what it is, bound, limit)
+RATIO_TARGETS = (
+    ("pages_mix_cpu", "page mix: server CPU per request / hello's", "<=", 2.0),
+    ("pages_mix_p99", "page mix: p99 at the pages rate / hello's p99 at that rate", "<=", 3.0),
+    ("unchanged_poll_cpu", "unchanged poll (304): server CPU / hello's", "<=", 1.5),
+    ("webhook_ingest_cpu", "webhook at the inbox's door: server CPU per notification / hello's", "<=", 2.0),
+    ("payment_apply_cpu", "applying one payment in a worker: CPU / hello's per request", "<=", 6.0),
+    # No number in the issue: the mix at <= 2x hello's CPU would serve at least half hello's rate.
+    ("mix_max_rate_fraction", "page mix: highest rate within 200 ms p99 / hello's", ">=", 0.5),
+)
+WATCH_SIZES = ("1000", "10000", "50000")
+WATCH_SAME_SLACK = 1.10  # "the same at every size": the largest within 10 % of the smallest
+UNREADY_TO_SHOWN_S = 2.0
+
+
+def ratio_verdicts(results: dict) -> list[dict]:
+    """Every ratio of RATIO_TARGETS with its value (None when its scenario did not run), target and verdict."""
+    ratios = results.get("ratios", {})
+    verdicts = []
+    for key, label, bound, limit in RATIO_TARGETS:
+        value = ratios.get(key)
+        met = None if value is None else (value <= limit if bound == "<=" else value >= limit)
+        verdicts.append({"key": key, "figure": label, "value": value, "target": f"{bound} {limit:g}", "met": met})
+    return verdicts
+
+
+def watch_verdicts(results: dict) -> list[dict]:
+    """The watcher's figures at rest, when the run has them: the same at every size, and a pod's turn to
+    unready shown within 2 s."""
+    watch = results.get("watch")
+    if not isinstance(watch, dict) or not watch:
+        return []
+    sizes = [size for size in WATCH_SIZES if size in watch] + sorted(set(watch) - set(WATCH_SIZES), key=int)
+    verdicts = []
+    for key, label in (("api_bytes_per_min_at_rest", "API bytes per minute at rest"),
+                       ("sql_per_min_at_rest", "SQL statements per minute at rest")):
+        values = [watch[size].get(key) for size in sizes]
+        known = [v for v in values if v is not None]
+        met = None if len(known) < 2 else max(known) <= WATCH_SAME_SLACK * min(known) if min(known) > 0 \
+            else max(known) == 0
+        verdicts.append({"key": f"watch.{key}", "figure": f"watcher: {label}, {' / '.join(sizes)} instances",
+                         "value": " / ".join(_fmt(v) for v in values), "target": "same at every size", "met": met})
+    for size in sizes:
+        value = watch[size].get("unready_to_shown_s")
+        verdicts.append({"key": f"watch.{size}.unready_to_shown_s",
+                         "figure": f"watcher: pod unready -> shown on the instance page, {size} instances",
+                         "value": value, "target": f"< {UNREADY_TO_SHOWN_S:g} s",
+                         "met": None if value is None else value < UNREADY_TO_SHOWN_S})
+    return verdicts
+
+
+def targets_table(results: dict) -> str:
+    """The issue's targets first: every ratio and the watcher's figures, each with its target and met / not met."""
+    rows = [("ratio", "figure", "value", "target", "met")]
+    for verdict in ratio_verdicts(results) + watch_verdicts(results):
+        met = "not run" if verdict["met"] is None else ("met" if verdict["met"] else "NOT MET")
+        rows.append((verdict["key"], verdict["figure"], _fmt(verdict["value"]), verdict["target"], met))
+    return _columns(rows)
+
+
 # -- the table ------------------------------------------------------------------------------------------------
 
 def _fmt(value) -> str:
@@ -173,7 +239,11 @@ def table(results: dict) -> str:
             value = f"{_fmt(line['value'])} {line.get('unit', '')}".strip()
             met = "" if "met" not in line else ("yes" if line["met"] else "NO")
             rows.append((name, line["figure"], value, line.get("target", ""), met))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
+    return _columns(rows)
+
+
+def _columns(rows: list[tuple]) -> str:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -265,11 +335,14 @@ def main(argv=None) -> int:
         if not args.keep:
             for suffix in ("", "_tpl", "_flow", "_sweep", "_watch"):
                 stacks.database_drop(name + suffix)
+    results["targets"] = ratio_verdicts(results) + watch_verdicts(results)
     results["run"]["duration_seconds"] = round(time.perf_counter() - clock, 1)
     results["run"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["run"]["python_loop_seconds_at_end"] = stacks.python_loop_seconds()
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print()
+    print(targets_table(results))
     print()
     print(table(results))
     machine = results['run']['machine']

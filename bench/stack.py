@@ -280,14 +280,24 @@ def cpu_seconds_by_part(stack: "Stack") -> dict[str, dict[tuple[int, float], flo
                 add(child.role, process)
         except psutil.Error:
             continue
-    for process in psutil.process_iter(["name"]):
+    for process in psutil.process_iter(["name", "cmdline"]):
         name = process.info["name"] or ""
         if name.startswith("postgres"):
-            add("postgresql", process)
+            if _serves_run(process.info["cmdline"], stack.name):
+                add("postgresql", process)
         elif name.startswith("redis-server"):
             add("redis", process)
     add("generator", psutil.Process())
     return readings
+
+
+def _serves_run(cmdline: list[str] | None, database: str) -> bool:
+    """A PostgreSQL backend of this run's databases: its title reads "postgres: 15/main: USER DATABASE HOST(PORT)
+    STATE" (or "... autovacuum worker DATABASE"). The server is shared with whatever else runs on the machine
+    (other checkouts' test suites): their backends' CPU is not this run's. The server's own background processes
+    (checkpointer, WAL writer) are left out too: they work for every database, and are small."""
+    words = " ".join(cmdline or []).split()
+    return any(word == database or word.startswith(database + "_") for word in words[2:])
 
 
 def cpu_per_request_ms(before: dict, after: dict, requests: int) -> dict[str, float]:
@@ -300,6 +310,11 @@ def cpu_per_request_ms(before: dict, after: dict, requests: int) -> dict[str, fl
         used = sum(seconds - earlier.get(key, 0.0) for key, seconds in processes.items())
         parts[part] = round(used * 1000 / max(requests, 1), 2)
     return {**dict(sorted(parts.items(), key=lambda item: -item[1])), "total": round(sum(parts.values()), 2)}
+
+
+def server_side(cpu_ms: dict) -> float:
+    """What serving cost, without the load generator's own share."""
+    return round(cpu_ms["total"] - cpu_ms.get("generator", 0.0), 2)
 
 
 def cpu_lines(label: str, cpu_ms: dict | None) -> list[dict]:

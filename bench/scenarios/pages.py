@@ -1,20 +1,22 @@
 """Pages under load: logged-in customers (and one staff member) at a fixed arrival rate, the realistic mix.
 
 Figures: p50/p95/p99 per page at the nominal rate, the same for the bare `/bench-hello` route on the same
-server at the same rate (and the ratio), the highest rate of a ramp at which p99 stays under 200 ms, and the
-generator's share of the machine's CPU (it runs on the same 2 cores).
+server at the same rate (and the ratio), the highest rate of a ramp at which p99 stays under 200 ms for the mix and
+for the bare hello, and the generator's share of the machine's CPU (it runs on the same 2 cores). Into the run's
+`ratios`: the mix's server CPU per request over hello's (`pages_mix_cpu`), its p99 over hello's at the same rate
+(`pages_mix_p99`), and its highest rate within 200 ms over hello's (`mix_max_rate_fraction`).
 """
 import random
 
 from bench.loadgen import Target, login_all, open_loop, settle
 from bench.seed import PASSWORD, STAFF_EMAIL
-from bench.stack import cpu_lines, cpu_per_request_ms, cpu_seconds_by_part
+from bench.stack import cpu_lines, cpu_per_request_ms, cpu_seconds_by_part, server_side
 
 NAME = "pages"
 # (page, weight): what a customer does most is glance at the dashboard and at polling fragments.
 MIX = (("dashboard", 20), ("instance page", 15), ("status fragment", 25), ("log fragment", 10),
        ("billing page", 15), ("admin subscriptions", 15))
-P99_TARGET_MS, RAMP_LIMIT_MS = 50.0, 200.0
+RAMP_LIMIT_MS = 200.0
 
 
 def _targets(customers: list[tuple[str, int]], cookies: dict[str, str]) -> list:
@@ -62,22 +64,35 @@ def run(bench) -> dict:
     at_rate, cpu_ms = measured(settings.pages_rate, settings.pages_seconds, pick)
     bare, hello_cpu_ms = measured(settings.pages_rate, settings.hello_seconds, lambda i: hello)
 
-    ramp, highest, highest_cpu_ms = [], None, None
-    for rate in settings.ramp_rates:
-        step, step_cpu_ms = measured(rate, settings.ramp_seconds, pick)
-        p99 = step.p99_ms()
-        ok = p99 is not None and p99 < RAMP_LIMIT_MS and step.error_count <= 0.01 * rate * settings.ramp_seconds
-        ramp.append({"rate_per_s": rate, "p99_ms": round(p99, 2) if p99 else None, "errors": step.error_count,
-                     "achieved_rate_per_s": step.figures()["achieved_rate_per_s"],
-                     "generator_cpu_share_pct": step.figures()["generator_cpu_share_pct"],
-                     "cpu_ms_per_request": step_cpu_ms, "ok": ok})
-        if not ok:
-            break
-        highest, highest_cpu_ms = rate, step_cpu_ms
+    def ramped(rates, chooser):
+        """Step up the rate until p99 passes 200 ms (or 1 % fail): the steps, the highest passing rate and its CPU."""
+        steps, top, top_cpu_ms = [], None, None
+        for rate in rates:
+            step, step_cpu_ms = measured(rate, settings.ramp_seconds, chooser)
+            p99 = step.p99_ms()
+            ok = p99 is not None and p99 < RAMP_LIMIT_MS and step.error_count <= 0.01 * rate * settings.ramp_seconds
+            steps.append({"rate_per_s": rate, "p99_ms": round(p99, 2) if p99 else None, "errors": step.error_count,
+                          "achieved_rate_per_s": step.figures()["achieved_rate_per_s"],
+                          "generator_cpu_share_pct": step.figures()["generator_cpu_share_pct"],
+                          "cpu_ms_per_request": step_cpu_ms, "ok": ok})
+            if not ok:
+                break
+            top, top_cpu_ms = rate, step_cpu_ms
+        return steps, top, top_cpu_ms
+
+    ramp, highest, highest_cpu_ms = ramped(settings.ramp_rates, pick)
+    # The same ramp for the bare hello: the mix's capacity as a share of the floor's, on this machine, now.
+    hello_ramp, hello_highest, _ = ramped(settings.hello_ramp_rates, lambda i: hello)
+    # Beyond the last step hello's limit is unknown: the fraction is then an upper bound, and says so.
+    hello_capped = bool(hello_ramp) and hello_ramp[-1]["ok"]
+    fraction = round((highest or 0) / hello_highest, 2) if hello_highest else None
 
     figures = at_rate.figures()
     hello_figures = bare.figures()
     page_p99 = figures["all"]["p99_ms"]
+    hello_p99 = hello_figures["all"]["p99_ms"]
+    cpu_ratio = round(server_side(cpu_ms) / server_side(hello_cpu_ms), 2) if server_side(hello_cpu_ms) else None
+    p99_ratio = round(page_p99 / hello_p99, 2) if page_p99 is not None and hello_p99 else None
     rate = f"{settings.pages_rate:g}/s"
     table = [{"figure": f"{page} p50 / p95 / p99 at {rate}",
               "value": f"{f['p50_ms']} / {f['p95_ms']} / {f['p99_ms']}", "unit": "ms"}
@@ -89,19 +104,25 @@ def run(bench) -> dict:
                   round(page_p99 / hello_figures["all"]["p99_ms"], 1)), "unit": "x"},
               {"figure": f"generator CPU share at {rate} (machine busy)",
                "value": f"{figures['generator_cpu_share_pct']} % ({figures['machine_busy_pct']} %)"},
+              *cpu_lines(f"the mix at {rate}", cpu_ms),
               *cpu_lines(f"the mix at {highest or 0:g}/s (highest rate within 200 ms)", highest_cpu_ms),
-              *cpu_lines(f"bare hello at {rate}", hello_cpu_ms)]
+              *cpu_lines(f"bare hello at {rate}", hello_cpu_ms),
+              {"figure": "server CPU per request, the mix / hello", "value": cpu_ratio, "unit": "x"},
+              {"figure": "highest rate within 200 ms, the mix / bare hello",
+               "value": f"{highest or 0:g} / {'>= ' if hello_capped else ''}{hello_highest or 0:g}", "unit": "req/s"},
+              {"figure": f"p99 of the mix / of bare hello at {rate}", "value": f"{page_p99} / {hello_p99}",
+               "unit": "ms"}]
     return {
         "mix": dict(MIX), "logged_in_customers": len(customers), "at_rate": figures, "hello": hello_figures,
         "ratio_to_hello_p50": round(figures["all"]["p50_ms"] / hello_figures["all"]["p50_ms"], 1),
         "ratio_to_hello_p99": round(page_p99 / hello_figures["all"]["p99_ms"], 1),
         "ramp": ramp, "highest_rate_p99_under_200ms": highest or 0,
+        "hello_ramp": hello_ramp, "hello_highest_rate_p99_under_200ms": hello_highest or 0,
+        "hello_ramp_capped": hello_capped, "server_cpu_ms_per_request": server_side(cpu_ms),
+        "server_cpu_ms_per_hello": server_side(hello_cpu_ms),
+        "ratios": {"pages_mix_cpu": cpu_ratio, "pages_mix_p99": p99_ratio, "mix_max_rate_fraction": fraction},
         "generator_cpu_share_pct": figures["generator_cpu_share_pct"], "cpu_ms_per_request": cpu_ms,
         "cpu_ms_per_request_at_highest_rate": highest_cpu_ms, "cpu_ms_per_hello": hello_cpu_ms, "table": table,
-        "targets": [
-            {"figure": f"p99 of the mix at {settings.pages_rate}/s", "value": page_p99, "unit": "ms",
-             "target": f"< {P99_TARGET_MS:g} ms", "met": page_p99 is not None and page_p99 < P99_TARGET_MS},
-            {"figure": "highest rate with p99 < 200 ms", "value": highest or 0, "unit": "req/s",
-             "target": f">= {settings.pages_rate}/s", "met": (highest or 0) >= settings.pages_rate},
-        ],
+        # The targets are ratios to hello (bench/run.py RATIO_TARGETS); these absolute figures are for the record.
+        "targets": [],
     }

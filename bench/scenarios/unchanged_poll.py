@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bench.loadgen import Target, login_all, open_loop, settle
 from bench.seed import PASSWORD
-from bench.stack import cpu_lines, cpu_per_request_ms, cpu_seconds_by_part
+from bench.stack import cpu_lines, cpu_per_request_ms, cpu_seconds_by_part, server_side
 
 NAME = "unchanged_poll"
 TARGET_RATIO = 1.5  # an unchanged poll costs at most 1.5 times a bare hello
@@ -41,11 +41,6 @@ def _held_version(base_url: str, target: Target) -> Target:
     cookies.update(answer.cookies.get_dict())
     cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
     return Target(target.page, target.path, cookie, True, answer.headers["ETag"])
-
-
-def server_side(cpu_ms: dict) -> float:
-    """What serving cost, without the load generator's own share."""
-    return round(cpu_ms["total"] - cpu_ms.get("generator", 0.0), 2)
 
 
 def run(bench) -> dict:

@@ -1,24 +1,39 @@
 """Password hashing (argon2id) and the strength rule every new password must pass."""
+import functools
+import threading
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a miss costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+# Each argon2 hash or check holds memory_cost (64 MiB) while it runs: with a web worker's four threads logging
+# in at once that was 4 x 64 MiB on top of the worker (384 MiB peak). One at a time per process keeps a worker
+# under 200 MiB; the others wait their turn (a hash takes tens of milliseconds, and the cores are the limit
+# anyway).
+_hashing = threading.BoundedSemaphore(1)
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 MIN_SCORE = 3  # zxcvbn: 3 = "safely unguessable: moderate protection from offline attacks"
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a miss costs as much time as a wrong password (made on
+    first use, not at import: a worker that never sees a log-in never pays for it)."""
+    return password_hash("not-a-real-password")
+
+
 def password_hash(password: str) -> str:
-    return _hasher.hash(password)
+    with _hashing:
+        return _hasher.hash(password)
 
 
 def password_matches(stored_hash: str | None, password: str) -> bool:
+    against = stored_hash or _dummy_hash()
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        with _hashing:
+            return _hasher.verify(against, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -33,6 +48,9 @@ def password_weakness(password: str, *, hints: list[str]) -> str | None:
         return f"Use at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters."
+    # Imported here: its frequency lists are ~13 MiB that only sign-up and password changes need.
+    from zxcvbn import zxcvbn
+
     # zxcvbn is slow on very long inputs and a long password is strong anyway.
     result = zxcvbn(password[:100], user_inputs=[h for h in hints if h])
     if result["score"] < MIN_SCORE:

@@ -6,7 +6,7 @@ import zoneinfo
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import bindparam, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts import passwords, tokens
@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import email_queue
 from portal.plain_text import has_control_characters
-from portal.timestamps import utcnow
+from portal.timestamps import UtcDateTime, utcnow
 from portal.unit_of_work import use_case
 
 
@@ -389,6 +389,15 @@ def checkout_allowed(*, user_id: int) -> None:
         raise EmailNotVerified("Please verify your email address before you buy. We can send the link again.")
 
 
+@functools.cache
+def _session_user_statement():
+    """The loader's query, built once: every request asks it, and building it anew cost as much as running it."""
+    return (select(User).join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.key_hash == bindparam("key_hash"), UserSession.user_id == bindparam("user_id"),
+                   UserSession.ended_at.is_(None), UserSession.created_at > bindparam("oldest", type_=UtcDateTime),
+                   User.disabled.is_(False)))
+
+
 def user_for_session(session_id: str) -> User | None:
     """Flask-Login's loader: the cookie carries 'user id:session key'; the session must be open on the server
     and younger than a remember-me cookie may be."""
@@ -396,10 +405,8 @@ def user_for_session(session_id: str) -> User | None:
     if not user_id.isdigit() or not key:
         return None
     oldest = utcnow() - current_app.config["REMEMBER_COOKIE_DURATION"]
-    user = db.session.scalar(
-        select(User).join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.key_hash == _key_hash(key), UserSession.user_id == int(user_id),
-               UserSession.ended_at.is_(None), UserSession.created_at > oldest, User.disabled.is_(False)))
+    user = db.session.scalar(_session_user_statement(),
+                             {"key_hash": _key_hash(key), "user_id": int(user_id), "oldest": oldest})
     if user is not None:
         user.session_key = key
     return user

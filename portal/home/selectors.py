@@ -32,25 +32,28 @@ class Card:
         return instance_address(subdomain=self.subscription.subdomain).open_url
 
 
+# Built once (construction cost as much as the run), one query instead of three: each live subscription with its
+# plan and app, its status row and whether a card payment of it is under review.
+_DASHBOARD_CARDS = (
+    select(Subscription, InstanceStatus,
+           select(Invoice.id).where(Invoice.subscription_id == Subscription.id, Invoice.state == "review")
+           .exists().label("in_review"))
+    .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
+    .where(Subscription.user_id == bindparam("user_id"), Subscription.state.not_in(ENDED))
+    .options(joinedload(Subscription.plan).joinedload(Plan.service))
+    .order_by(Subscription.created_at.desc(), Subscription.id.desc()))
+
+
 def dashboard_cards(*, user_id: int) -> list[Card]:
-    subscriptions = db.session.scalars(
-        select(Subscription)
-        .where(Subscription.user_id == user_id, Subscription.state.not_in(ENDED))
-        .options(joinedload(Subscription.plan).joinedload(Plan.service))
-        .order_by(Subscription.created_at.desc(), Subscription.id.desc())).all()
-    statuses = {s.subscription_id: s for s in db.session.scalars(
-        select(InstanceStatus).where(InstanceStatus.subscription_id.in_([s.id for s in subscriptions])))}
-    in_review = set(db.session.scalars(select(Invoice.subscription_id).where(
-        Invoice.subscription_id.in_([s.id for s in subscriptions]), Invoice.state == "review")))
+    rows = db.session.execute(_DASHBOARD_CARDS, {"user_id": user_id}).all()
     now = utcnow()
     cards = []
-    for s in subscriptions:
-        status = statuses.get(s.id)
+    for s, status, in_review in rows:
         cards.append(Card(s, instance_badge(s, status),
                           allowed_actions(s, ready=bool(status and status.ready),
                                           rolling_out=bool(status and status.rollout), now=now),
                           days_left(s.current_period_end, now),
-                          deletes_on(s), s.id in in_review))
+                          deletes_on(s), bool(in_review)))
     return cards
 
 

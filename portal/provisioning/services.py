@@ -2,7 +2,6 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-import kubernetes_validate
 import yaml
 from flask import current_app
 from sqlalchemy import func, select
@@ -351,6 +350,9 @@ def manifests_preview(*, plan_id: int) -> list[PreviewManifest]:
                            secrets={s.name: "(generated at provisioning)" for s in template.secrets},
                            names=names, subscription_id=1, options=options)
     preview = []
+    # Imported here: its schemas and jsonschema are ~15 MiB that only this staff preview needs in a web worker.
+    import kubernetes_validate
+
     for manifest in manifests:
         try:
             kubernetes_validate.validate(manifest, PREVIEW_SCHEMA_VERSION, strict=True)

@@ -30,6 +30,7 @@ def test_bench_smoke_runs_every_scenario(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "scenario" in run.stdout and "Written to" in run.stdout  # the table was printed
     results = json.loads(output.read_text())
+    check_ratios(results, run.stdout)
     check_every_scenario_reports(results)
     check_pages(results["scenarios"]["pages"])
     check_unchanged_poll(results["scenarios"]["unchanged_poll"], results["ratios"])
@@ -37,6 +38,34 @@ def test_bench_smoke_runs_every_scenario(tmp_path):
     check_sweep(results["scenarios"]["sweep"]["sizes"])
     check_flow_and_memory(results["scenarios"])
     check_watch(results["watch"], results["scenarios"]["watch"]["sizes"])
+
+
+RATIOS = {"pages_mix_cpu", "pages_mix_p99", "unchanged_poll_cpu", "webhook_ingest_cpu", "payment_apply_cpu",
+          "mix_max_rate_fraction"}
+
+
+def check_ratios(results, printed: str):
+    """Exactly the issue's ratios, each a positive number; each printed first with its target and a verdict that
+    follows from the number (no speed is asserted: only that the verdict agrees with the figure)."""
+    ratios = results["ratios"]
+    assert set(ratios) == RATIOS, ratios
+    assert all(number(ratios[key]) and ratios[key] > 0 for key in RATIOS - {"mix_max_rate_fraction"}), ratios
+    # A fraction of hello's highest passing rate: none when hello passed no step (a machine busy elsewhere).
+    hello_highest = results["scenarios"]["pages"]["hello_highest_rate_p99_under_200ms"]
+    assert (ratios["mix_max_rate_fraction"] is None) == (hello_highest == 0), ratios
+    verdicts = {verdict["key"]: verdict for verdict in results["targets"]}
+    assert RATIOS <= set(verdicts)
+    for key in RATIOS:
+        verdict, value = verdicts[key], ratios[key]
+        bound, limit = verdict["target"].split()
+        expected = None if value is None else value <= float(limit) if bound == "<=" else value >= float(limit)
+        assert verdict["met"] == expected, verdict
+    header = printed.index("ratio ")
+    assert header < printed.index("scenario ")  # the ratios' table comes before the scenarios'
+    ratios_table = printed[header:printed.index("scenario ")]
+    for key in RATIOS:
+        line = next(line for line in ratios_table.splitlines() if line.startswith(key + " "))
+        assert line.rstrip().endswith(("met", "NOT MET", "not run")), line
 
 
 def check_every_scenario_reports(results):
@@ -62,6 +91,7 @@ def check_pages(pages):
         assert all(number(figures[key]) for key in ("p50_ms", "p95_ms", "p99_ms")), (page, figures)
     assert number(pages["hello"]["all"]["p99_ms"]) and number(pages["ratio_to_hello_p99"])
     assert number(pages["highest_rate_p99_under_200ms"]) and number(pages["generator_cpu_share_pct"])
+    assert pages["hello_ramp"] and number(pages["hello_highest_rate_p99_under_200ms"])
     check_cpu_split(pages["cpu_ms_per_request"])
 
 
@@ -79,6 +109,7 @@ def check_webhook(webhook):
     assert webhook["duplicates"] > 0 and webhook["applied_exactly_once"]["ok"], webhook["applied_exactly_once"]
     check_cpu_split(webhook["cpu_ms_per_notification"])
     assert "midtrans" in webhook["cpu_ms_per_notification"]  # the status API's emulator is accounted for
+    assert webhook["cpu_ms_per_apply"]["worker"] > 0 and number(webhook["server_cpu_ms_per_hello"])
 
 
 def check_sweep(sizes):
