@@ -1,6 +1,7 @@
 """The instance's mail server form: the customer's own SMTP server, checked by the service on save and on test."""
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from portal.provisioning.mail import TLS_MODE_LABELS, TLS_MODES
@@ -10,7 +11,7 @@ class MailServerForm(FlaskForm):
     # No field validators: the service checks the whole server (it resolves the host) and names each bad field.
     host = StringField("SMTP server", render_kw={"placeholder": "smtp.example.com", "maxlength": 253})
     port = IntegerField("Port", default=587, validators=[Optional()])
-    tls_mode = SelectField("Encryption", choices=[(mode, TLS_MODE_LABELS[mode]) for mode in TLS_MODES],
+    tls_mode = SelectField("Encryption", choices=[SelectChoice(mode, TLS_MODE_LABELS[mode]) for mode in TLS_MODES],
                            default="starttls")
     username = StringField("User name", render_kw={"autocomplete": "off", "maxlength": 254})
     password = PasswordField("Password", render_kw={"autocomplete": "new-password", "maxlength": 500})

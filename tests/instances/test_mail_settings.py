@@ -1,5 +1,7 @@
 """An instance's mail server in its settings: the relay by default, the customer's own server saved (its password to
 the Secret only), tested against real SMTP servers on loopback, and switched back to the relay in one click."""
+import email
+import email.policy
 import logging
 import socket
 import threading
@@ -14,7 +16,6 @@ from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.provisioning.cluster import cluster_for
 from portal.subscriptions.models import InstanceMailServer, Subscription
-from tests.conftest import SmtpCollector
 from tests.helpers import csrf_token_from, free_port
 
 HX = {"HX-Request": "true"}
@@ -39,11 +40,22 @@ def live(app, kube_clock, paid, client, login):
     return sid
 
 
+class Collector:
+    """Keeps every message the server accepts."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
 class Authenticated:
     """An aiosmtpd server that wants a login; it accepts only USER / PASSWORD."""
 
     def __init__(self):
-        self.collector = SmtpCollector()
+        self.collector = Collector()
         self.logins = []
 
         def authenticate(server, session, envelope, mechanism, auth_data):

@@ -1,4 +1,4 @@
-"""Every app sends email: its rendered Secret, env, ConfigMap and egress per app and plan, against its documented names."""
+"""Every app sends email: its rendered Secret, env, ConfigMap and egress per app and plan, as its docs name them."""
 import hashlib
 import json
 import shutil
