@@ -141,20 +141,20 @@ def instance_mail_server_save(*, subscription: Subscription, value: MailServerIn
         if kept is None:
             raise MailServerInvalid({"password": "Enter the password (it is asked again when the host or user name "
                                                  "changes)."})
-    if not subscription.namespace and value.password:
-        raise MailServerInvalid({"password": "Your instance is still being set up; set your own mail server once "
-                                             "it is running."})
-    if value.password or (not value.username):
+    new_password = value.password if value.username else ""
+    if value.password or not value.username:
         try:
             # Written before the row: if the cluster refuses, nothing is saved and the customer is told.
-            instance_secret_values_set(subscription_id=subscription.id,
-                                       values={OWN_PASSWORD_SECRET: value.password if value.username else ""})
+            instance_secret_values_set(subscription_id=subscription.id, values={OWN_PASSWORD_SECRET: new_password})
         except ClusterError:
             raise MailServerInvalid({"password": "The password could not be stored just now. Nothing was changed; "
                                                  "please try again in a minute."}) from None
         except LookupError:
-            pass  # no namespace yet and no password to keep: the row alone is enough
-        password_stored = bool(value.username and value.password)
+            if new_password:
+                raise MailServerInvalid({"password": "Your instance is still being set up; set your own mail server "
+                                                     "once it is running."}) from None
+            # Nothing to keep and nowhere yet to keep it: the row alone is enough.
+        password_stored = bool(new_password)
     subscription_mail_server_set(subscription_id=subscription.id, host=value.host, port=value.port,
                                  tls_mode=value.tls_mode, username=value.username, sender=value.sender,
                                  password_stored=password_stored)

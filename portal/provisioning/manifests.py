@@ -12,7 +12,6 @@ from typing import Protocol
 from portal.catalog.parameters import env_text
 from portal.catalog.templates import PLACEHOLDER, ComponentSpec, EnvSpec, Probe, ServiceTemplate
 from portal.provisioning.mail import (
-    OWN_PASSWORD_SECRET,
     MailServer,
     mail_network_policy,
     mail_plugin_config_map,
@@ -371,8 +370,6 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
         # Always written, emptied when there is no server: a login the instance no longer uses does not linger.
         manifests[0]["stringData"].update({"mail_username": mail.username if mail else "",
                                            "mail_password": mail.password if mail else ""})
-        if secrets.get(OWN_PASSWORD_SECRET):
-            manifests[0]["stringData"][OWN_PASSWORD_SECRET] = secrets[OWN_PASSWORD_SECRET]
     for component in senders:
         if component.mail_plugin is not None:
             manifests.append(mail_plugin_config_map(

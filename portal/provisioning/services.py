@@ -166,11 +166,10 @@ def instance_secret_values_set(*, subscription_id: int, values: dict[str, str]) 
     gateway = cluster()
     name = target.names.object("secrets")
     if gateway.read_secret(target.names.namespace, name) is None:
-        gateway.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                       "metadata": {"name": name, "namespace": target.names.namespace},
-                       "stringData": dict(values)})
-    else:
-        gateway.secret_values_merge(target.names.namespace, name, values)
+        raise LookupError("the instance's Secret has not been created yet")
+    # A merge patch, not the portal's server-side apply: the applied Secret never names these keys, so no
+    # later apply of it removes them or writes back a value it read before this one.
+    gateway.secret_values_merge(target.names.namespace, name, values)
 
 
 def instance_secret_value(*, subscription_id: int, key: str) -> str:
