@@ -401,10 +401,17 @@ def manifests_preview(*, plan_id: int) -> list[PreviewManifest]:
     names = instance_names(namespace_prefix=config["K8S_NAMESPACE_PREFIX"], user_id=1, service_slug=template.slug,
                            subscription_id=1, subdomain="preview", cluster_domain=config["K8S_CLUSTER_DOMAIN"])
     options = ClusterOptions.from_config(config)
+    # The relay as instances get it, its login shown by name only; its addresses are resolved at apply time.
+    relay = MailServer(host=config["APP_MAIL_RELAY_HOST"], port=config["APP_MAIL_RELAY_PORT"],
+                       tls_mode=config["APP_MAIL_RELAY_TLS"], username="(APP_MAIL_RELAY_USER)",
+                       password="(APP_MAIL_RELAY_PASSWORD)",
+                       sender=instance_mail_sender(host=names.host, subdomain="preview",
+                                                   sender_domain=config["APP_MAIL_SENDER_DOMAIN"])
+                       ) if config["APP_MAIL_RELAY_HOST"] else None
     manifests = namespace_manifests(namespace=names.namespace, user_id=1, plans=[plan], options=options) + \
         instance_manifests(template=template, plan=plan, settings=settings_defaults(template),
                            secrets={s.name: "(generated at provisioning)" for s in template.secrets},
-                           names=names, subscription_id=1, options=options)
+                           names=names, subscription_id=1, options=options, mail=relay)
     preview = []
     for manifest in manifests:
         try:

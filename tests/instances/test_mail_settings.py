@@ -283,3 +283,17 @@ def test_the_settings_page_with_its_mail_card_renders_on_every_backend(client, l
     page = client.get(f"/instances/{live}/settings")
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and 'id="mail-form"' in body and "Send a test email" in body
+
+
+def test_staff_preview_shows_the_relay_as_instances_get_it_without_its_password(app, client, make_user, login):
+    from portal.catalog.models import Plan, Service
+    from portal.catalog.selectors import service_templates
+    from portal.catalog.services import catalog_seed
+
+    catalog_seed(templates=service_templates())
+    plan_id = db.session.scalar(select(Plan.id).join(Service).where(Service.slug == "ghost"))
+    login(make_user(email="staff@example.com", staff=True))
+    body = client.get(f"/admin/catalog/plans/{plan_id}/preview").get_data(as_text=True)
+    assert "mail__options__host" in body and RELAY in body and "noreply@preview.localtest.me" in body
+    assert "relay-Pa55-word" not in body and "relay-user" not in body
+    assert "(APP_MAIL_RELAY_PASSWORD)" in body
