@@ -34,9 +34,10 @@ run: setup
 	$(BIN)/flask db upgrade
 	$(BIN)/python -m portal.launcher
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here); the WordPress mail
+# plugin's tests run under Debian's PHP (php -l and a script with WordPress's hooks stubbed).
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && command -v php >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium php-cli >/dev/null; }
 
 # PostgreSQL and Redis run on this machine kind; start them if they are down.
 services:

@@ -61,6 +61,13 @@ def _labels(name: str, default: str) -> dict[str, str]:
     return labels
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (os.environ.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
 def from_environment() -> dict:
     """The whole configuration as a plain dict; create_app applies overrides on top."""
     env = os.environ.get
@@ -141,6 +148,20 @@ def from_environment() -> dict:
                                              "100.64.0.0/10,169.254.0.0/16,fc00::/7,fe80::/10"),
         # The cluster's pod and service ranges (k3s's defaults here).
         "K8S_CLUSTER_CIDRS": _networks("K8S_CLUSTER_CIDRS", "10.42.0.0/16,10.43.0.0/16"),
+        # Instances' own email (docs/operations.md, "Email from instances"): the business's relay every instance sends
+        # through unless its customer names their own server. No host: instances get no mail settings.
+        "APP_MAIL_RELAY_HOST": (env("APP_MAIL_RELAY_HOST") or "").strip(),
+        "APP_MAIL_RELAY_PORT": int(env("APP_MAIL_RELAY_PORT", "587")),
+        "APP_MAIL_RELAY_TLS": _choice("APP_MAIL_RELAY_TLS", "starttls", ("none", "starttls", "tls")),
+        "APP_MAIL_RELAY_USER": env("APP_MAIL_RELAY_USER") or "",
+        "APP_MAIL_RELAY_PASSWORD": env("APP_MAIL_RELAY_PASSWORD") or "",
+        # Unset: an instance sends as noreply@<its own host>; set: as <subdomain>@<this domain>.
+        "APP_MAIL_SENDER_DOMAIN": (env("APP_MAIL_SENDER_DOMAIN") or "").strip().lower(),
+        # Customers' own servers must be public addresses (the portal and their pods connect to them); only for
+        # tests and closed networks may they be private or loopback.
+        "APP_MAIL_ALLOW_PRIVATE_SERVERS": _flag("APP_MAIL_ALLOW_PRIVATE_SERVERS"),
+        "APP_MAIL_TEST_TIMEOUT_SECONDS": float(env("APP_MAIL_TEST_TIMEOUT_SECONDS", "10")),
+        "APP_MAIL_TEST_RATE_LIMIT": env("APP_MAIL_TEST_RATE_LIMIT", "10 per hour"),
         "SERVICE_TEMPLATES_DIR": env("SERVICE_TEMPLATES_DIR", str(ROOT / "service-templates")),
         "MIDTRANS_SERVER_KEY": env("MIDTRANS_SERVER_KEY") or None,
         "MIDTRANS_CLIENT_KEY": env("MIDTRANS_CLIENT_KEY") or None,

@@ -12,6 +12,11 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 # The only placeholders a value may hold; user input substituted into them is never re-scanned.
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_.]*)\s*\}\}")
 BUILTIN_PLACEHOLDERS = {"host", "url", "instance", "namespace"}
+# What a component's `mail_env` may use besides the above: the instance's mail server (portal.provisioning.mail)
+# and the Secret keys the portal fills with its login.
+MAIL_PLACEHOLDERS = {"mail.host", "mail.port", "mail.sender", "mail.tls_mode", "mail.implicit_tls",
+                     "mail.starttls", "mail.plain"}
+MAIL_SECRETS = {"mail_username", "mail_password"}
 # Pod Security "restricted" at the version customer namespaces pin (see provisioning.manifests): the one capability
 # a container may add, and the sysctls it allows (baseline's list: v1.0, +1.27, +1.29).
 RESTRICTED_CAPABILITIES = {"NET_BIND_SERVICE"}
@@ -193,6 +198,19 @@ class ScratchSpec(Strict):
     size_mb: Annotated[int, Field(ge=1, le=10240)]
 
 
+class MailPluginSpec(Strict):
+    """A file the app loads to send through the instance's mail server (WordPress's must-use plugin), copied into
+    `directory` at each start by an init container from a ConfigMap. `source` is relative to the template file;
+    `content` is filled from it when the template is loaded."""
+    source: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", max_length=200)]
+    directory: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*$", max_length=200)]
+    content: str = ""
+
+    @property
+    def filename(self) -> str:
+        return self.source.rsplit("/", 1)[-1]
+
+
 class ComponentSpec(Strict):
     name: Annotated[str, Field(pattern=DNS_LABEL, max_length=12)]
     kind: Literal["Deployment", "StatefulSet"] = "Deployment"
@@ -201,6 +219,9 @@ class ComponentSpec(Strict):
     exposed: bool = False
     args: list[str] = []
     env: list[EnvSpec] = []
+    # Set only when the instance has a mail server (the business's relay or the customer's own).
+    mail_env: list[EnvSpec] = []
+    mail_plugin: MailPluginSpec | None = None
     volumes: list[VolumeSpec] = []
     probes: Probes
     # Shares of the plan's CPU, memory and scratch disk; a plan's resources are split between components.
@@ -228,6 +249,10 @@ class ComponentSpec(Strict):
         if isinstance(data, dict) and "ephemeral_storage_share" not in data and "memory_share" in data:
             data = {**data, "ephemeral_storage_share": data["memory_share"]}
         return data
+
+    @property
+    def sends_mail(self) -> bool:
+        return bool(self.mail_env or self.mail_plugin)
 
 
 class ServiceTemplate(Strict):
@@ -259,13 +284,19 @@ class ServiceTemplate(Strict):
                  | {f"components.{c.name}.host" for c in self.components})
         secrets = {s.name for s in self.secrets}
         for i, component in enumerate(self.components):
-            for j, env in enumerate(component.env):
-                where = f"components[{i}].env[{j}] ({env.name})"
-                if env.secret is not None and env.secret not in secrets:
-                    raise ValueError(f"{where}: secret {env.secret!r} is not defined under secrets")
-                for ref in PLACEHOLDER.findall(env.value or ""):
-                    if ref not in known:
-                        raise ValueError(f"{where}: placeholder {{{{ {ref} }}}} refers to nothing defined")
+            for field, items, extra_known, extra_secrets in (
+                    ("env", component.env, set(), set()),
+                    ("mail_env", component.mail_env, MAIL_PLACEHOLDERS, MAIL_SECRETS)):
+                for j, env in enumerate(items):
+                    where = f"components[{i}].{field}[{j}] ({env.name})"
+                    if env.secret is not None and env.secret not in secrets | extra_secrets:
+                        raise ValueError(f"{where}: secret {env.secret!r} is not defined under secrets")
+                    for ref in PLACEHOLDER.findall(env.value or ""):
+                        if ref not in known | extra_known:
+                            raise ValueError(f"{where}: placeholder {{{{ {ref} }}}} refers to nothing defined")
+            clash = sorted({e.name for e in component.env} & {e.name for e in component.mail_env})
+            if clash:
+                raise ValueError(f"components[{i}]: {', '.join(clash)} in both env and mail_env")
         return self
 
     def plan(self, slug: str) -> PlanSpec:
@@ -327,6 +358,7 @@ def template_load(path: Path) -> ServiceTemplate:
         raise TemplateError(f"{path.name}: cannot be read as YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise TemplateError(f"{path.name}: the top level must be a mapping of fields")
+    _mail_plugins_read(path, data)
     try:
         template = ServiceTemplate.model_validate(data)
     except ValidationError as exc:
@@ -334,6 +366,22 @@ def template_load(path: Path) -> ServiceTemplate:
     if template.slug != path.stem:
         raise TemplateError(f"{path.name}: slug: {template.slug!r} must match the file name {path.stem!r}")
     return template
+
+
+def _mail_plugins_read(path: Path, data: dict) -> None:
+    """Fill each component's mail_plugin.content from its source file beside the template (never outside it)."""
+    folder = path.parent.resolve()
+    for component in data.get("components") or []:
+        plugin = component.get("mail_plugin") if isinstance(component, dict) else None
+        if not isinstance(plugin, dict) or not isinstance(plugin.get("source"), str):
+            continue
+        source = (folder / plugin["source"]).resolve()
+        if not source.is_relative_to(folder):
+            raise TemplateError(f"{path.name}: mail_plugin.source: {plugin['source']!r} lies outside the folder")
+        try:
+            plugin["content"] = source.read_text()
+        except OSError as exc:
+            raise TemplateError(f"{path.name}: mail_plugin.source: cannot read {plugin['source']!r}: {exc}") from exc
 
 
 @functools.lru_cache(maxsize=8)

@@ -10,8 +10,10 @@ from portal.catalog.forms import settings_form_class
 from portal.catalog.parameters import SettingsInvalid
 from portal.catalog.selectors import template_for
 from portal.conditional import not_modified_or
-from portal.instances import selectors, services
+from portal.extensions import limiter
+from portal.instances import mail, selectors, services
 from portal.instances.charts import Point, usage_chart
+from portal.instances.forms import MailServerForm
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.states import SETTING_UP, allowed_actions
@@ -113,7 +115,80 @@ def settings(subscription_id: int):
                 flash("Settings saved. Applying them to your instance now.", "success")
                 return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
     status = 422 if form.is_submitted() else 200
-    return render_page("instances/settings.html", block="form", status=status, subscription=subscription, form=form)
+    return render_page("instances/settings.html", block="form", status=status, subscription=subscription, form=form,
+                       **_mail_context(subscription))
+
+
+def _mail_context(subscription, form: MailServerForm | None = None, answer=None) -> dict:
+    choice = mail.instance_mail_choice(subscription=subscription)
+    if form is None:
+        form = MailServerForm(formdata=None, host=choice.host, port=choice.port, tls_mode=choice.tls_mode,
+                              username=choice.username, sender=choice.sender if choice.own_server else "")
+    return {"mail_form": form, "mail_choice": choice, "mail_answer": answer}
+
+
+def _mail_input(form: MailServerForm) -> mail.MailServerInput:
+    return mail.MailServerInput(host=form.host.data or "", port=form.port.data, tls_mode=form.tls_mode.data or "",
+                                username=form.username.data or "", password=form.password.data or "",
+                                sender=form.sender.data or "")
+
+
+def _mail_block(subscription, form: MailServerForm, *, status: int = 422, answer=None):
+    return render_page("instances/settings.html", block="mail", status=status, subscription=subscription,
+                       form=None, **_mail_context(subscription, form, answer))
+
+
+@blueprint.route("/<int:subscription_id>/mail", methods=["POST"])
+@login_required
+def mail_server(subscription_id: int):
+    """Use the customer's own SMTP server (its password goes to the instance's Secret, never back to a page)."""
+    subscription = _own(subscription_id)
+    form = MailServerForm()
+    if form.validate():
+        try:
+            mail.instance_mail_server_save(subscription=subscription, value=_mail_input(form),
+                                           actor_id=current_user.id, ip=client_ip())
+        except mail.MailServerInvalid as error:
+            form.errors_from(error.errors)
+        except subscriptions.IllegalTransition:
+            form.form_errors.append("This instance has ended; its mail settings cannot change.")
+        else:
+            flash("Mail settings saved. Your instance now sends through your server; applying them now.", "success")
+            return redirect_after_post(url_for("instances.settings", subscription_id=subscription.id))
+    return _mail_block(subscription, form)
+
+
+@blueprint.route("/<int:subscription_id>/mail/test", methods=["POST"])
+@login_required
+@limiter.limit(lambda: current_app.config["APP_MAIL_TEST_RATE_LIMIT"], key_func=lambda: f"mail-test:{current_user.id}")
+def mail_test(subscription_id: int):
+    """Send a test message through the server as typed, to the customer's own address; the answer in words."""
+    subscription = _own(subscription_id)
+    form = MailServerForm()
+    if not form.validate():
+        return _mail_block(subscription, form)
+    try:
+        answer = mail.instance_mail_server_test(subscription=subscription, value=_mail_input(form),
+                                                recipient=current_user.email)
+    except mail.MailServerInvalid as error:
+        form.errors_from(error.errors)
+        return _mail_block(subscription, form)
+    return _mail_block(subscription, form, status=200, answer=answer)
+
+
+@blueprint.route("/<int:subscription_id>/mail/relay", methods=["POST"])
+@login_required
+def mail_relay(subscription_id: int):
+    """One click back to the hosting's own mail relay."""
+    subscription = _own(subscription_id)
+    try:
+        changed = mail.instance_mail_relay_use(subscription=subscription, actor_id=current_user.id, ip=client_ip())
+    except subscriptions.IllegalTransition:
+        flash("This instance has ended; its mail settings cannot change.", "warning")
+    else:
+        flash("Your instance sends through the hosting's mail relay again; applying that now." if changed
+              else "Your instance already sends through the hosting's mail relay.", "success" if changed else "info")
+    return redirect_after_post(url_for("instances.settings", subscription_id=subscription.id))
 
 
 @blueprint.route("/<int:subscription_id>/cancel", methods=["POST"])

@@ -1,5 +1,9 @@
-"""The one module that talks SMTP: Flask-Mail with a connect/read timeout."""
+"""The one module that talks SMTP: Flask-Mail with a connect/read timeout, and a test message to a customer's server."""
 import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
 
 from flask import current_app
 from flask_mail import Connection, Message
@@ -34,3 +38,79 @@ def send(*, recipient: str, subject: str, text: str, html: str, attachments: lis
     with _TimedConnection(current_app.extensions["mail"]) as connection:
         message.send(connection)
 
+
+
+@dataclass(frozen=True)
+class ServerAnswer:
+    """What a mail server said to a test message, in plain words; `accepted` only when it took the message."""
+    accepted: bool
+    message: str
+
+
+def _said(error: smtplib.SMTPResponseException) -> str:
+    text = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else str(error.smtp_error)
+    return f"{error.smtp_code} {' '.join(text.split())}"[:300]
+
+
+def server_test_send(*, host: str, port: int, tls_mode: str, username: str, password: str, sender: str,
+                     recipient: str, subject: str, text: str, timeout: float) -> ServerAnswer:
+    """Send one message through a customer's server and say how it went; never raises for the server's doing.
+
+    The answer names what went wrong (refused connection, TLS, login, sender, recipient) and quotes the server's
+    own reply, but never the password."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, recipient, subject
+    message.set_content(text)
+    context = ssl.create_default_context()
+    stage = "connect"
+    try:
+        if tls_mode == "tls":
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        with client:
+            stage = "hello"
+            client.ehlo()
+            if tls_mode == "starttls":
+                stage = "starttls"
+                client.starttls(context=context)
+                client.ehlo()
+            if username:
+                stage = "login"
+                client.login(username, password)
+            stage = "send"
+            client.send_message(message)
+    except smtplib.SMTPAuthenticationError as error:
+        return ServerAnswer(False, f"The server refused the user name or password ({_said(error)}).")
+    except smtplib.SMTPNotSupportedError:
+        if stage == "starttls":
+            return ServerAnswer(False, "The server does not offer STARTTLS. Choose TLS from the first byte (usually "
+                                       "port 465) or, only if the server allows nothing else, no encryption.")
+        return ServerAnswer(False, "The server does not offer a login. Leave the user name empty if it needs none.")
+    except smtplib.SMTPSenderRefused as error:
+        return ServerAnswer(False, f"The server refused the sender address {sender} ({_said(error)}).")
+    except smtplib.SMTPRecipientsRefused as error:
+        said = "; ".join(f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+                         for code, reply in error.recipients.values())
+        return ServerAnswer(False, f"The server refused to deliver to {recipient} ({' '.join(said.split())[:300]}).")
+    except smtplib.SMTPServerDisconnected:
+        return ServerAnswer(False, "The server closed the connection before the message was sent"
+                                   + (" (while starting TLS)." if stage == "starttls" else
+                                      " (while logging in)." if stage == "login" else "."))
+    except smtplib.SMTPResponseException as error:
+        return ServerAnswer(False, f"The server answered with an error ({_said(error)}).")
+    except ssl.SSLCertVerificationError as error:
+        return ServerAnswer(False, f"TLS failed: the server's certificate is not valid for {host} "
+                                   f"({error.verify_message}).")
+    except ssl.SSLError as error:
+        return ServerAnswer(False, f"TLS failed ({error.reason or 'handshake error'}): check the encryption setting "
+                                   "and the port.")
+    except TimeoutError:
+        return ServerAnswer(False, f"No answer from {host} port {port} within {timeout:g} seconds.")
+    except ConnectionRefusedError:
+        return ServerAnswer(False, f"Nothing accepts connections on {host} port {port}.")
+    except socket.gaierror:
+        return ServerAnswer(False, f"The name {host} does not resolve to an address.")
+    except (smtplib.SMTPException, OSError) as error:
+        return ServerAnswer(False, f"Could not talk to the server: {type(error).__name__}.")
+    return ServerAnswer(True, f"The server accepted the test message for {recipient}.")

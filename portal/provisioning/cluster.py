@@ -289,6 +289,10 @@ class Cluster:
     def _merge_patch(self, path: str, patch: dict) -> dict:
         return self._call("PATCH", path, body=patch, content_type="application/merge-patch+json")
 
+    def secret_values_merge(self, namespace: str, name: str, values: dict[str, str]) -> dict:
+        """Set some keys of an existing Secret, leaving the rest as they are."""
+        return self._merge_patch(resource_path("v1", "Secret", namespace, name), {"stringData": dict(values)})
+
     def restart(self, namespace: str, kind: str, name: str, at: str) -> dict:
         """Rollout restart, as kubectl does it: a new pod-template annotation makes new pods."""
         patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": at}}}}}

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from portal.catalog.parameters import env_text
-from portal.catalog.templates import PLACEHOLDER, ComponentSpec, Probe, ServiceTemplate
+from portal.catalog.templates import PLACEHOLDER, ComponentSpec, EnvSpec, Probe, ServiceTemplate
+from portal.provisioning.mail import (
+    MailServer,
+    mail_network_policy,
+    mail_plugin_config_map,
+    mail_plugin_init_container,
+)
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "portal"}
 # Pod Security Admission on each customer namespace: "restricted" enforced at a pinned version, so a cluster upgrade
@@ -240,10 +246,14 @@ def _probe(probe: Probe) -> dict:
     return result
 
 
-def _container(component: ComponentSpec, plan: Resources, names: InstanceNames, context: dict) -> dict:
+def _container(component: ComponentSpec, plan: Resources, names: InstanceNames, context: dict,
+               mail: MailServer | None = None) -> dict:
     secret_name = names.object("secrets")
     env = []
-    for item in component.env:
+    mail_env: list[EnvSpec] = []
+    if mail is not None:
+        mail_env, context = component.mail_env, {**context, **mail.placeholders()}
+    for item in [*component.env, *mail_env]:
         if item.secret is not None:
             env.append({"name": item.name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": item.secret}}})
         else:
@@ -302,20 +312,32 @@ def _pod_security(component: ComponentSpec) -> dict:
 
 
 def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resources, names: InstanceNames,
-              subscription_id: int, context: dict, replicas: int) -> dict:
+              subscription_id: int, context: dict, replicas: int, mail: MailServer | None = None) -> dict:
     component_labels = labels(template, names, subscription_id, component.name)
     selector = {"app.kubernetes.io/instance": names.instance, "app.kubernetes.io/component": component.name}
+    container = _container(component, plan, names, context, mail)
     pod_spec = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": _pod_security(component),
-        "containers": [_container(component, plan, names, context)],
+        "containers": [container],
         "volumes": [{"name": v.name, "persistentVolumeClaim": {"claimName": names.object(component.name, v.name)}}
                     for v in component.volumes]
                    + [{"name": s.name, "emptyDir": {"sizeLimit": f"{s.size_mb}Mi"}} for s in component.scratch],
     }
+    pod_metadata = {"labels": component_labels}
+    plugin = component.mail_plugin
+    if plugin is not None:
+        pod_spec["initContainers"] = [mail_plugin_init_container(
+            image=component.image, directory=plugin.directory, filename=plugin.filename,
+            volume_mounts=[m for m in container["volumeMounts"]
+                           if any(m["name"] == v.name for v in component.volumes)],
+            security_context=container["securityContext"])]
+        pod_spec["volumes"].append({"name": "mail-plugin", "configMap": {"name": names.object(component.name, "mail")}})
+        # A new plugin (a portal upgrade) rolls the pods, which copy it in as they start.
+        pod_metadata["annotations"] = {"portal/mail-plugin-sha256": hashlib.sha256(plugin.content.encode()).hexdigest()}
     spec = {"replicas": replicas, "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": component_labels}, "spec": pod_spec}}
+            "template": {"metadata": pod_metadata, "spec": pod_spec}}
     if component.kind == "StatefulSet":
         spec["serviceName"] = names.object(component.name)
     else:
@@ -328,10 +350,11 @@ def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resourc
 
 def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: dict, secrets: dict[str, str],
                        names: InstanceNames, subscription_id: int, options: ClusterOptions,
-                       replicas: int = 1, ingress_enabled: bool = True) -> list[dict]:
+                       replicas: int = 1, ingress_enabled: bool = True, mail: MailServer | None = None) -> list[dict]:
     """Everything one instance needs, in apply order: secret, volumes, workloads, services, ingress.
 
-    `replicas=0` with `ingress_enabled=False` is the suspended instance: data kept, nothing served.
+    `replicas=0` with `ingress_enabled=False` is the suspended instance: data kept, nothing served. `mail` is the
+    server its apps send through (None: no mail settings at all); its login goes into the Secret, never an env value.
     """
     missing = {s.name for s in template.secrets} - set(secrets)
     if missing:
@@ -342,6 +365,17 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
     manifests = [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                   "metadata": {"name": names.object("secrets"), **meta, "labels": base_labels},
                   "stringData": {s.name: secrets[s.name] for s in template.secrets}}]
+    senders = [c for c in template.components if c.sends_mail]
+    if senders:
+        # Always written, emptied when there is no server: a login the instance no longer uses does not linger.
+        manifests[0]["stringData"].update({"mail_username": mail.username if mail else "",
+                                           "mail_password": mail.password if mail else ""})
+    for component in senders:
+        if component.mail_plugin is not None:
+            manifests.append(mail_plugin_config_map(
+                name=names.object(component.name, "mail"), namespace=names.namespace,
+                labels=labels(template, names, subscription_id, component.name),
+                filename=component.mail_plugin.filename, content=component.mail_plugin.content))
     for component in template.components:
         for volume in component.volumes:
             size_mb = max(256, int(plan.storage_gb * 1024 * volume.storage_share))
@@ -353,7 +387,7 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
                                            "labels": labels(template, names, subscription_id, component.name)},
                               "spec": claim})
     for component in template.components:
-        manifests.append(_workload(template, component, plan, names, subscription_id, context, replicas))
+        manifests.append(_workload(template, component, plan, names, subscription_id, context, replicas, mail))
     for component in template.components:
         manifests.append({
             "apiVersion": "v1", "kind": "Service",
@@ -365,6 +399,10 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
                      "ports": [{"name": "http" if component.exposed else "main", "port": component.port,
                                 "targetPort": component.port, "protocol": "TCP"}]}})
     manifests.append(_internal_network_policy(names, base_labels))
+    if senders:
+        manifests.append(mail_network_policy(name=names.object("mail"), namespace=names.namespace, labels=base_labels,
+                                             instance=names.instance, components=[c.name for c in senders],
+                                             mail=mail))
     if ingress_enabled:
         manifests.append(_ingress(template, names, subscription_id, options))
     return manifests

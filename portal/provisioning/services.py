@@ -22,6 +22,12 @@ from portal.provisioning.cluster import (
     ObjectNotFound,
     cluster_for,
 )
+from portal.provisioning.mail import (
+    OWN_PASSWORD_SECRET,
+    MailServer,
+    instance_mail_sender,
+    mail_host_addresses,
+)
 from portal.provisioning.manifests import (
     ClusterOptions,
     InstanceNames,
@@ -31,6 +37,7 @@ from portal.provisioning.manifests import (
 )
 from portal.provisioning.models import Node
 from portal.subscriptions.events import instance_event_record
+from portal.subscriptions.mail import instance_mail_server_of
 from portal.subscriptions.models import InstanceEvent, Subscription
 from portal.subscriptions.rollouts import instance_rollout_applied, instance_rollout_failed
 from portal.subscriptions.states import ENDED, HOLDS_RESOURCES
@@ -41,8 +48,9 @@ from portal.unit_of_work import after_commit, atomic, use_case
 STEPS = (("namespace", "Namespace prepared"), ("secret", "Secrets stored"), ("volumes", "Storage volumes created"),
          ("workloads", "Workloads created"), ("network", "Internal network set up"), ("ingress", "Address published"))
 STEP_OF_KIND = {"Namespace": "namespace", "ResourceQuota": "namespace", "LimitRange": "namespace",
-                "Secret": "secret", "PersistentVolumeClaim": "volumes", "Deployment": "workloads",
-                "StatefulSet": "workloads", "Service": "network", "NetworkPolicy": "network", "Ingress": "ingress"}
+                "Secret": "secret", "ConfigMap": "secret", "PersistentVolumeClaim": "volumes",
+                "Deployment": "workloads", "StatefulSet": "workloads", "Service": "network",
+                "NetworkPolicy": "network", "Ingress": "ingress"}
 
 
 def cluster() -> Cluster:
@@ -110,7 +118,8 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
     secrets = {**secrets_generate(target.template), **stored}
     manifests = namespace_objects[1:] + instance_manifests(
         template=target.template, plan=subscription.plan, settings=subscription.settings, secrets=secrets,
-        names=target.names, subscription_id=subscription.id, options=target.options)
+        names=target.names, subscription_id=subscription.id, options=target.options,
+        mail=instance_mail_server(target, own_password=stored.get(OWN_PASSWORD_SECRET, "")))
     by_step = {step: [] for step, _ in STEPS}
     for manifest in manifests:
         by_step[STEP_OF_KIND[manifest["kind"]]].append(manifest)
@@ -123,6 +132,52 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
                 instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
                 if step == STEPS[-1][0]:
                     after_commit("instances.watch")  # the sweep watches the new pods come up
+
+
+def instance_mail_server(target: InstanceTarget, *, own_password: str = "",
+                         resolve=mail_host_addresses) -> MailServer | None:
+    """The server the instance's apps send through, its addresses resolved now: the customer's own when they named
+    one, else the business's relay; None when neither is configured."""
+    config = current_app.config
+    own = instance_mail_server_of(subscription_id=target.subscription.id)
+    if own is not None and own.own_server:
+        host, port, tls_mode, username, password, sender = (own.host, own.port, own.tls_mode, own.username,
+                                                             own_password if own.username else "", own.sender)
+    elif config["APP_MAIL_RELAY_HOST"]:
+        host, port = config["APP_MAIL_RELAY_HOST"], config["APP_MAIL_RELAY_PORT"]
+        tls_mode = config["APP_MAIL_RELAY_TLS"]
+        username, password = config["APP_MAIL_RELAY_USER"], config["APP_MAIL_RELAY_PASSWORD"]
+        sender = instance_mail_sender(host=target.names.host, subdomain=target.subscription.subdomain,
+                                      sender_domain=config["APP_MAIL_SENDER_DOMAIN"])
+    else:
+        return None
+    return MailServer(host=host, port=port, tls_mode=tls_mode, username=username, password=password, sender=sender,
+                      addresses=resolve(host, port))
+
+
+def instance_secret_values_set(*, subscription_id: int, values: dict[str, str]) -> None:
+    """Write keys into the instance's Secret now (a customer's mail password), keeping the others; raises
+    ClusterError when the cluster cannot take it, LookupError when the instance has no namespace yet."""
+    subscription = _load(subscription_id)
+    if subscription is None or not subscription.namespace:
+        raise LookupError("the instance has not been created in the cluster yet")
+    target = instance_target(subscription)
+    gateway = cluster()
+    name = target.names.object("secrets")
+    if gateway.read_secret(target.names.namespace, name) is None:
+        raise LookupError("the instance's Secret has not been created yet")
+    # A merge patch, not the portal's server-side apply: the applied Secret never names these keys, so no
+    # later apply of it removes them or writes back a value it read before this one.
+    gateway.secret_values_merge(target.names.namespace, name, values)
+
+
+def instance_secret_value(*, subscription_id: int, key: str) -> str:
+    """One stored value of the instance's Secret, "" when absent; raises ClusterError."""
+    subscription = _load(subscription_id)
+    if subscription is None or not subscription.namespace:
+        return ""
+    target = instance_target(subscription)
+    return (cluster().read_secret(target.names.namespace, target.names.object("secrets")) or {}).get(key, "")
 
 
 def instances_reconcile() -> dict:
@@ -345,10 +400,17 @@ def manifests_preview(*, plan_id: int) -> list[PreviewManifest]:
     names = instance_names(namespace_prefix=config["K8S_NAMESPACE_PREFIX"], user_id=1, service_slug=template.slug,
                            subscription_id=1, subdomain="preview", cluster_domain=config["K8S_CLUSTER_DOMAIN"])
     options = ClusterOptions.from_config(config)
+    # The relay as instances get it, its login shown by name only; its addresses are resolved at apply time.
+    relay = MailServer(host=config["APP_MAIL_RELAY_HOST"], port=config["APP_MAIL_RELAY_PORT"],
+                       tls_mode=config["APP_MAIL_RELAY_TLS"], username="(APP_MAIL_RELAY_USER)",
+                       password="(APP_MAIL_RELAY_PASSWORD)",
+                       sender=instance_mail_sender(host=names.host, subdomain="preview",
+                                                   sender_domain=config["APP_MAIL_SENDER_DOMAIN"])
+                       ) if config["APP_MAIL_RELAY_HOST"] else None
     manifests = namespace_manifests(namespace=names.namespace, user_id=1, plans=[plan], options=options) + \
         instance_manifests(template=template, plan=plan, settings=settings_defaults(template),
                            secrets={s.name: "(generated at provisioning)" for s in template.secrets},
-                           names=names, subscription_id=1, options=options)
+                           names=names, subscription_id=1, options=options, mail=relay)
     preview = []
     # Imported here: its schemas and jsonschema are ~15 MiB that only this staff preview needs in a web worker.
     import kubernetes_validate

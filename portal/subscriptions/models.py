@@ -81,3 +81,27 @@ class InstanceEvent(db.Model):
     level: Mapped[str] = mapped_column(String(16), default="info")
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), index=True)
+
+
+MAIL_TLS_MODES = ("none", "starttls", "tls")
+
+
+class InstanceMailServer(db.Model):
+    """The customer's own SMTP server for an instance's apps, when they named one; no row, or `own_server` off, is
+    the business's relay. The password is not here: it lives only in the instance's Secret in the cluster, like
+    every other credential of the instance, and is never read back into a page."""
+    __tablename__ = "instance_mail_servers"
+    __table_args__ = (CheckConstraint(one_of("tls_mode", MAIL_TLS_MODES), name="tls_mode_known"),
+                      CheckConstraint("port BETWEEN 1 AND 65535", name="port_range"))
+
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True)
+    own_server: Mapped[bool] = mapped_column(Boolean, default=False)
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    tls_mode: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(254), default="")
+    sender: Mapped[str] = mapped_column(String(254))
+    # Whether a password was stored in the Secret (the page says "set"; the value itself is never shown).
+    password_set: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())

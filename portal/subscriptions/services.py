@@ -220,18 +220,24 @@ def subscription_settings_update(*, subscription_id: int, settings: dict) -> Sub
         raise IllegalTransition(subscription.state, "provisioning")
     clean = settings_clean(template_for(subscription.plan.service.slug), settings)
     subscription.settings = clean
+    subscription_settings_changed(subscription, message="Settings changed.")
+    return subscription
+
+
+def subscription_settings_changed(subscription: Subscription, *, message: str) -> None:
+    """What any change of an instance's settings (its parameters, its mail server) sets going, in the caller's
+    transaction, on a locked subscription: a running instance rolls with them, a failed setup is tried again."""
     if subscription.state == "active":
         # A running instance stays active: its pods roll with the new settings (a rollout, not a new setup).
         instance_rollout_start(subscription_id=subscription.id, kind="settings")
     else:
-        instance_event_record(subscription_id=subscription.id, kind="settings", message="Settings changed.")
+        instance_event_record(subscription_id=subscription.id, kind="settings", message=message)
     if subscription.state == "provisioning_failed":
         _move(subscription, "provisioning", kind="provisioning", message="Applying your new settings.")
     if subscription.state == "active":
         after_commit("instance.apply_settings", subscription_id=subscription.id)
     elif subscription.state == "provisioning":
         after_commit("instance.provision", subscription_id=subscription.id)
-    return subscription
 
 
 @use_case

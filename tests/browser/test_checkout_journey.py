@@ -40,7 +40,6 @@ def test_buy_ghost_with_the_payment_simulator(page: Page, live_server, make_user
     page.get_by_test_id("plan-starter").get_by_role("link", name="Choose Starter").click()
 
     page.get_by_label("Address").fill("kopi-kenangan")
-    page.get_by_label("Send emails from").fill("halo@kopi.id")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_test_id("review-url")).to_have_text("https://kopi-kenangan.localtest.me")
     expect(page.get_by_test_id("review-price")).to_have_text("Rp 79.000")

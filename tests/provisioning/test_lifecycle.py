@@ -23,7 +23,7 @@ def count(model) -> int:
 
 @pytest.mark.parametrize("subdomain, settings, error", [
     ("www", {}, subscriptions.SubdomainUnavailable), ("Bad_Name", {}, subscriptions.SubdomainUnavailable),
-    ("good-name", {"mail_from": "nope"}, SettingsInvalid),
+    ("good-name", {"use_gravatar": "maybe"}, SettingsInvalid),
 ])
 def test_a_bad_order_is_refused_and_writes_nothing(app, make_user, plan_id, subdomain, settings, error):
     user = make_user()

@@ -6,9 +6,10 @@ import string
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from portal.catalog.parameters import SettingsInvalid, settings_clean
-from portal.catalog.templates import templates_load
+from portal.catalog.templates import ServiceTemplate, templates_load
 from portal.config import ROOT
 from portal.provisioning import manifests
 from portal.provisioning.manifests import (
@@ -25,7 +26,7 @@ OPTIONS = ClusterOptions(cluster_domain="apps.example.id", ingress_class="nginx"
                          ingress_namespace="ingress-nginx")
 SAMPLE_SETTINGS = {
     "n8n": [{}, {"timezone": "Asia/Makassar", "execution_retention_hours": "8760"}],
-    "ghost": [{}, {"mail_from": "news@toko.id", "use_gravatar": False}],
+    "ghost": [{}, {"use_gravatar": False}],
     "wordpress": [{}, {"table_prefix": "toko_", "debug": True}],
 }
 SECRETS = {slug: {s.name: f"secret-{s.name}" for s in t.secrets} for slug, t in TEMPLATES.items()}
@@ -121,11 +122,11 @@ def test_n8n_golden_fields():
 
 
 def test_ghost_and_wordpress_golden_fields():
-    ghost = render("ghost", settings={"mail_from": "news@toko.id", "use_gravatar": False})
+    ghost = render("ghost", settings={"use_gravatar": False})
     env = env_of(by_kind(ghost, "Deployment", "-app"))
     assert env["url"] == "https://toko-ana.apps.example.id"
     assert env["database__client"] == "mysql" and env["database__connection__host"] == "ghost-42-db"
-    assert env["mail__from"] == "news@toko.id" and env["privacy__useGravatar"] == "false"
+    assert env["privacy__useGravatar"] == "false"
     ghost_app = by_kind(ghost, "Deployment", "-app")["spec"]["template"]["spec"]["containers"][0]
     assert ghost_app["readinessProbe"]["httpGet"]["httpHeaders"] == [{"name": "X-Forwarded-Proto", "value": "https"}]
     assert ghost_app["startupProbe"]["failureThreshold"] == 30
@@ -229,10 +230,24 @@ HOSTILE = [
 ]
 
 
+def _ghost_with_sender_parameter(kind: str) -> ServiceTemplate:
+    """Ghost with a sender parameter of the given type landing in an env value, the shape user input takes."""
+    data = yaml.safe_load((ROOT / "service-templates" / "ghost.yaml").read_text())
+    data["parameters"].insert(0, {"name": "mail_from", "label": "Send emails from", "type": kind, "required": False})
+    app = data["components"][0]
+    app["env"].append({"name": "mail__from", "value": "{{ params.mail_from }}"})
+    app["mail_env"] = [e for e in app["mail_env"] if e["name"] != "mail__from"]
+    return ServiceTemplate.model_validate(data)
+
+
 @pytest.mark.parametrize("value", HOSTILE)
 def test_injected_settings_are_refused_or_carried_verbatim_without_changing_structure(value):
-    ghost = TEMPLATES["ghost"]
-    benign = render("ghost", settings={"mail_from": "news@toko.id"})
+    ghost = _ghost_with_sender_parameter("email")
+    names = instance_names(namespace_prefix="customer-", user_id=7, service_slug="ghost", subscription_id=42,
+                           subdomain="toko-ana", cluster_domain=OPTIONS.cluster_domain)
+    benign = instance_manifests(template=ghost, plan=ghost.plan("starter"),
+                                settings=settings_clean(ghost, {"mail_from": "news@toko.id"}),
+                                secrets=SECRETS["ghost"], names=names, subscription_id=42, options=OPTIONS)
     try:
         settings_clean(ghost, {"mail_from": value})
     except SettingsInvalid:
@@ -240,10 +255,7 @@ def test_injected_settings_are_refused_or_carried_verbatim_without_changing_stru
     else:
         pytest.fail("an email parameter accepted a non-address")
     # A free-text parameter takes anything on one line: it must land verbatim in a value only.
-    text_template = ghost.model_copy(update={"parameters": [
-        ghost.parameters[0].model_copy(update={"type": "string"}), ghost.parameters[1]]})
-    names = instance_names(namespace_prefix="customer-", user_id=7, service_slug="ghost", subscription_id=42,
-                           subdomain="toko-ana", cluster_domain=OPTIONS.cluster_domain)
+    text_template = _ghost_with_sender_parameter("string")
     if "\n" in value:
         with pytest.raises(SettingsInvalid):
             settings_clean(text_template, {"mail_from": value})
