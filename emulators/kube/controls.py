@@ -12,6 +12,9 @@
 # POST   /_emulator/clock              {"advance": 30}   (seconds added to the cluster clock)
 # PATCH  /_emulator/settings           {"readyDelay": 3, "timeoutSleep": 5, "namespaceGrace": 1}
 # GET    /_emulator/requests           the API request log; DELETE clears it
+# POST   /_emulator/certificates       {"failHost": "blog.example.com", "reason": "..."} its HTTP-01 challenge fails
+#                                      (reason optional); {"delay": 2} seconds until an issuer answers
+# DELETE /_emulator/certificates       every host's challenge passes again
 
 from werkzeug.wrappers import Request, Response
 
@@ -49,6 +52,15 @@ def handle(cluster, request: Request) -> Response:
                 if key in body:
                     setattr(cluster, key, float(body[key]))
             return json_response(cluster.describe()["settings"])
+        if parts == ["certificates"] and method == "POST":
+            if body.get("failHost"):
+                cluster.certificate_fails(str(body["failHost"]), str(body.get("reason") or ""))
+            if "delay" in body:
+                cluster.certificate_delay = float(body["delay"])
+            return json_response(cluster.describe()["certificates"])
+        if parts == ["certificates"] and method == "DELETE":
+            cluster.certificate_failures_clear()
+            return json_response(cluster.describe()["certificates"])
         if parts == ["requests"] and method == "GET":
             return json_response([request._asdict() for request in list(cluster.requests)])
         if parts == ["requests"] and method == "DELETE":
