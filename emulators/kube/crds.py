@@ -11,7 +11,8 @@ import jsonschema
 import yaml
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-CRD_FILES = {("cert-manager.io/v1", "Certificate"): SCHEMAS / "cert-manager-v1.21.1" / "cert-manager.io_certificates.yaml"}
+CRD_FILES = {("cert-manager.io/v1", "Certificate"):
+             SCHEMAS / "cert-manager-v1.21.1" / "cert-manager.io_certificates.yaml"}
 
 
 def _strict(schema):

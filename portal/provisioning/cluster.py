@@ -35,6 +35,9 @@ KINDS = {
     ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
+    # cert-manager's: ingress-shim makes them from an Ingress's tls; the portal reads their status and deletes
+    # those of a removed domain.
+    ("cert-manager.io/v1", "Certificate"): ("certificates", True),
 }
 # What one instance is made of, deleted in this order on termination.
 INSTANCE_KINDS = [("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
