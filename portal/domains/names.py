@@ -85,7 +85,10 @@ def _label_ascii(label: str) -> str:
         ascii_label = idna.encode(label, uts46=True).decode("ascii").lower()
     except idna.IDNAError:
         ascii_label = None
-    if ascii_label is not None and len(ascii_label) > MAX_LABEL or ascii_label is None and len(label) > MAX_LABEL:
+    # What the label would take in DNS: punycode makes a short Unicode label long.
+    length = len(ascii_label) if ascii_label is not None else len(label) if label.isascii() else \
+        len("xn--" + label.lower().encode("punycode").decode("ascii"))
+    if length > MAX_LABEL:
         raise DomainRefused(f"Each part of a domain name has at most {MAX_LABEL} characters; “{shown}” is longer.")
     if ascii_label is None or not _LABEL.match(ascii_label):
         raise DomainRefused(f"“{shown}” is not a valid part of a domain name: use letters, digits and hyphens, "

@@ -55,7 +55,8 @@ def test_dns_pending_then_verified_then_certificate_issued_and_url_reapplied(app
     assert set(hosts) == {"ana-blog.localtest.me", "blog.toko-ana.co.id"}
     ingress = hosts["blog.toko-ana.co.id"]
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
-    assert ingress["spec"]["tls"] == [{"hosts": ["blog.toko-ana.co.id"], "secretName": f"ghost-{sid}-domain-{domain.id}-tls"}]
+    assert ingress["spec"]["tls"] == [{"hosts": ["blog.toko-ana.co.id"],
+                                       "secretName": f"ghost-{sid}-domain-{domain.id}-tls"}]
     certificate = kube.objects("Certificate", namespace)
     assert f"ghost-{sid}-domain-{domain.id}-tls" in {c["metadata"]["name"] for c in certificate}
     # The app keeps its provider URL until the domain's certificate is issued (an https link must work).

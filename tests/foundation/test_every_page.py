@@ -198,7 +198,8 @@ def _pages(world) -> dict[str, list[Case]]:
                            Case({"subscription_id": sid["refunded"]}, ["ana-refunded", "refunded in full"])],
         "instances.settings": instance_pages(visible, ['id="settings-form"']),
         "domains.index": [Case({"subscription_id": active}, ["töko-ana.id", "www.toko-ana.id",
-                                                            "_portal-verify.www.toko-ana.id", "No TXT record &lt;yet&gt;."],
+                                                            "_portal-verify.www.toko-ana.id",
+                                                            "No TXT record &lt;yet&gt;."],
                                ['id="domains"', "www.toko-ana.id"])],
         "instances.logs": [Case({"subscription_id": active}, ["ana-active", "log-lines"], ['id="log-viewer"'])],
         "instances.logs_follow": [Case({"subscription_id": active}, [])],  # only lines after a mark: may be none
