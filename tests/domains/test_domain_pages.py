@@ -64,7 +64,7 @@ def test_added_domain_shows_its_records_in_unicode_and_is_stored_as_punycode(ana
     assert "töko-ana.id" in body and "(xn--tko-ana-90a.id)" in body and "töko-ana.id added" in body
     # An apex: A and AAAA records to the ingress, and the TXT proof under the verification name.
     assert f'data-testid="record-A">{INGRESS_V4}<' in body and f'data-testid="record-AAAA">{INGRESS_V6}<' in body
-    assert f"_portal-verify.xn--tko-ana-90a.id" in body and domain.token in body
+    assert "_portal-verify.xn--tko-ana-90a.id" in body and domain.token in body
     assert 'hx-trigger="every 3s"' in body  # waits for DNS, polling
     assert "No TXT record" in body  # the first check ran at once and says what is missing
     # A subdomain gets a CNAME to the instance's own address.
