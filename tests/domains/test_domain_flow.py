@@ -182,3 +182,26 @@ def test_a_plan_without_domains_refuses_and_one_domain_belongs_to_one_instance(a
         services.domain_add(subscription_id=sid, name="BLOG.example.com.")
     with pytest.raises(services.DomainRefused, match="already added to this instance"):
         services.domain_add(subscription_id=other, name="blog.example.com")
+
+
+def test_suspension_takes_every_address_offline_resuming_brings_the_domain_back_and_termination_frees_it(
+        app, kube, kube_clock, dns_zone, live, make_user):
+    from portal.admin import services as staff
+
+    boss = make_user(email="boss@example.com", staff=True)
+    sid = live("ghost")
+    namespace = db.session.get(Subscription, sid).namespace
+    domain = services.domain_add(subscription_id=sid, name="blog.toko-ana.co.id")
+    point_dns(dns_zone, domain.name, cname="ana-blog.localtest.me", token=domain.token)
+    services.domain_dns_check(domain_id=domain.id)
+    kube_clock.advance(10)
+    provisioning.instance_certificates_read(subscription_id=sid)
+    staff.staff_suspend(subscription_id=sid, reason="abuse report", actor_id=boss.id)
+    assert kube.objects("Ingress", namespace) == []
+    staff.staff_resume(subscription_id=sid, actor_id=boss.id)
+    assert set(_ingress_hosts(kube, namespace)) == {"ana-blog.localtest.me", "blog.toko-ana.co.id"}
+    assert _env(kube, namespace)["url"] == "https://blog.toko-ana.co.id"
+    staff.staff_terminate(subscription_id=sid, confirmation="ana-blog", actor_id=boss.id)
+    assert _domain("blog.toko-ana.co.id") is None  # free for any instance again
+    assert not [s for s in kube.objects("Secret") if "domain" in s["metadata"]["name"]]
+    assert kube.objects("Certificate") == []
