@@ -43,6 +43,12 @@ def _condition(kind: str, status: str, reason: str, message: str, stamp: str) ->
             "observedGeneration": 1}
 
 
+def _settled(certificate: dict) -> bool:
+    status = certificate.get("status") or {}
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+    return ready or bool(status.get("lastFailureTime"))
+
+
 def desired(ingress: dict) -> list[dict]:
     """The Certificates ingress-shim wants for an Ingress (none without an issuer annotation)."""
     issuer = _issuer(ingress)
@@ -96,7 +102,10 @@ def reconcile(state, namespaces: set[str] | None) -> float:
                                stamp)]}
                 created = state.create_object(certificate, "cert-manager-ingress-shim")
                 manager.issuing[created["metadata"]["uid"]] = now
-            elif existing["spec"] != certificate["spec"]:
+            elif existing["metadata"]["uid"] not in manager.issuing and not _settled(existing):
+                # Restored from a state file mid-issuance (the controller's memory is not kept): start again.
+                manager.issuing[existing["metadata"]["uid"]] = now
+            if existing is not None and existing["spec"] != certificate["spec"]:
                 existing["spec"] = certificate["spec"]
                 existing["metadata"]["generation"] = existing["metadata"].get("generation", 1) + 1
                 existing["status"] = {**existing.get("status", {}), "conditions": [

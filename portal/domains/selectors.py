@@ -24,7 +24,7 @@ class DnsRecord:
 
 
 @dataclass(frozen=True)
-class DomainRoute:
+class ServedDomain:
     """One verified domain as the cluster serves it: the app, or a redirect to the primary."""
     id: int
     host: str
@@ -34,7 +34,7 @@ class DomainRoute:
 @dataclass(frozen=True)
 class InstanceDomains:
     public_host: str | None  # the address the app calls itself by, when it is not the provider's
-    routes: tuple[DomainRoute, ...]
+    routes: tuple[ServedDomain, ...]
 
 
 def provider_host(subscription: Subscription) -> str:
@@ -93,7 +93,7 @@ def instance_domains(subscription_id: int) -> InstanceDomains:
     which keeps calling itself by the provider's address."""
     verified = [d for d in domains_of(subscription_id) if d.dns_state == "verified"]
     primary = next((d for d in verified if d.is_primary and d.certificate_state == "issued"), None)
-    routes = tuple(DomainRoute(d.id, d.name, None if primary is None or d is primary else f"https://{primary.name}")
+    routes = tuple(ServedDomain(d.id, d.name, None if primary is None or d is primary else f"https://{primary.name}")
                    for d in verified)
     return InstanceDomains(primary.name if primary else None, routes)
 
