@@ -162,6 +162,26 @@ def from_environment() -> dict:
         "APP_MAIL_ALLOW_PRIVATE_SERVERS": _flag("APP_MAIL_ALLOW_PRIVATE_SERVERS"),
         "APP_MAIL_TEST_TIMEOUT_SECONDS": float(env("APP_MAIL_TEST_TIMEOUT_SECONDS", "10")),
         "APP_MAIL_TEST_RATE_LIMIT": env("APP_MAIL_TEST_RATE_LIMIT", "10 per hour"),
+        # Custom domains (docs/operations.md, "Custom domains"): the resolver the DNS check asks (host:port, an IP;
+        # empty: the system's), where a customer's CNAME must point (empty: the instance's own address) and the
+        # ingress's public addresses an apex's A/AAAA records must hold; names under these suffixes are refused
+        # (the cluster domain always is).
+        "DOMAINS_DNS_RESOLVER": env("DOMAINS_DNS_RESOLVER", ""),
+        "DOMAINS_DNS_TIMEOUT_SECONDS": float(env("DOMAINS_DNS_TIMEOUT_SECONDS", "3")),
+        "DOMAINS_CNAME_TARGET": env("DOMAINS_CNAME_TARGET", "").strip().rstrip(".").lower(),
+        "DOMAINS_APEX_A": tuple(a.strip() for a in env("DOMAINS_APEX_A", "").split(",") if a.strip()),
+        "DOMAINS_APEX_AAAA": tuple(a.strip() for a in env("DOMAINS_APEX_AAAA", "").split(",") if a.strip()),
+        "DOMAINS_PROVIDER_SUFFIXES": tuple(a.strip().lower() for a in env("DOMAINS_PROVIDER_SUFFIXES", "").split(",")
+                                           if a.strip()),
+        "DOMAINS_VERIFY_PREFIX": env("DOMAINS_VERIFY_PREFIX", "_portal-verify"),
+        # After a domain is added its DNS is checked every DOMAINS_CHECK_INTERVAL_SECONDS, DOMAINS_CHECK_ATTEMPTS
+        # times (a periodic check every 10 minutes carries on after that); its certificate is read from the
+        # cluster every DOMAINS_CERTIFICATE_POLL_SECONDS until cert-manager has issued it or failed.
+        "DOMAINS_CHECK_INTERVAL_SECONDS": float(env("DOMAINS_CHECK_INTERVAL_SECONDS", "30")),
+        "DOMAINS_CHECK_ATTEMPTS": int(env("DOMAINS_CHECK_ATTEMPTS", "20")),
+        "DOMAINS_CERTIFICATE_POLL_SECONDS": float(env("DOMAINS_CERTIFICATE_POLL_SECONDS", "15")),
+        "DOMAINS_CERTIFICATE_POLL_ATTEMPTS": int(env("DOMAINS_CERTIFICATE_POLL_ATTEMPTS", "40")),
+        "DOMAINS_EXPIRY_ALERT_DAYS": int(env("DOMAINS_EXPIRY_ALERT_DAYS", "14")),
         "SERVICE_TEMPLATES_DIR": env("SERVICE_TEMPLATES_DIR", str(ROOT / "service-templates")),
         "MIDTRANS_SERVER_KEY": env("MIDTRANS_SERVER_KEY") or None,
         "MIDTRANS_CLIENT_KEY": env("MIDTRANS_CLIENT_KEY") or None,

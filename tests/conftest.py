@@ -30,7 +30,8 @@ from portal.tasks import huey  # noqa: E402
 from tests.helpers import DATABASE, STRONG_PASSWORD, csrf_token_from, free_port, postgres_database  # noqa: E402
 
 # Fixtures more than one folder uses live in plugins (never imported by a test or another conftest).
-pytest_plugins = ["tests.fixtures.clock", "tests.fixtures.cluster", "tests.fixtures.billing"]
+pytest_plugins = ["tests.fixtures.clock", "tests.fixtures.cluster", "tests.fixtures.billing",
+                  "tests.fixtures.dns_server"]
 
 # Property tests: `make test` runs the same examples every time and keeps none between runs ("ci"); `make security`
 # explores at random, remembers failing examples under .hypothesis/ (gitignored) and prints each one's blob.

@@ -10,7 +10,7 @@ import kubernetes_validate
 from kubernetes_validate import utils as validate_utils
 from referencing import Registry, Resource
 
-from . import quantities
+from . import crds, quantities
 from .errors import invalid
 from .kinds import KUBERNETES_VERSION
 from .selectors import selector_matches
@@ -149,6 +149,9 @@ def _schema_validator(kind: str, api_version: str):
 
 
 def _check_schema(obj: dict) -> None:
+    if crds.validator(obj["apiVersion"], obj["kind"]) is not None:
+        crds.validate(obj)
+        return
     validator = _schema_validator(obj["kind"], obj["apiVersion"])
     if validator is None:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)

@@ -87,6 +87,30 @@ class EmulatedCluster(LoopbackServer):
             self.state.clock.advance(seconds)
             self.state.changes += 1
 
+    @property
+    def certificate_delay(self) -> float:
+        manager = self.state.cert_manager
+        return self.state.ready_delay if manager.delay is None else manager.delay
+
+    @certificate_delay.setter
+    def certificate_delay(self, seconds: float) -> None:
+        with self.state.lock:
+            self.state.settle()
+            self.state.cert_manager.delay = float(seconds)
+            self.state.touch()
+
+    def certificate_fails(self, host: str, reason: str = "") -> None:
+        """The host's ACME HTTP-01 challenge fails from now on (its DNS points elsewhere, a firewall...)."""
+        with self.state.lock:
+            self.state.settle()
+            self.state.cert_manager.failing_hosts[host.lower()] = reason
+            self.state.touch()
+
+    def certificate_failures_clear(self) -> None:
+        with self.state.lock:
+            self.state.cert_manager.failing_hosts.clear()
+            self.state.touch()
+
     # --- faults ----------------------------------------------------------------------------------------------
 
     def fail_next(self, n: int = 1, status=500, method: str | None = None, path_contains: str | None = None):
@@ -161,5 +185,6 @@ class EmulatedCluster(LoopbackServer):
                     "nodes": [{"name": name, "ready": state.nodes.readiness(name)[0],
                                "schedulable": state.nodes.schedulable(name)} for name in state.nodes.names()],
                     "faults": state.faults.describe(),
+                    "certificates": state.cert_manager.describe(),
                     "counts": {kind: len(state.items(kind)) for kind, info in BY_KIND.items() if info.stored},
                     "requests": len(self.requests)}

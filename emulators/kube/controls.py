@@ -14,6 +14,9 @@
 #                                       "watchWindow": 100, "bookmarkInterval": 60}
 #                                      (watchWindow: changes kept for watches; older resourceVersions get 410 Gone)
 # GET    /_emulator/requests           the API request log; DELETE clears it
+# POST   /_emulator/certificates       {"failHost": "blog.example.com", "reason": "..."} its HTTP-01 challenge fails
+#                                      (reason optional); {"delay": 2} seconds until an issuer answers
+# DELETE /_emulator/certificates       every host's challenge passes again
 
 from werkzeug.wrappers import Request, Response
 
@@ -52,6 +55,15 @@ def handle(cluster, request: Request) -> Response:
                 if key in body:
                     setattr(cluster, key, float(body[key]))
             return json_response(cluster.describe()["settings"])
+        if parts == ["certificates"] and method == "POST":
+            if body.get("failHost"):
+                cluster.certificate_fails(str(body["failHost"]), str(body.get("reason") or ""))
+            if "delay" in body:
+                cluster.certificate_delay = float(body["delay"])
+            return json_response(cluster.describe()["certificates"])
+        if parts == ["certificates"] and method == "DELETE":
+            cluster.certificate_failures_clear()
+            return json_response(cluster.describe()["certificates"])
         if parts == ["requests"] and method == "GET":
             return json_response([request._asdict() for request in list(cluster.requests)])
         if parts == ["requests"] and method == "DELETE":

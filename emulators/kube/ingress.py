@@ -30,6 +30,10 @@ def handle(state, request: Request) -> Response:
                      f"An instance gets one while it is being set up and loses it when it is suspended or "
                      f"cancelled.</p>")
     ingress, service, port, ready, total = found
+    redirect = (ingress["metadata"].get("annotations") or {}).get("nginx.ingress.kubernetes.io/permanent-redirect")
+    if redirect:
+        # ingress-nginx answers 301 with the annotation's target (permanent-redirect-code changes the code).
+        return Response("", status=301, headers={**_HEADERS, "Location": redirect})
     labels = ingress["metadata"].get("labels") or {}
     app = labels.get("app.kubernetes.io/name", "the app")
     details = (f"<dl><dt>Address</dt><dd>https://{escape(host)}</dd>"

@@ -53,6 +53,8 @@ KINDS = [
     KindInfo("Ingress", "ingresses", "networking.k8s.io", "v1", True),
     KindInfo("NetworkPolicy", "networkpolicies", "networking.k8s.io", "v1", True, subresources=()),
     KindInfo("Lease", "leases", "coordination.k8s.io", "v1", True, subresources=()),
+    # cert-manager's, as its CRD serves it (schemas/cert-manager-v1.21.1): written by the emulated ingress-shim.
+    KindInfo("Certificate", "certificates", "cert-manager.io", "v1", True),
     KindInfo("PodMetrics", "pods", "metrics.k8s.io", "v1beta1", True, subresources=(), verbs=("get", "list"),
              has_spec=False, stored=False),
     KindInfo("NodeMetrics", "nodes", "metrics.k8s.io", "v1beta1", False, subresources=(), verbs=("get", "list"),

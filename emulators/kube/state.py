@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import orjson
 
-from . import quota, workloads
+from . import certmanager, quota, workloads
 from .clock import ClusterClock
 from .faults import Faults
 from .kinds import BY_KIND, KINDS
@@ -77,6 +77,7 @@ class ClusterState:
         self._heartbeat = -math.inf  # when node heartbeats next move (cosmetic: not worth stepping for)
         self._at = None  # the moment being settled, while stepping through past events
         self.nodes = NodePool(self, node_count)
+        self.cert_manager = certmanager.CertManager()
 
     def now(self) -> float:
         return self._at if self._at is not None else self.clock.now()
@@ -277,6 +278,8 @@ class ClusterState:
             self.stale_workloads.update(_controllers(obj))
         for table in (self.lives, self.rollouts, self.create_failures, self.deadlines, self.workloads_by_uid):
             table.pop(uid, None)
+        if kind == "Ingress":
+            certmanager.remove_owned(self, obj)
         if kind in ("Deployment", "StatefulSet"):
             for pod in self.owned_by(uid):
                 if propagation == "Orphan":
@@ -340,6 +343,7 @@ class ClusterState:
                     wake = min(wake, since + self.namespace_grace)
             self._heartbeat = self.nodes.refresh(moment)
             wake = min(wake, workloads.reconcile(self, moment))
+            wake = min(wake, certmanager.reconcile(self, None if everything else set(self.stale_namespaces)))
             quota.refresh(self, None if everything else self.stale_namespaces)
             self.stale_namespaces = set()
             self.stale_all = False

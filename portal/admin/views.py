@@ -20,6 +20,8 @@ from portal.billing.states import invoice_actions
 from portal.catalog import services as catalog
 from portal.catalog.models import Plan
 from portal.catalog.templates import templates_check
+from portal.domains.selectors import STAFF_PAGE_SIZE as DOMAINS_PAGE_SIZE
+from portal.domains.selectors import domains_for_staff
 from portal.extensions import db
 from portal.instances import selectors as instance_selectors
 from portal.instances.charts import bar_chart
@@ -113,6 +115,17 @@ def outbox():
     page = selectors.outbox_page(state=state, template=template, recipient=recipient, page=_page_arg())
     return render_page("admin/outbox.html", block="list", page=page, state=state, states=STATES, template=template,
                        templates=selectors.email_templates(), recipient=recipient)
+
+
+@blueprint.route("/domains")
+@staff_required
+def domains():
+    """Every customer's own domain, with its DNS check and its certificate as cert-manager last said."""
+    query, page = _arg("q"), _page_arg()
+    rows, total = domains_for_staff(query=query, page=page)
+    return render_page("admin/domains.html", rows=rows, total=total, query=query, page_number=page,
+                       has_next=page * DOMAINS_PAGE_SIZE < total, expiry_days=current_app.config[
+                           "DOMAINS_EXPIRY_ALERT_DAYS"], now=utcnow())
 
 
 @blueprint.route("/outbox/<int:email_id>")

@@ -31,6 +31,7 @@ class Plan(db.Model):
         CheckConstraint("price_idr >= 0", name="price_non_negative"),
         CheckConstraint("period_days > 0", name="period_positive"),
         CheckConstraint("cpu_millicores > 0 AND memory_mb > 0 AND storage_gb >= 0", name="resources_positive"),
+        CheckConstraint("custom_domains >= 0", name="custom_domains_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,5 +44,7 @@ class Plan(db.Model):
     price_idr: Mapped[int] = mapped_column(Integer)
     period_days: Mapped[int] = mapped_column(Integer, default=30)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # How many of the customer's own domains an instance on this plan may serve (0: the provider's address only).
+    custom_domains: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     service: Mapped[Service] = relationship(back_populates="plans")

@@ -34,11 +34,12 @@ def catalog_seed(*, templates: dict[str, ServiceTemplate]) -> dict[str, int]:
         for spec in template.plans:
             if spec.slug in existing:
                 existing[spec.slug].name = spec.name
+                existing[spec.slug].custom_domains = spec.custom_domains
                 continue
             db.session.add(Plan(service_id=service.id, slug=spec.slug, name=spec.name,
                                 cpu_millicores=spec.cpu_millicores, memory_mb=spec.memory_mb,
                                 storage_gb=spec.storage_gb, price_idr=spec.price_idr,
-                                period_days=spec.period_days, active=True))
+                                period_days=spec.period_days, custom_domains=spec.custom_domains, active=True))
             counts["plans_created"] += 1
     return counts
 

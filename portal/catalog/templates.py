@@ -55,6 +55,7 @@ class PlanSpec(Strict):
     storage_gb: Annotated[int, Field(ge=1, le=4096)]
     price_idr: Annotated[int, Field(ge=0)]
     period_days: Annotated[int, Field(gt=0, le=366)] = 30
+    custom_domains: Annotated[int, Field(ge=0, le=20)] = 1
 
 
 class ParameterSpec(Strict):

@@ -38,6 +38,9 @@ KINDS = {
     ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
     ("coordination.k8s.io/v1", "Lease"): ("leases", True),
+    # cert-manager's: ingress-shim makes them from an Ingress's tls; the portal reads their status and deletes
+    # those of a removed domain.
+    ("cert-manager.io/v1", "Certificate"): ("certificates", True),
 }
 # What one instance is made of, deleted in this order on termination.
 INSTANCE_KINDS = [("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),

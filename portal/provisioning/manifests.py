@@ -76,6 +76,14 @@ class ClusterOptions:
 
 
 @dataclass(frozen=True)
+class DomainRoute:
+    """A customer's verified domain on the instance: served by the app, or redirected to the primary domain."""
+    id: int
+    host: str
+    redirect_to: str | None = None
+
+
+@dataclass(frozen=True)
 class InstanceNames:
     namespace: str
     instance: str
@@ -221,8 +229,12 @@ def render_value(text: str, context: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda match: context[match.group(1)], text)
 
 
-def _placeholder_context(template: ServiceTemplate, names: InstanceNames, settings: dict) -> dict[str, str]:
-    context = {"host": names.host, "url": f"https://{names.host}", "instance": names.instance,
+def _placeholder_context(template: ServiceTemplate, names: InstanceNames, settings: dict,
+                         public_host: str | None = None) -> dict[str, str]:
+    # The app's own address (Ghost's url, WordPress's home, n8n's host and webhook URL): the customer's primary
+    # domain once it has its certificate, else the provider's address.
+    host = public_host or names.host
+    context = {"host": host, "url": f"https://{host}", "instance": names.instance,
                "namespace": names.namespace}
     for parameter in template.parameters:
         context[f"params.{parameter.name}"] = env_text(parameter, settings.get(parameter.name))
@@ -350,8 +362,10 @@ def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resourc
 
 def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: dict, secrets: dict[str, str],
                        names: InstanceNames, subscription_id: int, options: ClusterOptions,
-                       replicas: int = 1, ingress_enabled: bool = True, mail: MailServer | None = None) -> list[dict]:
-    """Everything one instance needs, in apply order: secret, volumes, workloads, services, ingress.
+                       replicas: int = 1, ingress_enabled: bool = True, mail: MailServer | None = None,
+                       domains: tuple[DomainRoute, ...] = (), public_host: str | None = None) -> list[dict]:
+    """Everything one instance needs, in apply order: secret, volumes, workloads, services, ingresses (the
+    provider's address, then one per custom domain).
 
     `replicas=0` with `ingress_enabled=False` is the suspended instance: data kept, nothing served. `mail` is the
     server its apps send through (None: no mail settings at all); its login goes into the Secret, never an env value.
@@ -359,7 +373,7 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
     missing = {s.name for s in template.secrets} - set(secrets)
     if missing:
         raise ValueError(f"secrets missing for {template.slug}: {sorted(missing)}")
-    context = _placeholder_context(template, names, settings)
+    context = _placeholder_context(template, names, settings, public_host)
     base_labels = labels(template, names, subscription_id)
     meta = {"namespace": names.namespace}
     manifests = [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -405,6 +419,7 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
                                              mail=mail))
     if ingress_enabled:
         manifests.append(_ingress(template, names, subscription_id, options))
+        manifests.extend(domain_ingress(template, names, subscription_id, options, route) for route in domains)
     return manifests
 
 
@@ -430,6 +445,44 @@ def _ingress(template: ServiceTemplate, names: InstanceNames, subscription_id: i
         "spec": {"ingressClassName": options.ingress_class,
                  "tls": [{"hosts": [names.host], "secretName": names.object("tls")}],
                  "rules": [{"host": names.host, "http": {"paths": [{
+                     "path": "/", "pathType": "Prefix",
+                     "backend": {"service": {"name": names.object(exposed.name),
+                                             "port": {"number": exposed.port}}}}]}}]},
+    }
+
+
+def domain_ingress_name(names: InstanceNames, domain_id: int) -> str:
+    return names.object("domain", str(domain_id))
+
+
+def domain_certificate_name(names: InstanceNames, domain_id: int) -> str:
+    """The TLS secret, and so the Certificate cert-manager's ingress-shim names after it."""
+    return names.object("domain", str(domain_id), "tls")
+
+
+def domain_ingress(template: ServiceTemplate, names: InstanceNames, subscription_id: int, options: ClusterOptions,
+                   route: DomainRoute) -> dict:
+    """One Ingress per custom domain, with its own TLS secret: cert-manager (ingress-shim, HTTP-01 through the
+    ClusterIssuer) makes one Certificate for it, so a domain whose challenge fails holds up no other, and
+    choosing another primary only changes an annotation, never the certificate.
+
+    A redirected domain answers 301 to the primary (ingress-nginx's permanent-redirect; its admission refuses
+    nginx variables in the value since 1.9, so the path is not carried over). cert-manager's HTTP-01 solver
+    Ingress for the same host serves its challenge path on its own location, which the redirect does not cover.
+    """
+    exposed = template.exposed_component
+    annotations = {"cert-manager.io/cluster-issuer": options.cluster_issuer,
+                   "nginx.ingress.kubernetes.io/proxy-body-size": "64m"}
+    if route.redirect_to:
+        annotations["nginx.ingress.kubernetes.io/permanent-redirect"] = route.redirect_to
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": domain_ingress_name(names, route.id), "namespace": names.namespace,
+                     "labels": {**labels(template, names, subscription_id), "portal/domain": str(route.id)},
+                     "annotations": annotations},
+        "spec": {"ingressClassName": options.ingress_class,
+                 "tls": [{"hosts": [route.host], "secretName": domain_certificate_name(names, route.id)}],
+                 "rules": [{"host": route.host, "http": {"paths": [{
                      "path": "/", "pathType": "Prefix",
                      "backend": {"service": {"name": names.object(exposed.name),
                                              "port": {"number": exposed.port}}}}]}}]},

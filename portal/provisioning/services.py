@@ -1,6 +1,6 @@
 """Putting instances on the cluster and changing them there: provision, restart, suspend, terminate, nodes."""
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import yaml
 from flask import current_app
@@ -12,6 +12,8 @@ from portal.catalog.models import Plan
 from portal.catalog.parameters import secrets_generate, settings_defaults
 from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
+from portal.domains import services as domains
+from portal.domains.selectors import instance_domains
 from portal.extensions import db
 from portal.notifications.services import staff_alert
 from portal.provisioning.cluster import (
@@ -30,7 +32,10 @@ from portal.provisioning.mail import (
 )
 from portal.provisioning.manifests import (
     ClusterOptions,
+    DomainRoute,
     InstanceNames,
+    domain_certificate_name,
+    domain_ingress_name,
     instance_manifests,
     instance_names,
     namespace_manifests,
@@ -116,10 +121,13 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
     # Generated once: values already in the cluster are kept, only new keys are made.
     stored = gateway.read_secret(target.names.namespace, target.names.object("secrets")) or {}
     secrets = {**secrets_generate(target.template), **stored}
+    served = instance_domains(subscription.id)
+    routes = tuple(DomainRoute(r.id, r.host, r.redirect_to) for r in served.routes)
     manifests = namespace_objects[1:] + instance_manifests(
         template=target.template, plan=subscription.plan, settings=subscription.settings, secrets=secrets,
         names=target.names, subscription_id=subscription.id, options=target.options,
-        mail=instance_mail_server(target, own_password=stored.get(OWN_PASSWORD_SECRET, "")))
+        mail=instance_mail_server(target, own_password=stored.get(OWN_PASSWORD_SECRET, "")), domains=routes,
+        public_host=served.public_host)
     by_step = {step: [] for step, _ in STEPS}
     for manifest in manifests:
         by_step[STEP_OF_KIND[manifest["kind"]]].append(manifest)
@@ -132,6 +140,28 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
                 instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
                 if step == STEPS[-1][0]:
                     after_commit("instances.watch")  # the sweep watches the new pods come up
+    _domain_ingresses_prune(gateway, target, {route.id for route in routes})
+
+
+def _domain_ingresses_prune(gateway: Cluster, target: InstanceTarget, kept: set[int]) -> list[int]:
+    """A domain removed (or no longer verified) loses its Ingress, Certificate and TLS secret; returns their ids."""
+    removed = []
+    for item in gateway.list_objects("networking.k8s.io/v1", "Ingress", namespace=target.names.namespace,
+                                     selector=f"portal/subscription={target.subscription.id},portal/domain"):
+        domain_id = (item["metadata"].get("labels") or {}).get("portal/domain", "")
+        if domain_id.isdigit() and int(domain_id) not in kept:
+            _domain_objects_delete(gateway, target, int(domain_id))
+            removed.append(int(domain_id))
+    return removed
+
+
+def _domain_objects_delete(gateway: Cluster, target: InstanceTarget, domain_id: int) -> None:
+    # The Ingress first: while its tls names the secret, cert-manager's ingress-shim would make the Certificate
+    # again. The secret has no owner (cert-manager leaves TLS secrets behind by default), so it goes by name.
+    namespace = target.names.namespace
+    gateway.delete("networking.k8s.io/v1", "Ingress", namespace, domain_ingress_name(target.names, domain_id))
+    gateway.delete("cert-manager.io/v1", "Certificate", namespace, domain_certificate_name(target.names, domain_id))
+    gateway.delete("v1", "Secret", namespace, domain_certificate_name(target.names, domain_id))
 
 
 def instance_mail_server(target: InstanceTarget, *, own_password: str = "",
@@ -289,6 +319,68 @@ def instance_settings_apply(*, subscription_id: int) -> str:
 
 
 @use_case
+def instance_domains_apply(*, subscription_id: int) -> str:
+    """The instance's domains changed (verified, primary chosen, a certificate issued): its Ingresses and the app's
+    own address setting are applied again (pods roll only when that setting changed). "skipped" unless active:
+    provisioning and resuming apply them anyway."""
+    subscription = _load(subscription_id)
+    if subscription is None or subscription.state != "active":
+        return "skipped"
+    _apply(subscription, record_steps=False)
+    after_commit("domains.certificates_watch", subscription_id=subscription_id)
+    return "applied"
+
+
+@use_case
+def instance_domain_detach(*, subscription_id: int, domain_id: int) -> None:
+    """A removed domain's Ingress, Certificate and secret go; the rest is applied again (another domain may be
+    primary now). The provider's address is never touched."""
+    subscription = _load(subscription_id)
+    if subscription is None or not subscription.namespace:
+        return
+    target = instance_target(subscription)
+    _domain_objects_delete(cluster(), target, domain_id)
+    if subscription.state == "active":
+        _apply(subscription, record_steps=False)
+
+
+def certificate_observation(item: dict | None) -> domains.CertificateObservation:
+    """cert-manager's Certificate in the portal's words: issued (Ready=True, with notAfter), failed (the Issuing
+    condition's failure message), or pending."""
+    if item is None:
+        return domains.CertificateObservation("pending")
+    status = item.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    ready, issuing = conditions.get("Ready", {}), conditions.get("Issuing", {})
+    if ready.get("status") == "True" and status.get("notAfter"):
+        return domains.CertificateObservation("issued", not_after=_timestamp(status["notAfter"]))
+    if issuing.get("status") == "False" and issuing.get("reason") == "Failed" or status.get("lastFailureTime"):
+        reason = issuing.get("message") or ready.get("message") or "cert-manager could not issue the certificate"
+        return domains.CertificateObservation("failed", reason=reason)
+    return domains.CertificateObservation("pending")
+
+
+def _timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def instance_certificates_read(*, subscription_id: int) -> bool:
+    """Read each verified domain's Certificate and record it; True while one is still being issued."""
+    subscription = _load(subscription_id)
+    if subscription is None or not subscription.namespace:
+        return False
+    target = instance_target(subscription)
+    gateway = cluster()
+    observed = {}
+    for route in instance_domains(subscription_id).routes:
+        observed[route.id] = certificate_observation(gateway.get(
+            "cert-manager.io/v1", "Certificate", target.names.namespace, domain_certificate_name(target.names,
+                                                                                                route.id)))
+    db.session.rollback()  # the reads above began a transaction; the record below is its own use case
+    return domains.domain_certificates_record(subscription_id=subscription_id, observed=observed)
+
+
+@use_case
 def instance_rollout_give_up(*, subscription_id: int, reason: str) -> None:
     """A restart or settings change the cluster refused: the customer reads why, staff are told."""
     kind = instance_rollout_failed(subscription_id=subscription_id, reason=reason)
@@ -311,7 +403,9 @@ def instance_suspend(*, subscription_id: int) -> None:
             gateway.scale(target.names.namespace, kind, name, 0)
         except ObjectNotFound:
             pass  # never created (suspended before provisioning finished): nothing to scale
-    gateway.delete("networking.k8s.io/v1", "Ingress", target.names.namespace, target.names.instance)
+    # Every address goes: the provider's and the customer's domains (their certificates stay until removal).
+    gateway.delete_by_label(target.names.namespace, f"portal/subscription={subscription.id}",
+                            kinds=[("networking.k8s.io/v1", "Ingress")])
     instance_event_record(subscription_id=subscription.id, kind="step.suspended",
                           message="Instance stopped and taken offline; your data is kept.")
 
@@ -324,6 +418,8 @@ def instance_terminate(*, subscription_id: int) -> int:
         return 0
     target = instance_target(subscription)
     gateway = cluster()
+    for domain_id in domains.domains_release(subscription_id=subscription.id):
+        _domain_objects_delete(gateway, target, domain_id)
     deleted = gateway.delete_by_label(target.names.namespace, f"portal/subscription={subscription.id}")
     others = [s for s in db.session.scalars(select(Subscription).where(
         Subscription.user_id == subscription.user_id, Subscription.state.in_(HOLDS_RESOURCES)))]

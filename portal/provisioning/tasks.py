@@ -3,6 +3,7 @@ from flask import current_app
 from huey import crontab
 from huey.exceptions import TaskLockedException
 
+from portal.domains.selectors import subscriptions_with_certificates
 from portal.extensions import db
 from portal.jobs.services import job_run
 from portal.provisioning import services
@@ -76,6 +77,64 @@ def terminate_instance(subscription_id: int, attempt: int = 1) -> str:
     return _run(terminate_instance, subscription_id, attempt, services.instance_terminate)
 
 
+@task()
+def apply_domains(subscription_id: int, attempt: int = 1) -> str:
+    return _run(apply_domains, subscription_id, attempt, services.instance_domains_apply)
+
+
+@task()
+def detach_domain(subscription_id: int, domain_id: int, attempt: int = 1) -> str:
+    def work(*, subscription_id: int) -> None:
+        services.instance_domain_detach(subscription_id=subscription_id, domain_id=domain_id)
+
+    return _run(_Retry(detach_domain, domain_id), subscription_id, attempt, work)
+
+
+class _Retry:
+    """Reschedules a task with one argument more than `_run` knows of (the domain)."""
+
+    def __init__(self, this_task, extra):
+        self.this_task, self.extra = this_task, extra
+
+    def schedule(self, args, delay):
+        subscription_id, attempt = args
+        self.this_task.schedule((subscription_id, self.extra, attempt), delay=delay)
+
+
+@task()
+def watch_certificates(subscription_id: int, attempt: int = 1) -> str:
+    """Read the instance's certificates until cert-manager has issued or failed each (the periodic refresh
+    carries on after DOMAINS_CERTIFICATE_POLL_ATTEMPTS)."""
+    config = current_app.config
+    try:
+        waiting = services.instance_certificates_read(subscription_id=subscription_id)
+    except ClusterError:
+        db.session.rollback()
+        waiting = True
+    if waiting and attempt < config["DOMAINS_CERTIFICATE_POLL_ATTEMPTS"]:
+        watch_certificates.schedule((subscription_id, attempt + 1), delay=config["DOMAINS_CERTIFICATE_POLL_SECONDS"])
+        return "waiting"
+    return "done"
+
+
+def _certificates_refresh() -> dict:
+    outcome = {"instances": 0, "waiting": 0, "errors": 0}
+    for subscription_id in subscriptions_with_certificates():
+        outcome["instances"] += 1
+        try:
+            outcome["waiting"] += services.instance_certificates_read(subscription_id=subscription_id)
+        except ClusterError:
+            db.session.rollback()
+            outcome["errors"] += 1
+    return outcome
+
+
+@periodic_task(crontab(minute="*/5"))
+def certificates_refresh() -> dict:
+    """Every instance's certificates as cert-manager says now: renewals, expiries, late failures."""
+    return job_run("certificates", _certificates_refresh).result
+
+
 @periodic_task(crontab(minute="*"))
 def nodes_refresh() -> dict:
     return job_run("nodes", lambda: {"changes": services.nodes_sync()}).result
@@ -90,3 +149,7 @@ for _name, _task in (("instance.provision", provision_instance), ("instance.rest
                      ("instance.apply_settings", apply_settings), ("instance.suspend", suspend_instance),
                      ("instance.terminate", terminate_instance)):
     follow_up_handler(_name, lambda *, subscription_id, _task=_task: _task(subscription_id))
+follow_up_handler("instance.domains_apply", lambda *, subscription_id: apply_domains(subscription_id))
+follow_up_handler("instance.domains_detach",
+                  lambda *, subscription_id, domain_id: detach_domain(subscription_id, domain_id))
+follow_up_handler("domains.certificates_watch", lambda *, subscription_id: watch_certificates(subscription_id))

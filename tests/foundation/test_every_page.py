@@ -16,6 +16,7 @@ from portal.accounts import tokens
 from portal.admin import services as staff_services
 from portal.billing import services as billing
 from portal.billing.models import Invoice, invoice_number
+from portal.domains.models import CustomDomain
 from portal.extensions import db
 from portal.instances.models import ResourceSample
 from portal.instances.sweep import instances_sweep
@@ -93,6 +94,13 @@ def world(app, customer, order, make_user, kube_clock):
                        for minutes in (5, 10, 15, 20))
     db.session.add(InstanceEvent(subscription_id=sid["active"], kind="restarted", level="warning",
                                  message="The app restarted <after a crash>."))
+    # Custom domains on the active instance: one live with its certificate (an IDN), one waiting for its DNS.
+    db.session.add_all([
+        CustomDomain(subscription_id=sid["active"], name="xn--tko-ana-90a.id", token="t-1", is_primary=True,
+                     dns_state="verified", verified_at=now, certificate_state="issued",
+                     certificate_not_after=now + timedelta(days=90)),
+        CustomDomain(subscription_id=sid["active"], name="www.toko-ana.id", token="t-2", dns_state="pending",
+                     certificate_state="none", dns_problem="No TXT record <yet>.")])
     db.session.commit()
     renewal = billing.invoice_issue_renewal(subscription_id=sid["active"])
     _pay(app, renewal)
@@ -189,6 +197,10 @@ def _pages(world) -> dict[str, list[Case]]:
                            *instance_pages([name for name in visible if name not in ("active", "refunded")]),
                            Case({"subscription_id": sid["refunded"]}, ["ana-refunded", "refunded in full"])],
         "instances.settings": instance_pages(visible, ['id="settings-form"']),
+        "domains.index": [Case({"subscription_id": active}, ["töko-ana.id", "www.toko-ana.id",
+                                                            "_portal-verify.www.toko-ana.id",
+                                                            "No TXT record &lt;yet&gt;."],
+                               ['id="domains"', "www.toko-ana.id"])],
         "instances.logs": [Case({"subscription_id": active}, ["ana-active", "log-lines"], ['id="log-viewer"'])],
         "instances.logs_follow": [Case({"subscription_id": active}, [])],  # only lines after a mark: may be none
         "instances.logs_download": [Case({"subscription_id": active}, [])],
@@ -225,6 +237,7 @@ def _pages(world) -> dict[str, list[Case]]:
                                                           "full", "Rp 79.000"])],
         "admin.catalog_page": [Case({}, ["n8n", "Ghost", "WordPress"])],
         "admin.plan_preview": [Case({"plan_id": plan.id}, ["Deployment"])],
+        "admin.domains": [Case({}, ["www.toko-ana.id", "xn--tko-ana-90a.id", "ana-active"])],
         "admin.cluster_health": [Case({}, [node])],
         "admin.node": [Case({"name": node}, [node])],
         "admin.outbox": [Case({}, [owner.email])],

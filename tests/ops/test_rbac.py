@@ -13,6 +13,8 @@ from sqlalchemy import select
 
 from portal.admin import services as staff_actions
 from portal.catalog.selectors import service_templates
+from portal.domains import services as domains
+from portal.domains.models import CustomDomain
 from portal.extensions import db
 from portal.instances import services as instances
 from portal.instances.sweep import instances_sweep
@@ -123,6 +125,14 @@ def _portal_cluster_work(app, kube, kube_clock, paid, make_user) -> list:
     node = db.session.scalars(select(Node.name)).first()
     provisioning.node_cordon(name=node, unschedulable=True, actor_id=staff.id)
     provisioning.node_cordon(name=node, unschedulable=False, actor_id=staff.id)
+    # A customer's domain: its Ingress applied, its Certificate read, then removed with its secret.
+    domain = CustomDomain(subscription_id=sids[0], name="blog.ops.example", token="t", dns_state="verified",
+                          certificate_state="pending", is_primary=True)
+    db.session.add(domain)
+    db.session.commit()
+    provisioning.instance_domains_apply(subscription_id=sids[0])
+    provisioning.instance_certificates_read(subscription_id=sids[0])
+    domains.domain_remove(subscription_id=sids[0], domain_id=domain.id)
     staff_actions.staff_restart(subscription_id=sids[0], actor_id=staff.id)
     staff_actions.staff_suspend(subscription_id=sids[1], reason="chargeback", actor_id=staff.id)
     for sid in (sids[0], sids[-1]):  # one namespace keeps a subscription, the other goes

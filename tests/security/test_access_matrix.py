@@ -13,6 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from portal.audit.models import AuditEntry
 from portal.billing.models import Invoice
+from portal.domains.models import CustomDomain
 from portal.extensions import db
 from portal.instances.sweep import instances_sweep
 from portal.notifications.models import Email
@@ -33,7 +34,7 @@ PUBLIC = {"home.index", "catalog.index", "catalog.service", "accounts.login", "a
           # for the cluster and monitoring (each guards itself if it needs to), when the app has them
           "ops.healthz", "ops.readyz", "ops.metrics_page"}
 # URL arguments naming something a customer owns (someone else's must be "not found"), and the others.
-OWNED_ARGUMENTS = {"subscription_id", "invoice_id", "order_id", "email_id"}
+OWNED_ARGUMENTS = {"subscription_id", "invoice_id", "order_id", "email_id", "domain_id"}
 # Not the log-in page for a guest, on purpose: a kept email is readable by the browser whose sign-up queued it
 # (or by its account once logged in); any other guest finds nothing.
 NOT_FOUND_FOR_GUESTS = {"mail.kept_email"}
@@ -81,13 +82,18 @@ def world(app, order, customer, make_user, kube_clock):
     subscription = db.session.get(Subscription, invoice.subscription_id)
     assert subscription.state == "active"
     nodes_sync()  # the admin node pages read the nodes table
+    # A custom domain of customer A's instance, verified, so that making it primary or removing it would act.
+    domain = CustomDomain(subscription_id=subscription.id, name="blog.ana-matrix.example", token="t",
+                          dns_state="verified", certificate_state="issued")
+    db.session.add(domain)
+    db.session.commit()
     staff_user = make_user(email="boss@example.com", staff=True)
     roles = {"guest": Role(app, "guest"), "owner": Role(app, "owner", customer),
              "other customer": Role(app, "other customer", make_user(email="mallory@example.com")),
              "staff": Role(app, "staff", staff_user)}
     values = {"subscription_id": str(subscription.id), "invoice_id": str(invoice.id), "order_id": invoice.order_id,
               "plan_id": str(plan_of("n8n").id), "slug": "n8n", "token": "not-a-real-token",
-              "user_id": str(customer.id),
+              "user_id": str(customer.id), "domain_id": str(domain.id),
               "email_id": str(db.session.scalar(select(Email.id).where(Email.user_id == customer.id).limit(1))),
               "name": db.session.scalar(select(Node.name).order_by(Node.name).limit(1))}
     return {"roles": roles, "values": values, "subscription": subscription, "invoice": invoice,
@@ -161,6 +167,7 @@ def test_customer_routes_for_guests_other_customers_and_staff(app, world, record
     db.session.expire_all()
     assert db.session.get(Subscription, world["subscription"].id).state == "active"  # nothing happened to it
     assert db.session.get(Invoice, world["invoice"].id).state == "paid"
+    assert db.session.scalar(select(CustomDomain.name)) == "blog.ana-matrix.example"  # not removed by a stranger
     assert list(db.session.scalars(audited)) == audited_before  # no credentials revealed, nothing done
     report(record_property, "customer routes", checks)
 
