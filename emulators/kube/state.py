@@ -4,7 +4,7 @@ import random
 import threading
 import uuid
 
-from . import quota, workloads
+from . import quota, velero, workloads
 from .clock import ClusterClock
 from .faults import Faults
 from .kinds import BY_KIND, KINDS
@@ -51,6 +51,7 @@ class ClusterState:
         self._heartbeat = -math.inf  # when node heartbeats next move (cosmetic: not worth stepping for)
         self._at = None  # the moment being settled, while stepping through past events
         self.nodes = NodePool(self, node_count)
+        self.velero = velero.VeleroState()
 
     def now(self) -> float:
         return self._at if self._at is not None else self.clock.now()
@@ -256,6 +257,7 @@ class ClusterState:
                 else:
                     wake = min(wake, since + self.namespace_grace)
             self._heartbeat = self.nodes.refresh(moment)
+            wake = min(wake, velero.reconcile(self, moment))  # before the workloads: restored ones get pods now
             wake = min(wake, workloads.reconcile(self, moment))
             quota.refresh(self, None if everything else self.stale_namespaces)
             self.stale_namespaces = set()

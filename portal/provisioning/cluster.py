@@ -35,11 +35,16 @@ KINDS = {
     ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
+    ("velero.io/v1", "Schedule"): ("schedules", True),
+    ("velero.io/v1", "Backup"): ("backups", True),
+    ("velero.io/v1", "Restore"): ("restores", True),
+    ("velero.io/v1", "DeleteBackupRequest"): ("deletebackuprequests", True),
+    ("velero.io/v1", "PodVolumeBackup"): ("podvolumebackups", True),
 }
 # What one instance is made of, deleted in this order on termination.
 INSTANCE_KINDS = [("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
                   ("v1", "Service"), ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "PersistentVolumeClaim"),
-                  ("v1", "Secret")]
+                  ("v1", "Secret"), ("v1", "ConfigMap")]
 WORKLOAD_KINDS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1"}
 
 
@@ -71,6 +76,10 @@ class AccessDenied(ClusterError):
 
 class ObjectNotFound(ClusterError):
     pass
+
+
+class VeleroAbsent(ClusterError):
+    """The cluster does not serve velero.io/v1: Velero (its CRDs) is not installed."""
 
 
 def _error_from(status: int, body: bytes | str | None) -> ClusterError:
@@ -244,6 +253,33 @@ class Cluster:
             for item in self.list_objects(api_version, kind, namespace=namespace, selector=selector):
                 deleted += self.delete(api_version, kind, namespace, item["metadata"]["name"])
         return deleted
+
+    def create(self, manifest: dict) -> dict:
+        """POST a new object; an object of that name already there is returned as it is (a retried create)."""
+        metadata = manifest["metadata"]
+        try:
+            return self._call("POST", resource_path(manifest["apiVersion"], manifest["kind"], metadata.get("namespace")),
+                              body=manifest)
+        except ClusterError as exc:
+            if exc.status != 409:
+                raise
+        existing = self.get(manifest["apiVersion"], manifest["kind"], metadata.get("namespace"), metadata["name"])
+        if existing is None:
+            raise ClusterUnavailable(f"{manifest['kind']} {metadata['name']} exists yet cannot be read",
+                                     status=409, reason="Conflict")
+        return existing
+
+    def merge_patch(self, api_version: str, kind: str, namespace: str | None, name: str, patch: dict) -> dict:
+        return self._merge_patch(resource_path(api_version, kind, namespace, name), patch)
+
+    def velero_check(self, velero_namespace: str) -> None:
+        """Raise VeleroAbsent when the cluster does not serve Velero's API (a 404 for the whole group)."""
+        try:
+            self._call("GET", resource_path("velero.io/v1", "Schedule", velero_namespace), query=[("limit", 1)])
+        except ObjectNotFound as exc:
+            raise VeleroAbsent("Velero is not installed in the cluster: the API group velero.io/v1 is not served "
+                               "(install Velero and its CRDs, see docs/operations.md)", status=404,
+                               reason="VeleroAbsent") from exc
 
     def delete_namespace(self, name: str) -> bool:
         return self.delete("v1", "Namespace", None, name)
