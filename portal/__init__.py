@@ -6,7 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config as portal_config
 
-DOMAINS = ("accounts", "catalog", "billing", "subscriptions", "instances", "provisioning",
+DOMAINS = ("accounts", "catalog", "billing", "subscriptions", "instances", "backups", "provisioning",
            "notifications", "audit", "jobs", "admin", "home", "ops")
 
 

@@ -99,7 +99,7 @@ def cron_matcher(text: str):
     if len(fields) != 5:
         raise ValueError(f"a cron expression has five fields, not {len(fields)}: {text!r}")
     minutes, hours, days, months, weekdays = (_field(f, lo, hi) for f, (lo, hi) in
-                                              zip(fields, ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))))
+                                              zip(fields, ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7)), strict=True))
     if 7 in weekdays:
         weekdays.add(0)
 

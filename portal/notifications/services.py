@@ -18,7 +18,8 @@ TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "sign
              "staff_alert", "instance_ready",
              "payment_receipt", "order_received", "renewal_invoice", "expiry_reminder", "grace_started", "suspended",
              "termination_warning", "terminated", "provisioning_failed", "instance_down", "revenue_summary",
-             "payment_refunded", "payment_chargeback", "payment_declined", "payment_refund_due")
+             "payment_refunded", "payment_chargeback", "payment_declined", "payment_refund_due",
+             "restore_finished", "restore_failed")
 
 
 class EmailDeliveryDeferred(Exception):

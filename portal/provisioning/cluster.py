@@ -257,9 +257,9 @@ class Cluster:
     def create(self, manifest: dict) -> dict:
         """POST a new object; an object of that name already there is returned as it is (a retried create)."""
         metadata = manifest["metadata"]
+        path = resource_path(manifest["apiVersion"], manifest["kind"], metadata.get("namespace"))
         try:
-            return self._call("POST", resource_path(manifest["apiVersion"], manifest["kind"], metadata.get("namespace")),
-                              body=manifest)
+            return self._call("POST", path, body=manifest)
         except ClusterError as exc:
             if exc.status != 409:
                 raise

@@ -5,12 +5,14 @@ structure or names; names are DNS-1123 labels of at most 63 characters whatever 
 """
 import hashlib
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from portal.catalog.parameters import env_text
 from portal.catalog.templates import PLACEHOLDER, ComponentSpec, Probe, ServiceTemplate
+from portal.provisioning.velero import pre_backup_annotations
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "portal"}
 # Pod Security Admission on each customer namespace: "restricted" enforced at a pinned version, so a cluster upgrade
@@ -314,8 +316,12 @@ def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resourc
                     for v in component.volumes]
                    + [{"name": s.name, "emptyDir": {"sizeLimit": f"{s.size_mb}Mi"}} for s in component.scratch],
     }
+    template_metadata = {"labels": component_labels}
+    hooks = pre_backup_annotations(component)
+    if hooks:
+        template_metadata["annotations"] = hooks  # Velero dumps the database before it copies the volume
     spec = {"replicas": replicas, "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": component_labels}, "spec": pod_spec}}
+            "template": {"metadata": template_metadata, "spec": pod_spec}}
     if component.kind == "StatefulSet":
         spec["serviceName"] = names.object(component.name)
     else:
@@ -341,7 +347,8 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
     meta = {"namespace": names.namespace}
     manifests = [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                   "metadata": {"name": names.object("secrets"), **meta, "labels": base_labels},
-                  "stringData": {s.name: secrets[s.name] for s in template.secrets}}]
+                  "stringData": {s.name: secrets[s.name] for s in template.secrets}},
+                 settings_config_map(names=names, settings=settings, labels=base_labels)]
     for component in template.components:
         for volume in component.volumes:
             size_mb = max(256, int(plan.storage_gb * 1024 * volume.storage_share))
@@ -368,6 +375,26 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
     if ingress_enabled:
         manifests.append(_ingress(template, names, subscription_id, options))
     return manifests
+
+
+SETTINGS_KEY = "settings.json"
+
+
+def settings_config_map(*, names: InstanceNames, settings: dict, labels: dict) -> dict:
+    """The customer's settings as the instance runs with them, kept beside it in the cluster, so a backup carries
+    them and a restore brings back the settings of that time with the data."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": names.object("settings"), "namespace": names.namespace, "labels": labels},
+            "data": {SETTINGS_KEY: json.dumps(settings, sort_keys=True)}}
+
+
+def settings_from_config_map(config_map: dict | None) -> dict | None:
+    """The settings a settings ConfigMap holds; None when it holds none readable."""
+    try:
+        value = json.loads(((config_map or {}).get("data") or {})[SETTINGS_KEY])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _internal_network_policy(names: InstanceNames, base_labels: dict) -> dict:

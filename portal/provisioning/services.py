@@ -1,5 +1,5 @@
 """Putting instances on the cluster and changing them there: provision, restart, suspend, terminate, nodes."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import kubernetes_validate
@@ -24,13 +24,16 @@ from portal.provisioning.cluster import (
     cluster_for,
 )
 from portal.provisioning.manifests import (
+    MANAGED_BY,
     ClusterOptions,
     InstanceNames,
     instance_manifests,
     instance_names,
     namespace_manifests,
+    settings_from_config_map,
 )
 from portal.provisioning.models import Node
+from portal.provisioning.velero import API_VERSION, schedule_manifest
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import InstanceEvent, Subscription
 from portal.subscriptions.rollouts import instance_rollout_applied, instance_rollout_failed
@@ -42,8 +45,9 @@ from portal.unit_of_work import after_commit, atomic, use_case
 STEPS = (("namespace", "Namespace prepared"), ("secret", "Secrets stored"), ("volumes", "Storage volumes created"),
          ("workloads", "Workloads created"), ("network", "Internal network set up"), ("ingress", "Address published"))
 STEP_OF_KIND = {"Namespace": "namespace", "ResourceQuota": "namespace", "LimitRange": "namespace",
-                "Secret": "secret", "PersistentVolumeClaim": "volumes", "Deployment": "workloads",
-                "StatefulSet": "workloads", "Service": "network", "NetworkPolicy": "network", "Ingress": "ingress"}
+                "Secret": "secret", "ConfigMap": "secret", "PersistentVolumeClaim": "volumes",
+                "Deployment": "workloads", "StatefulSet": "workloads", "Service": "network", "NetworkPolicy": "network",
+                "Ingress": "ingress"}
 
 
 def cluster() -> Cluster:
@@ -66,7 +70,17 @@ def instance_target(subscription: Subscription) -> InstanceTarget:
     names = instance_names(namespace_prefix=config["K8S_NAMESPACE_PREFIX"], user_id=subscription.user_id,
                            service_slug=template.slug, subscription_id=subscription.id,
                            subdomain=subscription.subdomain, cluster_domain=config["K8S_CLUSTER_DOMAIN"])
+    if subscription.namespace:
+        # Where the instance lives now: a restore moves it to a fresh namespace of its own.
+        names = replace(names, namespace=subscription.namespace)
     return InstanceTarget(subscription, template, names, ClusterOptions.from_config(config))
+
+
+def namespace_of(subscription: Subscription) -> str:
+    """The namespace the instance is (or will be) in."""
+    return subscription.namespace or instance_names(
+        namespace_prefix=current_app.config["K8S_NAMESPACE_PREFIX"], user_id=subscription.user_id,
+        service_slug="x", subscription_id=subscription.id, subdomain="x", cluster_domain="x").namespace
 
 
 def _load(subscription_id: int) -> Subscription | None:
@@ -74,14 +88,20 @@ def _load(subscription_id: int) -> Subscription | None:
                              .options(joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
-def _customer_plans(user_id: int) -> list[Plan]:
-    return list(db.session.scalars(select(Plan).join(Subscription, Subscription.plan_id == Plan.id)
-                                   .where(Subscription.user_id == user_id, Subscription.state.in_(HOLDS_RESOURCES))))
+def _neighbours(user_id: int, namespace: str) -> list[Subscription]:
+    """The customer's subscriptions that hold resources in this namespace."""
+    return [s for s in db.session.scalars(select(Subscription).where(
+        Subscription.user_id == user_id, Subscription.state.in_(HOLDS_RESOURCES))
+        .options(joinedload(Subscription.plan))) if namespace_of(s) == namespace]
 
 
-def _namespace_manifests(target: InstanceTarget) -> list[dict]:
-    return namespace_manifests(namespace=target.names.namespace, user_id=target.subscription.user_id,
-                               plans=_customer_plans(target.subscription.user_id), options=target.options)
+def _namespace_manifests(target: InstanceTarget, *, namespace: str | None = None) -> list[dict]:
+    namespace = namespace or target.names.namespace
+    plans = [s.plan for s in _neighbours(target.subscription.user_id, namespace)]
+    if namespace != target.names.namespace:
+        plans.append(target.subscription.plan)  # a restore's namespace, made for this instance
+    return namespace_manifests(namespace=namespace, user_id=target.subscription.user_id, plans=plans,
+                               options=target.options)
 
 
 def instance_provision(*, subscription_id: int) -> str:
@@ -124,6 +144,114 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
                 instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
                 if step == STEPS[-1][0]:
                     after_commit("instances.watch")  # the sweep watches the new pods come up
+    backup_schedule_apply(target, paused=False)
+
+
+# --- backups: the instance's Velero schedule, and the cluster side of a restore ----------------------------------
+
+def velero_labels(subscription_id: int, instance: str) -> dict:
+    return {**MANAGED_BY, "app.kubernetes.io/instance": instance, "portal/subscription": str(subscription_id)}
+
+
+def retention_days(plan_slug: str) -> int:
+    """How many days the plan keeps each backup (BACKUP_RETENTION_DAYS, by plan)."""
+    days = current_app.config["BACKUP_RETENTION_DAYS"]
+    return days.get(plan_slug, days["*"])
+
+
+def backup_schedule_manifest(target: InstanceTarget, *, paused: bool) -> dict:
+    config = current_app.config
+    subscription = target.subscription
+    return schedule_manifest(
+        name=target.names.instance, velero_namespace=config["VELERO_NAMESPACE"], namespace=target.names.namespace,
+        subscription_id=subscription.id, cron=config["BACKUP_CRON"].replace("{minute}", str(subscription.id % 60)),
+        retention_days=retention_days(subscription.plan.slug), paused=paused,
+        labels=velero_labels(subscription.id, target.names.instance))
+
+
+def backup_schedule_apply(target: InstanceTarget, *, paused: bool) -> bool:
+    """The instance's daily backup schedule, created or brought up to date (paused while suspended). Without
+    Velero the instance still runs: its timeline says so and staff are alerted; False then."""
+    try:
+        cluster().apply(backup_schedule_manifest(target, paused=paused))
+        return True
+    except ObjectNotFound as exc:
+        with atomic():
+            instance_event_record(subscription_id=target.subscription.id, kind="backups.unavailable",
+                                  level="warning", message="Backups are not set up yet: the backup service is not "
+                                                           "available in the cluster. Our team has been told.")
+            velero_absent_alert(str(exc))
+        return False
+
+
+def velero_absent_alert(detail: str) -> None:
+    staff_alert(key=f"velero-absent:{utcnow():%Y%m%d%H}", title="Velero is not installed: no backups are made",
+                message="The cluster does not serve velero.io/v1 (Schedule, Backup, Restore), so no instance is "
+                        f"backed up and none can be restored. Install Velero (docs/operations.md, Backups). {detail}")
+
+
+def backup_schedule_remove(target: InstanceTarget) -> None:
+    try:
+        cluster().delete(API_VERSION, "Schedule", current_app.config["VELERO_NAMESPACE"], target.names.instance)
+    except ObjectNotFound:
+        pass  # Velero absent: there is no schedule to remove
+
+
+def restore_namespace_prepare(*, subscription_id: int, namespace: str) -> None:
+    """A fresh namespace for a restore, with the quota, limits and network rules of the instance's own."""
+    target = instance_target(_load(subscription_id))
+    for manifest in _namespace_manifests(target, namespace=namespace):
+        cluster().apply(manifest)
+
+
+def restored_workloads_ready(*, subscription_id: int, namespace: str) -> tuple[bool, str]:
+    """Are the instance's restored workloads in `namespace` all ready? And what is still missing, in words."""
+    target = instance_target(_load(subscription_id))
+    gateway = cluster()
+    waiting = []
+    for component in target.template.components:
+        name = target.names.object(component.name)
+        workload = gateway.get(WORKLOAD_KINDS[component.kind], component.kind, namespace, name)
+        if workload is None:
+            waiting.append(f"{name} was not restored")
+            continue
+        wanted = (workload.get("spec") or {}).get("replicas", 1) or 1
+        ready = (workload.get("status") or {}).get("readyReplicas", 0) or 0
+        if ready < wanted:
+            waiting.append(f"{name} has {ready}/{wanted} ready")
+    return not waiting, "; ".join(waiting)
+
+
+def restored_settings(*, subscription_id: int, namespace: str) -> dict | None:
+    """The settings the restored copy was running with (its settings ConfigMap), or None."""
+    target = instance_target(_load(subscription_id))
+    return settings_from_config_map(cluster().get("v1", "ConfigMap", namespace, target.names.object("settings")))
+
+
+def instance_switch_namespace(*, subscription_id: int, old_namespace: str) -> None:
+    """Publish the instance from the namespace its subscription now names (a restore's copy: everything re-applied
+    there from the subscription, its Ingress and schedule included), then remove the copy in `old_namespace`.
+    Idempotent: a retry after a cluster error carries on where it stopped."""
+    subscription = _load(subscription_id)
+    target = instance_target(subscription)
+    _apply(subscription, record_steps=False)
+    if old_namespace != target.names.namespace:
+        cluster().delete("networking.k8s.io/v1", "Ingress", old_namespace, target.names.instance)
+        namespace_discard_instance(subscription_id=subscription_id, namespace=old_namespace)
+
+
+def namespace_discard_instance(*, subscription_id: int, namespace: str) -> None:
+    """Remove the instance's objects from `namespace`, and the namespace itself when none of the customer's
+    other instances live there (a failed restore's half-made copy, or the copy a restore replaced)."""
+    subscription = _load(subscription_id)
+    gateway = cluster()
+    others = [s for s in _neighbours(subscription.user_id, namespace) if s.id != subscription_id]
+    if others:
+        gateway.delete_by_label(namespace, f"portal/subscription={subscription_id}")
+        for manifest in _namespace_manifests(instance_target(others[0]), namespace=namespace):
+            gateway.apply(manifest)  # the quota shrinks to the plans that remain
+    else:
+        gateway.delete_namespace(namespace)
 
 
 def instances_reconcile() -> dict:
@@ -258,6 +386,7 @@ def instance_suspend(*, subscription_id: int) -> None:
         except ObjectNotFound:
             pass  # never created (suspended before provisioning finished): nothing to scale
     gateway.delete("networking.k8s.io/v1", "Ingress", target.names.namespace, target.names.instance)
+    backup_schedule_apply(target, paused=True)  # nothing changes while stopped; the backups made so far are kept
     instance_event_record(subscription_id=subscription.id, kind="step.suspended",
                           message="Instance stopped and taken offline; your data is kept.")
 
@@ -271,8 +400,8 @@ def instance_terminate(*, subscription_id: int) -> int:
     target = instance_target(subscription)
     gateway = cluster()
     deleted = gateway.delete_by_label(target.names.namespace, f"portal/subscription={subscription.id}")
-    others = [s for s in db.session.scalars(select(Subscription).where(
-        Subscription.user_id == subscription.user_id, Subscription.state.in_(HOLDS_RESOURCES)))]
+    backup_schedule_remove(target)
+    others = _neighbours(subscription.user_id, target.names.namespace)
     if others:
         for manifest in _namespace_manifests(target):
             gateway.apply(manifest)  # the quota shrinks to the plans that remain

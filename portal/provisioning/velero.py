@@ -114,8 +114,9 @@ def schedule_manifest(*, name: str, velero_namespace: str, namespace: str, subsc
         "apiVersion": API_VERSION, "kind": "Schedule",
         "metadata": _metadata(name, velero_namespace, labels),
         "spec": {"schedule": cron, "paused": paused, "useOwnerReferencesInBackup": False,
-                 "template": _backup_spec(namespace=namespace, subscription_id=subscription_id,
-                                          retention_days=retention_days)}})
+                 "template": {"metadata": {"labels": dict(labels)},  # the Backups it makes carry them
+                              **_backup_spec(namespace=namespace, subscription_id=subscription_id,
+                                             retention_days=retention_days)}}})
 
 
 def backup_manifest(*, name: str, velero_namespace: str, namespace: str, subscription_id: int, retention_days: int,
