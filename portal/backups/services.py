@@ -1,6 +1,7 @@
 """Backing instances up through Velero: "Back up now", mirroring what Velero did, one retry of a failed backup,
 keeping and deleting backups as the subscription's life goes on, the 36-hour alert; restoring into a fresh
 namespace and switching over only once the copy is healthy."""
+import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -55,6 +56,11 @@ def _stamp(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def _backup_name(instance: str, kind: str) -> str:
+    """Unique like Velero's own names: the time, and a suffix for two in one second."""
+    return dns_label(instance, kind, f"{utcnow():%y%m%d%H%M%S}", secrets.token_hex(2))
+
+
 def _rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -81,7 +87,7 @@ def backup_request(*, subscription_id: int, user_id: int | None) -> Backup:
     target = instance_target(subscription)
     backup = Backup(subscription_id=subscription_id, origin="manual", phase="Requested", requested_by_id=user_id,
                     source_namespace=target.names.namespace,
-                    name=dns_label(target.names.instance, "now", f"{utcnow():%Y%m%d%H%M%S}"))
+                    name=_backup_name(target.names.instance, "now"))
     db.session.add(backup)
     db.session.flush()
     instance_event_record(subscription_id=subscription_id, kind="backup.requested", message="Backup requested.")
@@ -218,7 +224,7 @@ def _retry_failed() -> int:
             target = instance_target(subscription)
             retry = Backup(subscription_id=subscription.id, origin="retry", phase="New", retry_of_id=original.id,
                            source_namespace=target.names.namespace,
-                           name=dns_label(target.names.instance, "retry", f"{utcnow():%Y%m%d%H%M%S}"))
+                           name=_backup_name(target.names.instance, "retry"))
             cluster().create(_backup_object(retry, subscription))
             original.retried = True
             db.session.add(retry)
