@@ -283,6 +283,7 @@ def instances_reconcile() -> dict:
                 audit_record(action="cluster.reconciled", actor_id=None, target_type="subscription",
                              target_id=subscription.id, details={"objects": sorted(drifted)})
             outcome["reapplied"] += 1
+    outcome["schedules_applied"] = _backup_schedules_reconcile()
     outcome.update(_interrupted_work_resume(workloads))
     unknown = []
     for subscription_id, items in workloads.items():
@@ -309,6 +310,25 @@ def instances_reconcile() -> dict:
                                 "their subscriptions; otherwise delete them by hand.")
     outcome["unknown_kept"] = len(unknown)
     return outcome
+
+
+def _backup_schedules_reconcile() -> int:
+    """Every running instance has its backup schedule: made for instances set up before Velero was installed,
+    and again when one was deleted by hand."""
+    try:
+        present = {item["metadata"]["name"] for item in cluster().list_objects(
+            API_VERSION, "Schedule", namespace=current_app.config["VELERO_NAMESPACE"], selector=MANAGED_SELECTOR)}
+    except ObjectNotFound as exc:
+        with atomic():
+            velero_absent_alert(str(exc))
+        return 0
+    applied = 0
+    for subscription in db.session.scalars(select(Subscription).where(Subscription.state == "active")
+                                           .options(joinedload(Subscription.plan).joinedload(Plan.service))):
+        target = instance_target(subscription)
+        if target.names.instance not in present:
+            applied += backup_schedule_apply(target, paused=False)
+    return applied
 
 
 @use_case
