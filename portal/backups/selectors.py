@@ -9,7 +9,7 @@ from portal.backups.models import Backup, Restore
 from portal.extensions import db
 from portal.provisioning.velero import FAILED_PHASES, SUCCEEDED
 from portal.subscriptions.models import Subscription
-from portal.subscriptions.states import VISIBLE
+from portal.subscriptions.states import BACKUPS_WATCHED, VISIBLE
 from portal.timestamps import utcnow
 
 IN_FLIGHT = ("requested", "restoring", "switching")
@@ -106,7 +106,7 @@ def backup_health() -> list[BackupHealth]:
     now = utcnow()
     week = now - timedelta(days=7)
     subscriptions = list(db.session.scalars(select(Subscription).where(
-        Subscription.state.in_(("active", "suspended"))).order_by(Subscription.id)))
+        Subscription.state.in_(BACKUPS_WATCHED)).order_by(Subscription.id)))
     ids = [s.id for s in subscriptions]
     last = dict(db.session.execute(select(Backup.subscription_id, func.max(Backup.completed_at)).where(
         Backup.subscription_id.in_(ids), Backup.phase == SUCCEEDED).group_by(Backup.subscription_id)).all())
