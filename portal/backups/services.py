@@ -36,6 +36,7 @@ from portal.provisioning.velero import (
 )
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
+from portal.subscriptions.states import KEEPS_BACKUPS
 from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, atomic, use_case
 
@@ -241,7 +242,7 @@ def _retention() -> dict:
     outcome = {"kept": 0, "deleted": 0, "unexpired": 0, "expiring": 0}
     rows = list(db.session.scalars(select(Backup).join(Subscription, Subscription.id == Backup.subscription_id)
                                    .where(Backup.deleted_at.is_(None), Backup.phase != "Requested",
-                                          Subscription.state.in_(("active", "suspended", "terminated")))
+                                          Subscription.state.in_(KEEPS_BACKUPS))
                                    .order_by(Backup.completed_at)))
     by_subscription: dict[int, list[Backup]] = {}
     for backup in rows:
