@@ -3,8 +3,10 @@ hooks, "Back up now" and its daily limit, mirroring, one retry of a failed backu
 Velero absent, and restores that succeed (switch-over) or fail (the instance as it was)."""
 import json
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from portal.backups import services
@@ -17,6 +19,7 @@ from portal.subscriptions.models import InstanceEvent, Subscription
 from tests.helpers import csrf_token_from, logged_in_client
 
 VELERO = "velero"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def gateway(app):
@@ -113,6 +116,7 @@ def test_scheduled_backups_are_mirrored_with_size_and_kept_until(app, running, k
     assert re.search(r"<td>\d+\.\d (MiB|GiB)</td>", page)  # the volumes' bytes, as Velero's node agent counted them
 
 
+@pytest.mark.smoke
 def test_back_up_now_is_limited_per_day(app, running, kube_clock, travel):
     app.config["BACKUP_MANUAL_PER_DAY"] = 2
     subscription = running("ghost", "starter")
@@ -238,6 +242,7 @@ def advance_restore(restore_id, kube_clock, rounds: int = 10) -> str:
     return outcome
 
 
+@pytest.mark.smoke
 def test_restore_brings_back_the_backup_in_a_fresh_namespace_then_switches_over(app, running, kube_clock, travel,
                                                                                  smtp_server):
     subscription = running("wordpress", "starter", settings={"debug": False})
@@ -255,6 +260,14 @@ def test_restore_brings_back_the_backup_in_a_fresh_namespace_then_switches_over(
     assert restore.state == "restoring"  # the follow-up ran: fresh namespace prepared, Velero asked
     [velero_restore] = velero_objects(app, "Restore")
     assert schema_problems(as_written(velero_restore, "Restore")) == []
+    written = [{"apiVersion": "velero.io/v1", "kind": kind,
+                "metadata": {k: item["metadata"][k] for k in ("name", "namespace", "labels")}, "spec": item["spec"]}
+               for kind, item in (
+        ("Schedule", velero_objects(app, "Schedule", f"portal/subscription={subscription.id}")[0]),
+        ("Backup", velero_objects(app, "Backup", f"portal/subscription={subscription.id}")[0]),
+        ("Restore", velero_restore))]
+    ARTIFACTS.mkdir(exist_ok=True)  # what the portal wrote for one instance, for the operations guide and review
+    (ARTIFACTS / "velero-objects.yaml").write_text(yaml.safe_dump_all(written, sort_keys=False))
     assert velero_restore["spec"]["namespaceMapping"] == {old_namespace: restore.target_namespace}
     assert fresh(Subscription, subscription.id).namespace == old_namespace  # nothing switched yet
     assert gateway(app).get("networking.k8s.io/v1", "Ingress", old_namespace, f"wordpress-{subscription.id}")
@@ -280,6 +293,7 @@ def test_restore_brings_back_the_backup_in_a_fresh_namespace_then_switches_over(
     assert again.source_namespace == switched.namespace
 
 
+@pytest.mark.smoke
 def test_a_restore_failing_half_way_leaves_the_instance_as_it_was_and_says_why(app, running, kube, kube_clock,
                                                                                 smtp_server):
     subscription = running("ghost", "starter")
