@@ -15,7 +15,8 @@ from portal.extensions import db
 from portal.provisioning.cluster import cluster_for
 from portal.provisioning.velero import schema_problems
 from portal.subscriptions import services as subscriptions
-from portal.subscriptions.models import InstanceEvent, Subscription
+from portal.instances.sweep import instances_sweep
+from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 from tests.helpers import csrf_token_from, logged_in_client
 
 VELERO = "velero"
@@ -243,8 +244,8 @@ def advance_restore(restore_id, kube_clock, rounds: int = 10) -> str:
 
 
 @pytest.mark.smoke
-def test_restore_brings_back_the_backup_in_a_fresh_namespace_then_switches_over(app, running, kube_clock, travel,
-                                                                                 smtp_server):
+def test_restore_brings_back_the_backup_in_a_fresh_namespace_then_switches_over(app, running, kube, kube_clock,
+                                                                                 travel, smtp_server):
     subscription = running("wordpress", "starter", settings={"debug": False})
     old_namespace = subscription.namespace
     backup = completed_backup(app, subscription, kube_clock)
@@ -271,6 +272,14 @@ def test_restore_brings_back_the_backup_in_a_fresh_namespace_then_switches_over(
     assert velero_restore["spec"]["namespaceMapping"] == {old_namespace: restore.target_namespace}
     assert fresh(Subscription, subscription.id).namespace == old_namespace  # nothing switched yet
     assert gateway(app).get("networking.k8s.io/v1", "Ingress", old_namespace, f"wordpress-{subscription.id}")
+    # While the copy starts (here: crash-looping at first), the live instance is what its status shows.
+    kube.crash_loop(restore.target_namespace, "")
+    kube_clock.advance(30)
+    assert gateway(app).list_objects("v1", "Pod", namespace=restore.target_namespace)
+    instances_sweep()
+    status = db.session.get(InstanceStatus, subscription.id)
+    assert status.ready and status.phase == "Running" and status.restart_count == 0
+    kube.reset_faults()
     assert advance_restore(restore.id, kube_clock) == "done"
     restore = fresh(Restore, restore.id)
     switched = fresh(Subscription, subscription.id)
