@@ -12,10 +12,10 @@ from sqlalchemy import select
 from portal.backups import services
 from portal.backups.models import Backup, Restore
 from portal.extensions import db
+from portal.instances.sweep import instances_sweep
 from portal.provisioning.cluster import cluster_for
 from portal.provisioning.velero import schema_problems
 from portal.subscriptions import services as subscriptions
-from portal.instances.sweep import instances_sweep
 from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 from tests.helpers import csrf_token_from, logged_in_client
 
