@@ -87,7 +87,7 @@ def backup_request(*, subscription_id: int, user_id: int | None) -> Backup:
         raise BackupRefused("A restore is in progress; back up once it is done.")
     target = instance_target(subscription)
     backup = Backup(subscription_id=subscription_id, origin="manual", phase="Requested", requested_by_id=user_id,
-                    source_namespace=target.names.namespace,
+                    source_namespace=target.names.namespace, created_at=utcnow(),
                     name=_backup_name(target.names.instance, "now"))
     db.session.add(backup)
     db.session.flush()
@@ -224,7 +224,7 @@ def _retry_failed() -> int:
             subscription = original.subscription
             target = instance_target(subscription)
             retry = Backup(subscription_id=subscription.id, origin="retry", phase="New", retry_of_id=original.id,
-                           source_namespace=target.names.namespace,
+                           source_namespace=target.names.namespace, created_at=utcnow(),
                            name=_backup_name(target.names.instance, "retry"))
             cluster().create(_backup_object(retry, subscription))
             original.retried = True
@@ -325,7 +325,7 @@ def restore_request(*, subscription_id: int, backup_id: int, confirmation: str, 
     if db.session.scalar(select(Restore.id).where(Restore.subscription_id == subscription_id,
                                                   Restore.state.in_(IN_FLIGHT))) is not None:
         raise BackupRefused("A restore is already in progress.")
-    restore = Restore(subscription_id=subscription_id, backup_id=backup.id, state="requested",
+    restore = Restore(subscription_id=subscription_id, backup_id=backup.id, state="requested", created_at=utcnow(),
                       source_namespace=instance_target(subscription).names.namespace, requested_by_id=user_id)
     db.session.add(restore)
     db.session.flush()

@@ -19,7 +19,9 @@ from portal.provisioning.cluster import (
     INSTANCE_KINDS,
     MANAGED_SELECTOR,
     WORKLOAD_KINDS,
+    AccessDenied,
     Cluster,
+    ManifestRejected,
     ObjectNotFound,
     cluster_for,
 )
@@ -175,12 +177,18 @@ def backup_schedule_apply(target: InstanceTarget, *, paused: bool) -> bool:
     try:
         cluster().apply(backup_schedule_manifest(target, paused=paused))
         return True
-    except ObjectNotFound as exc:
+    except (ObjectNotFound, AccessDenied, ManifestRejected) as exc:
         with atomic():
             instance_event_record(subscription_id=target.subscription.id, kind="backups.unavailable",
                                   level="warning", message="Backups are not set up yet: the backup service is not "
                                                            "available in the cluster. Our team has been told.")
-            velero_absent_alert(str(exc))
+            if isinstance(exc, ObjectNotFound):
+                velero_absent_alert(str(exc))
+            else:
+                staff_alert(key=f"backup-schedule-refused:{target.subscription.id}:{utcnow():%Y%m%d}",
+                            title=f"Backup schedule refused for subscription #{target.subscription.id}",
+                            message=f"The cluster refused the Velero Schedule {target.names.instance}: "
+                                    f"{exc.reason}: {exc.message}")
         return False
 
 
