@@ -6,7 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config as portal_config
 
-DOMAINS = ("accounts", "catalog", "billing", "subscriptions", "instances", "provisioning", "domains",
+DOMAINS = ("accounts", "catalog", "billing", "subscriptions", "instances", "provisioning", "domains", "backups",
            "notifications", "audit", "jobs", "admin", "home", "ops")
 
 

@@ -50,6 +50,17 @@ def _networks(name: str, default: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _plan_days(name: str, default: str) -> dict[str, int]:
+    """plan=days pairs ("starter=7,pro=14,*=7"); `*` is any other plan."""
+    days = {}
+    for key, value in _labels(name, default).items():
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{name}: {key}={value} must be a whole number of days, at least 1")
+        days[key] = int(value)
+    days.setdefault("*", 7)
+    return days
+
+
 def _labels(name: str, default: str) -> dict[str, str]:
     """A comma-separated list of key=value labels (a pod selector)."""
     labels = {}
@@ -182,6 +193,16 @@ def from_environment() -> dict:
         "DOMAINS_CERTIFICATE_POLL_SECONDS": float(env("DOMAINS_CERTIFICATE_POLL_SECONDS", "15")),
         "DOMAINS_CERTIFICATE_POLL_ATTEMPTS": int(env("DOMAINS_CERTIFICATE_POLL_ATTEMPTS", "40")),
         "DOMAINS_EXPIRY_ALERT_DAYS": int(env("DOMAINS_EXPIRY_ALERT_DAYS", "14")),
+        # Backups through Velero (docs/operations.md, "Backups"): its namespace, when each instance's daily backup
+        # runs ({minute} is spread by subscription, so backups do not all start at once), days kept by plan slug.
+        "VELERO_NAMESPACE": env("VELERO_NAMESPACE", "velero"),
+        "BACKUP_CRON": env("BACKUP_CRON", "{minute} 19 * * *"),  # 19:xx UTC is 02:xx in Jakarta
+        "BACKUP_RETENTION_DAYS": _plan_days("BACKUP_RETENTION_DAYS", "starter=7,pro=14,business=30,*=7"),
+        "BACKUP_MANUAL_PER_DAY": int(env("BACKUP_MANUAL_PER_DAY", "3")),
+        "BACKUP_RETENTION_AFTER_TERMINATION_DAYS": int(env("BACKUP_RETENTION_AFTER_TERMINATION_DAYS", "14")),
+        "BACKUP_ALERT_HOURS": int(env("BACKUP_ALERT_HOURS", "36")),
+        # A restored copy not healthy after this long is given up (the instance stays as it was).
+        "RESTORE_TIMEOUT_MINUTES": int(env("RESTORE_TIMEOUT_MINUTES", "20")),
         "SERVICE_TEMPLATES_DIR": env("SERVICE_TEMPLATES_DIR", str(ROOT / "service-templates")),
         "MIDTRANS_SERVER_KEY": env("MIDTRANS_SERVER_KEY") or None,
         "MIDTRANS_CLIENT_KEY": env("MIDTRANS_CLIENT_KEY") or None,

@@ -151,6 +151,11 @@ def _schema_validator(kind: str, api_version: str):
 def _check_schema(obj: dict) -> None:
     if crds.validator(obj["apiVersion"], obj["kind"]) is not None:
         crds.validate(obj)
+    if obj["apiVersion"].startswith("velero.io/"):
+        from . import velero
+        validator = velero.schema_validator(obj["kind"])
+        if validator is not None:
+            validator.validate(obj)
         return
     validator = _schema_validator(obj["kind"], obj["apiVersion"])
     if validator is None:

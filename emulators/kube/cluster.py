@@ -20,8 +20,10 @@ class EmulatedCluster(LoopbackServer):
     """
 
     def __init__(self, ready_delay: float = 2.0, node_count: int = 3, clock=None, *, namespace_grace: float = 1.0,
-                 timeout_sleep: float = 5.0, seed=None, verbose: bool = False, state_file=None):
+                 timeout_sleep: float = 5.0, seed=None, verbose: bool = False, state_file=None,
+                 velero_namespace: str = "velero"):
         super().__init__(verbose=verbose)
+        self.velero_namespace = velero_namespace
         self.state = ClusterState(ready_delay, node_count, clock, namespace_grace, seed)
         self.timeout_sleep = float(timeout_sleep)
         self.bookmark_interval = 60.0  # seconds between bookmarks on a watch that asked for them
@@ -154,8 +156,38 @@ class EmulatedCluster(LoopbackServer):
             state.faults.pod_faults.clear()
             state.faults.fail_rules.clear()
             state.faults.printed.clear()
+            state.velero.faults.clear()
             state.touch()
             state.settle()
+
+    # --- Velero ----------------------------------------------------------------------------------------------
+
+    def velero_installed(self, installed: bool) -> None:
+        """Without Velero the velero.io group is not served (404), as on a cluster without its CRDs; its
+        objects are kept for when it comes back."""
+        with self.state.lock:
+            self.state.velero.installed = bool(installed)
+            self.state.touch()
+
+    def backup_fails(self, count: int = 1, *, phase: str = "Failed", namespace: str = "",
+                     reason: str = "pod volume backup failed: data path error (portal emulator fault)") -> None:
+        """The next `count` backups (of `namespace`, or of any) end in `phase` (Failed or PartiallyFailed)."""
+        self._velero_fault("backup", count, phase, namespace, reason)
+
+    def restore_fails(self, count: int = 1, *, namespace: str = "", phase: str = "Failed",
+                      reason: str = "restore failed half-way: error restoring persistentvolumeclaims "
+                                    "(portal emulator fault)") -> None:
+        """The next `count` restores (into `namespace`, or any) stop half-way: half their objects are created,
+        then the Restore ends in `phase`."""
+        self._velero_fault("restore", count, phase, namespace, reason)
+
+    def _velero_fault(self, target: str, count: int, phase: str, namespace: str, reason: str) -> None:
+        from .velero import VeleroFault
+        if phase not in ("Failed", "PartiallyFailed"):
+            raise ValueError("phase must be Failed or PartiallyFailed")
+        with self.state.lock:
+            self.state.settle()
+            self.state.velero.faults.append(VeleroFault(target, int(count), phase, reason, namespace))
 
     def set_node_ready(self, node_name: str, ready: bool) -> None:
         with self.state.lock:
@@ -186,5 +218,7 @@ class EmulatedCluster(LoopbackServer):
                                "schedulable": state.nodes.schedulable(name)} for name in state.nodes.names()],
                     "faults": state.faults.describe(),
                     "certificates": state.cert_manager.describe(),
+                    "velero": {"installed": state.velero.installed,
+                               "faults": [vars(f) for f in state.velero.faults]},
                     "counts": {kind: len(state.items(kind)) for kind, info in BY_KIND.items() if info.stored},
                     "requests": len(self.requests)}

@@ -7,7 +7,10 @@
 #                                       "namespace": "ns", "namePrefix": "web-"}
 #                                      {"fault": "print_log", "namespace": "ns", "namePrefix": "web-",
 #                                       "lines": ["printed after the container's own lines"]}
+#                                      {"fault": "backup_fails"|"restore_fails", "count": 1, "phase": "Failed"|
+#                                       "PartiallyFailed", "namespace": "", "reason": "..."}  (Velero)
 # DELETE /_emulator/faults             reset_faults()
+# POST   /_emulator/velero             {"installed": false}  (the velero.io group answers 404 until true again)
 # POST   /_emulator/nodes/NAME         {"ready": false}
 # POST   /_emulator/clock              {"advance": 30}   (seconds added to the cluster clock)
 # PATCH  /_emulator/settings           {"readyDelay": 3, "timeoutSleep": 5, "namespaceGrace": 1,
@@ -47,6 +50,11 @@ def handle(cluster, request: Request) -> Response:
                 return problem('send {"ready": true} or {"ready": false}')
             cluster.set_node_ready(parts[1], body["ready"])
             return json_response({"node": parts[1], "ready": body["ready"]})
+        if parts == ["velero"] and method in ("POST", "PUT", "PATCH"):
+            if not isinstance(body.get("installed"), bool):
+                return problem('send {"installed": true} or {"installed": false}')
+            cluster.velero_installed(body["installed"])
+            return json_response({"installed": body["installed"]})
         if parts == ["clock"] and method == "POST":
             cluster.advance(float(body.get("advance", 0)))
             return json_response({"now": cluster.state.now()})
@@ -94,10 +102,14 @@ def _faults(cluster, method: str, body: dict) -> Response:
         if not body.get("namespace") or "name_prefix" not in body:
             return problem("a pod fault needs namespace and namePrefix")
         getattr(cluster, fault)(body["namespace"], body["name_prefix"])
+    elif fault in ("backup_fails", "restore_fails"):
+        options = {k: body[k] for k in ("phase", "namespace", "reason") if k in body}
+        getattr(cluster, fault)(int(body.get("count", 1)), **options)
     elif fault == "print_log":
         if not body.get("namespace") or "name_prefix" not in body or not isinstance(body.get("lines"), list):
             return problem("print_log needs namespace, namePrefix and lines")
         cluster.print_log(body["namespace"], body["name_prefix"], body["lines"])
     else:
-        return problem("fault must be one of fail_next, crash_loop, never_ready, image_pull_fails, print_log")
+        return problem("fault must be one of fail_next, crash_loop, never_ready, image_pull_fails, print_log, "
+                       "backup_fails, restore_fails")
     return json_response(cluster.describe()["faults"], 201)

@@ -55,6 +55,12 @@ KINDS = [
     KindInfo("Lease", "leases", "coordination.k8s.io", "v1", True, subresources=()),
     # cert-manager's, as its CRD serves it (schemas/cert-manager-v1.21.1): written by the emulated ingress-shim.
     KindInfo("Certificate", "certificates", "cert-manager.io", "v1", True),
+    # Velero's custom resources (velero.io/v1); absent from the API when Velero is "uninstalled" (velero.py).
+    KindInfo("Schedule", "schedules", "velero.io", "v1", True, subresources=()),
+    KindInfo("Backup", "backups", "velero.io", "v1", True, subresources=()),
+    KindInfo("Restore", "restores", "velero.io", "v1", True, subresources=()),
+    KindInfo("DeleteBackupRequest", "deletebackuprequests", "velero.io", "v1", True, subresources=()),
+    KindInfo("PodVolumeBackup", "podvolumebackups", "velero.io", "v1", True, subresources=()),
     KindInfo("PodMetrics", "pods", "metrics.k8s.io", "v1beta1", True, subresources=(), verbs=("get", "list"),
              has_spec=False, stored=False),
     KindInfo("NodeMetrics", "nodes", "metrics.k8s.io", "v1beta1", False, subresources=(), verbs=("get", "list"),

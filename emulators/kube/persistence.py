@@ -32,6 +32,7 @@ def snapshot(state) -> bytes:
         "terminating": state.terminating,
         "podFaults": [vars(fault) for fault in state.faults.pod_faults],
         "nodes": state.nodes.snapshot(),
+        "velero": {"installed": state.velero.installed, "snapshots": state.velero.snapshots},
     })
 
 
@@ -58,6 +59,9 @@ def restore(state, data: bytes) -> None:
                    for uid, life in saved["lives"].items()}
     state.rollouts = {uid: tuple(rollout) for uid, rollout in saved["rollouts"].items()}
     state.create_failures = dict(saved["createFailures"])
+    velero = saved.get("velero") or {}
+    state.velero.installed = velero.get("installed", True)
+    state.velero.snapshots = velero.get("snapshots") or {}
     state.deadlines = dict(saved["deadlines"])
     state.terminating = dict(saved["terminating"])
     state.faults.pod_faults = [PodFault(**fault) for fault in saved["podFaults"]]

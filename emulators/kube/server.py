@@ -94,11 +94,20 @@ class ApiServer:
             raise self._not_found()
         route = self._resolve(group, version, rest)
         with self.state.lock:
+            if group == "velero.io" and route.namespace == self.cluster.velero_namespace \
+                    and self.state.get("Namespace", None, route.namespace) is None:
+                self._velero_install(route.namespace)
             self.state.settle()
             try:
                 return self._dispatch(route, request)
             finally:
                 self.state.flush_events()  # a delete settles nothing after it: its event leaves now
+
+    def _velero_install(self, namespace: str) -> None:
+        """Velero's own namespace, as its install makes it (made when first used, so clusters that never see Velero
+        look as they always did)."""
+        writes.create(self.state, kinds.BY_KIND["Namespace"], None,
+                      {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, {}, "velero-install")
 
     @staticmethod
     def _not_found():
@@ -106,6 +115,8 @@ class ApiServer:
                        {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
 
     def _resolve(self, group: str, version: str, rest: list[str]) -> kinds.Route:
+        if group == "velero.io" and not self.state.velero.installed:
+            self._not_found()  # no CRDs: the group is not served at all
         if rest[0] == "namespaces" and len(rest) >= 3:
             info = kinds.lookup(group, version, rest[2])
             if info is not None and info.namespaced:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import orjson
 
-from . import certmanager, quota, workloads
+from . import certmanager, quota, velero, workloads
 from .clock import ClusterClock
 from .faults import Faults
 from .kinds import BY_KIND, KINDS
@@ -78,6 +78,7 @@ class ClusterState:
         self._at = None  # the moment being settled, while stepping through past events
         self.nodes = NodePool(self, node_count)
         self.cert_manager = certmanager.CertManager()
+        self.velero = velero.VeleroState()
 
     def now(self) -> float:
         return self._at if self._at is not None else self.clock.now()
@@ -342,6 +343,7 @@ class ClusterState:
                 else:
                     wake = min(wake, since + self.namespace_grace)
             self._heartbeat = self.nodes.refresh(moment)
+            wake = min(wake, velero.reconcile(self, moment))  # before the workloads: restored ones get pods now
             wake = min(wake, workloads.reconcile(self, moment))
             wake = min(wake, certmanager.reconcile(self, None if everything else set(self.stale_namespaces)))
             quota.refresh(self, None if everything else self.stale_namespaces)

@@ -208,7 +208,8 @@ def commit(state, info, existing: dict, new: dict, manager: str, operation: str,
             metadata[key] = copy.deepcopy(old_metadata[key])
         else:
             metadata.pop(key, None)
-    if subresource != "status":
+    # Without a status subresource (Velero's Backup, Restore), status is written with the object, as for any CRD.
+    if subresource != "status" and ("status" in info.subresources or info.group != "velero.io"):
         if "status" in existing:
             new["status"] = copy.deepcopy(existing["status"])
         else:

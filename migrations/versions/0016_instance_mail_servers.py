@@ -1,13 +1,13 @@
 """instance mail servers: a customer's own SMTP server for an instance's apps (the password stays in the cluster)
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0016'
-down_revision = '0012'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,5 @@
 """Staff pages under /admin: overview, users, subscriptions, payments, catalog, cluster and nodes,
-outbox, jobs, audit log, reports."""
+backups, outbox, jobs, audit log, reports."""
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
@@ -11,6 +11,7 @@ from portal.admin import reports, selectors
 from portal.admin import services as staff
 from portal.admin.access import staff_required
 from portal.arguments import int_arg
+from portal.backups import selectors as backup_selectors
 from portal.billing import services as billing
 from portal.billing.midtrans import payments_simulated
 from portal.billing.models import STATES as INVOICE_STATES
@@ -344,6 +345,14 @@ def audit():
     return render_page("admin/audit.html", block="list", page=page, action=_arg("action", 64),
                        actions=selectors.audit_actions(), target_type=target_type, target_id=_arg("target_id", 64),
                        actor=actor)
+
+
+@blueprint.route("/backups")
+@staff_required
+def backups():
+    """Backup health across instances: last success's age, failures, the ones past the alert threshold."""
+    return render_page("admin/backups.html", rows=backup_selectors.backup_health(),
+                       alert_hours=current_app.config["BACKUP_ALERT_HOURS"])
 
 
 @blueprint.route("/jobs")

@@ -213,10 +213,15 @@ def _statuses_record(gateway, pods: list[dict], watched: list, sample: bool = Tr
     """Write what changed of every watched instance (status rows, events, usage samples): one transaction."""
     result = SweepResult(pods=len(pods))
     by_subscription: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    # An instance lives in its subscription's namespace; a copy being restored elsewhere is not it (yet).
+    namespaces = {str(row.id): row.namespace for row in watched if row.namespace}
     for pod in pods:
-        labels = pod.get("metadata", {}).get("labels", {})
-        component = labels.get("app.kubernetes.io/component", "")
-        by_subscription[labels.get("portal/subscription", "")][component].append(pod)
+        metadata = pod.get("metadata", {})
+        labels = metadata.get("labels", {})
+        sid = labels.get("portal/subscription", "")
+        if sid in namespaces and metadata.get("namespace") != namespaces[sid]:
+            continue
+        by_subscription[sid][labels.get("app.kubernetes.io/component", "")].append(pod)
     now = utcnow()
     inserts, updates, seen, to_activate, went_down = [], [], [], [], []
     for row in watched:

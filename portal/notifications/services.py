@@ -19,7 +19,8 @@ TEMPLATES = ("welcome", "verify_email", "password_reset", "email_changed", "sign
              "payment_receipt", "order_received", "renewal_invoice", "expiry_reminder", "grace_started", "suspended",
              "termination_warning", "terminated", "provisioning_failed", "instance_down", "revenue_summary",
              "payment_refunded", "payment_chargeback", "payment_declined", "payment_refund_due",
-             "domain_verified", "domain_certificate_issued", "domain_certificate_failing")
+             "domain_verified", "domain_certificate_issued", "domain_certificate_failing",
+             "restore_finished", "restore_failed")
 
 
 class EmailDeliveryDeferred(Exception):

@@ -41,11 +41,16 @@ KINDS = {
     # cert-manager's: ingress-shim makes them from an Ingress's tls; the portal reads their status and deletes
     # those of a removed domain.
     ("cert-manager.io/v1", "Certificate"): ("certificates", True),
+    ("velero.io/v1", "Schedule"): ("schedules", True),
+    ("velero.io/v1", "Backup"): ("backups", True),
+    ("velero.io/v1", "Restore"): ("restores", True),
+    ("velero.io/v1", "DeleteBackupRequest"): ("deletebackuprequests", True),
+    ("velero.io/v1", "PodVolumeBackup"): ("podvolumebackups", True),
 }
 # What one instance is made of, deleted in this order on termination.
 INSTANCE_KINDS = [("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
                   ("v1", "Service"), ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "PersistentVolumeClaim"),
-                  ("v1", "Secret")]
+                  ("v1", "Secret"), ("v1", "ConfigMap")]
 WORKLOAD_KINDS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1"}
 
 
@@ -85,6 +90,8 @@ class Conflict(ClusterUnavailable):
 
 class WatchExpired(ClusterError):
     """410 Gone: the resourceVersion a watch started from is older than the server keeps; list again."""
+class VeleroAbsent(ClusterError):
+    """The cluster does not serve velero.io/v1: Velero (its CRDs) is not installed."""
 
 
 def _error_from(status: int, body: bytes | str | None) -> ClusterError:
@@ -285,6 +292,33 @@ class Cluster:
             for item in self.list_objects(api_version, kind, namespace=namespace, selector=selector):
                 deleted += self.delete(api_version, kind, namespace, item["metadata"]["name"])
         return deleted
+
+    def create_once(self, manifest: dict) -> dict:
+        """POST a new object; an object of that name already there is returned as it is (a retried create)."""
+        metadata = manifest["metadata"]
+        path = resource_path(manifest["apiVersion"], manifest["kind"], metadata.get("namespace"))
+        try:
+            return self._call("POST", path, body=manifest)
+        except ClusterError as exc:
+            if exc.status != 409:
+                raise
+        existing = self.get(manifest["apiVersion"], manifest["kind"], metadata.get("namespace"), metadata["name"])
+        if existing is None:
+            raise ClusterUnavailable(f"{manifest['kind']} {metadata['name']} exists yet cannot be read",
+                                     status=409, reason="Conflict")
+        return existing
+
+    def merge_patch(self, api_version: str, kind: str, namespace: str | None, name: str, patch: dict) -> dict:
+        return self._merge_patch(resource_path(api_version, kind, namespace, name), patch)
+
+    def velero_check(self, velero_namespace: str) -> None:
+        """Raise VeleroAbsent when the cluster does not serve Velero's API (a 404 for the whole group)."""
+        try:
+            self._call("GET", resource_path("velero.io/v1", "Schedule", velero_namespace), query=[("limit", 1)])
+        except ObjectNotFound as exc:
+            raise VeleroAbsent("Velero is not installed in the cluster: the API group velero.io/v1 is not served "
+                               "(install Velero and its CRDs, see docs/operations.md)", status=404,
+                               reason="VeleroAbsent") from exc
 
     def delete_namespace(self, name: str) -> bool:
         return self.delete("v1", "Namespace", None, name)

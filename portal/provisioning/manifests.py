@@ -5,6 +5,7 @@ structure or names; names are DNS-1123 labels of at most 63 characters whatever 
 """
 import hashlib
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,6 +18,7 @@ from portal.provisioning.mail import (
     mail_plugin_config_map,
     mail_plugin_init_container,
 )
+from portal.provisioning.velero import pre_backup_annotations
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "portal"}
 # Pod Security Admission on each customer namespace: "restricted" enforced at a pinned version, so a cluster upgrade
@@ -338,6 +340,7 @@ def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resourc
                    + [{"name": s.name, "emptyDir": {"sizeLimit": f"{s.size_mb}Mi"}} for s in component.scratch],
     }
     pod_metadata = {"labels": component_labels}
+    annotations = dict(pre_backup_annotations(component))  # Velero dumps the database before it copies the volume
     plugin = component.mail_plugin
     if plugin is not None:
         pod_spec["initContainers"] = [mail_plugin_init_container(
@@ -347,7 +350,9 @@ def _workload(template: ServiceTemplate, component: ComponentSpec, plan: Resourc
             security_context=container["securityContext"])]
         pod_spec["volumes"].append({"name": "mail-plugin", "configMap": {"name": names.object(component.name, "mail")}})
         # A new plugin (a portal upgrade) rolls the pods, which copy it in as they start.
-        pod_metadata["annotations"] = {"portal/mail-plugin-sha256": hashlib.sha256(plugin.content.encode()).hexdigest()}
+        annotations["portal/mail-plugin-sha256"] = hashlib.sha256(plugin.content.encode()).hexdigest()
+    if annotations:
+        pod_metadata["annotations"] = annotations
     spec = {"replicas": replicas, "selector": {"matchLabels": selector},
             "template": {"metadata": pod_metadata, "spec": pod_spec}}
     if component.kind == "StatefulSet":
@@ -378,7 +383,8 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
     meta = {"namespace": names.namespace}
     manifests = [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                   "metadata": {"name": names.object("secrets"), **meta, "labels": base_labels},
-                  "stringData": {s.name: secrets[s.name] for s in template.secrets}}]
+                  "stringData": {s.name: secrets[s.name] for s in template.secrets}},
+                 settings_config_map(names=names, settings=settings, labels=base_labels)]
     senders = [c for c in template.components if c.sends_mail]
     if senders:
         # Always written, emptied when there is no server: a login the instance no longer uses does not linger.
@@ -421,6 +427,26 @@ def instance_manifests(*, template: ServiceTemplate, plan: Resources, settings: 
         manifests.append(_ingress(template, names, subscription_id, options))
         manifests.extend(domain_ingress(template, names, subscription_id, options, route) for route in domains)
     return manifests
+
+
+SETTINGS_KEY = "settings.json"
+
+
+def settings_config_map(*, names: InstanceNames, settings: dict, labels: dict) -> dict:
+    """The customer's settings as the instance runs with them, kept beside it in the cluster, so a backup carries
+    them and a restore brings back the settings of that time with the data."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": names.object("settings"), "namespace": names.namespace, "labels": labels},
+            "data": {SETTINGS_KEY: json.dumps(settings, sort_keys=True)}}
+
+
+def settings_from_config_map(config_map: dict | None) -> dict | None:
+    """The settings a settings ConfigMap holds; None when it holds none readable."""
+    try:
+        value = json.loads(((config_map or {}).get("data") or {})[SETTINGS_KEY])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _internal_network_policy(names: InstanceNames, base_labels: dict) -> dict:

@@ -1,5 +1,5 @@
 """Putting instances on the cluster and changing them there: provision, restart, suspend, terminate, nodes."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import yaml
@@ -20,7 +20,9 @@ from portal.provisioning.cluster import (
     INSTANCE_KINDS,
     MANAGED_SELECTOR,
     WORKLOAD_KINDS,
+    AccessDenied,
     Cluster,
+    ManifestRejected,
     ObjectNotFound,
     cluster_for,
 )
@@ -31,6 +33,7 @@ from portal.provisioning.mail import (
     mail_host_addresses,
 )
 from portal.provisioning.manifests import (
+    MANAGED_BY,
     ClusterOptions,
     DomainRoute,
     InstanceNames,
@@ -39,8 +42,10 @@ from portal.provisioning.manifests import (
     instance_manifests,
     instance_names,
     namespace_manifests,
+    settings_from_config_map,
 )
 from portal.provisioning.models import Node
+from portal.provisioning.velero import API_VERSION, schedule_manifest
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.mail import instance_mail_server_of
 from portal.subscriptions.models import InstanceEvent, Subscription
@@ -78,7 +83,17 @@ def instance_target(subscription: Subscription) -> InstanceTarget:
     names = instance_names(namespace_prefix=config["K8S_NAMESPACE_PREFIX"], user_id=subscription.user_id,
                            service_slug=template.slug, subscription_id=subscription.id,
                            subdomain=subscription.subdomain, cluster_domain=config["K8S_CLUSTER_DOMAIN"])
+    if subscription.namespace:
+        # Where the instance lives now: a restore moves it to a fresh namespace of its own.
+        names = replace(names, namespace=subscription.namespace)
     return InstanceTarget(subscription, template, names, ClusterOptions.from_config(config))
+
+
+def namespace_of(subscription: Subscription) -> str:
+    """The namespace the instance is (or will be) in."""
+    return subscription.namespace or instance_names(
+        namespace_prefix=current_app.config["K8S_NAMESPACE_PREFIX"], user_id=subscription.user_id,
+        service_slug="x", subscription_id=subscription.id, subdomain="x", cluster_domain="x").namespace
 
 
 def _load(subscription_id: int) -> Subscription | None:
@@ -86,14 +101,20 @@ def _load(subscription_id: int) -> Subscription | None:
                              .options(joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
-def _customer_plans(user_id: int) -> list[Plan]:
-    return list(db.session.scalars(select(Plan).join(Subscription, Subscription.plan_id == Plan.id)
-                                   .where(Subscription.user_id == user_id, Subscription.state.in_(HOLDS_RESOURCES))))
+def _neighbours(user_id: int, namespace: str) -> list[Subscription]:
+    """The customer's subscriptions that hold resources in this namespace."""
+    return [s for s in db.session.scalars(select(Subscription).where(
+        Subscription.user_id == user_id, Subscription.state.in_(HOLDS_RESOURCES))
+        .options(joinedload(Subscription.plan))) if namespace_of(s) == namespace]
 
 
-def _namespace_manifests(target: InstanceTarget) -> list[dict]:
-    return namespace_manifests(namespace=target.names.namespace, user_id=target.subscription.user_id,
-                               plans=_customer_plans(target.subscription.user_id), options=target.options)
+def _namespace_manifests(target: InstanceTarget, *, namespace: str | None = None) -> list[dict]:
+    namespace = namespace or target.names.namespace
+    plans = [s.plan for s in _neighbours(target.subscription.user_id, namespace)]
+    if namespace != target.names.namespace:
+        plans.append(target.subscription.plan)  # a restore's namespace, made for this instance
+    return namespace_manifests(namespace=namespace, user_id=target.subscription.user_id, plans=plans,
+                               options=target.options)
 
 
 def instance_provision(*, subscription_id: int) -> str:
@@ -141,6 +162,7 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
                 if step == STEPS[-1][0]:
                     after_commit("instances.watch")  # the sweep watches the new pods come up
     _domain_ingresses_prune(gateway, target, {route.id for route in routes})
+    backup_schedule_apply(target, paused=False)
 
 
 def _domain_ingresses_prune(gateway: Cluster, target: InstanceTarget, kept: set[int]) -> list[int]:
@@ -210,6 +232,119 @@ def instance_secret_value(*, subscription_id: int, key: str) -> str:
     return (cluster().read_secret(target.names.namespace, target.names.object("secrets")) or {}).get(key, "")
 
 
+# --- backups: the instance's Velero schedule, and the cluster side of a restore ----------------------------------
+
+def velero_labels(subscription_id: int, instance: str) -> dict:
+    return {**MANAGED_BY, "app.kubernetes.io/instance": instance, "portal/subscription": str(subscription_id)}
+
+
+def retention_days(plan_slug: str) -> int:
+    """How many days the plan keeps each backup (BACKUP_RETENTION_DAYS, by plan)."""
+    days = current_app.config["BACKUP_RETENTION_DAYS"]
+    return days.get(plan_slug, days["*"])
+
+
+def backup_schedule_manifest(target: InstanceTarget, *, paused: bool) -> dict:
+    config = current_app.config
+    subscription = target.subscription
+    return schedule_manifest(
+        name=target.names.instance, velero_namespace=config["VELERO_NAMESPACE"], namespace=target.names.namespace,
+        subscription_id=subscription.id, cron=config["BACKUP_CRON"].replace("{minute}", str(subscription.id % 60)),
+        retention_days=retention_days(subscription.plan.slug), paused=paused,
+        labels=velero_labels(subscription.id, target.names.instance))
+
+
+def backup_schedule_apply(target: InstanceTarget, *, paused: bool) -> bool:
+    """The instance's daily backup schedule, created or brought up to date (paused while suspended). Without
+    Velero the instance still runs: its timeline says so and staff are alerted; False then."""
+    try:
+        cluster().apply(backup_schedule_manifest(target, paused=paused))
+        return True
+    except (ObjectNotFound, AccessDenied, ManifestRejected) as exc:
+        with atomic():
+            instance_event_record(subscription_id=target.subscription.id, kind="backups.unavailable",
+                                  level="warning", message="Backups are not set up yet: the backup service is not "
+                                                           "available in the cluster. Our team has been told.")
+            if isinstance(exc, ObjectNotFound):
+                velero_absent_alert(str(exc))
+            else:
+                staff_alert(key=f"backup-schedule-refused:{target.subscription.id}:{utcnow():%Y%m%d}",
+                            title=f"Backup schedule refused for subscription #{target.subscription.id}",
+                            message=f"The cluster refused the Velero Schedule {target.names.instance}: "
+                                    f"{exc.reason}: {exc.message}")
+        return False
+
+
+def velero_absent_alert(detail: str) -> None:
+    staff_alert(key=f"velero-absent:{utcnow():%Y%m%d%H}", title="Velero is not installed: no backups are made",
+                message="The cluster does not serve velero.io/v1 (Schedule, Backup, Restore), so no instance is "
+                        f"backed up and none can be restored. Install Velero (docs/operations.md, Backups). {detail}")
+
+
+def backup_schedule_remove(target: InstanceTarget) -> None:
+    try:
+        cluster().delete(API_VERSION, "Schedule", current_app.config["VELERO_NAMESPACE"], target.names.instance)
+    except ObjectNotFound:
+        pass  # Velero absent: there is no schedule to remove
+
+
+def restore_namespace_prepare(*, subscription_id: int, namespace: str) -> None:
+    """A fresh namespace for a restore, with the quota, limits and network rules of the instance's own."""
+    target = instance_target(_load(subscription_id))
+    for manifest in _namespace_manifests(target, namespace=namespace):
+        cluster().apply(manifest)
+
+
+def restored_workloads_ready(*, subscription_id: int, namespace: str) -> tuple[bool, str]:
+    """Are the instance's restored workloads in `namespace` all ready? And what is still missing, in words."""
+    target = instance_target(_load(subscription_id))
+    gateway = cluster()
+    waiting = []
+    for component in target.template.components:
+        name = target.names.object(component.name)
+        workload = gateway.get(WORKLOAD_KINDS[component.kind], component.kind, namespace, name)
+        if workload is None:
+            waiting.append(f"{name} was not restored")
+            continue
+        wanted = (workload.get("spec") or {}).get("replicas", 1) or 1
+        ready = (workload.get("status") or {}).get("readyReplicas", 0) or 0
+        if ready < wanted:
+            waiting.append(f"{name} has {ready}/{wanted} ready")
+    return not waiting, "; ".join(waiting)
+
+
+def restored_settings(*, subscription_id: int, namespace: str) -> dict | None:
+    """The settings the restored copy was running with (its settings ConfigMap), or None."""
+    target = instance_target(_load(subscription_id))
+    return settings_from_config_map(cluster().get("v1", "ConfigMap", namespace, target.names.object("settings")))
+
+
+def instance_switch_namespace(*, subscription_id: int, old_namespace: str) -> None:
+    """Publish the instance from the namespace its subscription now names (a restore's copy: everything re-applied
+    there from the subscription, its Ingress and schedule included), then remove the copy in `old_namespace`.
+    Idempotent: a retry after a cluster error carries on where it stopped."""
+    subscription = _load(subscription_id)
+    target = instance_target(subscription)
+    _apply(subscription, record_steps=False)
+    if old_namespace != target.names.namespace:
+        cluster().delete("networking.k8s.io/v1", "Ingress", old_namespace, target.names.instance)
+        namespace_discard_instance(subscription_id=subscription_id, namespace=old_namespace)
+
+
+def namespace_discard_instance(*, subscription_id: int, namespace: str) -> None:
+    """Remove the instance's objects from `namespace`, and the namespace itself when none of the customer's
+    other instances live there (a failed restore's half-made copy, or the copy a restore replaced)."""
+    subscription = _load(subscription_id)
+    gateway = cluster()
+    others = [s for s in _neighbours(subscription.user_id, namespace) if s.id != subscription_id]
+    if others:
+        gateway.delete_by_label(namespace, f"portal/subscription={subscription_id}")
+        for manifest in _namespace_manifests(instance_target(others[0]), namespace=namespace):
+            gateway.apply(manifest)  # the quota shrinks to the plans that remain
+    else:
+        gateway.delete_namespace(namespace)
+
+
 def instances_reconcile() -> dict:
     """Every paid, running instance has its workloads (re-applied when missing or drifted), and no
     portal-managed object outlives its subscription (deleted, with an audit entry)."""
@@ -239,6 +374,7 @@ def instances_reconcile() -> dict:
                 audit_record(action="cluster.reconciled", actor_id=None, target_type="subscription",
                              target_id=subscription.id, details={"objects": sorted(drifted)})
             outcome["reapplied"] += 1
+    outcome["schedules_applied"] = _backup_schedules_reconcile()
     outcome.update(_interrupted_work_resume(workloads))
     unknown = []
     for subscription_id, items in workloads.items():
@@ -265,6 +401,25 @@ def instances_reconcile() -> dict:
                                 "their subscriptions; otherwise delete them by hand.")
     outcome["unknown_kept"] = len(unknown)
     return outcome
+
+
+def _backup_schedules_reconcile() -> int:
+    """Every running instance has its backup schedule: made for instances set up before Velero was installed,
+    and again when one was deleted by hand."""
+    try:
+        present = {item["metadata"]["name"] for item in cluster().list_objects(
+            API_VERSION, "Schedule", namespace=current_app.config["VELERO_NAMESPACE"], selector=MANAGED_SELECTOR)}
+    except ObjectNotFound as exc:
+        with atomic():
+            velero_absent_alert(str(exc))
+        return 0
+    applied = 0
+    for subscription in db.session.scalars(select(Subscription).where(Subscription.state == "active")
+                                           .options(joinedload(Subscription.plan).joinedload(Plan.service))):
+        target = instance_target(subscription)
+        if target.names.instance not in present:
+            applied += backup_schedule_apply(target, paused=False)
+    return applied
 
 
 @use_case
@@ -406,6 +561,7 @@ def instance_suspend(*, subscription_id: int) -> None:
     # Every address goes: the provider's and the customer's domains (their certificates stay until removal).
     gateway.delete_by_label(target.names.namespace, f"portal/subscription={subscription.id}",
                             kinds=[("networking.k8s.io/v1", "Ingress")])
+    backup_schedule_apply(target, paused=True)  # nothing changes while stopped; the backups made so far are kept
     instance_event_record(subscription_id=subscription.id, kind="step.suspended",
                           message="Instance stopped and taken offline; your data is kept.")
 
@@ -421,8 +577,8 @@ def instance_terminate(*, subscription_id: int) -> int:
     for domain_id in domains.domains_release(subscription_id=subscription.id):
         _domain_objects_delete(gateway, target, domain_id)
     deleted = gateway.delete_by_label(target.names.namespace, f"portal/subscription={subscription.id}")
-    others = [s for s in db.session.scalars(select(Subscription).where(
-        Subscription.user_id == subscription.user_id, Subscription.state.in_(HOLDS_RESOURCES)))]
+    backup_schedule_remove(target)
+    others = _neighbours(subscription.user_id, target.names.namespace)
     if others:
         for manifest in _namespace_manifests(target):
             gateway.apply(manifest)  # the quota shrinks to the plans that remain

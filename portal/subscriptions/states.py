@@ -41,6 +41,11 @@ BILLABLE = ("active", "provisioning")
 EXPIRING = ("active", "provisioning_failed")
 # The admin list's "expiring within N days" filter: subscriptions whose paid period matters to staff.
 EXPIRY_WATCHED = ("active", "suspended", "provisioning")
+# Their backups are looked after: kept (suspended: until termination), and after termination the last one for a
+# while (BACKUP_RETENTION_AFTER_TERMINATION_DAYS).
+KEEPS_BACKUPS = ("active", "suspended", "terminated")
+# Staff's backup health page lists these: the instances whose data exists (a suspended one is not backed up anew).
+BACKUPS_WATCHED = ("active", "suspended")
 # Staff may move the period end of these (a goodwill extension), and terminate them.
 STAFF_EXTENDABLE = HOLDS_RESOURCES
 

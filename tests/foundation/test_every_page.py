@@ -204,6 +204,10 @@ def _pages(world) -> dict[str, list[Case]]:
         "instances.logs": [Case({"subscription_id": active}, ["ana-active", "log-lines"], ['id="log-viewer"'])],
         "instances.logs_follow": [Case({"subscription_id": active}, [])],  # only lines after a mark: may be none
         "instances.logs_download": [Case({"subscription_id": active}, [])],
+        # the active one offers "Back up now"; the others say why not (its htmx block: the list)
+        "backups.index": [Case({"subscription_id": active}, ["ana-active", "Back up now", 'data-testid="no-backups"'],
+                               ['data-testid="backups"']),
+                          *instance_pages([name for name in visible if name != "active"], ['data-testid="backups"'])],
         "accounts.profile": [Case({}, [owner.email, owner.name])],
         # no mail server here: the emails the portal kept for this account, and its newest confirmation
         "mail.kept_email": [Case({"email_id": email.id}, [email.recipient]) for email in emails
@@ -243,6 +247,7 @@ def _pages(world) -> dict[str, list[Case]]:
         "admin.outbox": [Case({}, [owner.email])],
         "admin.outbox_email": [Case({"email_id": email.id}, [email.recipient]) for email in emails],
         "admin.jobs": [Case({}, ["renewals_issue", "provision_instance"])],
+        "admin.backups": [Case({}, ['data-testid="backup-health"', "ana-active"])],
         "admin.audit": [Case({}, ["subscription.suspended", "Abuse report #12"])],
         "admin.reports_page": [Case({}, ["Revenue"])],
         "admin.reports_csv": [Case({}, [])],

@@ -44,6 +44,9 @@ PREVIEWS = {
     "payment_refund_due": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 79000,
                            "reason": "its address was taken by another order",
                            "link": "http://portal.test/billing/invoices/1"},
+    "restore_finished": {**SUBSCRIPTION, "backup_time": "30 Nov 2026, 02:05 WIB"},
+    "restore_failed": {**SUBSCRIPTION, "backup_time": "30 Nov 2026, 02:05 WIB",
+                       "reason": "Velero stopped half-way: error restoring persistentvolumeclaims."},
 }
 
 

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.admin import services as staff_actions
+from portal.backups import services as backups
+from portal.backups.models import Restore
 from portal.catalog.selectors import service_templates
 from portal.domains import services as domains
 from portal.domains.models import CustomDomain
@@ -133,12 +135,26 @@ def _portal_cluster_work(app, kube, kube_clock, paid, make_user) -> list:
     provisioning.instance_domains_apply(subscription_id=sids[0])
     provisioning.instance_certificates_read(subscription_id=sids[0])
     domains.domain_remove(subscription_id=sids[0], domain_id=domain.id)
+    # Backups: one on demand, mirrored, restored into a fresh namespace and switched over; a second one.
+    backup = backups.backup_request(subscription_id=sids[0], user_id=None)
+    kube_clock.advance(10)
+    backups.backups_sync()
+    restore = backups.restore_request(subscription_id=sids[0], backup_id=backup.id, user_id=None,
+                                      confirmation=first.subdomain)
+    for _ in range(10):
+        if backups.restore_advance(restore_id=restore.id) != "waiting":
+            break
+        kube_clock.advance(5)
+    assert db.session.get(Restore, restore.id).state == "completed"
+    backups.backup_request(subscription_id=sids[0], user_id=None)
+    kube_clock.advance(10)
     staff_actions.staff_restart(subscription_id=sids[0], actor_id=staff.id)
     staff_actions.staff_suspend(subscription_id=sids[1], reason="chargeback", actor_id=staff.id)
     for sid in (sids[0], sids[-1]):  # one namespace keeps a subscription, the other goes
         staff_actions.staff_terminate(subscription_id=sid, confirmation=db.session.get(Subscription, sid).subdomain,
                                       actor_id=staff.id)
     _watcher_work(app, gateway)
+    backups.backups_sync()  # the terminated instance keeps its last backup, the other is deleted
     return list(kube.requests)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import MethodNotAllowed
 
 from portal.audit.models import AuditEntry
+from portal.backups.models import Backup
 from portal.billing.models import Invoice
 from portal.domains.models import CustomDomain
 from portal.extensions import db
@@ -34,7 +35,7 @@ PUBLIC = {"home.index", "catalog.index", "catalog.service", "accounts.login", "a
           # for the cluster and monitoring (each guards itself if it needs to), when the app has them
           "ops.healthz", "ops.readyz", "ops.metrics_page"}
 # URL arguments naming something a customer owns (someone else's must be "not found"), and the others.
-OWNED_ARGUMENTS = {"subscription_id", "invoice_id", "order_id", "email_id", "domain_id"}
+OWNED_ARGUMENTS = {"subscription_id", "invoice_id", "order_id", "email_id", "domain_id", "backup_id"}
 # Not the log-in page for a guest, on purpose: a kept email is readable by the browser whose sign-up queued it
 # (or by its account once logged in); any other guest finds nothing.
 NOT_FOUND_FOR_GUESTS = {"mail.kept_email"}
@@ -91,7 +92,12 @@ def world(app, order, customer, make_user, kube_clock):
     roles = {"guest": Role(app, "guest"), "owner": Role(app, "owner", customer),
              "other customer": Role(app, "other customer", make_user(email="mallory@example.com")),
              "staff": Role(app, "staff", staff_user)}
+    backup = Backup(subscription_id=subscription.id, name="n8n-matrix-backup", source_namespace="customer-x",
+                    phase="Completed", origin="scheduled", completed_at=subscription.state_changed_at)
+    db.session.add(backup)
+    db.session.commit()
     values = {"subscription_id": str(subscription.id), "invoice_id": str(invoice.id), "order_id": invoice.order_id,
+              "backup_id": str(backup.id),
               "plan_id": str(plan_of("n8n").id), "slug": "n8n", "token": "not-a-real-token",
               "user_id": str(customer.id), "domain_id": str(domain.id),
               "email_id": str(db.session.scalar(select(Email.id).where(Email.user_id == customer.id).limit(1))),

@@ -1,0 +1,1 @@
+"""Backups of instances through Velero, and restoring an instance from one."""
