@@ -25,7 +25,7 @@ def test_bench_smoke_runs_every_scenario(tmp_path):
     env.pop("REDIS_URL", None)  # the bench picks its own Redis database (14), apart from the xdist workers'
     run = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--output", str(output),
                           "--database", f"portal_bench_smoke_{os.getpid()}", "--redis-db", "14"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "scenario" in run.stdout and "Written to" in run.stdout  # the table was printed
     results = json.loads(output.read_text())
