@@ -1,6 +1,7 @@
 """What the dashboard shows: each live subscription with its status badge and actions."""
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
@@ -34,18 +35,21 @@ class Card:
 
 # Built once (construction cost as much as the run), one query instead of three: each live subscription with its
 # plan and app, its status row and whether a card payment of it is under review.
-_DASHBOARD_CARDS = (
-    select(Subscription, InstanceStatus,
-           select(Invoice.id).where(Invoice.subscription_id == Subscription.id, Invoice.state == "review")
-           .exists().label("in_review"))
-    .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
-    .where(Subscription.user_id == bindparam("user_id"), Subscription.state.not_in(ENDED))
-    .options(joinedload(Subscription.plan).joinedload(Plan.service))
-    .order_by(Subscription.created_at.desc(), Subscription.id.desc()))
+@cache
+def _dashboard_cards_statement():
+    # Built on first use, not at import: its eager loads configure every mapper, which needs every model
+    # imported (a process such as the watcher imports this module before the app has loaded them all).
+    return (select(Subscription, InstanceStatus,
+                   select(Invoice.id).where(Invoice.subscription_id == Subscription.id, Invoice.state == "review")
+                   .exists().label("in_review"))
+            .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
+            .where(Subscription.user_id == bindparam("user_id"), Subscription.state.not_in(ENDED))
+            .options(joinedload(Subscription.plan).joinedload(Plan.service))
+            .order_by(Subscription.created_at.desc(), Subscription.id.desc()))
 
 
 def dashboard_cards(*, user_id: int) -> list[Card]:
-    rows = db.session.execute(_DASHBOARD_CARDS, {"user_id": user_id}).all()
+    rows = db.session.execute(_dashboard_cards_statement(), {"user_id": user_id}).all()
     now = utcnow()
     cards = []
     for s, status, in_review in rows:

@@ -1,6 +1,7 @@
 """Reading an instance for its owner: subscription, status, events, usage, and what it is made of."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
@@ -45,17 +46,21 @@ def instance_for(*, user_id: int, subscription_id: int) -> Subscription | None:
 
 # Built once, as the statements below: the instance page and its poll are 40 % of the page traffic, and building
 # a statement cost about as much as running it.
-_INSTANCE_WITH_STATUS = (
-    select(Subscription, InstanceStatus)
-    .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
-    .where(Subscription.id == bindparam("subscription_id"), Subscription.user_id == bindparam("user_id"),
-           Subscription.state.in_(VISIBLE))
-    .options(joinedload(Subscription.plan).joinedload(Plan.service)))
+@cache
+def _instance_with_status_statement():
+    # Built on first use, not at import: its eager loads configure every mapper, which needs every model
+    # imported (a process such as the watcher imports this module before the app has loaded them all).
+    return (select(Subscription, InstanceStatus)
+            .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
+            .where(Subscription.id == bindparam("subscription_id"), Subscription.user_id == bindparam("user_id"),
+                   Subscription.state.in_(VISIBLE))
+            .options(joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
 def instance_with_status(*, user_id: int, subscription_id: int) -> tuple[Subscription, InstanceStatus | None] | None:
     """instance_for() and its status row in one query (the status poll is a quarter of all page traffic)."""
-    found = db.session.execute(_INSTANCE_WITH_STATUS, {"user_id": user_id, "subscription_id": subscription_id}).first()
+    found = db.session.execute(_instance_with_status_statement(),
+                               {"user_id": user_id, "subscription_id": subscription_id}).first()
     return (found[0], found[1]) if found else None
 
 

@@ -127,6 +127,8 @@ def _portal_cluster_work(app, kube, kube_clock, paid, make_user) -> list:
     node = db.session.scalars(select(Node.name)).first()
     provisioning.node_cordon(name=node, unschedulable=True, actor_id=staff.id)
     provisioning.node_cordon(name=node, unschedulable=False, actor_id=staff.id)
+    # A customer's own mail password, merged into the instance's Secret.
+    provisioning.instance_secret_values_set(subscription_id=sids[0], values={"own_mail_password": "s3cret-mail"})
     # A customer's domain: its Ingress applied, its Certificate read, then removed with its secret.
     domain = CustomDomain(subscription_id=sids[0], name="blog.ops.example", token="t", dns_state="verified",
                           certificate_state="pending", is_primary=True)
