@@ -44,6 +44,14 @@ PREVIEWS = {
     "payment_refund_due": {**SUBSCRIPTION, "number": "INV-2026-000001", "amount_idr": 79000,
                            "reason": "its address was taken by another order",
                            "link": "http://portal.test/billing/invoices/1"},
+    "domain_verified": {**SUBSCRIPTION, "domain": "töko-ana.id", "domain_url": "https://xn--tko-ana-90a.id",
+                        "domains_link": "http://portal.test/instances/1/domains"},
+    "domain_certificate_issued": {**SUBSCRIPTION, "domain": "töko-ana.id", "domain_url": "https://xn--tko-ana-90a.id",
+                                  "domains_link": "http://portal.test/instances/1/domains",
+                                  "not_after": "2027-02-28T03:00:00+00:00"},
+    "domain_certificate_failing": {**SUBSCRIPTION, "domain": "töko-ana.id", "domain_url": "https://xn--tko-ana-90a.id",
+                                   "domains_link": "http://portal.test/instances/1/domains",
+                                   "reason": "acme: authorization error: 403 urn:ietf:params:acme:error:unauthorized"},
 }
 
 
