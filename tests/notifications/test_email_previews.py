@@ -47,6 +47,14 @@ PREVIEWS = {
     "restore_finished": {**SUBSCRIPTION, "backup_time": "30 Nov 2026, 02:05 WIB"},
     "restore_failed": {**SUBSCRIPTION, "backup_time": "30 Nov 2026, 02:05 WIB",
                        "reason": "Velero stopped half-way: error restoring persistentvolumeclaims."},
+    "domain_verified": {**SUBSCRIPTION, "domain": "töko-ana.id", "domain_url": "https://xn--tko-ana-90a.id",
+                        "domains_link": "http://portal.test/instances/1/domains"},
+    "domain_certificate_issued": {**SUBSCRIPTION, "domain": "töko-ana.id", "domain_url": "https://xn--tko-ana-90a.id",
+                                  "domains_link": "http://portal.test/instances/1/domains",
+                                  "not_after": "2027-02-28T03:00:00+00:00"},
+    "domain_certificate_failing": {**SUBSCRIPTION, "domain": "töko-ana.id", "domain_url": "https://xn--tko-ana-90a.id",
+                                   "domains_link": "http://portal.test/instances/1/domains",
+                                   "reason": "acme: authorization error: 403 urn:ietf:params:acme:error:unauthorized"},
 }
 
 
