@@ -12,18 +12,20 @@ def _own(subscription_id: int):
     return selectors.owned_instance(user_id=current_user.id, subscription_id=subscription_id) or abort(404)
 
 
-@blueprint.route("/<int:subscription_id>/backups")
+# One rule for both methods: with a GET rule and a POST rule on one path, werkzeug answers a POST whose id is
+# beyond the database 405 (it sees the GET rule's path match before the id converter refuses), not 404.
+@blueprint.route("/<int:subscription_id>/backups", methods=["GET", "POST"])
 @login_required
 def index(subscription_id: int):
-    """The backups, polled while one runs or a restore is under way (286 stops the poll)."""
+    """The backups, polled while one runs or a restore is under way (286 stops the poll); POST backs up now."""
+    if request.method == "POST":
+        return back_up_now(subscription_id)
     subscription = _own(subscription_id)
     view = selectors.backups_view(subscription)
     return render_polling("backups/index.html", block="backups", settled=view.settled, subscription=subscription,
                           view=view, restore_words=selectors.RESTORE_WORDS)
 
 
-@blueprint.route("/<int:subscription_id>/backups", methods=["POST"])
-@login_required
 def back_up_now(subscription_id: int):
     subscription = _own(subscription_id)
     try:

@@ -41,14 +41,16 @@ def _done(subscription: Subscription, message: str, category: str = "success"):
     return redirect_after_post(url_for("domains.index", subscription_id=subscription.id))
 
 
-@blueprint.route("/<int:subscription_id>/domains")
+# One rule for both methods: with a GET rule and a POST rule on one path, werkzeug answers a POST whose id is
+# beyond the database 405 (it sees the GET rule's path match before the id converter refuses), not 404.
+@blueprint.route("/<int:subscription_id>/domains", methods=["GET", "POST"])
 @login_required
 def index(subscription_id: int):
+    if request.method == "POST":
+        return add(subscription_id)
     return _render(_own(subscription_id))
 
 
-@blueprint.route("/<int:subscription_id>/domains", methods=["POST"])
-@login_required
 def add(subscription_id: int):
     subscription = _own(subscription_id)
     form = DomainForm()

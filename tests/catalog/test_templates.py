@@ -156,5 +156,5 @@ def test_a_fourth_app_is_one_file(app, client):
                                    secrets={}, names=names, subscription_id=5, options=ClusterOptions())
     for manifest in manifests:
         kubernetes_validate.validate(manifest, "1.34", strict=True)
-    assert {m["kind"] for m in manifests} == {"Secret", "PersistentVolumeClaim", "Deployment", "Service",
+    assert {m["kind"] for m in manifests} == {"Secret", "ConfigMap", "PersistentVolumeClaim", "Deployment", "Service",
                                              "NetworkPolicy", "Ingress"}

@@ -10,7 +10,7 @@ from portal.domains.models import CustomDomain
 from portal.extensions import db
 from portal.notifications.models import Email
 from portal.provisioning import services as provisioning
-from tests.domains.conftest import point_dns
+from tests.domains.dns_records import point_dns
 from tests.helpers import message_parts, wait_for_email
 
 

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.notifications.models import Email
 from portal.provisioning import services as provisioning
 from portal.subscriptions.models import InstanceEvent, Subscription
-from tests.domains.conftest import INGRESS_V4, point_dns
+from tests.domains.dns_records import INGRESS_V4, point_dns
 
 
 def _domain(name: str) -> CustomDomain:

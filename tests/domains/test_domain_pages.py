@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from portal.domains.models import CustomDomain
 from portal.extensions import db
 from portal.subscriptions.models import Subscription
-from tests.domains.conftest import INGRESS_V4, INGRESS_V6, point_dns
+from tests.domains.dns_records import INGRESS_V4, INGRESS_V6, point_dns
 from tests.helpers import csrf_token_from
 
 pytestmark = pytest.mark.smoke

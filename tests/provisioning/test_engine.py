@@ -292,7 +292,8 @@ def test_reconciliation_restores_a_deleted_deployment_and_removes_an_orphan(app,
     gone.state = "terminated"  # the database says terminated, but its objects stayed behind
     db.session.commit()
     result = instances_reconcile.call_local()
-    assert result == {"reapplied": 1, "orphans_deleted": 1, "resumed": 0, "resuspended": 0, "unknown_kept": 0}
+    assert result == {"reapplied": 1, "orphans_deleted": 1, "resumed": 0, "resuspended": 0, "unknown_kept": 0,
+                      "schedules_applied": 0}
     assert gateway(app).get("apps/v1", "Deployment", namespace, f"ghost-{keep}-app") is not None
     assert objects_of(app, gone.namespace, orphan) == {}
     actions = set(db.session.scalars(select(AuditEntry.action)))

@@ -136,7 +136,7 @@ def check_manifests(manifests: list[dict], baseline: list[dict], allowed) -> lis
         assert DNS_1123_LABEL.fullmatch(name) and len(name) <= 63, name
         assert not label_problems(manifest), label_problems(manifest)
         kubernetes_validate.validate(manifest, "1.34", strict=True)
-    secrets = [v for m in manifests if m["kind"] == "Secret" for v in m["stringData"].values()]
+    secrets = [v for m in manifests if m["kind"] == "Secret" for v in m["stringData"].values() if v]
     outside = json.dumps([m for m in manifests if m["kind"] != "Secret"])
     assert not any(secret in outside for secret in secrets)
     return changed

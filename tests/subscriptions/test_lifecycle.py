@@ -2,6 +2,7 @@
 
 Checked at each step: the database, the cluster objects, and the emails that arrived over SMTP."""
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -122,7 +123,9 @@ def test_a_whole_life_with_the_clock(app, client, paid, kube_clock, travel, smtp
     assert state(sid).state == "terminated"
     assert objects(app, state(sid)) == set() and pods(app, state(sid)) == 0
     tail = new_subjects(smtp_server, seen)
-    assert tail[-2:] == [f"{address}: data deleted on {(stopped + timedelta(days=14)):%d %B %Y}",
+    # The customer reads the day in their own time zone (Jakarta by default), whatever the hour in UTC.
+    delete_day = (stopped + timedelta(days=14)).astimezone(ZoneInfo("Asia/Jakarta"))
+    assert tail[-2:] == [f"{address}: data deleted on {delete_day:%d %B %Y}",
                          f"{address} was deleted"]
     period = [f"Renewal invoice for {address}", f"{address} ends in 7 days", f"{address} ends in 3 days",
               f"{address} ends in 1 day", f"{address}: your period ended", f"{address} is stopped"]
