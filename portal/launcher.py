@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 from portal import create_app
 from portal.catalog.selectors import service_templates
@@ -28,6 +30,20 @@ def _free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def _wait_until_serving(url: str, processes: list, budget: float = 90.0) -> bool:
+    """Wait until the web server answers /healthz (its workers have loaded the app), or a process stopped."""
+    deadline = time.monotonic() + budget
+    while time.monotonic() < deadline and all(process.poll() is None for process in processes):
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass  # not listening, or its workers still loading the app: ask again
+        time.sleep(0.25)
+    return False
 
 
 def main() -> int:
@@ -73,7 +89,10 @@ def main() -> int:
         # One replica here (deploy/ and compose run two): it takes the Lease and keeps instances' status current.
         subprocess.Popen([sys.executable, "-m", "portal.watcher"]),
     ]
-    time.sleep(1.5)
+    # The address is printed once it answers: on a busy machine the workers take seconds to load the app, and a
+    # newcomer (or a test) opening it at once would otherwise find nothing there.
+    if not _wait_until_serving(url, processes):
+        print("The web server did not start answering; see the messages above.", file=sys.stderr)
     print("\n" + "=" * 64, flush=True)
     print(f"  Portal is running at {url}")
     print(f"  Staff login: {DEV_STAFF_EMAIL} / {password}")
