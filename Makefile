@@ -11,7 +11,13 @@ VENDOR := static/vendor/htmx.min.js static/vendor/bootstrap.min.css static/vendo
 
 .PHONY: setup run lint test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke security
 
-setup: $(BIN)/.installed node_modules/.installed $(VENDOR)
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard portal/translations/*/LC_MESSAGES/messages.po))
+
+setup: $(BIN)/.installed node_modules/.installed $(VENDOR) $(CATALOGS)
+
+# The gettext catalogs, compiled from the .po files kept in the repository.
+portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES/messages.po $(BIN)/.installed
+	$(BIN)/pybabel compile -i $< -o $@
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -62,6 +62,8 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    from portal.i18n import i18n_init
+    i18n_init(app)
     from portal import unit_of_work  # noqa: F401  (its session events keep follow-up work until the commit)
     from portal.billing.midtrans import snap_origins
     from portal.security import security_init

@@ -100,6 +100,8 @@ def from_environment() -> dict:
         # The task queue when there is no Redis (`make run`'s single consumer).
         "HUEY_SQLITE_PATH": str(INSTANCE_DIR / "huey.db"),
         "PRODUCT_NAME": env("PRODUCT_NAME", "Portal"),
+        # The language of a reader with no profile choice, no switcher cookie and no Accept-Language match.
+        "DEFAULT_LOCALE": _choice("PORTAL_DEFAULT_LOCALE", "id", ("id", "en")),
         "FRONTEND_URL": frontend_url,
         "SUPPORT_EMAIL": env("SUPPORT_EMAIL", "support@portal.localtest.me"),
         "STAFF_ALERT_EMAIL": env("STAFF_ALERT_EMAIL") or None,

@@ -10,6 +10,8 @@ import uuid
 # Before portal is imported: its instance folder is chosen at import time (and create_app reads REDIS_URL).
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _WORKER_INDEX = int(re.sub(r"\D", "", _WORKER) or 0)
+# The suite reads English unless a test chooses Indonesian (the product's default for a reader with no choice).
+os.environ.setdefault("PORTAL_DEFAULT_LOCALE", "en")
 os.environ["PORTAL_INSTANCE_DIR"] = tempfile.mkdtemp(prefix=f"portal-test-{_WORKER}-")
 if os.environ.get("REDIS_URL"):
     # One Redis database per xdist worker, so queues of parallel workers never mix (a second checkout
