@@ -35,6 +35,9 @@ class ServedDomain:
 class InstanceDomains:
     public_host: str | None  # the address the app calls itself by, when it is not the provider's
     routes: tuple[ServedDomain, ...]
+    # The customer's verified primary domain, which the apps send email from: ownership is proved by DNS, so no
+    # certificate is needed for it (mail does not go through the Ingress).
+    mail_domain: str | None = None
 
 
 def provider_host(subscription: Subscription) -> str:
@@ -95,7 +98,8 @@ def instance_domains(subscription_id: int) -> InstanceDomains:
     primary = next((d for d in verified if d.is_primary and d.certificate_state == "issued"), None)
     routes = tuple(ServedDomain(d.id, d.name, None if primary is None or d is primary else f"https://{primary.name}")
                    for d in verified)
-    return InstanceDomains(primary.name if primary else None, routes)
+    mail_domain = next((d.name for d in verified if d.is_primary), None)
+    return InstanceDomains(primary.name if primary else None, routes, mail_domain)
 
 
 def domains_pending_dns() -> list[int]:

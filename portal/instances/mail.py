@@ -7,6 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from portal.audit.services import audit_record
+from portal.domains.selectors import instance_domains
 from portal.notifications.mailer import ServerAnswer, server_test_send
 from portal.provisioning.cluster import ClusterError
 from portal.provisioning.mail import (
@@ -61,7 +62,8 @@ def instance_mail_choice(*, subscription: Subscription) -> MailChoice:
     server = instance_mail_server_of(subscription_id=subscription.id)
     relay_sender = instance_mail_sender(host=instance_target(subscription).names.host,
                                         subdomain=subscription.subdomain,
-                                        sender_domain=config["APP_MAIL_SENDER_DOMAIN"])
+                                        sender_domain=config["APP_MAIL_SENDER_DOMAIN"],
+                                        customer_domain=instance_domains(subscription.id).mail_domain)
     if server is None:
         return MailChoice(False, bool(config["APP_MAIL_RELAY_HOST"]), relay_sender, "", 587, "starttls", "", False)
     return MailChoice(server.own_server, bool(config["APP_MAIL_RELAY_HOST"]),

@@ -42,11 +42,13 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def instance_mail_sender(*, host: str, subdomain: str, sender_domain: str = "") -> str:
-    """The address an instance sends from through the business's relay: on its own host, or, when operators name
-    a sender domain (one domain verified at the relay), the instance's subdomain at that domain.
-
-    The one place that decides it: a verified custom domain of the customer's is to be swapped in here."""
+def instance_mail_sender(*, host: str, subdomain: str, sender_domain: str = "", customer_domain: str | None = None
+                         ) -> str:
+    """The address an instance sends from through the business's relay: on the customer's own domain once its
+    ownership is verified; else, when operators name a sender domain (one domain verified at the relay), the
+    instance's subdomain at that domain; else on the instance's own host."""
+    if customer_domain:
+        return f"noreply@{customer_domain}"
     if sender_domain:
         return f"{subdomain}@{sender_domain}"
     return f"noreply@{host}"

@@ -147,7 +147,8 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
     manifests = namespace_objects[1:] + instance_manifests(
         template=target.template, plan=subscription.plan, settings=subscription.settings, secrets=secrets,
         names=target.names, subscription_id=subscription.id, options=target.options,
-        mail=instance_mail_server(target, own_password=stored.get(OWN_PASSWORD_SECRET, "")), domains=routes,
+        mail=instance_mail_server(target, own_password=stored.get(OWN_PASSWORD_SECRET, ""),
+                                  customer_domain=served.mail_domain), domains=routes,
         public_host=served.public_host)
     by_step = {step: [] for step, _ in STEPS}
     for manifest in manifests:
@@ -186,7 +187,7 @@ def _domain_objects_delete(gateway: Cluster, target: InstanceTarget, domain_id: 
     gateway.delete("v1", "Secret", namespace, domain_certificate_name(target.names, domain_id))
 
 
-def instance_mail_server(target: InstanceTarget, *, own_password: str = "",
+def instance_mail_server(target: InstanceTarget, *, own_password: str = "", customer_domain: str | None = None,
                          resolve=mail_host_addresses) -> MailServer | None:
     """The server the instance's apps send through, its addresses resolved now: the customer's own when they named
     one, else the business's relay; None when neither is configured."""
@@ -200,7 +201,7 @@ def instance_mail_server(target: InstanceTarget, *, own_password: str = "",
         tls_mode = config["APP_MAIL_RELAY_TLS"]
         username, password = config["APP_MAIL_RELAY_USER"], config["APP_MAIL_RELAY_PASSWORD"]
         sender = instance_mail_sender(host=target.names.host, subdomain=target.subscription.subdomain,
-                                      sender_domain=config["APP_MAIL_SENDER_DOMAIN"])
+                                      sender_domain=config["APP_MAIL_SENDER_DOMAIN"], customer_domain=customer_domain)
     else:
         return None
     return MailServer(host=host, port=port, tls_mode=tls_mode, username=username, password=password, sender=sender,

@@ -209,6 +209,9 @@ def test_the_sender_is_on_the_instances_own_host_unless_operators_name_a_domain(
     assert instance_mail_sender(host="toko.apps.example.id", subdomain="toko") == "noreply@toko.apps.example.id"
     assert instance_mail_sender(host="toko.apps.example.id", subdomain="toko",
                                 sender_domain="mail.hosting.id") == "toko@mail.hosting.id"
+    # The customer's verified domain comes before both.
+    assert instance_mail_sender(host="toko.apps.example.id", subdomain="toko", sender_domain="mail.hosting.id",
+                                customer_domain="toko-ana.co.id") == "noreply@toko-ana.co.id"
 
 
 # -- the template schema ------------------------------------------------------------------------------
