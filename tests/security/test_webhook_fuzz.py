@@ -384,7 +384,7 @@ def test_valid_notifications_in_any_order_and_repeated_apply_once_and_only_forwa
             requests.append(1)
             assert response.status_code == 200 and response.get_json()["result"] == expected, \
                 (kind, body, response.get_json())
-            inbox_apply_all()  # the inbox's worker (and its sweep, for what waited)
+            inbox_apply_all([i.id for i in invoices])  # the inbox's worker (and its sweep, for what waited)
             model.run_inbox()
             db.session.expire_all()
             actual = {i.id: db.session.get(Invoice, i.id).state for i in invoices}
