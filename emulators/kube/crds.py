@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "portal" / "provisioning" / "schemas"
 CRD_FILES = {("cert-manager.io/v1", "Certificate"):
-             SCHEMAS / "cert-manager-v1.21.1" / "cert-manager.io_certificates.yaml"}
+             SCHEMAS / "cert-manager" / "cert-manager.io_certificates.yaml"}
 
 
 def _strict(schema):

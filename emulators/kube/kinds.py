@@ -53,7 +53,8 @@ KINDS = [
     KindInfo("Ingress", "ingresses", "networking.k8s.io", "v1", True),
     KindInfo("NetworkPolicy", "networkpolicies", "networking.k8s.io", "v1", True, subresources=()),
     KindInfo("Lease", "leases", "coordination.k8s.io", "v1", True, subresources=()),
-    # cert-manager's, as its CRD serves it (schemas/cert-manager-v1.21.1): written by the emulated ingress-shim.
+    # cert-manager's, as its CRD serves it (portal/provisioning/schemas/cert-manager, v1.21.1): written by the
+    # emulated ingress-shim.
     KindInfo("Certificate", "certificates", "cert-manager.io", "v1", True),
     # Velero's custom resources (velero.io/v1); absent from the API when Velero is "uninstalled" (velero.py).
     KindInfo("Schedule", "schedules", "velero.io", "v1", True, subresources=()),
