@@ -1,6 +1,8 @@
 """Staff actions on subscriptions: each through the same services the customer side and tasks use,
 each recorded in the audit log in the action's own transaction."""
 
+from flask_babel import gettext as _
+
 from portal.audit.services import audit_record
 from portal.billing import services as billing
 from portal.extensions import db
@@ -25,13 +27,13 @@ def _audit(action: str, subscription_id: int, actor_id: int, ip: str | None, **d
 def _check_reason(reason: str) -> None:
     # The reason reaches the customer's emails and timeline: one line of plain text.
     if has_control_characters(reason.strip()):
-        raise StaffActionRefused("The reason must be one line of text: no line breaks, tabs or control characters.")
+        raise StaffActionRefused(_("The reason must be one line of text: no line breaks, tabs or control characters."))
 
 
 @use_case
 def staff_suspend(*, subscription_id: int, reason: str, actor_id: int, ip: str | None = None) -> None:
     if not reason.strip():
-        raise StaffActionRefused("Give a reason: the customer's timeline and the audit log show it.")
+        raise StaffActionRefused(_("Give a reason: the customer's timeline and the audit log show it."))
     _check_reason(reason)
     subscriptions.subscription_suspend(subscription_id=subscription_id, reason="staff", note=reason.strip()[:500])
     _audit("subscription.suspended", subscription_id, actor_id, ip, reason=reason.strip()[:500])
@@ -41,7 +43,7 @@ def staff_suspend(*, subscription_id: int, reason: str, actor_id: int, ip: str |
 def staff_cancel_order(*, subscription_id: int, reason: str, actor_id: int, ip: str | None = None) -> None:
     """Cancel an order awaiting payment (its open Midtrans transactions are closed after the commit)."""
     if not reason.strip():
-        raise StaffActionRefused("Give a reason: the customer's timeline and the audit log show it.")
+        raise StaffActionRefused(_("Give a reason: the customer's timeline and the audit log show it."))
     _check_reason(reason)
     try:
         billing.order_cancel(subscription_id=subscription_id, reason=f"Cancelled by our staff: {reason.strip()[:400]}")
@@ -60,7 +62,7 @@ def staff_resume(*, subscription_id: int, actor_id: int, ip: str | None = None) 
 def staff_retry(*, subscription_id: int, actor_id: int, ip: str | None = None) -> None:
     subscription = db.session.get(Subscription, subscription_id)
     if subscription.state != "provisioning_failed":
-        raise StaffActionRefused("Only a failed provisioning can be retried.")
+        raise StaffActionRefused(_("Only a failed provisioning can be retried."))
     subscriptions.subscription_reprovision(subscription_id=subscription_id, reason="Staff retried the setup.")
     _audit("subscription.provisioning_retried", subscription_id, actor_id, ip)
 
@@ -77,13 +79,14 @@ def staff_restart(*, subscription_id: int, actor_id: int, ip: str | None = None)
 @use_case
 def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int, ip: str | None = None) -> None:
     if not 1 <= days <= 366:
-        raise StaffActionRefused("Extend by 1 to 366 days.")
+        raise StaffActionRefused(_("Extend by 1 to 366 days."))
     if not reason.strip():
-        raise StaffActionRefused("Give a reason for the extension.")
+        raise StaffActionRefused(_("Give a reason for the extension."))
     _check_reason(reason)
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
     if subscription.state not in STAFF_EXTENDABLE:
-        raise StaffActionRefused(f"A {subscription.state.replace('_', ' ')} subscription cannot be extended.")
+        raise StaffActionRefused(_("A %(state)s subscription cannot be extended.",
+                                   state=subscription.state.replace("_", " ")))
     end = subscriptions.subscription_period_extend(subscription_id=subscription.id, days=days, paid=False)
     instance_event_record(subscription_id=subscription.id, kind="extended",
                           message=f"Extended by {days} days to {end:%d %b %Y}.")
@@ -94,6 +97,6 @@ def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int,
 def staff_terminate(*, subscription_id: int, confirmation: str, actor_id: int, ip: str | None = None) -> None:
     subscription = db.session.get(Subscription, subscription_id)
     if confirmation.strip() != subscription.subdomain:
-        raise StaffActionRefused("Type the subscription's address exactly to terminate it.")
+        raise StaffActionRefused(_("Type the subscription's address exactly to terminate it."))
     subscriptions.subscription_terminate(subscription_id=subscription_id, note="Terminated by staff.")
     _audit("subscription.terminated", subscription_id, actor_id, ip)

@@ -3,6 +3,8 @@ backups, outbox, jobs, audit log, reports."""
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from portal.accounts import services as accounts
@@ -69,7 +71,7 @@ def _csv(filename: str, header: list[str], rows) -> Response:
 def overview():
     figures = reports.overview()
     chart = bar_chart([(label[2:], amount) for label, amount in figures["months"]],
-                      title="Revenue, last 12 months", value_label=format_idr)
+                      title=_("Revenue, last 12 months"), value_label=format_idr)
     return render_page("admin/overview.html", figures=figures, chart=chart, queue_depth=huey.pending_count(),
                        emulated_cluster=current_app.config["KUBE_MODE"] == "emulated",
                        simulated_payments=payments_simulated(), inbox=inbox_waiting(limit=0),
@@ -98,12 +100,12 @@ def node_action(name: str, action: str):
     try:
         provisioning.node_cordon(name=name[:253], unschedulable=action == "cordon", actor_id=current_user.id,
                                  ip=client_ip())
-        outcome = "cordoned: no new instances are placed on it" if action == "cordon" else "schedulable again"
-        flash(f"{name} is {outcome}.", "success")
+        flash(_("%(name)s is cordoned: no new instances are placed on it.", name=name) if action == "cordon"
+              else _("%(name)s is schedulable again.", name=name), "success")
     except ObjectNotFound:
         abort(404)
     except ClusterError as error:
-        flash(f"The cluster refused: {error}", "danger")
+        flash(_("The cluster refused: %(error)s", error=error), "danger")
     return redirect_after_post(url_for("admin.node", name=name))
 
 
@@ -145,7 +147,7 @@ def outbox_resend(email_id: int):
     except notifications.EmailNotResendable as error:
         flash(str(error), "warning")
     else:
-        flash("The email is on its way again.", "success")
+        flash(_("The email is on its way again."), "success")
     return redirect_after_post(url_for("admin.outbox_email", email_id=email_id))
 
 
@@ -175,17 +177,18 @@ def user_action(user_id: int, action: str):
         if action in ("disable", "enable"):
             accounts.user_set_disabled(user_id=user_id, disabled=action == "disable", actor_id=current_user.id,
                                        ip=client_ip())
-            done = (f"Account disabled: {email} is logged out everywhere and cannot log in." if action == "disable"
-                    else f"Account enabled: {email} can log in again.")
+            done = (_("Account disabled: %(email)s is logged out everywhere and cannot log in.", email=email)
+                    if action == "disable" else _("Account enabled: %(email)s can log in again.", email=email))
         elif action in ("grant-staff", "revoke-staff"):
             accounts.user_set_staff(user_id=user_id, staff=action == "grant-staff", actor_id=current_user.id,
                                     ip=client_ip())
-            done = f"Staff access {'granted to' if action == 'grant-staff' else 'revoked from'} {email}."
+            done = (_("Staff access granted to %(email)s.", email=email) if action == "grant-staff"
+                    else _("Staff access revoked from %(email)s.", email=email))
         else:
             accounts.email_verification_resend(user_id=user_id, actor_id=current_user.id, ip=client_ip())
-            done = (f"A new confirmation link was sent to {email}." if mail_server_configured()
-                    else f"A new confirmation link for {email} is in the outbox "
-                         "(no mail server: it is kept, not sent).")
+            done = (_("A new confirmation link was sent to %(email)s.", email=email) if mail_server_configured()
+                    else _("A new confirmation link for %(email)s is in the outbox "
+                           "(no mail server: it is kept, not sent).", email=email))
         flash(done, "success")
     except accounts.AccountError as error:
         flash(error.message, "warning")
@@ -233,26 +236,27 @@ def subscription_action(subscription_id: int, action: str):
     try:
         if action == "suspend":
             staff.staff_suspend(reason=reason, **common)
-            done = f"Subscription suspended: {reason}"
+            done = _("Subscription suspended: %(reason)s", reason=reason)
         elif action == "resume":
             staff.staff_resume(**common)
-            done = "Subscription resumed: its instance is being set up again."
+            done = _("Subscription resumed: its instance is being set up again.")
         elif action == "retry":
             staff.staff_retry(**common)
-            done = "Provisioning retried: the instance is being set up again."
+            done = _("Provisioning retried: the instance is being set up again.")
         elif action == "restart":
             staff.staff_restart(**common)
-            done = "Restart requested: the instance's pods are being replaced."
+            done = _("Restart requested: the instance's pods are being replaced.")
         elif action == "cancel_order":
             staff.staff_cancel_order(reason=reason, **common)
-            done = "Order cancelled; its open payment at Midtrans is being closed."
+            done = _("Order cancelled; its open payment at Midtrans is being closed.")
         elif action == "extend":
             days = form.get("days", 0, type=int)
             staff.staff_extend(days=days, reason=reason, **common)
-            done = f"Extended by {days} day{'' if days == 1 else 's'}: {reason}"
+            done = ngettext("Extended by %(num)d day: %(reason)s", "Extended by %(num)d days: %(reason)s", days,
+                            reason=reason)
         else:
             staff.staff_terminate(confirmation=form.get("confirm", ""), **common)
-            done = "Subscription terminated: its objects are being deleted from the cluster."
+            done = _("Subscription terminated: its objects are being deleted from the cluster.")
         flash(done, "success")
     except (staff.StaffActionRefused, IllegalTransition) as error:
         flash(str(error), "warning")
@@ -312,13 +316,15 @@ def plan_update(plan_id: int):
     try:
         price = int(request.form.get("price_idr", "").replace(".", "").replace(",", "").strip())
     except ValueError:
-        flash("Enter the price as a whole number of rupiah, e.g. 150000.", "warning")
+        flash(_("Enter the price as a whole number of rupiah, e.g. 150000."), "warning")
     else:
         try:
             plan = catalog.plan_update(plan_id=plan_id, price_idr=price, active=request.form.get("active") == "on",
                                        actor_id=current_user.id, ip=client_ip())
-            flash(f"{plan.service.name} {plan.name}: {format_idr(plan.price_idr)}, "
-                  f"{'on sale' if plan.active else 'no longer sold (existing subscriptions keep running)'}.", "success")
+            values = {"service": plan.service.name, "plan": _(plan.name), "price": format_idr(plan.price_idr)}
+            flash(_("%(service)s %(plan)s: %(price)s, on sale.", **values) if plan.active
+                  else _("%(service)s %(plan)s: %(price)s, no longer sold (existing subscriptions keep running).",
+                         **values), "success")
         except catalog.CatalogChangeRefused as error:
             flash(str(error), "warning")
     return redirect_after_post(url_for("admin.catalog_page"))
@@ -376,7 +382,7 @@ def reports_page():
     begin, finish = reports.day_start(start), reports.day_start(end, 1)
     rows = reports.revenue_rows(start=begin, end=finish)
     by_month = reports.revenue_by_month(rows, reports.months_between(reports.month_start(begin), finish))
-    chart = bar_chart([(label[2:], amount) for label, amount in by_month], title="Revenue by month",
+    chart = bar_chart([(label[2:], amount) for label, amount in by_month], title=_("Revenue by month"),
                       value_label=format_idr)
     return render_page("admin/reports.html", start=start, end=end, rows=rows, by_month=by_month,
                        by_app=reports.revenue_by_app(rows), chart=chart,

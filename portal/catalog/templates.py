@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from portal.catalog.translation import N_, lazily_translated
+
 DNS_LABEL = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 # The only placeholders a value may hold; user input substituted into them is never re-scanned.
@@ -57,6 +59,11 @@ class PlanSpec(Strict):
     period_days: Annotated[int, Field(gt=0, le=366)] = 30
     custom_domains: Annotated[int, Field(ge=0, le=20)] = 1
 
+    @property
+    def display_name(self):
+        """The plan's name in the reader's language (the name itself stays the English the catalog stores)."""
+        return lazily_translated(self.name)
+
 
 class ParameterSpec(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
@@ -68,13 +75,19 @@ class ParameterSpec(Strict):
     min_length: Annotated[int, Field(ge=0)] | None = None
     max_length: Annotated[int, Field(gt=0, le=2000)] = 200
     pattern: str | None = None
-    pattern_message: str = "This value has the wrong format."
+    pattern_message: Annotated[str, Field(validate_default=True)] = N_("This value has the wrong format.")
     minimum: int | None = None
     maximum: int | None = None
     choices: list[str] | None = None
     # How a boolean lands in an env value (some images treat any non-empty string as true).
     true_value: str = "true"
     false_value: str = "false"
+
+    @field_validator("label", "help", "pattern_message")
+    @classmethod
+    def _translated_when_read(cls, value):
+        # Display texts: each reader sees them in their language, though the template is loaded once per process.
+        return lazily_translated(value)
 
     @field_validator("pattern")
     @classmethod
@@ -102,6 +115,11 @@ class SecretSpec(Strict):
     label: str = ""
     # Shown to the customer on request (an admin password); internal keys are not.
     customer_visible: bool = False
+
+    @field_validator("label")
+    @classmethod
+    def _translated_when_read(cls, value):
+        return lazily_translated(value)
 
 
 class EnvSpec(Strict):
@@ -299,6 +317,20 @@ class ServiceTemplate(Strict):
             if clash:
                 raise ValueError(f"components[{i}]: {', '.join(clash)} in both env and mail_env")
         return self
+
+    @property
+    def display_name(self):
+        """The app's name in the reader's language; `name`, `description` and `category` stay the English texts
+        the catalog copies into the database (translate those where they render: `_(service.description)`)."""
+        return lazily_translated(self.name)
+
+    @property
+    def display_description(self):
+        return lazily_translated(self.description)
+
+    @property
+    def display_category(self):
+        return lazily_translated(self.category)
 
     def plan(self, slug: str) -> PlanSpec:
         return next(p for p in self.plans if p.slug == slug)
