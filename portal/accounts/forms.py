@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -58,7 +59,9 @@ LANGUAGE_NAMES = (("id", "Bahasa Indonesia"), ("en", "English"))
 
 
 class LocaleForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=LANGUAGE_NAMES, validators=[DataRequired(_l("Pick a language."))])
+    locale = SelectField(_l("Language"),
+                         choices=[SelectChoice(code, name, render_kw={"lang": code}) for code, name in LANGUAGE_NAMES],
+                         validators=[DataRequired(_l("Pick a language."))])
     # Where to go back to afterwards: a local path only (the view checks it).
     next = HiddenField()
 

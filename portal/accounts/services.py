@@ -466,6 +466,7 @@ class InvalidLocale(AccountError):
     field = "locale"
 
 
+@use_case
 def user_set_locale(*, user_id: int, locale: str, ip: str | None = None) -> User:
     """The language this person reads pages and emails in; refused unless one the portal speaks."""
     if locale not in LOCALES:

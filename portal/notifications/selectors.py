@@ -62,15 +62,17 @@ def recipient_zone(user_id: int | None) -> str:
     return zone or current_app.config.get("DEFAULT_TIMEZONE") or DEFAULT_CUSTOMER_ZONE
 
 
-# Staff alerts are written in English whatever the reader's language: their title and message come from the code
-# as English (stored in the email's context), and a half-translated alert reads worse than an English one.
+# Staff emails (alerts, the monthly revenue summary) are written in English whatever the reader's language: an
+# alert's title and message come from the code as English (stored in the email's context), and a half-translated
+# alert reads worse than an English one.
 STAFF_EMAIL_LOCALE = "en"
+STAFF_TEMPLATES = ("staff_alert", "revenue_summary")
 
 
 def recipient_locale(user_id: int | None, template: str) -> str:
     """The language an email is written in: the recipient's profile choice, else the portal's default; staff
-    alerts in English."""
-    if template == "staff_alert":
+    emails in English."""
+    if template in STAFF_TEMPLATES:
         return STAFF_EMAIL_LOCALE
     locale = _accounts_answer("user_locale")(user_id) if user_id else None
     return locale or current_app.config["DEFAULT_LOCALE"]

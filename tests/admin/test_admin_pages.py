@@ -148,7 +148,7 @@ def test_plan_price_and_availability_change_without_breaking_subscriptions(app, 
     plan = plan_of("ghost")
     old_price = plan.price_idr
     response = post_form(staff_client, "/admin/catalog", f"/admin/catalog/plans/{plan.id}", price_idr="12")
-    assert "between Rp1,000" in staff_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "between Rp 1.000" in staff_client.get(response.headers["Location"]).get_data(as_text=True)
     post_form(staff_client, "/admin/catalog", f"/admin/catalog/plans/{plan.id}", price_idr="abc")
     assert db.session.get(Plan, plan.id).price_idr == old_price
     post_form(staff_client, "/admin/catalog", f"/admin/catalog/plans/{plan.id}", price_idr="175.000")  # not on sale
