@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_WORKERS ?= 2
 VENDOR := static/vendor/htmx.min.js static/vendor/bootstrap.min.css static/vendor/bootstrap.bundle.min.js
 
-.PHONY: setup run lint test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke security
+.PHONY: setup run translations lint test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke security
 
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard portal/translations/*/LC_MESSAGES/messages.po))
 
@@ -18,6 +18,12 @@ setup: $(BIN)/.installed node_modules/.installed $(VENDOR) $(CATALOGS)
 # The gettext catalogs, compiled from the .po files kept in the repository.
 portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES/messages.po $(BIN)/.installed
 	$(BIN)/pybabel compile -i $< -o $@
+
+# After changing texts: extract them and merge them into each catalog (then translate the new msgstr).
+# Default keywords kept (they carry ngettext's plural); --ignore-dirs so templates/_macros is read.
+translations: $(BIN)/.installed
+	PYTHONPATH=. $(BIN)/pybabel -q extract -F babel.cfg -k _l --ignore-dirs ".* node_modules" -o portal/translations/messages.pot .
+	$(BIN)/pybabel -q update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching --ignore-obsolete
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -2,6 +2,7 @@
 import importlib
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config as portal_config
@@ -54,7 +55,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(portal_config.ROOT / "migrations"))
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Please log in to continue."
+    # Lazy: flashed as text in the reader's language when a page asks for log-in.
+    login_manager.login_message, login_manager.localize_callback = _l("Please log in to continue."), str
     login_manager.login_message_category = "info"
     # "basic": a changed network marks the session not fresh instead of logging out (phones switch networks).
     login_manager.session_protection = "basic"
@@ -82,12 +84,12 @@ def register_models() -> None:
 
 def connect_domains() -> None:
     """Hand a lower domain what it needs to ask a higher one (imports only go down the layers in pyproject.toml)."""
-    from portal.accounts.selectors import staff_members, user_zone
+    from portal.accounts.selectors import staff_members, user_locale, user_zone
     from portal.billing.models import subscriptions_awaiting_midtrans
     from portal.notifications.selectors import accounts_connect
     from portal.subscriptions.lifecycle import expiry_holds_connect
 
-    accounts_connect(staff_members=staff_members, user_zone=user_zone)
+    accounts_connect(staff_members=staff_members, user_zone=user_zone, user_locale=user_locale)
     expiry_holds_connect(subscriptions_awaiting_midtrans)
 
 

@@ -2,31 +2,36 @@
 import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
+from portal.i18n import guest_locale
 from portal.rendering import render_page
 from portal.request_context import request_id_var
 
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Bad request", "We could not understand that request."),
-    403: ("Not allowed", "You do not have access to this page."),
-    404: ("Page not found", "The page you asked for does not exist or has moved."),
-    405: ("Not allowed", "That action is not available here."),
-    429: ("Slow down", "Too many attempts. Please wait a minute and try again."),
-    500: ("Something went wrong", "We hit an error on our side and have been told about it. Please try again."),
+    400: (_l("Bad request"), _l("We could not understand that request.")),
+    403: (_l("Not allowed"), _l("You do not have access to this page.")),
+    404: (_l("Page not found"), _l("The page you asked for does not exist or has moved.")),
+    405: (_l("Not allowed"), _l("That action is not available here.")),
+    429: (_l("Slow down"), _l("Too many attempts. Please wait a minute and try again.")),
+    500: (_l("Something went wrong"),
+          _l("We hit an error on our side and have been told about it. Please try again.")),
 }
 
 
 def _error_page(status: int, detail: str | None = None):
     if _for_the_payment_webhook():
         return _webhook_answer(status)
-    title, message = MESSAGES.get(status, (f"Error {status}", "Something went wrong."))
+    title, message = MESSAGES.get(status, (_("Error %(code)d", code=status), _("Something went wrong.")))
     # A server error names the request id that is on its log lines, so support can find them from a screenshot.
     reference = request_id_var.get() if status >= 500 else None
     response = render_page("errors/error.html", block="content", status=status,
@@ -41,8 +46,8 @@ def _error_page(status: int, detail: str | None = None):
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return _error_page(400, "Your form expired or was sent without its security token. "
-                                "Please reload the page and try again.")
+        return _error_page(400, _("Your form expired or was sent without its security token. "
+                                  "Please reload the page and try again."))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -71,7 +76,9 @@ def register(app: Flask) -> None:
         if _for_the_payment_webhook() or request.accept_mimetypes.best == "application/json":
             response = jsonify(status="unavailable", reason="try again later")  # Midtrans retries a 5xx
         else:
-            response = make_response(render_template("errors/unavailable.html", reference=request_id_var.get()))
+            # In the guest's language: the profile's would need the database that is out of reach.
+            with force_locale(guest_locale()):
+                response = make_response(render_template("errors/unavailable.html", reference=request_id_var.get()))
             if getattr(request, "htmx", False):
                 response.headers["HX-Retarget"] = "body"
                 response.headers["HX-Reswap"] = "innerHTML"

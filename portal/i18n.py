@@ -19,6 +19,13 @@ def locale_select() -> str:
         chosen = getattr(current_user, "locale", None) if current_user else None
         if chosen in LOCALES:
             return chosen
+    return guest_locale()
+
+
+def guest_locale() -> str:
+    """The language without asking the database: the switcher's cookie, else Accept-Language, else the default
+    (the page shown when the database is out of reach uses it)."""
+    if has_request_context():
         cookie = request.cookies.get(LOCALE_COOKIE)
         if cookie in LOCALES:
             return cookie

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
 from flask import Flask, Response, current_app, make_response, redirect, render_template, request
+from flask_babel import get_locale
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -64,11 +67,30 @@ def csv_text(header: list[str], rows: Iterable[list]) -> str:
     return buffer.getvalue()
 
 
+def reading_locale() -> str:
+    """The language the current page or email is written in (Flask-Babel's choice; outside a request, the
+    default)."""
+    locale = get_locale()
+    return str(locale) if locale else "en"
+
+
+# Rupiah have no minor unit in practice: the symbol "Rp" in both languages, Babel's grouping for the reader's
+# (Rp150.000 in Indonesian, Rp150,000 in English).
+IDR_PATTERN = "'Rp'#,##0"
+
+
 def format_idr(amount: int | None) -> str:
-    """Rupiah the way Indonesians write it: Rp 150.000."""
+    """Rupiah in the reader's language: Rp150.000 (id), Rp150,000 (en)."""
     if amount is None:
         return ""
-    return "Rp " + f"{int(amount):,}".replace(",", ".")
+    return format_currency(int(amount), "IDR", format=IDR_PATTERN, currency_digits=False, locale=reading_locale())
+
+
+def format_number(value: int | float | None) -> str:
+    """A number with the reader's grouping and decimal mark (1.234,5 in Indonesian, 1,234.5 in English)."""
+    if value is None:
+        return ""
+    return format_decimal(value, locale=reading_locale())
 
 
 DEFAULT_CUSTOMER_ZONE = "Asia/Jakarta"
@@ -103,15 +125,41 @@ def _moment(value: datetime | str | None) -> datetime | str | None:
     return value
 
 
+# Templates name their layout in strftime's codes; Babel writes it in the reader's language from CLDR's.
+_STRFTIME_TO_CLDR = {"d": "dd", "-d": "d", "e": "d", "b": "MMM", "B": "MMMM", "m": "MM", "Y": "y", "y": "yy",
+                     "H": "HH", "M": "mm", "S": "ss", "a": "EEE", "A": "EEEE", "%": "%"}
+
+
+@functools.lru_cache(maxsize=64)
+def cldr_pattern(pattern: str) -> str:
+    """A strftime layout ("%d %b %Y %H:%M") as a CLDR pattern ("dd MMM y HH:mm"); other text kept literally."""
+    out, literal, i = [], "", 0
+    while i < len(pattern):
+        code = pattern[i + 1:i + 3] if pattern[i + 1:i + 2] == "-" else pattern[i + 1:i + 2]
+        if pattern[i] == "%" and code in _STRFTIME_TO_CLDR and code != "%":
+            if literal:
+                out.append("'" + literal.replace("'", "''") + "'")
+                literal = ""
+            out.append(_STRFTIME_TO_CLDR[code])
+            i += 1 + len(code)
+        else:
+            literal += "%" if pattern[i:i + 2] == "%%" else pattern[i]
+            i += 2 if pattern[i:i + 2] == "%%" else 1
+    if literal:
+        out.append("'" + literal.replace("'", "''") + "'")
+    return "".join(out)
+
+
 def format_local_time(moment: datetime | str | None, pattern: str = "%d %b %Y %H:%M", zone: str | None = None) -> str:
-    """A moment in the reader's zone with the zone named ("30 Nov 2026 15:58 WIB"); '' for none."""
+    """A moment in the reader's zone and language with the zone named ("30 Nov 2026 15:58 WIB"); '' for none."""
     moment = _moment(moment)
     if moment is None or isinstance(moment, str):
         return moment or ""
     if moment.tzinfo is None:  # stored as UTC
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(_zone(zone) if zone else display_zone())
-    return f"{local.strftime(pattern)} {local.tzname()}"
+    text = format_datetime(local, cldr_pattern(pattern), tzinfo=local.tzinfo, locale=reading_locale())
+    return f"{text} {local.tzname()}"
 
 
 def format_local_date(moment: datetime | str | None, pattern: str = "%d %b %Y", zone: str | None = None) -> str:
@@ -121,7 +169,8 @@ def format_local_date(moment: datetime | str | None, pattern: str = "%d %b %Y", 
         return moment or ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(_zone(zone) if zone else display_zone()).strftime(pattern)
+    local = moment.astimezone(_zone(zone) if zone else display_zone())
+    return format_date(local.date(), cldr_pattern(pattern), locale=reading_locale())
 
 
 @functools.lru_cache(maxsize=64)
@@ -142,6 +191,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["idr"] = format_idr
     app.jinja_env.filters["localtime"] = format_local_time
     app.jinja_env.filters["localdate"] = format_local_date
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["app_logo_file"] = app_logo_file
 
     @app.context_processor

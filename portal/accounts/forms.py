@@ -1,50 +1,69 @@
 """Account forms; the rules that need the database live in accounts.services."""
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
+def _at_most(characters: int) -> Length:
+    # WTForms has no Indonesian catalog of its own: its built-in messages are given here, in ours.
+    return Length(max=characters, message=_l("Use at most %(max)d characters."))
+
+
 class SignupForm(FlaskForm):
-    name = StringField("Full name", validators=[DataRequired("Please tell us your name."), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired("Please enter your email."), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired("Please choose a password.")])
+    name = StringField(_l("Full name"), validators=[DataRequired(_l("Please tell us your name.")), _at_most(120)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Please enter your email.")), _at_most(254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please choose a password."))])
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Please enter your email.")])
-    password = PasswordField("Password", validators=[DataRequired("Please enter your password.")])
-    remember = BooleanField("Keep me logged in on this device")
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Please enter your email."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please enter your password."))])
+    remember = BooleanField(_l("Keep me logged in on this device"))
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Please enter your email."), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Please enter your email.")), _at_most(254)])
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired("Please choose a password.")])
-    confirm = PasswordField("Repeat new password",
-                            validators=[DataRequired("Please repeat the password."),
-                                        EqualTo("password", "The two passwords do not match.")])
+    password = PasswordField(_l("New password"), validators=[DataRequired(_l("Please choose a password."))])
+    confirm = PasswordField(_l("Repeat new password"),
+                            validators=[DataRequired(_l("Please repeat the password.")),
+                                        EqualTo("password", _l("The two passwords do not match."))])
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Full name", validators=[DataRequired("Please tell us your name."), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired("Please enter your email."), Length(max=254)])
+    name = StringField(_l("Full name"), validators=[DataRequired(_l("Please tell us your name.")), _at_most(120)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Please enter your email.")), _at_most(254)])
 
 
 class TimezoneForm(FlaskForm):
     # Choices come from accounts.services.timezone_names(); the service checks the value again.
-    timezone = SelectField("Time zone", validate_choice=False,
-                           validators=[DataRequired("Pick a time zone.")])
+    timezone = SelectField(_l("Time zone"), validate_choice=False,
+                           validators=[DataRequired(_l("Pick a time zone."))])
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password",
-                                     validators=[DataRequired("Please enter your current password.")])
-    new_password = PasswordField("New password", validators=[DataRequired("Please choose a new password.")])
-    confirm = PasswordField("Repeat new password",
-                            validators=[DataRequired("Please repeat the new password."),
-                                        EqualTo("new_password", "The two passwords do not match.")])
+    current_password = PasswordField(_l("Current password"),
+                                     validators=[DataRequired(_l("Please enter your current password."))])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(_l("Please choose a new password."))])
+    confirm = PasswordField(_l("Repeat new password"),
+                            validators=[DataRequired(_l("Please repeat the new password.")),
+                                        EqualTo("new_password", _l("The two passwords do not match."))])
+
+
+# Each language named in itself, so a reader who cannot read the current one still finds theirs.
+LANGUAGE_NAMES = (("id", "Bahasa Indonesia"), ("en", "English"))
+
+
+class LocaleForm(FlaskForm):
+    locale = SelectField(_l("Language"),
+                         choices=[SelectChoice(code, name, render_kw={"lang": code}) for code, name in LANGUAGE_NAMES],
+                         validators=[DataRequired(_l("Pick a language."))])
+    # Where to go back to afterwards: a local path only (the view checks it).
+    next = HiddenField()
 
 
 def form_error(form: FlaskForm, error) -> None:

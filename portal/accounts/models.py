@@ -41,6 +41,8 @@ class User(UserMixin, db.Model):
     # The log-in session this object was loaded for (not a column): its key goes into the cookies.
     # IANA name the person reads times in; None means the portal's default (rendering.display_zone).
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The language ("id" or "en") pages and emails are in; None means the browser's, else the default.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     # The log-in session this object was loaded for (not a column): its key goes into the cookies.
     session_key = None

@@ -4,6 +4,8 @@ import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 _hasher = PasswordHasher()
 # Each argon2 hash or check holds memory_cost (64 MiB) while it runs: with a web worker's four threads logging
@@ -45,15 +47,17 @@ def password_needs_rehash(stored_hash: str) -> bool:
 def password_weakness(password: str, *, hints: list[str]) -> str | None:
     """Why the password is too weak, in words for the person choosing it, or None when it is fine."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return _("Use at least %(num)d characters.", num=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+        return _("Use at most %(num)d characters.", num=MAX_LENGTH)
     # Imported here: its frequency lists are ~13 MiB that only sign-up and password changes need.
     from zxcvbn import zxcvbn
 
     # zxcvbn is slow on very long inputs and a long password is strong anyway.
     result = zxcvbn(password[:100], user_inputs=[h for h in hints if h])
     if result["score"] < MIN_SCORE:
-        advice = result["feedback"].get("warning") or "It would be easy to guess."
-        return f"This password is too weak: {advice.rstrip('.')}. Add more words or characters."
+        # zxcvbn's own advice is English only: other languages get the general reason.
+        advice = result["feedback"].get("warning") if getattr(get_locale(), "language", "en") == "en" else None
+        return _("This password is too weak: %(advice)s. Add more words or characters.",
+                 advice=(advice or _("It would be easy to guess.")).rstrip("."))
     return None

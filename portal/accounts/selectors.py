@@ -1,4 +1,5 @@
-"""What other domains read of the accounts: the staff who receive staff email, and the zone a user reads times in."""
+"""What other domains read of the accounts: the staff who receive staff email, and the zone and language a user
+reads in."""
 from sqlalchemy import select
 
 from portal.accounts.models import User
@@ -16,3 +17,9 @@ def user_zone(user_id: int) -> str | None:
     if user is None:
         return None
     return user.timezone or ("UTC" if user.is_staff else None)
+
+
+def user_locale(user_id: int) -> str | None:
+    """The language the user chose in their profile; None when they chose none (or no such user)."""
+    user = db.session.get(User, user_id)
+    return user.locale if user is not None else None

@@ -6,6 +6,7 @@ import zoneinfo
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -13,6 +14,7 @@ from portal.accounts import passwords, tokens
 from portal.accounts.models import User, UserSession
 from portal.audit.services import audit_record
 from portal.extensions import db
+from portal.i18n import LOCALES
 from portal.links import absolute_url
 from portal.notifications.services import email_queue
 from portal.plain_text import has_control_characters
@@ -64,7 +66,7 @@ def email_normalise(email: str) -> str:
     try:
         checked = validate_email((email or "").strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail(f"That email address is not valid: {exc}") from exc
+        raise InvalidEmail(_("That email address is not valid: %(reason)s", reason=exc)) from exc
     return checked.normalized.lower()
 
 
@@ -104,9 +106,9 @@ def _checked_name(name: str) -> str:
     """The name as it will be stored; raises AccountError on the name field when it cannot be."""
     name = (name or "").strip()
     if not name:
-        raise AccountError("Please tell us your name.", field="name")
+        raise AccountError(_("Please tell us your name."), field="name")
     if has_control_characters(name):
-        raise AccountError("Your name cannot contain line breaks, tabs or other control characters.", field="name")
+        raise AccountError(_("Your name cannot contain line breaks, tabs or other control characters."), field="name")
     return name
 
 
@@ -172,7 +174,7 @@ def user_verify_email(*, token: str) -> User:
     user = db.session.get(User, payload.get("uid"))
     address = payload.get("email")
     if user is None or address not in (user.email, user.pending_email):
-        raise InvalidToken("This link is not valid.")
+        raise InvalidToken(_("This link is not valid."))
     if address == user.pending_email:
         old_address, user.email, user.pending_email = user.email, address, None
         user.email_verified_at = utcnow()
@@ -187,7 +189,7 @@ def user_verify_email(*, token: str) -> User:
     try:
         db.session.flush()
     except IntegrityError as exc:  # the address got an account of its own since the link was sent
-        raise InvalidToken("This address is no longer available for your account.") from exc
+        raise InvalidToken(_("This address is no longer available for your account.")) from exc
     return user
 
 
@@ -206,9 +208,9 @@ def user_authenticate(*, email: str, password: str, ip: str | None = None) -> Us
                      details={"email": (email or "")[:254], **({"locked": True} if locked else {})})
         if user is not None and not locked:
             _login_failure_count(user, now=now, ip=ip)
-        raise InvalidCredentials("Wrong email or password.")
+        raise InvalidCredentials(_("Wrong email or password."))
     if user.disabled:
-        raise AccountDisabled("This account has been disabled. Contact support if you think this is a mistake.")
+        raise AccountDisabled(_("This account has been disabled. Contact support if you think this is a mistake."))
     if passwords.password_needs_rehash(user.password_hash):
         user.password_hash = passwords.password_hash(password)
     user.last_login_at = now
@@ -299,7 +301,7 @@ def password_reset_user(*, token: str) -> User:
         raise InvalidToken(str(exc)) from exc
     user = db.session.get(User, payload.get("uid"))
     if user is None or user.disabled or payload.get("pw") != tokens.fingerprint(user.password_hash):
-        raise InvalidToken("This link has already been used or is no longer valid.")
+        raise InvalidToken(_("This link has already been used or is no longer valid."))
     return user
 
 
@@ -325,9 +327,9 @@ def _set_password(user: User, new_password: str, *, ip: str | None) -> None:
 def password_change(*, user_id: int, current_password: str, new_password: str, ip: str | None = None) -> User:
     user = db.session.get(User, user_id)
     if not passwords.password_matches(user.password_hash, current_password or ""):
-        raise WrongPassword("Your current password is not right.")
+        raise WrongPassword(_("Your current password is not right."))
     if current_password == new_password:
-        raise WeakPassword("Choose a password different from the current one.", field="new_password")
+        raise WeakPassword(_("Choose a password different from the current one."), field="new_password")
     _check_password_strength(new_password, email=user.email, name=user.name, field="new_password")
     _set_password(user, new_password, ip=ip)
     audit_record(action="user.password_changed", actor_id=user.id, target_type="user", target_id=user.id, ip=ip)
@@ -386,7 +388,7 @@ def checkout_allowed(*, user_id: int) -> None:
     """Raise EmailNotVerified unless this user may buy: checkout needs a verified address."""
     user = db.session.get(User, user_id)
     if user is None or not user.is_verified:
-        raise EmailNotVerified("Please verify your email address before you buy. We can send the link again.")
+        raise EmailNotVerified(_("Please verify your email address before you buy. We can send the link again."))
 
 
 @functools.cache
@@ -417,7 +419,7 @@ def user_set_disabled(*, user_id: int, disabled: bool, actor_id: int, ip: str | 
     """Disable or enable an account (staff); disabling ends every session at once."""
     user = db.session.get(User, user_id)
     if user.id == actor_id and disabled:
-        raise AccountError("You cannot disable your own account.")
+        raise AccountError(_("You cannot disable your own account."))
     user.disabled = disabled
     if disabled:
         _sessions_end_all(user.id)
@@ -430,7 +432,7 @@ def user_set_disabled(*, user_id: int, disabled: bool, actor_id: int, ip: str | 
 def user_set_staff(*, user_id: int, staff: bool, actor_id: int, ip: str | None = None) -> User:
     user = db.session.get(User, user_id)
     if user.id == actor_id and not staff:
-        raise AccountError("You cannot revoke your own staff access.")
+        raise AccountError(_("You cannot revoke your own staff access."))
     user.is_staff = staff
     audit_record(action="user.staff_granted" if staff else "user.staff_revoked", actor_id=actor_id,
                  target_type="user", target_id=user.id, ip=ip)
@@ -452,9 +454,25 @@ def user_set_timezone(*, user_id: int, zone: str, ip: str | None = None) -> User
     """The zone this person reads times in, on pages and in emails; refused unless a known IANA name."""
     zone = (zone or "").strip()
     if zone not in timezone_names():
-        raise InvalidTimezone("Pick a time zone from the list, for example Asia/Jakarta.")
+        raise InvalidTimezone(_("Pick a time zone from the list, for example Asia/Jakarta."))
     user = db.session.get(User, user_id)
     user.timezone = zone
     audit_record(action="user.timezone_changed", actor_id=user.id, target_type="user", target_id=user.id, ip=ip,
                  details={"timezone": zone})
+    return user
+
+
+class InvalidLocale(AccountError):
+    field = "locale"
+
+
+@use_case
+def user_set_locale(*, user_id: int, locale: str, ip: str | None = None) -> User:
+    """The language this person reads pages and emails in; refused unless one the portal speaks."""
+    if locale not in LOCALES:
+        raise InvalidLocale(_("Pick a language from the list."))
+    user = db.session.get(User, user_id)
+    user.locale = locale
+    audit_record(action="user.locale_changed", actor_id=user.id, target_type="user", target_id=user.id, ip=ip,
+                 details={"locale": locale})
     return user

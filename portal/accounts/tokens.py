@@ -3,6 +3,7 @@ import hashlib
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 VERIFY_SALT = "portal.verify-email"
@@ -36,9 +37,9 @@ def token_read(salt: str, token: str, max_age: timedelta) -> dict:
     try:
         payload = _serializer(salt).loads(token, max_age=int(max_age.total_seconds()))
     except SignatureExpired as exc:
-        raise TokenExpired("This link has expired.") from exc
+        raise TokenExpired(_("This link has expired.")) from exc
     except BadSignature as exc:
-        raise TokenInvalid("This link is not valid.") from exc
+        raise TokenInvalid(_("This link is not valid.")) from exc
     if not isinstance(payload, dict):
-        raise TokenInvalid("This link is not valid.")
+        raise TokenInvalid(_("This link is not valid."))
     return payload

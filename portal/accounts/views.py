@@ -2,10 +2,13 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.accounts import forms, services
 from portal.extensions import limiter, login_manager
+from portal.i18n import LOCALE_COOKIE
 from portal.notifications.views import CONFIRMATION, SIGNUP_MAIL, kept_mail_grant, kept_mail_notice
 from portal.rendering import DEFAULT_CUSTOMER_ZONE, client_ip, redirect_after_post, render_page
 
@@ -85,7 +88,7 @@ def logout():
     # that note, and the browser kept the cookie).
     session.clear()
     logout_user()
-    flash("You have been logged out.", "info")
+    flash(_("You have been logged out."), "info")
     return redirect_after_post(url_for("accounts.login"))
 
 
@@ -96,7 +99,7 @@ def verify_email(token: str):
     except services.InvalidToken as error:
         return render_page("accounts/token_invalid.html", status=400, message=error.message,
                            resend=current_user.is_authenticated)
-    flash(f"Thank you — {user.email} is confirmed.", "success")
+    flash(_("Thank you — %(email)s is confirmed.", email=user.email), "success")
     return redirect(url_for("home.index" if current_user.is_authenticated else "accounts.login"))
 
 
@@ -107,9 +110,9 @@ def resend_verification():
     services.email_verification_resend(user_id=current_user.id)
     flash(kept_mail_notice(
         user_id=current_user.id, templates=CONFIRMATION,
-        sent=f"We sent a new confirmation link to {current_user.email}.",
-        kept=f"This local try-out has no mail server, so the portal kept the new confirmation link for "
-             f"{current_user.email} instead of sending it."), "info")
+        sent=_("We sent a new confirmation link to %(email)s.", email=current_user.email),
+        kept=_("This local try-out has no mail server, so the portal kept the new confirmation link for "
+               "%(email)s instead of sending it.", email=current_user.email)), "info")
     return redirect_after_post(url_for("accounts.profile"))
 
 
@@ -141,7 +144,7 @@ def reset_password(token: str):
             forms.form_error(form, error)
         else:
             _start_session(user)
-            flash("Your password has been changed and you are logged in.", "success")
+            flash(_("Your password has been changed and you are logged in."), "success")
             return redirect_after_post(url_for("home.index"))
     status = 422 if form.is_submitted() else 200
     return render_page("accounts/reset.html", block="form", status=status, form=form, token=token)
@@ -164,16 +167,19 @@ def profile():
             if user.pending_email and user.pending_email != pending:
                 flash(kept_mail_notice(
                     user_id=user.id, templates=CONFIRMATION,
-                    sent=f"Saved. We sent a link to {user.pending_email}: your address changes once you follow it.",
-                    kept=f"Saved. This local try-out has no mail server, so the portal kept the link for "
-                         f"{user.pending_email} instead of sending it: your address changes once you follow it."),
+                    sent=_("Saved. We sent a link to %(email)s: your address changes once you follow it.",
+                           email=user.pending_email),
+                    kept=_("Saved. This local try-out has no mail server, so the portal kept the link for "
+                           "%(email)s instead of sending it: your address changes once you follow it.",
+                           email=user.pending_email)),
                       "success")
             else:
-                flash("Your profile has been saved.", "success")
+                flash(_("Your profile has been saved."), "success")
             return redirect_after_post(url_for("accounts.profile"))
     status = 422 if form.is_submitted() else 200
     return render_page("accounts/profile.html", block="profile_form", status=status,
-                       form=form, password_form=password_form, timezone_form=_timezone_form(formdata=None))
+                       form=form, password_form=password_form, timezone_form=_timezone_form(formdata=None),
+                       locale_form=_locale_form())
 
 
 @blueprint.route("/account/password", methods=["POST"])
@@ -192,10 +198,11 @@ def change_password():
         else:
             # Every session ended with the old password; this one carries on in the new session the service opened.
             _start_session(user)
-            flash("Your password has been changed. Other devices have been logged out.", "success")
+            flash(_("Your password has been changed. Other devices have been logged out."), "success")
             return redirect_after_post(url_for("accounts.profile"))
     return render_page("accounts/profile.html", block="password_form", status=422,
-                       form=form, password_form=password_form, timezone_form=_timezone_form(formdata=None))
+                       form=form, password_form=password_form, timezone_form=_timezone_form(formdata=None),
+                       locale_form=_locale_form())
 
 
 def _timezone_form(**kwargs) -> forms.TimezoneForm:
@@ -217,8 +224,41 @@ def change_timezone():
         except services.AccountError as error:
             forms.form_error(form, error)
         else:
-            flash(f"Times are now shown in {form.timezone.data}.", "success")
+            flash(_("Times are now shown in %(zone)s.", zone=form.timezone.data), "success")
             return redirect_after_post(url_for("accounts.profile"))
     return render_page("accounts/profile.html", block="timezone_form", status=422,
                        form=forms.ProfileForm(obj=current_user, formdata=None),
-                       password_form=forms.PasswordChangeForm(formdata=None), timezone_form=form)
+                       password_form=forms.PasswordChangeForm(formdata=None), timezone_form=form,
+                       locale_form=_locale_form())
+
+
+def _locale_form(**kwargs) -> forms.LocaleForm:
+    form = forms.LocaleForm(formdata=None, **kwargs)
+    form.locale.data = current_user.locale or str(get_locale())
+    form.next.data = url_for("accounts.profile")
+    return form
+
+
+# A guest's language choice is remembered this long (a signed-in customer's is saved in the profile too).
+LOCALE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+@blueprint.route("/language", methods=["POST"])
+def change_language():
+    """The footer switcher and the profile's language card: a cookie for everyone, the profile for a customer;
+    then back to the page the reader came from (a local path only)."""
+    form = forms.LocaleForm()
+    target = _safe_next(form.next.data)
+    if not form.validate_on_submit():
+        flash(_("Pick a language from the list."), "error")
+        return redirect(target, code=303)
+    locale = form.locale.data
+    if current_user.is_authenticated:
+        services.user_set_locale(user_id=current_user.id, locale=locale, ip=client_ip())
+        with force_locale(locale):
+            flash(_("Pages and emails are now in English.") if locale == "en"
+                  else _("Pages and emails are now in Indonesian."), "success")
+    response = redirect(target, code=303)
+    response.set_cookie(LOCALE_COOKIE, locale, max_age=LOCALE_COOKIE_SECONDS, samesite="Lax",
+                        secure=request.is_secure, httponly=True)
+    return response

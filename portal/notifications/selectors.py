@@ -14,9 +14,10 @@ from portal.rendering import DEFAULT_CUSTOMER_ZONE
 _accounts: dict[str, Callable] = {}
 
 
-def accounts_connect(*, staff_members: Callable[[], list], user_zone: Callable[[int], str | None]) -> None:
-    """Who the active staff are (objects with .email and .id), and a user's own zone (None: not chosen)."""
-    _accounts.update(staff_members=staff_members, user_zone=user_zone)
+def accounts_connect(*, staff_members: Callable[[], list], user_zone: Callable[[int], str | None],
+                     user_locale: Callable[[int], str | None]) -> None:
+    """Who the active staff are (objects with .email and .id), a user's own zone and language (None: not chosen)."""
+    _accounts.update(staff_members=staff_members, user_zone=user_zone, user_locale=user_locale)
 
 
 def _accounts_answer(question: str) -> Callable:
@@ -59,3 +60,19 @@ def recipient_zone(user_id: int | None) -> str:
     default."""
     zone = _accounts_answer("user_zone")(user_id) if user_id else None
     return zone or current_app.config.get("DEFAULT_TIMEZONE") or DEFAULT_CUSTOMER_ZONE
+
+
+# Staff emails (alerts, the monthly revenue summary) are written in English whatever the reader's language: an
+# alert's title and message come from the code as English (stored in the email's context), and a half-translated
+# alert reads worse than an English one.
+STAFF_EMAIL_LOCALE = "en"
+STAFF_TEMPLATES = ("staff_alert", "revenue_summary")
+
+
+def recipient_locale(user_id: int | None, template: str) -> str:
+    """The language an email is written in: the recipient's profile choice, else the portal's default; staff
+    emails in English."""
+    if template in STAFF_TEMPLATES:
+        return STAFF_EMAIL_LOCALE
+    locale = _accounts_answer("user_locale")(user_id) if user_id else None
+    return locale or current_app.config["DEFAULT_LOCALE"]

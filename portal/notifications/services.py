@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
@@ -10,7 +11,7 @@ from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications import mailer
 from portal.notifications.models import Email
-from portal.notifications.selectors import recipient_zone, staff_alert_recipients
+from portal.notifications.selectors import recipient_locale, recipient_zone, staff_alert_recipients
 from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, use_case
 
@@ -48,11 +49,13 @@ def email_queue(*, template: str, recipient: str, context: dict, key: str,
 
 
 def email_parts(email: Email) -> tuple[str, str, str]:
-    """Subject, text and HTML of an email from templates/email/<template>.{html,txt} (nothing stored)."""
+    """Subject, text and HTML of an email from templates/email/<template>.{html,txt} (nothing stored), in the
+    recipient's language and zone (whoever reads it here: the worker, staff's outbox, the kept-mail page)."""
     context = {**email.context, "recipient": email.recipient, "zone": recipient_zone(email.user_id)}
     html_name = f"email/{email.template}.html"
-    return (render_block(html_name, "subject", **context).strip(),
-            render_template(f"email/{email.template}.txt", **context), render_template(html_name, **context))
+    with force_locale(recipient_locale(email.user_id, email.template)):
+        return (render_block(html_name, "subject", **context).strip(),
+                render_template(f"email/{email.template}.txt", **context), render_template(html_name, **context))
 
 
 def email_render(email: Email) -> None:

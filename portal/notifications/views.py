@@ -1,5 +1,6 @@
 """Emails the portal kept instead of sending (no mail server on a local try-out), shown to their own account."""
 from flask import Blueprint, abort, current_app, redirect, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -25,8 +26,8 @@ def kept_mail_notice(*, user_id: int, templates: tuple[str, ...], sent: str, kep
     if email_id is None:
         return kept
     # Markup.format escapes both values: names and addresses in `kept` come from the customer.
-    return Markup('{} <a class="alert-link" href="{}" data-testid="kept-mail-link">Read the email</a>').format(
-        kept, url_for("mail.kept_email", email_id=email_id))
+    return Markup('{} <a class="alert-link" href="{}" data-testid="kept-mail-link">{}</a>').format(
+        kept, url_for("mail.kept_email", email_id=email_id), _("Read the email"))
 
 
 def kept_mail_grant(*, recipient: str, templates: tuple[str, ...]) -> str | None:

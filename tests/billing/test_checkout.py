@@ -35,7 +35,7 @@ def test_review_shows_app_plan_period_price_and_address_then_pay_creates_the_ord
     review, paid = review_then_pay(client, plan.id, amount_idr="1")
     body = review.get_data(as_text=True)
     assert review.status_code == 200
-    for text in ("Ghost", "Pro", "30 days", "Rp 149.000", "https://kopi-shop.localtest.me"):
+    for text in ("Ghost", "Pro", "30 days", "Rp149,000", "https://kopi-shop.localtest.me"):
         assert text in body
     invoice = db.session.scalar(select(Invoice))
     assert paid.headers["HX-Redirect"] == f"/billing/invoices/{invoice.id}/pay"
@@ -106,9 +106,9 @@ def test_billing_history_and_receipt(client, customer, login, order):
     invoice = order()
     post(client, notification(invoice))
     listing = client.get("/billing").get_data(as_text=True)
-    assert invoice.number in listing and "Rp 79.000" in listing and "paid" in listing
+    assert invoice.number in listing and "Rp79,000" in listing and "paid" in listing
     receipt = client.get(f"/billing/invoices/{invoice.id}/receipt").get_data(as_text=True)
-    assert "Receipt" in receipt and "Rp 79.000" in receipt and "bank transfer" in receipt
+    assert "Receipt" in receipt and "Rp79,000" in receipt and "bank transfer" in receipt
 
 
 def _active(order, client):

@@ -55,7 +55,7 @@ def core(midtrans):
 
 @pytest.fixture
 def running(app, client, order, midtrans, kube_clock, make_user, travel):
-    """A Ghost paid through Midtrans (Rp 79.000) and running; staff to be told."""
+    """A Ghost paid through Midtrans (Rp79,000) and running; staff to be told."""
     make_user(email="boss@example.com", name="Budi Staff", staff=True)
     invoice = order("ghost", subdomain="kopi")
     midtrans.set_status(invoice.order_id, "settlement")
@@ -103,8 +103,8 @@ def test_a_partial_then_a_full_refund(app, running, core, live_webhook, smtp_ser
         ("paid", "partial_refund")
     assert subscription(invoice).state == "active" and pods(app, invoice) == 2
     [alert] = mail(smtp_server, "[Staff] Invoice")
-    assert alert["To"] == "boss@example.com" and "partial refund of Rp 20.000" in alert["Subject"]
-    assert "Rp 20.000 of Rp 79.000 refunded so far" in message_parts(alert)[0]
+    assert alert["To"] == "boss@example.com" and "partial refund of Rp20,000" in alert["Subject"]
+    assert "Rp20,000 of Rp79,000 refunded so far" in message_parts(alert)[0]
     assert "keeps running" in message_parts(alert)[0]
     [note] = mail(smtp_server, f"Part of invoice {number} was refunded")
     assert note["To"] == "ana@example.com" and "keeps running" in message_parts(note)[0]
@@ -121,7 +121,7 @@ def test_a_partial_then_a_full_refund(app, running, core, live_webhook, smtp_ser
     assert pods(app, invoice) == 0
     [email] = mail(smtp_server, f"Invoice {number} was refunded")
     text, html = message_parts(email)
-    assert "Rp 79.000" in text and "is stopped" in text and "without payment" not in text and "Rp 79.000" in html
+    assert "Rp79,000" in text and "is stopped" in text and "without payment" not in text and "Rp79,000" in html
     [decide] = mail(smtp_server, f"[Staff] Invoice {number}: refunded in full")
     assert "Resume or terminate it" in message_parts(decide)[0]
     assert this_month_revenue(travel.now) == 0
@@ -187,7 +187,7 @@ def test_a_refund_whose_notification_was_lost_is_read_from_the_status_api(app, r
     core.transactions.refund(invoice.order_id, {"refund_key": "rf-9", "amount": 5000, "reason": "goodwill"})
     assert refunds(invoice) == []
     outcome = services.invoice_recheck(invoice_id=invoice.id, actor_id=_staff_user().id)
-    assert "partial_refund" in outcome and "Rp 5.000 refunded" in outcome
+    assert "partial_refund" in outcome and "Rp5,000 refunded" in outcome
     assert refunds(invoice) == [("partial", Decimal("5000.00"), "1", "rf-9")]
     assert db.session.scalar(select(Refund.reason)) == "goodwill"
 
@@ -240,8 +240,8 @@ def test_revenue_is_net_of_refunds_in_the_month_each_happened(app, running, core
     assert (payments[0]["state"], payments[0]["refunded_idr"], payments[0]["midtrans_status"]) == \
         ("paid", "30000", "partial_refund")
     overview = staff.get("/admin/").get_data(as_text=True)
-    assert "Rp -30.000" in overview  # this month's revenue, net
+    assert "-Rp30,000" in overview  # this month's revenue, net
     page = staff.get(f"/admin/payments/{invoice.id}").get_data(as_text=True)
     assert 'data-testid="midtrans-status">partial refund' in page and 'data-testid="fraud-status">accept' in page
-    assert page.count('data-testid="refund"') == 1 and "rf-1" in page and "Rp 30.000" in page
+    assert page.count('data-testid="refund"') == 1 and "rf-1" in page and "Rp30,000" in page
     assert db.session.scalar(select(func.count(Refund.id))) == 1

@@ -146,7 +146,7 @@ def test_a_refund_suspends_for_that_reason_records_it_and_alerts_staff(client, o
     assert [(r.kind, int(r.amount)) for r in db.session.scalars(select(Refund))] == [("full", 79000)]
     alert = db.session.scalar(select(Email).where(Email.template == "staff_alert"))
     assert alert.recipient == "boss@example.com" and "refunded in full" in alert.context["title"]
-    assert "Rp 79.000" in alert.context["message"]
+    assert "Rp79,000" in alert.context["message"]
     assert db.session.scalar(select(Email.template).where(Email.recipient == invoice.user.email,
                                                           Email.template == "payment_refunded"))
 
@@ -166,4 +166,4 @@ def test_a_partial_refund_in_the_notification_keeps_the_service(client, order, m
     assert [(r.kind, int(r.amount), r.midtrans_id, r.reason) for r in db.session.scalars(select(Refund))] == \
         [("partial", 15000, "7", "sorry")]
     alert = db.session.scalar(select(Email).where(Email.template == "staff_alert"))
-    assert "Rp 15.000 of Rp 79.000 refunded so far" in alert.context["message"]
+    assert "Rp15,000 of Rp79,000 refunded so far" in alert.context["message"]

@@ -14,10 +14,10 @@ def test_browse_choose_a_plan_and_fill_the_settings(page: Page, live_server, mak
     make_user(email="ana@example.com")
     page.goto(live_server + "/")
     page.get_by_role("navigation").get_by_role("link", name="Catalog").click()
-    expect(page.get_by_test_id("catalog-card-ghost")).to_contain_text("from Rp 79.000/month")
+    expect(page.get_by_test_id("catalog-card-ghost")).to_contain_text("from Rp79,000/month")
     page.get_by_test_id("catalog-card-ghost").click()
     expect(page.get_by_role("heading", name="Ghost", exact=True)).to_be_visible()
-    expect(page.get_by_test_id("plan-pro")).to_contain_text("Rp 149.000")
+    expect(page.get_by_test_id("plan-pro")).to_contain_text("Rp149,000")
     page.get_by_test_id("plan-pro").get_by_role("link", name="Choose Pro").click()
 
     # Choosing needs an account; log-in brings the visitor back to the plan.

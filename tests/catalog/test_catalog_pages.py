@@ -42,8 +42,8 @@ def test_seed_catalog_command(app):
     assert result.exit_code == 0 and "3 services and 8 plans created" in result.output
 
 
-@pytest.mark.parametrize("amount, text", [(0, "Rp 0"), (99000, "Rp 99.000"), (1500000, "Rp 1.500.000"),
-                                          (150000, "Rp 150.000")])
+@pytest.mark.parametrize("amount, text", [(0, "Rp0"), (99000, "Rp99,000"), (1500000, "Rp1,500,000"),
+                                          (150000, "Rp150,000")])
 def test_rupiah_format(amount, text):
     assert format_idr(amount) == text
 
@@ -53,7 +53,7 @@ def test_catalog_lists_the_apps_with_from_prices(client, catalog):
     page = client.get("/catalog")
     body = page.get_data(as_text=True)
     assert page.status_code == 200
-    for name, price in (("n8n", "Rp 99.000"), ("Ghost", "Rp 79.000"), ("WordPress", "Rp 69.000")):
+    for name, price in (("n8n", "Rp99,000"), ("Ghost", "Rp79,000"), ("WordPress", "Rp69,000")):
         assert name in body
         assert f"from {price}" in body
 
@@ -70,7 +70,7 @@ def test_inactive_plans_and_services_leave_the_catalog(client, catalog):
 
 def test_service_page_shows_plans_side_by_side(client, catalog):
     body = client.get("/catalog/n8n").get_data(as_text=True)
-    for plan_name, price in (("Starter", "Rp 99.000"), ("Pro", "Rp 199.000"), ("Business", "Rp 399.000")):
+    for plan_name, price in (("Starter", "Rp99,000"), ("Pro", "Rp199,000"), ("Business", "Rp399,000")):
         assert plan_name in body and price in body
     assert "0.5</strong> vCPU" in body and "4 GB</strong> memory" in body and "50 GB</strong> storage" in body
     assert f'/checkout/plan/{plan("n8n", "pro").id}' in body

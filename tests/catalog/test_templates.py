@@ -148,7 +148,7 @@ def test_a_fourth_app_is_one_file(app, client):
     templates = service_templates()
     catalog_seed(templates=templates)
     page = client.get("/catalog").get_data(as_text=True)
-    assert "Uptime Kuma" in page and "Rp 39.000" in page
+    assert "Uptime Kuma" in page and "Rp39,000" in page
     template = templates["uptime-kuma"]
     names = instance_names(namespace_prefix="customer-", user_id=1, service_slug=template.slug,
                            subscription_id=5, subdomain="status-page", cluster_domain="localtest.me")

@@ -185,7 +185,7 @@ def _pages(world) -> dict[str, list[Case]]:
         "billing.invoice": [Case({"invoice_id": invoice.id}, [_number(invoice)], [f'data-state="{invoice.state}"'])
                             for name, invoice in invoices.items() if name not in ("renewal", "refunded")]
         + [Case({"invoice_id": invoices[name].id}, [_number(invoices[name]), words], [words])
-           for name, words in (("renewal", "Rp 10.000 of it was refunded"), ("refunded", "Rp 79.000 went back"))],
+           for name, words in (("renewal", "Rp10,000 of it was refunded"), ("refunded", "Rp79,000 went back"))],
         "billing.receipt": [Case({"invoice_id": invoices[name].id}, [_number(invoices[name])]) for name in paid],
         # paying opens the simulator (no Midtrans keys in tests)
         "billing.pay": [Case({"invoice_id": invoices["pending"].id}, [invoices["pending"].order_id])],
@@ -236,9 +236,9 @@ def _pages(world) -> dict[str, list[Case]]:
         "admin.payment": [Case({"invoice_id": invoice.id}, [_number(invoice)]) for name, invoice in invoices.items()
                           if name not in ("renewal", "refunded")]
         + [Case({"invoice_id": invoices["renewal"].id}, [_number(invoices["renewal"]), "partial refund",
-                                                         "Rp 10.000", "refund-&lt;1&gt;", "&lt;goodwill&gt;"]),
+                                                         "Rp10,000", "refund-&lt;1&gt;", "&lt;goodwill&gt;"]),
            Case({"invoice_id": invoices["refunded"].id}, [_number(invoices["refunded"]), 'data-testid="refund"',
-                                                          "full", "Rp 79.000"])],
+                                                          "full", "Rp79,000"])],
         "admin.catalog_page": [Case({}, ["n8n", "Ghost", "WordPress"])],
         "admin.plan_preview": [Case({"plan_id": plan.id}, ["Deployment"])],
         "admin.domains": [Case({}, ["www.toko-ana.id", "xn--tko-ana-90a.id", "ana-active"])],

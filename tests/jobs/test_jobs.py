@@ -51,7 +51,7 @@ def test_the_monthly_revenue_summary_reaches_staff_with_a_csv(app, client, order
     assert result["invoices"] == 1 and result["paid_idr"] == 79000
     assert revenue_summary_send(next_month)["invoices"] == 1  # a re-run sends nothing twice
     summaries = [m for m in smtp_server.messages if m["Subject"].startswith("[Staff] Revenue")]
-    assert len(summaries) == 1 and "Rp 79.000" in summaries[0]["Subject"]
+    assert len(summaries) == 1 and "Rp79,000" in summaries[0]["Subject"]
     attachment = next(summaries[0].iter_attachments())
     assert attachment.get_filename().startswith("revenue-") and attachment.get_content_type() == "text/csv"
     rows = attachment.get_content().decode().splitlines() if isinstance(attachment.get_content(), bytes) \

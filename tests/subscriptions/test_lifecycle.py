@@ -190,7 +190,7 @@ def test_a_refunded_life_waits_for_staff(app, client, customer_order, make_user,
     refund("partial_refund", [(1, 15000)])
     run_jobs()
     assert state(sid).state == "active" and pods(app, state(sid)) == 2
-    assert new_subjects(smtp_server, seen) == [f"[Staff] Invoice {number}: partial refund of Rp 15.000",
+    assert new_subjects(smtp_server, seen) == [f"[Staff] Invoice {number}: partial refund of Rp15,000",
                                                f"Part of invoice {number} was refunded"]
 
     travel.by(days=2)
