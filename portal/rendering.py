@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from flask import Flask, Response, current_app, make_response, redirect, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -84,6 +84,12 @@ def format_idr(amount: int | None) -> str:
     if amount is None:
         return ""
     return format_currency(int(amount), "IDR", format=IDR_PATTERN, currency_digits=False, locale=reading_locale())
+
+
+def translated(text: str | None) -> str | None:
+    """A text the catalog holds but a template gets as a value (a plan's name from the service templates), in the
+    reader's language. Not Jinja's `_()`: newstyle gettext marks its result safe, and this value must be escaped."""
+    return gettext(text) if text else text
 
 
 def format_number(value: int | float | None) -> str:
@@ -192,6 +198,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local_time
     app.jinja_env.filters["localdate"] = format_local_date
     app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["translated"] = translated
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["app_logo_file"] = app_logo_file
 
