@@ -1,4 +1,4 @@
-"""`python -m bench.merge A.json B.json -o OUT.json`: one results file from runs of different scenarios, its tables printed.
+"""`python -m bench.merge A.json B.json -o OUT.json`: one results file from runs of different scenarios.
 
 For runs split by `--only` (e.g. the watcher's sizes beside the rest, when one run would not fit the time at
 hand): the scenarios, `ratios` and `watch` of each run are gathered (a later file wins for a key both hold),
