@@ -34,7 +34,7 @@ def invoice_version(*, user_id: int, invoice_id: int) -> tuple | None:
     """Everything the invoice page's status block renders, as plain values in one query (the invoice, the
     attempt paying goes through now, its order's state and its refunds), or None when the invoice is not the
     reader's."""
-    found = db.session.execute(_INVOICE_VERSION, {"user_id": user_id, "invoice_id": invoice_id}).first()
+    found = db.session.connection().execute(_INVOICE_VERSION, {"user_id": user_id, "invoice_id": invoice_id}).first()
     return tuple(found) if found else None
 
 

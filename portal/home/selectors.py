@@ -86,5 +86,5 @@ def dashboard_version(*, user_id: int, now: datetime) -> tuple:
     """Everything the dashboard's cards render, as plain values in one query, with what changes with the
     clock alone ("renews in N days", the renewal offer) worked out for `now`: enough to tell an unchanged
     poll without loading or rendering anything."""
-    rows = db.session.execute(_DASHBOARD_VERSION, {"user_id": user_id}).all()
+    rows = db.session.connection().execute(_DASHBOARD_VERSION, {"user_id": user_id}).all()
     return tuple((*row, days_left(row.current_period_end, now), renewal_due(row, now)) for row in rows)
