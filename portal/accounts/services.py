@@ -116,19 +116,21 @@ class _AddressTakenMeanwhile(Exception):
     """A concurrent sign-up with the same address won the race: that account is theirs."""
 
 
-def user_register(*, name: str, email: str, password: str, ip: str | None = None) -> User | None:
-    """Create an unverified customer and send the welcome and verification emails.
+def user_register(*, name: str, email: str, password: str, ip: str | None = None,
+                  locale: str | None = None) -> User | None:
+    """Create an unverified customer and send the welcome and verification emails, in `locale` (the language the
+    sign-up page was read in, kept as the customer's choice until they change it).
 
     An address that already has an account gets a notice instead and None is returned: the caller answers
     both the same way, so sign-up does not tell who has an account."""
     try:
-        return _user_register(name=name, email=email, password=password, ip=ip)
+        return _user_register(name=name, email=email, password=password, ip=ip, locale=locale)
     except _AddressTakenMeanwhile:
         return None
 
 
 @use_case
-def _user_register(*, name: str, email: str, password: str, ip: str | None) -> User | None:
+def _user_register(*, name: str, email: str, password: str, ip: str | None, locale: str | None) -> User | None:
     name = _checked_name(name)
     email = email_normalise(email)
     _check_password_strength(password, email=email, name=name)
@@ -138,7 +140,8 @@ def _user_register(*, name: str, email: str, password: str, ip: str | None) -> U
         _queue_address_notice(owner, template="signup_existing")
         audit_record(action="user.signup_existing", actor_id=None, target_type="user", target_id=owner.id, ip=ip)
         return None
-    user = User(name=name[:120], email=email, password_hash=password_hash, is_staff=False, disabled=False)
+    user = User(name=name[:120], email=email, password_hash=password_hash, is_staff=False, disabled=False,
+                locale=locale if locale in LOCALES else None)
     db.session.add(user)
     try:
         db.session.flush()

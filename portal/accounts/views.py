@@ -48,7 +48,7 @@ def signup():
     if form.validate_on_submit():
         try:
             services.user_register(name=form.name.data, email=form.email.data, password=form.password.data,
-                                   ip=client_ip())
+                                   ip=client_ip(), locale=str(get_locale()))
         except services.AccountError as error:
             forms.form_error(form, error)
         else:

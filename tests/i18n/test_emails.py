@@ -2,10 +2,11 @@
 with Rupiah and dates in that language; staff alerts in English."""
 import pytest
 
+from portal.accounts.services import user_by_email
 from portal.extensions import db
 from portal.notifications import services
 from portal.unit_of_work import atomic
-from tests.helpers import message_parts, wait_for_email
+from tests.helpers import STRONG_PASSWORD, csrf_token_from, message_parts, wait_for_email
 
 
 @pytest.fixture
@@ -86,3 +87,18 @@ def test_the_kept_email_page_shows_the_email_in_the_recipients_language(app, mak
     login(user)
     page = client.get(f"/mail/{email.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Selamat datang di Portal" in page and "Disimpan oleh portal, tidak dikirim." in page
+
+
+def test_signing_up_in_indonesian_keeps_that_language_for_the_account_and_its_emails(app, client, smtp_server):
+    from tests.helpers import STRONG_PASSWORD, csrf_token_from
+
+    headers = {"Accept-Language": "id-ID,id;q=0.9"}
+    page = client.get("/signup", headers=headers).get_data(as_text=True)
+    assert "Buat akun" in page
+    response = client.post("/signup", headers=headers, data={
+        "csrf_token": csrf_token_from(page), "name": "Sari Dewi", "email": "sari.daftar@example.com",
+        "password": STRONG_PASSWORD})
+    assert response.status_code == 200
+    assert user_by_email("sari.daftar@example.com").locale == "id"
+    text, html = message_parts(wait_for_email(smtp_server, "Konfirmasi alamat email Anda"))
+    assert "Halo Sari Dewi" in text and '<html lang="id">' in html
