@@ -90,8 +90,6 @@ def test_the_kept_email_page_shows_the_email_in_the_recipients_language(app, mak
 
 
 def test_signing_up_in_indonesian_keeps_that_language_for_the_account_and_its_emails(app, client, smtp_server):
-    from tests.helpers import STRONG_PASSWORD, csrf_token_from
-
     headers = {"Accept-Language": "id-ID,id;q=0.9"}
     page = client.get("/signup", headers=headers).get_data(as_text=True)
     assert "Buat akun" in page
