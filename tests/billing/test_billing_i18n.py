@@ -84,3 +84,7 @@ def test_cancelling_an_order_flashes_in_indonesian(client, customer, login, orde
     client.post(f"/billing/invoices/{invoice.id}/cancel", data={"csrf_token": csrf_token_from(status)}, headers=ID)
     after = page(client, "/billing")
     assert "Pesanan Anda dibatalkan. Tidak ada biaya yang ditagihkan." in after and "dibatalkan" in after
+    token = csrf_token_from(after)
+    client.post(f"/billing/invoices/{invoice.id}/cancel", data={"csrf_token": token}, headers=ID)
+    refused = page(client, "/billing")
+    assert "Hanya pesanan yang menunggu pembayaran yang dapat dibatalkan." in refused
