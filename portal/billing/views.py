@@ -36,6 +36,18 @@ def invoice_state(state: str) -> str:
     return str(STATE_WORDS.get(state, state))
 
 
+# Midtrans' payment types and its refusing statuses as the customer reads them (others: the value, spaced out).
+PAYMENT_WORDS = {"bank_transfer": _l("bank transfer"), "credit_card": _l("credit card"),
+                 "cstore": _l("convenience store"), "echannel": _l("Mandiri bill payment"),
+                 "deny": _l("deny"), "expire": _l("expire"), "cancel": _l("cancel"), "failure": _l("failure")}
+
+
+@blueprint.app_template_filter("payment_words")
+def payment_words(value: str | None) -> str:
+    """A Midtrans payment type or status in the reader's language."""
+    return str(PAYMENT_WORDS.get(value or "", (value or "").replace("_", " ")))
+
+
 def _checkout_page(plan, form, *, review=None, status=200, error=None):
     return render_page("billing/checkout.html", block="checkout", status=status, plan=plan, form=form, review=review,
                        error=error, cluster_domain=current_app.config["K8S_CLUSTER_DOMAIN"],

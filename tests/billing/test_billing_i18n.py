@@ -5,6 +5,7 @@ import pytest
 
 from portal.billing.models import Invoice
 from portal.extensions import db
+from portal.timestamps import utcnow
 from tests.fixtures.billing import plan_of
 from tests.helpers import csrf_token_from
 
@@ -88,3 +89,24 @@ def test_cancelling_an_order_flashes_in_indonesian(client, customer, login, orde
     client.post(f"/billing/invoices/{invoice.id}/cancel", data={"csrf_token": token}, headers=ID)
     refused = page(client, "/billing")
     assert "Hanya pesanan yang menunggu pembayaran yang dapat dibatalkan." in refused
+
+
+def test_a_receipt_and_a_refused_payment_name_the_method_and_status_in_indonesian(client, customer, login, order):
+    invoice = order()
+    login(customer)
+    row = db.session.get(Invoice, invoice.id)
+    row.state, row.midtrans_status = "failed", "deny"
+    db.session.commit()
+    failed = page(client, f"/billing/invoices/{invoice.id}")
+    assert "Pembayaran tidak berhasil" in failed and "(ditolak)" in failed and ">Coba lagi</button>" in failed
+    assert "(deny)" in page(client, f"/billing/invoices/{invoice.id}", headers={})
+
+    row = db.session.get(Invoice, invoice.id)
+    row.state, row.paid_at, row.payment_type = "paid", utcnow(), "bank_transfer"
+    db.session.commit()
+    receipt = page(client, f"/billing/invoices/{invoice.id}/receipt")
+    assert ">Kuitansi</h1>" in receipt and "Ditagihkan kepada" in receipt and "transfer bank" in receipt
+    assert "lunas" in receipt and f"pesanan {row.order_id}" in receipt and ">Cetak</button>" in receipt
+    paid = page(client, f"/billing/invoices/{invoice.id}")
+    assert "Lunas — instans Anda sedang disiapkan." in paid and "melalui transfer bank" in paid
+    assert "Buka instans Anda" in paid
