@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -58,6 +60,7 @@ class CheckoutError(Exception):
     """Checkout cannot go on; `message` says why in the customer's words."""
 
     def __init__(self, message: str):
+        message = str(message)  # a lazy text in the reader's language now
         super().__init__(message)
         self.message = message
 
@@ -82,8 +85,8 @@ class NotificationRejected(Exception):
         self.status, self.reason = status, reason
 
 
-UNDER_REVIEW = ("Your card payment is under review. You will not be charged twice: wait for the review's answer "
-                "by email.")
+UNDER_REVIEW = _l("Your card payment is under review. You will not be charged twice: wait for the review's answer "
+                  "by email.")
 
 
 def gateway():
@@ -130,10 +133,10 @@ def checkout_start(*, user_id: int, plan_id: int, subdomain: str, settings: dict
     """
     checkout_allowed(user_id=user_id)
     if unpaid_orders(user_id) >= current_app.config["MAX_UNPAID_ORDERS"]:
-        raise TooManyUnpaidOrders("You have several unpaid orders. Pay or cancel one before ordering again.")
+        raise TooManyUnpaidOrders(_("You have several unpaid orders. Pay or cancel one before ordering again."))
     plan = db.session.get(Plan, plan_id)
     if plan is None or not plan.active or not plan.service.active:
-        raise CheckoutError("This plan is not for sale any more.")
+        raise CheckoutError(_("This plan is not for sale any more."))
     subscription = subscriptions.subscription_create(user_id=user_id, plan_id=plan.id, subdomain=subdomain,
                                                      settings=settings)
     invoice = _invoice_create(subscription, plan, kind="new")
@@ -167,7 +170,7 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
     if invoice.state == "review":
         raise CheckoutError(UNDER_REVIEW)
     if invoice.state not in OPEN:
-        raise CheckoutError("This invoice is already settled.")
+        raise CheckoutError(_("This invoice is already settled."))
     attempt = db.session.scalar(select(PaymentAttempt).where(PaymentAttempt.order_id == invoice.order_id))
     if attempt.snap_redirect_url:  # used already: Midtrans never takes an order id twice
         invoice.order_id = _order_id(invoice)
@@ -190,7 +193,7 @@ def payment_attempt_start(*, invoice_id: int) -> PaymentAttempt:
         snap = gateway().create_transaction(payload)
     except PaymentRejected as exc:
         log.error("Snap refused invoice %s: %s", invoice.id, exc)
-        raise CheckoutError("The payment provider refused this order. Our team has been told.") from exc
+        raise CheckoutError(_("The payment provider refused this order. Our team has been told.")) from exc
     except PaymentGatewayUnavailable:
         raise
     attempt.snap_token, attempt.snap_redirect_url = snap.token or None, snap.redirect_url
@@ -460,13 +463,13 @@ def order_cancel(*, subscription_id: int, reason: str) -> Subscription:
     is under review is not cancelled: Midtrans' answer decides it."""
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
     if subscription is None or subscription.state != "pending_payment":
-        raise OrderNotCancellable("Only an order awaiting payment can be cancelled.")
+        raise OrderNotCancellable(_("Only an order awaiting payment can be cancelled."))
     invoices = db.session.scalars(select(Invoice).where(Invoice.subscription_id == subscription_id)
                                   .order_by(Invoice.id).with_for_update()
                                   .execution_options(populate_existing=True)).all()
     if any(invoice.state == "review" for invoice in invoices):
-        raise OrderNotCancellable("The payment of this order is under review: it cannot be cancelled until the "
-                                  "review is decided.")
+        raise OrderNotCancellable(_("The payment of this order is under review: it cannot be cancelled until "
+                                    "the review is decided."))
     for invoice in invoices:
         if invoice.state in OPEN:
             invoice_transition(invoice, "cancelled")
@@ -530,7 +533,7 @@ def invoice_issue_renewal(*, subscription_id: int) -> Invoice:
     """The renewal invoice for a subscription: the open one if it exists, else a new one at today's price."""
     subscription = db.session.get(Subscription, subscription_id)
     if subscription.state not in HOLDS_RESOURCES:
-        raise CheckoutError("This subscription cannot be renewed.")
+        raise CheckoutError(_("This subscription cannot be renewed."))
     open_invoice = db.session.scalar(select(Invoice).where(
         Invoice.subscription_id == subscription_id, Invoice.kind == "renewal",
         Invoice.state.in_(UNSETTLED)))

@@ -6,6 +6,7 @@ pending_payment → cancelled (the table is in states.py). Anything else is an I
 """
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -70,7 +71,7 @@ def subscription_create(*, user_id: int, plan_id: int, subdomain: str, settings:
     try:
         db.session.flush()
     except IntegrityError as exc:
-        raise SubdomainTaken("This address is already taken. Please choose another.") from exc
+        raise SubdomainTaken(_("This address is already taken. Please choose another.")) from exc
     instance_event_record(subscription_id=subscription.id, kind="created", message="Order created, awaiting payment.")
     return subscription
 

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from portal.timestamps import utcnow
 
@@ -57,11 +58,11 @@ STAFF_DECIDES = ("refunded", "chargeback")
 # Each reason in staff's words (the admin subscription page's "Suspended: ..."); the customer's words are on their
 # instance page (templates/_macros/suspension.html) and in the suspension's timeline entry.
 SUSPENSION_WORDS = {
-    "non_payment": "the period ended without payment",
-    "staff": "by staff",
-    "customer": "cancelled by the customer",
-    "refunded": "the payment was refunded in full",
-    "chargeback": "the customer's bank reversed the payment (chargeback)",
+    "non_payment": _l("the period ended without payment"),
+    "staff": _l("by staff"),
+    "customer": _l("cancelled by the customer"),
+    "refunded": _l("the payment was refunded in full"),
+    "chargeback": _l("the customer's bank reversed the payment (chargeback)"),
 }
 
 
