@@ -3,6 +3,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.backups.models import Backup, Restore
@@ -18,8 +20,15 @@ PHASE_WORDS = {"Requested": ("Requested", "secondary"), "New": ("Starting", "inf
                "Completed": ("Completed", "success"), "PartiallyFailed": ("Partly failed", "warning"),
                "Failed": ("Failed", "danger"), "FailedValidation": ("Failed", "danger"),
                "Deleting": ("Being deleted", "secondary")}
-RESTORE_WORDS = {"requested": "Starting", "restoring": "Restoring into a fresh copy",
-                 "switching": "Switching over", "completed": "Restored", "failed": "Failed"}
+RESTORE_WORDS = {"requested": _l("Starting"), "restoring": _l("Restoring into a fresh copy"),
+                 "switching": _l("Switching over"), "completed": _l("Restored"), "failed": _l("Failed")}
+# What a customer reads for each phase word above (the word itself stays English: the page's data-phase).
+PHASE_LABELS = {"Requested": _l("Requested"), "Starting": _l("Starting"), "In progress": _l("In progress"),
+                "Completed": _l("Completed"), "Partly failed": _l("Partly failed"), "Failed": _l("Failed"),
+                "Being deleted": _l("Being deleted")}
+# The failure reasons the portal itself writes in full (Velero's own are shown as Velero gives them).
+FAILURE_LABELS = {"The backup service (Velero) is not installed in the cluster.":
+                  _l("The backup service (Velero) is not installed in the cluster.")}
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,7 @@ class BackupRow:
     taken_at: datetime
     size_bytes: int | None
     word: str
+    label: str
     tone: str
     kept_until: datetime | None
     origin: str
@@ -58,6 +68,11 @@ def owned_instance(*, user_id: int, subscription_id: int) -> Subscription | None
         Subscription.id == subscription_id, Subscription.user_id == user_id, Subscription.state.in_(VISIBLE)))
 
 
+def _phase_label(phase: str) -> str:
+    word = PHASE_WORDS.get(phase, (phase, "secondary"))[0]
+    return str(PHASE_LABELS.get(word, word))
+
+
 def backups_view(subscription: Subscription) -> BackupsView:
     backups = list(db.session.scalars(select(Backup).where(
         Backup.subscription_id == subscription.id, Backup.deleted_at.is_(None))
@@ -72,14 +87,18 @@ def backups_view(subscription: Subscription) -> BackupsView:
     active = subscription.state == "active"
     refusal = None
     if not active:
-        refusal = ("Backups are kept while the instance is stopped; it can be backed up and restored once it runs "
-                   "again." if subscription.state == "suspended" else "Backups start once the instance runs.")
+        refusal = (_("Backups are kept while the instance is stopped; it can be backed up and restored once it "
+                     "runs again.") if subscription.state == "suspended"
+                   else _("Backups start once the instance runs."))
     elif running is not None:
-        refusal = "A restore is in progress."
+        refusal = _("A restore is in progress.")
     rows = [BackupRow(id=b.id, name=b.name, taken_at=b.completed_at or b.started_at or b.created_at,
                       size_bytes=b.size_bytes, word=PHASE_WORDS.get(b.phase, (b.phase, "secondary"))[0],
+                      label=_phase_label(b.phase),
                       tone=PHASE_WORDS.get(b.phase, (b.phase, "secondary"))[1], kept_until=b.expires_at,
-                      origin=b.origin, failure_reason=b.failure_reason,
+                      origin=b.origin,
+                      failure_reason=str(FAILURE_LABELS.get(b.failure_reason, b.failure_reason))
+                      if b.failure_reason else b.failure_reason,
                       restorable=active and running is None and b.phase == SUCCEEDED,
                       running=b.phase not in (SUCCEEDED, *FAILED_PHASES))
             for b in backups]

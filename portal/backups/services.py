@@ -5,6 +5,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from portal.backups.models import Backup, Restore
@@ -74,17 +76,19 @@ def backup_request(*, subscription_id: int, user_id: int | None) -> Backup:
     BACKUP_MANUAL_PER_DAY in any 24 hours, and only of a running instance."""
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
     if subscription is None or subscription.state != "active":
-        raise BackupRefused("Only a running instance can be backed up.")
+        raise BackupRefused(_("Only a running instance can be backed up."))
     limit = current_app.config["BACKUP_MANUAL_PER_DAY"]
     since = utcnow() - timedelta(days=1)
     taken = db.session.scalar(select(func.count(Backup.id)).where(
         Backup.subscription_id == subscription_id, Backup.origin == "manual", Backup.created_at >= since))
     if taken >= limit:
-        raise BackupRefused(f"You can back up {limit} times a day, and you did already. Your daily backup still "
-                            "runs as usual.")
+        raise BackupRefused(ngettext("You can back up %(num)d time a day, and you did already. Your daily backup "
+                                     "still runs as usual.",
+                                     "You can back up %(num)d times a day, and you did already. Your daily backup "
+                                     "still runs as usual.", limit))
     if db.session.scalar(select(Restore.id).where(Restore.subscription_id == subscription_id,
                                                   Restore.state.in_(IN_FLIGHT))) is not None:
-        raise BackupRefused("A restore is in progress; back up once it is done.")
+        raise BackupRefused(_("A restore is in progress; back up once it is done."))
     target = instance_target(subscription)
     backup = Backup(subscription_id=subscription_id, origin="manual", phase="Requested", requested_by_id=user_id,
                     source_namespace=target.names.namespace, created_at=utcnow(),
@@ -314,17 +318,17 @@ def restore_request(*, subscription_id: int, backup_id: int, confirmation: str, 
     """Ask for a restore of a completed backup; the customer confirms by typing the instance's address."""
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
     if subscription is None or subscription.state != "active":
-        raise BackupRefused("Only a running instance can be restored.")
+        raise BackupRefused(_("Only a running instance can be restored."))
     if (confirmation or "").strip().lower() != subscription.subdomain:
-        raise BackupRefused(f"Type {subscription.subdomain} to confirm the restore.")
+        raise BackupRefused(_("Type %(address)s to confirm the restore.", address=subscription.subdomain))
     backup = db.session.get(Backup, backup_id)
     if backup is None or backup.subscription_id != subscription_id or backup.deleted_at is not None:
-        raise BackupRefused("That backup is not available any more.")
+        raise BackupRefused(_("That backup is not available any more."))
     if backup.phase != SUCCEEDED:
-        raise BackupRefused("Only a completed backup can be restored.")
+        raise BackupRefused(_("Only a completed backup can be restored."))
     if db.session.scalar(select(Restore.id).where(Restore.subscription_id == subscription_id,
                                                   Restore.state.in_(IN_FLIGHT))) is not None:
-        raise BackupRefused("A restore is already in progress.")
+        raise BackupRefused(_("A restore is already in progress."))
     restore = Restore(subscription_id=subscription_id, backup_id=backup.id, state="requested", created_at=utcnow(),
                       source_namespace=instance_target(subscription).names.namespace, requested_by_id=user_id)
     db.session.add(restore)

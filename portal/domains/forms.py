@@ -1,4 +1,5 @@
 """The form a customer adds a domain with."""
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -6,7 +7,7 @@ from wtforms.validators import DataRequired, Length
 
 class DomainForm(FlaskForm):
     # Longer than a name may be, so the service (not the field) says what is wrong with an over-long one.
-    name = StringField("Domain", validators=[DataRequired("Enter a domain name, such as blog.example.co.id."),
+    name = StringField(_l("Domain"), validators=[DataRequired(_l("Enter a domain name, such as blog.example.co.id.")),
                                              Length(max=400)],
                        render_kw={"placeholder": "blog.example.co.id", "autocomplete": "off", "spellcheck": "false",
                                   "autocapitalize": "none"})

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 import idna
+from flask_babel import gettext as _
 
 MAX_NAME = 253
 MAX_LABEL = 63
@@ -41,30 +42,30 @@ def domain_name_parse(text: str, *, provider_suffixes: tuple[str, ...] = ()) -> 
     mistake is not accepted) turned into its ASCII form, or DomainRefused saying what is wrong with it."""
     name = (text or "").strip()
     if not name:
-        raise DomainRefused("Enter a domain name, such as blog.example.co.id.")
+        raise DomainRefused(_("Enter a domain name, such as blog.example.co.id."))
     if "://" in name or "/" in name or ":" in name.strip("[]") and not _is_ip(name):
-        raise DomainRefused("Enter only the domain name, without http://, a path or a port.")
+        raise DomainRefused(_("Enter only the domain name, without http://, a path or a port."))
     name = name.rstrip(".")
     if _is_ip(name):
-        raise DomainRefused("An IP address cannot be used: enter a domain name and point it at your instance.")
+        raise DomainRefused(_("An IP address cannot be used: enter a domain name and point it at your instance."))
     if "*" in name:
-        raise DomainRefused("Wildcard domains (*.example.com) are not supported: add each name you use.")
+        raise DomainRefused(_("Wildcard domains (*.example.com) are not supported: add each name you use."))
     if len(name) > MAX_NAME:
-        raise DomainRefused(f"A domain name has at most {MAX_NAME} characters.")
+        raise DomainRefused(_("A domain name has at most %(max)d characters.", max=MAX_NAME))
     labels = [_label_ascii(label) for label in name.split(".")]
     ascii_name = ".".join(labels)
     if len(ascii_name) > MAX_NAME:
-        raise DomainRefused(f"A domain name has at most {MAX_NAME} characters (in its ASCII form, "
-                            f"{len(ascii_name)} here).")
+        raise DomainRefused(_("A domain name has at most %(max)d characters (in its ASCII form, %(length)d here).",
+                              max=MAX_NAME, length=len(ascii_name)))
     if len(labels) < 2:
-        raise DomainRefused("Enter a full domain name with its ending, such as example.com.")
+        raise DomainRefused(_("Enter a full domain name with its ending, such as example.com."))
     if labels[-1].isdigit():
-        raise DomainRefused("The ending of a domain name cannot be a number.")
+        raise DomainRefused(_("The ending of a domain name cannot be a number."))
     for suffix in provider_suffixes:
         suffix = suffix.strip(".").lower()
         if suffix and (ascii_name == suffix or ascii_name.endswith("." + suffix)):
-            raise DomainRefused(f"Addresses under {suffix} belong to us: your instance already has one. "
-                                "Enter a domain you own.")
+            raise DomainRefused(_("Addresses under %(suffix)s belong to us: your instance already has one. "
+                                  "Enter a domain you own.", suffix=suffix))
     return DomainName(ascii_name, unicode_name(ascii_name))
 
 
@@ -79,7 +80,7 @@ def _is_ip(text: str) -> bool:
 def _label_ascii(label: str) -> str:
     """One part of the name in its ASCII form, or the reason it cannot be one."""
     if not label:
-        raise DomainRefused("A domain name cannot have an empty part (two dots in a row, or a leading dot).")
+        raise DomainRefused(_("A domain name cannot have an empty part (two dots in a row, or a leading dot)."))
     shown = label if len(label) <= 30 else label[:27] + "..."
     try:
         ascii_label = idna.encode(label, uts46=True).decode("ascii").lower()
@@ -89,8 +90,9 @@ def _label_ascii(label: str) -> str:
     length = len(ascii_label) if ascii_label is not None else len(label) if label.isascii() else \
         len("xn--" + label.lower().encode("punycode").decode("ascii"))
     if length > MAX_LABEL:
-        raise DomainRefused(f"Each part of a domain name has at most {MAX_LABEL} characters; “{shown}” is longer.")
+        raise DomainRefused(_("Each part of a domain name has at most %(max)d characters; “%(part)s” is longer.",
+                               max=MAX_LABEL, part=shown))
     if ascii_label is None or not _LABEL.match(ascii_label):
-        raise DomainRefused(f"“{shown}” is not a valid part of a domain name: use letters, digits and hyphens, "
-                            "not starting or ending with a hyphen.")
+        raise DomainRefused(_("“%(part)s” is not a valid part of a domain name: use letters, digits and hyphens, "
+                              "not starting or ending with a hyphen.", part=shown))
     return ascii_label

@@ -3,6 +3,8 @@ and every domain for staff."""
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -70,14 +72,14 @@ def dns_records(domain: CustomDomain, *, apex: bool) -> list[DnsRecord]:
     config = current_app.config
     routing = []
     if apex and (config["DOMAINS_APEX_A"] or config["DOMAINS_APEX_AAAA"]):
-        routing += [DnsRecord("A", domain.name, address, "points the domain at our ingress")
+        routing += [DnsRecord("A", domain.name, address, _("points the domain at our ingress"))
                     for address in config["DOMAINS_APEX_A"]]
-        routing += [DnsRecord("AAAA", domain.name, address, "points the domain at our ingress (IPv6)")
+        routing += [DnsRecord("AAAA", domain.name, address, _("points the domain at our ingress (IPv6)"))
                     for address in config["DOMAINS_APEX_AAAA"]]
     else:
         routing.append(DnsRecord("CNAME", domain.name, cname_target(domain.subscription),
-                                 "points the domain at your instance"))
-    return routing + [DnsRecord("TXT", verify_name(domain.name), domain.token, "proves the domain is yours")]
+                                 _("points the domain at your instance")))
+    return routing + [DnsRecord("TXT", verify_name(domain.name), domain.token, _("proves the domain is yours"))]
 
 
 def domains_of(subscription_id: int) -> list[CustomDomain]:
@@ -158,8 +160,8 @@ class DomainView:
     can_be_primary: bool
 
 
-_CERTIFICATE_WORDS = {"none": ("Waiting for DNS", "secondary"), "pending": ("Being issued", "info"),
-                      "issued": ("Issued", "success"), "failed": ("Failing", "danger")}
+_CERTIFICATE_WORDS = {"none": (_l("Waiting for DNS"), "secondary"), "pending": (_l("Being issued"), "info"),
+                      "issued": (_l("Issued"), "success"), "failed": (_l("Failing"), "danger")}
 
 
 def domain_views(subscription: Subscription) -> list[DomainView]:
@@ -168,6 +170,7 @@ def domain_views(subscription: Subscription) -> list[DomainView]:
     views = []
     for domain in domains:
         label, tone = _CERTIFICATE_WORDS[domain.certificate_state]
+        label = str(label)
         route = served.get(domain.id)
         views.append(DomainView(
             id=domain.id, name=domain.name, display_name=domain.display_name, is_primary=domain.is_primary,

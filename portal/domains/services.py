@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -60,23 +62,24 @@ def domain_add(*, subscription_id: int, name: str) -> CustomDomain:
     state, the plan's limit, a name the portal does not serve, a name another instance has)."""
     subscription = _subscription_locked(subscription_id)
     if subscription.state not in HOLDS_RESOURCES:
-        raise DomainRefused("Domains can be added once the instance is paid for and until it is deleted.")
+        raise DomainRefused(_("Domains can be added once the instance is paid for and until it is deleted."))
     parsed = domain_name_parse(name, provider_suffixes=selectors.provider_suffixes())
     limit = selectors.domain_limit(subscription)
     count = db.session.scalar(select(func.count(CustomDomain.id))
                               .where(CustomDomain.subscription_id == subscription.id))
     existing = db.session.scalar(select(CustomDomain).where(CustomDomain.name == parsed.ascii))
     if existing is not None:
-        raise DomainRefused(f"{parsed.unicode} is already added to this instance." if
+        raise DomainRefused(_("%(name)s is already added to this instance.", name=parsed.unicode) if
                             existing.subscription_id == subscription.id else
-                            f"{parsed.unicode} is already used by another instance. If it is yours, remove it there "
-                            "first, or contact support.")
+                            _("%(name)s is already used by another instance. If it is yours, remove it there "
+                              "first, or contact support.", name=parsed.unicode))
     if limit == 0:
-        raise DomainRefused(f"The {subscription.plan.name} plan serves your instance on its own address only: "
-                            "choose a bigger plan to use your own domain.")
+        raise DomainRefused(_("The %(plan)s plan serves your instance on its own address only: "
+                              "choose a bigger plan to use your own domain.", plan=subscription.plan.name))
     if count >= limit:
-        raise DomainRefused(f"The {subscription.plan.name} plan includes {limit} custom "
-                            f"domain{'s' if limit != 1 else ''}: remove one to add another.")
+        raise DomainRefused(ngettext("The %(plan)s plan includes %(num)d custom domain: remove one to add another.",
+                                     "The %(plan)s plan includes %(num)d custom domains: remove one to add another.",
+                                     limit, plan=subscription.plan.name))
     domain = CustomDomain(subscription_id=subscription.id, name=parsed.ascii, token=secrets.token_urlsafe(24),
                           is_primary=False, dns_state="pending", certificate_state="none")
     try:
@@ -85,7 +88,7 @@ def domain_add(*, subscription_id: int, name: str) -> CustomDomain:
             db.session.flush()
     except IntegrityError:
         # Another instance took the name between the check above and this insert.
-        raise DomainRefused(f"{parsed.unicode} is already used by another instance.") from None
+        raise DomainRefused(_("%(name)s is already used by another instance.", name=parsed.unicode)) from None
     instance_event_record(subscription_id=subscription.id, kind="domain.added",
                           message=f"Domain {parsed.unicode} added; waiting for its DNS records.")
     after_commit("domain.check", domain_id=domain.id)
@@ -145,7 +148,7 @@ def domain_primary_set(*, subscription_id: int, domain_id: int) -> CustomDomain:
     """The app calls itself by this domain (once its certificate is issued); the others redirect to it."""
     domain = _domain_of(subscription_id, domain_id)
     if domain.dns_state != "verified":
-        raise DomainRefused("Only a verified domain can be the primary one.")
+        raise DomainRefused(_("Only a verified domain can be the primary one."))
     if domain.is_primary:
         return domain
     for other in db.session.scalars(select(CustomDomain).where(CustomDomain.subscription_id == subscription_id,

@@ -1,6 +1,7 @@
 """A customer's domains on an instance: the list with DNS records to create and certificate state, add, check
 now, make primary, remove. The instance page loads the list's block into itself."""
 from flask import Blueprint, abort, flash, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -60,8 +61,8 @@ def add(subscription_id: int):
         except services.DomainRefused as refusal:
             form.name.errors.append(str(refusal))
         else:
-            return _done(subscription, f"{domain.display_name} added. Create the DNS records below; we check them "
-                                       "every few minutes.")
+            return _done(subscription, _("%(name)s added. Create the DNS records below; we check them every few "
+                                         "minutes.", name=domain.display_name))
     return _render(subscription, form=form, status=422)
 
 
@@ -72,10 +73,10 @@ def check(subscription_id: int, domain_id: int):
     if domain_id not in {d.id for d in selectors.domains_of(subscription.id)}:
         abort(404)
     outcome = services.domain_dns_check(domain_id=domain_id)
-    words = {"verified": "DNS records found: the domain is verified.",
-             "pending": "The DNS records are not right yet (see below). Changes can take a while to spread.",
-             "unavailable": "DNS did not answer just now; we try again shortly."}
-    return _done(subscription, words.get(outcome, "Checked."), "success" if outcome == "verified" else "warning")
+    words = {"verified": _("DNS records found: the domain is verified."),
+             "pending": _("The DNS records are not right yet (see below). Changes can take a while to spread."),
+             "unavailable": _("DNS did not answer just now; we try again shortly.")}
+    return _done(subscription, words.get(outcome, _("Checked.")), "success" if outcome == "verified" else "warning")
 
 
 @blueprint.route("/<int:subscription_id>/domains/<int:domain_id>/primary", methods=["POST"])
@@ -88,8 +89,8 @@ def primary(subscription_id: int, domain_id: int):
         abort(404)
     except services.DomainRefused as refusal:
         return _done(subscription, str(refusal), "warning")
-    return _done(subscription, f"{domain.display_name} is now your primary address; the app is updated to it once "
-                               "its certificate is issued.")
+    return _done(subscription, _("%(name)s is now your primary address; the app is updated to it once its "
+                                 "certificate is issued.", name=domain.display_name))
 
 
 @blueprint.route("/<int:subscription_id>/domains/<int:domain_id>/remove", methods=["POST"])
@@ -100,5 +101,5 @@ def remove(subscription_id: int, domain_id: int):
         name = services.domain_remove(subscription_id=subscription.id, domain_id=domain_id)
     except services.DomainNotFound:
         abort(404)
-    return _done(subscription, f"{name} removed. Your instance stays at {selectors.provider_host(subscription)}.",
-                 "info")
+    return _done(subscription, _("%(name)s removed. Your instance stays at %(host)s.", name=name,
+                                   host=selectors.provider_host(subscription)), "info")

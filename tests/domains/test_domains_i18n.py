@@ -1,0 +1,45 @@
+"""The domains page in Indonesian for a browser that asks for it (Accept-Language: id), English otherwise: the
+page's texts, a refusal's reason, the flash after adding, the records' purposes and the certificate state."""
+import pytest
+
+from tests.helpers import csrf_token_from
+
+pytestmark = pytest.mark.smoke
+ID = {"Accept-Language": "id"}
+HX_ID = {**ID, "HX-Request": "true"}
+
+
+@pytest.fixture
+def ana(live, logged_in):
+    return live("ghost", plan_slug="pro"), logged_in()
+
+
+def _post(client, url, data):
+    token = csrf_token_from(client.get("/account").get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token}, headers=HX_ID)
+
+
+def test_the_domains_page_speaks_indonesian_when_the_browser_asks_for_it(ana):
+    sid, client = ana
+    page = client.get(f"/instances/{sid}/domains", headers=ID).get_data(as_text=True)
+    assert "Domain kustom" in page and "0 dari 3 pada paket ini" in page and "Belum ada domain kustom." in page
+    assert "Tambah domain" in page and "Instans Anda selalu dapat diakses di <strong>" in page
+    assert "No custom domain yet." not in page and "Add domain" not in page
+    english = client.get(f"/instances/{sid}/domains").get_data(as_text=True)
+    assert "No custom domain yet." in english and "Belum ada domain kustom." not in english
+
+
+def test_a_refusal_and_an_added_domain_read_in_indonesian(ana):
+    sid, client = ana
+    refused = _post(client, f"/instances/{sid}/domains", {"name": "*.toko-ana.id"})
+    assert refused.status_code == 422
+    assert "Domain wildcard (*.example.com) tidak didukung" in refused.get_data(as_text=True)
+    added = _post(client, f"/instances/{sid}/domains", {"name": "blog.toko-ana.id"})
+    body = added.get_data(as_text=True)
+    assert added.status_code == 200
+    assert "blog.toko-ana.id ditambahkan. Buat record DNS di bawah ini" in body
+    assert "Buat record berikut di penyedia DNS Anda:" in body and "membuktikan bahwa domain ini milik Anda" in body
+    assert "mengarahkan domain ke instans Anda" in body and "Sertifikat: Menunggu DNS" in body
+    assert 'data-dns="pending"' in body and "Hapus blog.toko-ana.id?" in body
+    english = client.get(f"/instances/{sid}/domains").get_data(as_text=True)
+    assert "Certificate: Waiting for DNS" in english and "proves the domain is yours" in english
