@@ -136,8 +136,11 @@ def _mail_input(form: MailServerForm) -> mail.MailServerInput:
 
 
 def _mail_block(subscription, form: MailServerForm, *, status: int = 422, answer=None):
+    # Without htmx the whole page renders: its settings form too, as stored (not from this post's fields).
+    settings_form = None if _block_only() else settings_form_class(
+        template_for(subscription.plan.service.slug), with_subdomain=False)(formdata=None, data=subscription.settings)
     return render_page("instances/settings.html", block="mail", status=status, subscription=subscription,
-                       form=None, **_mail_context(subscription, form, answer))
+                       form=settings_form, **_mail_context(subscription, form, answer))
 
 
 @blueprint.route("/<int:subscription_id>/mail", methods=["POST"])

@@ -49,6 +49,11 @@ def test_settings_page_reads_in_indonesian(client, live):
     for text in ("<h1 class=\"h4\">Pengaturan</h1>", "Simpan dan terapkan", "Server SMTP", "Nama pengguna",
                  "Kirim email uji", "Kosongkan jika server tidak memerlukan login."):
         assert text in body, text
+    refused = client.post(f"/instances/{live}/mail", headers=ID,
+                          data={"csrf_token": csrf_token_from(body), "host": "", "port": "587", "tls_mode": "starttls",
+                                "sender": "hello@example.com"})
+    assert refused.status_code == 422
+    assert "Masukkan nama host server email, misalnya smtp.example.com." in refused.get_data(as_text=True)
 
 
 def test_dashboard_reads_in_indonesian_and_escapes_the_name(client, live):
