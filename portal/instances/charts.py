@@ -5,6 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 LINE_COLOUR = "#3b3fd8"
@@ -22,7 +24,7 @@ GAP_FACTOR = 3
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 20, 28, 22
 # Tick steps that land on times people read at a glance (on the hour, quarter past, midnight...).
 TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)
-EMPTY_MESSAGE = "No usage data yet"
+EMPTY_MESSAGE = _l("No usage data yet")
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,10 @@ def usage_chart(points: list[Point], *, limit: float, start: datetime, end: date
     shown = sorted((p for p in points if start <= p.at <= end and math.isfinite(p.value)), key=lambda p: p.at)
 
     if not shown:
-        return _svg(width, height, f"{title}: {EMPTY_MESSAGE.lower()}", [
+        empty = str(EMPTY_MESSAGE)
+        return _svg(width, height, f"{title}: {empty.lower()}", [
             _text(MARGIN_LEFT, 16, title),
-            _text(width / 2, height / 2, EMPTY_MESSAGE, anchor="middle", extra=' dy=".32em"'),
+            _text(width / 2, height / 2, empty, anchor="middle", extra=' dy=".32em"'),
         ])
 
     left, right, top, bottom = MARGIN_LEFT, width - MARGIN_RIGHT, MARGIN_TOP, height - MARGIN_BOTTOM
@@ -182,7 +185,7 @@ def usage_chart(points: list[Point], *, limit: float, start: datetime, end: date
 
     y_limit = y_of(limit)
     body.append(_line(left, y_limit, right, y_limit, LIMIT_COLOUR, ' stroke-dasharray="4 3"'))
-    body.append(_text(right, y_limit - 4, f"limit {label(limit)}", anchor="end", fill=LIMIT_COLOUR))
+    body.append(_text(right, y_limit - 4, _("limit %(value)s", value=label(limit)), anchor="end", fill=LIMIT_COLOUR))
 
     for coords in segments:
         body.append(f'<polyline points="{_points(coords)}" fill="none" stroke="{LINE_COLOUR}" '
@@ -192,9 +195,9 @@ def usage_chart(points: list[Point], *, limit: float, start: datetime, end: date
             x, y = coords[0]
             body.append(f'<circle cx="{_num(x)}" cy="{_num(y)}" r="2" fill="{LINE_COLOUR}"/>')
 
-    now = f"now {label(shown[-1].value)} of {label(limit)}"
+    now = _("now %(value)s of %(limit)s", value=label(shown[-1].value), limit=label(limit))
     body.append(_text(left, 16, f"{title} · {now}"))
-    return _svg(width, height, f"{title}: {now} limit", body)
+    return _svg(width, height, _("%(title)s: %(now)s limit", title=title, now=now), body)
 
 
 def _points(coords: list[tuple[float, float]]) -> str:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext as _
 
 from portal.audit.services import audit_record
 from portal.domains.selectors import instance_domains
@@ -85,34 +86,34 @@ def _checked(value: MailServerInput) -> MailServerInput:
     errors = {}
     host = value.host.strip().lower().rstrip(".")
     if not host:
-        errors["host"] = "Enter the mail server's host name, like smtp.example.com."
+        errors["host"] = _("Enter the mail server's host name, like smtp.example.com.")
     elif not (HOST_NAME.match(host) or _is_address(host)):
-        errors["host"] = "That is not a host name (like smtp.example.com) or an IP address."
+        errors["host"] = _("That is not a host name (like smtp.example.com) or an IP address.")
     port = value.port
     if port is None or not 1 <= port <= 65535:
-        errors["port"] = "Enter a port between 1 and 65535 (usually 587, or 465 for TLS from the first byte)."
+        errors["port"] = _("Enter a port between 1 and 65535 (usually 587, or 465 for TLS from the first byte).")
     if value.tls_mode not in TLS_MODES:
-        errors["tls_mode"] = "Choose how the connection is encrypted."
+        errors["tls_mode"] = _("Choose how the connection is encrypted.")
     username = value.username.strip()
     if len(username) > 254 or CONTROL.search(username):
-        errors["username"] = "That user name is too long or holds control characters."
+        errors["username"] = _("That user name is too long or holds control characters.")
     if len(value.password) > 500 or CONTROL.search(value.password):
-        errors["password"] = "That password is too long or holds control characters."
+        errors["password"] = _("That password is too long or holds control characters.")
     sender = value.sender.strip()
     try:
         sender = validate_email(sender, check_deliverability=False).normalized
     except EmailNotValidError as error:
-        errors["sender"] = f"That sender address is not valid: {error}"
+        errors["sender"] = _("That sender address is not valid: %(reason)s", reason=str(error))
     if "host" not in errors and "port" not in errors:
         addresses = mail_host_addresses(host, port)
         config = current_app.config
         excepted = tuple(config["K8S_EGRESS_EXCEPT_CIDRS"]) + tuple(config["K8S_CLUSTER_CIDRS"])
         if not addresses:
-            errors["host"] = f"{host} does not resolve to an address."
+            errors["host"] = _("%(host)s does not resolve to an address.", host=host)
         elif not config["APP_MAIL_ALLOW_PRIVATE_SERVERS"] and any(address_not_public(ip, excepted)
                                                                   for ip in addresses):
-            errors["host"] = (f"{host} points to a private or internal address. Use a mail server reachable on "
-                              "the internet.")
+            errors["host"] = _("%(host)s points to a private or internal address. Use a mail server reachable "
+                                       "on the internet.", host=host)
     if errors:
         raise MailServerInvalid(errors)
     return MailServerInput(host, port, value.tls_mode, username, value.password, sender)
@@ -138,23 +139,23 @@ def instance_mail_server_save(*, subscription: Subscription, value: MailServerIn
         try:
             kept = _stored_password_for(subscription, value)
         except ClusterError:
-            raise MailServerInvalid({"password": "The stored password cannot be read just now. Enter it again, "
-                                                 "or try again in a minute."}) from None
+            raise MailServerInvalid({"password": _("The stored password cannot be read just now. Enter it again, "
+                                                   "or try again in a minute.")}) from None
         if kept is None:
-            raise MailServerInvalid({"password": "Enter the password (it is asked again when the host or user name "
-                                                 "changes)."})
+            raise MailServerInvalid({"password": _("Enter the password (it is asked again when the host or user "
+                                                   "name changes).")})
     new_password = value.password if value.username else ""
     if value.password or not value.username:
         try:
             # Written before the row: if the cluster refuses, nothing is saved and the customer is told.
             instance_secret_values_set(subscription_id=subscription.id, values={OWN_PASSWORD_SECRET: new_password})
         except ClusterError:
-            raise MailServerInvalid({"password": "The password could not be stored just now. Nothing was changed; "
-                                                 "please try again in a minute."}) from None
+            raise MailServerInvalid({"password": _("The password could not be stored just now. Nothing was changed; "
+                                                   "please try again in a minute.")}) from None
         except LookupError:
             if new_password:
-                raise MailServerInvalid({"password": "Your instance is still being set up; set your own mail server "
-                                                     "once it is running."}) from None
+                raise MailServerInvalid({"password": _("Your instance is still being set up; set your own mail "
+                                                       "server once it is running.")}) from None
             # Nothing to keep and nowhere yet to keep it: the row alone is enough.
         password_stored = bool(new_password)
     subscription_mail_server_set(subscription_id=subscription.id, host=value.host, port=value.port,
@@ -186,11 +187,13 @@ def instance_mail_server_test(*, subscription: Subscription, value: MailServerIn
         except ClusterError:
             password = None
         if password is None:
-            raise MailServerInvalid({"password": "Enter the password to test with."})
+            raise MailServerInvalid({"password": _("Enter the password to test with.")})
     product = current_app.config["PRODUCT_NAME"]
     return server_test_send(
         host=value.host, port=value.port, tls_mode=value.tls_mode, username=value.username, password=password,
-        sender=value.sender, recipient=recipient, subject=f"Test message for {subscription.subdomain}",
-        text=f"This is a test message from {product}. Your instance {subscription.subdomain} will send its email "
-             f"through {value.host} port {value.port} once you save these settings.\n",
+        sender=value.sender, recipient=recipient,
+        subject=_("Test message for %(address)s", address=subscription.subdomain),
+        text=_("This is a test message from %(product)s. Your instance %(address)s will send its email through "
+               "%(host)s port %(port)s once you save these settings.", product=product,
+               address=subscription.subdomain, host=value.host, port=value.port) + "\n",
         timeout=current_app.config["APP_MAIL_TEST_TIMEOUT_SECONDS"])

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
@@ -15,9 +16,10 @@ from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscript
 from portal.subscriptions.states import RUNNING, STAFF_DECIDES, VISIBLE
 from portal.timestamps import UtcDateTime, utcnow
 
-PROGRESS_STEPS = (("step.namespace", "Namespace"), ("step.secret", "Secrets"), ("step.volumes", "Storage"),
-                  ("step.workloads", "Workloads"), ("step.network", "Network"), ("step.ingress", "Address"),
-                  ("step.scheduled", "Scheduled"), ("step.started", "Started"), ("ready", "Ready"))
+# Labels are lazy: translated when a page renders them, in its reader's language.
+PROGRESS_STEPS = (("step.namespace", _l("Namespace")), ("step.secret", _l("Secrets")), ("step.volumes", _l("Storage")),
+                  ("step.workloads", _l("Workloads")), ("step.network", _l("Network")), ("step.ingress", _l("Address")),
+                  ("step.scheduled", _l("Scheduled")), ("step.started", _l("Started")), ("ready", _l("Ready")))
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ _SAMPLES_OF = (select(ResourceSample.taken_at, ResourceSample.cpu_millicores, Re
 
 @dataclass(frozen=True)
 class Badge:
-    """The one status an instance shows, in plain words, with its colour (a Bootstrap tone)."""
+    """The one status an instance shows, in plain words, with its colour (a Bootstrap tone); the label is lazy,
+    in the reader's language when rendered."""
     key: str
     label: str
     tone: str
@@ -145,12 +148,12 @@ class Badge:
 
 CHANGING = ("setting_up", "starting", "restarting", "applying_settings")
 BADGES = {key: Badge(key, label, tone) for key, label, tone in (
-    ("awaiting_payment", "Awaiting payment", "secondary"), ("setting_up", "Setting up", "info"),
-    ("setup_failed", "Setup failed", "danger"), ("starting", "Starting", "info"), ("running", "Running", "success"),
-    ("restarting", "Restarting", "info"), ("applying_settings", "Applying settings", "info"),
-    ("not_responding", "Not responding", "danger"), ("partly_responding", "Not responding", "warning"),
-    ("suspended", "Suspended", "warning"), ("cancelled", "Cancelled", "secondary"),
-    ("deleted", "Deleted", "secondary"))}
+    ("awaiting_payment", _l("Awaiting payment"), "secondary"), ("setting_up", _l("Setting up"), "info"),
+    ("setup_failed", _l("Setup failed"), "danger"), ("starting", _l("Starting"), "info"),
+    ("running", _l("Running"), "success"), ("restarting", _l("Restarting"), "info"),
+    ("applying_settings", _l("Applying settings"), "info"), ("not_responding", _l("Not responding"), "danger"),
+    ("partly_responding", _l("Not responding"), "warning"), ("suspended", _l("Suspended"), "warning"),
+    ("cancelled", _l("Cancelled"), "secondary"), ("deleted", _l("Deleted"), "secondary"))}
 ROLLOUT_BADGES = {"restart": "restarting", "settings": "applying_settings"}
 
 
@@ -184,18 +187,25 @@ class Component:
     problem: str | None
 
 
+# A part's name and its state word as the reader reads them (a phase not listed shows as the cluster says it).
+COMPONENT_LABELS = {"app": _l("App"), "db": _l("Database")}
+PART_WORDS = {"stopped": _l("stopped"), "ready": _l("ready"), "pending": _l("pending"), "running": _l("running"),
+              "failed": _l("failed"), "succeeded": _l("succeeded"), "unknown": _l("unknown")}
+
+
 def components_of(subscription: Subscription, status: InstanceStatus | None) -> list[Component]:
     """The parts as last seen; a stopped instance's parts are stopped, whatever the last sweep saw before."""
     running = subscription.state in RUNNING
     parts = []
     for name, seen in ((status.components or {}) if status else {}).items():
-        label = {"app": "App", "db": "Database"}.get(name, name)
+        label = COMPONENT_LABELS.get(name, name)
         if not running:
-            parts.append(Component(name, label, "stopped", "secondary", seen.get("restarts", 0), None))
+            parts.append(Component(name, label, PART_WORDS["stopped"], "secondary", seen.get("restarts", 0), None))
         elif seen.get("ready"):
-            parts.append(Component(name, label, "ready", "success", seen.get("restarts", 0), None))
+            parts.append(Component(name, label, PART_WORDS["ready"], "success", seen.get("restarts", 0), None))
         else:
-            parts.append(Component(name, label, str(seen.get("phase", "unknown")).lower(), "warning",
+            phase = str(seen.get("phase", "unknown")).lower()
+            parts.append(Component(name, label, PART_WORDS.get(phase, phase), "warning",
                                    seen.get("restarts", 0), seen.get("problem")))
     return parts
 

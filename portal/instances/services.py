@@ -3,6 +3,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from portal.audit.services import audit_record
 from portal.catalog.selectors import template_for
@@ -24,7 +25,7 @@ class InstanceNotRunning(Exception):
     """A restart was asked of an instance that is not running (being set up, stopped or gone)."""
 
     def __init__(self):
-        super().__init__("Only a running instance can be restarted.")
+        super().__init__(_("Only a running instance can be restarted."))
 
 
 @dataclass
@@ -40,9 +41,9 @@ def instance_log(*, subscription, component: str, tail: int = 100, previous: boo
     """A component's log lines, newest last, capped in count and size; a friendly problem instead of an error."""
     template = template_for(subscription.plan.service.slug)
     if component not in {c.name for c in template.components}:
-        return LogLines(problem="There is no such part of this app.")
+        return LogLines(problem=_("There is no such part of this app."))
     if not subscription.namespace:
-        return LogLines(problem="Your instance has not been created yet.")
+        return LogLines(problem=_("Your instance has not been created yet."))
     gateway = cluster_for(current_app.config)
     selector = (f"app.kubernetes.io/instance={instance_target(subscription).names.instance},"
                 f"app.kubernetes.io/component={component}")
@@ -50,9 +51,9 @@ def instance_log(*, subscription, component: str, tail: int = 100, previous: boo
         # Listed in the instance's own namespace: the API server looks at its pods only, not the whole cluster's.
         pods = gateway.list_objects("v1", "Pod", namespace=subscription.namespace, selector=selector)
     except ClusterError:
-        return LogLines(problem="We cannot reach the cluster right now. Please try again in a moment.")
+        return LogLines(problem=_("We cannot reach the cluster right now. Please try again in a moment."))
     if not pods:
-        return LogLines(problem="This part of your app is not running right now, so there are no logs to show.")
+        return LogLines(problem=_("This part of your app is not running right now, so there are no logs to show."))
     pod = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))[-1]["metadata"]["name"]
     tail = max(1, min(int(tail), MAX_LOG_LINES))
     try:
@@ -60,11 +61,12 @@ def instance_log(*, subscription, component: str, tail: int = 100, previous: boo
                                 tail_lines=None if since_time else tail, since_time=since_time, timestamps=True,
                                 previous=previous)
     except ObjectNotFound:
-        return LogLines(pod=pod, problem="This part of your app has just been replaced; try again in a moment.")
+        return LogLines(pod=pod, problem=_("This part of your app has just been replaced; try again in a moment."))
     except ClusterError as exc:
         if previous:
-            return LogLines(pod=pod, problem="There is no earlier run to show: this container has not restarted.")
-        return LogLines(pod=pod, problem=f"The logs could not be read ({exc.reason or 'cluster error'}).")
+            return LogLines(pod=pod, problem=_("There is no earlier run to show: this container has not restarted."))
+        return LogLines(pod=pod, problem=_("The logs could not be read (%(reason)s).",
+                                                              reason=exc.reason or _("cluster error")))
     result = LogLines(pod=pod)
     if len(text) > MAX_LOG_BYTES:
         text, result.truncated = text[-MAX_LOG_BYTES:], True

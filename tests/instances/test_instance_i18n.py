@@ -1,0 +1,75 @@
+"""The instance page, its logs and the dashboard in Indonesian for a reader whose browser asks for it (issue 23)."""
+import pytest
+
+from portal.accounts.services import user_by_email
+from portal.extensions import db
+from tests.helpers import csrf_token_from
+
+ID = {"Accept-Language": "id"}
+HX = {"HX-Request": "true"}
+
+
+@pytest.mark.smoke
+def test_instance_page_reads_in_indonesian(app, client, live):
+    days = app.config["RETENTION_DAYS"]
+    body = client.get(f"/instances/{live}", headers=ID).get_data(as_text=True)
+    for text in ('data-testid="health">Berjalan</span>', "Paket Starter", "Kesehatan", "Aplikasi", "Riwayat",
+                 "Pemakaian sumber daya, 6 jam terakhir", "Tampilkan kredensial", "Batalkan sekarang",
+                 f"Datanya dihapus setelah {days} hari", "Ketik <strong>ana-flows</strong> untuk mengonfirmasi.",
+                 'hx-confirm="Mulai ulang ana-flows? Instans tidak dapat diakses selama sekitar satu menit."',
+                 ">Pengaturan</a>", ">Cadangan</a>", ">Log</a>", "Memori · sekarang", "(batas)"):
+        assert text in body, text
+    for english in ("Reveal credentials", "Resource usage", ">Running<", "Cancel now"):
+        assert english not in body, english
+    # The same page in English for an English browser: the catalog changes nothing there.
+    english = client.get(f"/instances/{live}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'data-testid="health">Running</span>' in english and "Reveal credentials" in english
+
+
+def test_instance_flash_and_log_viewer_read_in_indonesian(client, live):
+    page = client.get(f"/instances/{live}", headers=ID).get_data(as_text=True)
+    client.post(f"/instances/{live}/cancel", headers=ID,
+                data={"csrf_token": csrf_token_from(page), "mode": "now", "confirm": "not-it"})
+    after = client.get(f"/instances/{live}", headers=ID).get_data(as_text=True)
+    assert "Ketik alamat instans untuk mengonfirmasi pembatalan sekarang." in after
+
+    logs = client.get(f"/instances/{live}/logs", headers=ID).get_data(as_text=True)
+    for text in ("<title>Log", ">Bagian</label>", ">Baris</label>", ">100 terakhir</option>", ">Cari</label>",
+                 'placeholder="Saring baris"', "Sebelum gangguan terakhir", ">Unduh</a>", "Ikuti baris baru",
+                 ">Aplikasi</option>", ">Basis data</option>"):
+        assert text in logs, text
+    nothing = client.get(f"/instances/{live}/logs?q=no-such-text-anywhere", headers={**ID, **HX})
+    assert "Tidak ada baris yang cocok dengan pencarian Anda." in nothing.get_data(as_text=True)
+    previous = client.get(f"/instances/{live}/logs?previous=1", headers={**ID, **HX}).get_data(as_text=True)
+    assert "kontainer ini belum pernah dimulai ulang" in previous
+
+
+def test_settings_page_reads_in_indonesian(client, live):
+    body = client.get(f"/instances/{live}/settings", headers=ID).get_data(as_text=True)
+    for text in ("<h1 class=\"h4\">Pengaturan</h1>", "Simpan dan terapkan", "Server SMTP", "Nama pengguna",
+                 "Kirim email uji", "Kosongkan jika server tidak memerlukan login."):
+        assert text in body, text
+    refused = client.post(f"/instances/{live}/mail", headers=ID,
+                          data={"csrf_token": csrf_token_from(body), "host": "", "port": "587", "tls_mode": "starttls",
+                                "sender": "hello@example.com"})
+    assert refused.status_code == 422
+    assert "Masukkan nama host server email, misalnya smtp.example.com." in refused.get_data(as_text=True)
+
+
+def test_dashboard_reads_in_indonesian_and_escapes_the_name(client, live):
+    user = user_by_email("ana@example.com")
+    user.name = "Ana <b>Putri</b>"
+    db.session.commit()
+    body = client.get("/", headers=ID).get_data(as_text=True)
+    assert "Halo, Ana &lt;b&gt;Putri&lt;/b&gt;" in body and "<b>Putri</b>" not in body
+    for text in (f'data-testid="health-{live}">Berjalan</span>', "Tambah aplikasi", ">Buka</a>", ">Detail</a>",
+                 "diperpanjang dalam"):
+        assert text in body, text
+    assert "renews in" not in body
+
+
+def test_landing_reads_in_indonesian(client):
+    body = client.get("/", headers=ID).get_data(as_text=True)
+    for text in ("Hosting terkelola, ditagih dalam Rupiah", "Mulai sekarang", "Bayar dengan Midtrans",
+                 "Pembuat situs web yang paling banyak digunakan di dunia."):
+        assert text in body, text
