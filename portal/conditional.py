@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 
 # Changes to any of these change what a fragment renders, so the build token covers them.
@@ -42,12 +43,13 @@ def build_token(app: Flask) -> str:
 
 
 def _reader() -> tuple:
-    """Whatever of the reader a fragment may render: who, their zone, their form token, messages waiting."""
+    """Whatever of the reader a fragment may render: who, their language and zone, their form token, messages
+    waiting."""
     user_id = current_user.get_id() if current_user.is_authenticated else None
     zone = getattr(current_user, "timezone", None)
     # The form token rendered into fragments is derived from this session value; a new session, a new token.
     csrf = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-    return user_id, zone, csrf, repr(session.get("_flashes"))
+    return user_id, str(get_locale()), zone, csrf, repr(session.get("_flashes"))
 
 
 def _headers(response: Response) -> Response:

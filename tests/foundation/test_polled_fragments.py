@@ -97,6 +97,19 @@ def test_instance_status_is_304_until_the_cluster_an_event_or_the_reader_changes
     assert_unchanged(client, url, etag)
 
 
+def test_a_reader_who_switches_language_is_never_answered_with_the_other_languages_tag(client, live):
+    url = f"/instances/{live}"
+    etag = tag_of(client, url)
+    assert_unchanged(client, url, etag)
+    # The switcher's cookie: the same fragment, unchanged in the database, is now written in Indonesian.
+    client.set_cookie("locale", "id")
+    response = poll(client, url, etag)
+    assert response.status_code in (200, 286) and "Berjalan" in response.get_data(as_text=True)
+    indonesian = response.headers["ETag"]
+    assert indonesian != etag
+    assert_unchanged(client, url, indonesian)
+
+
 def test_a_waiting_message_or_a_new_form_token_is_never_answered_with_an_old_tag(client, live):
     url = f"/instances/{live}"
     token = csrf_token_from(client.get(url).get_data(as_text=True))
