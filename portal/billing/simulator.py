@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import requests
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from portal.billing.midtrans import SnapTransaction, server_key, signature
 from portal.billing.models import SimulatedTransaction
@@ -28,26 +29,33 @@ OUTCOMES = {
 }
 # What each choice means for the customer, in the words the simulator page shows (button, then effect).
 OUTCOME_WORDS = {
-    "settlement": ("Pay", "The payment succeeds: the invoice is marked paid and your instance is set up "
-                          "(for a renewal, your paid period is extended)."),
-    "pending": ("Leave it pending", "Like choosing bank transfer and not transferring yet: nothing happens yet. "
-                                    "The invoice keeps waiting and you can come back to pay."),
-    "deny": ("Card declined", "The bank refuses the payment: the invoice is marked failed and nothing is set up. "
-                              "Nothing is charged; you can try again from the invoice."),
-    "expire": ("Let it expire", "The payment window runs out: the invoice is marked failed and nothing is set up. "
-                                "You can try again from the invoice."),
-    "cancel": ("Cancel the payment", "You back out on the payment page: the invoice is marked failed and nothing is "
-                                     "set up. You can pay again from the invoice."),
-    "capture_challenge": ("Card held for a fraud review", "The card payment waits for Midtrans' fraud review: the "
-                                                           "invoice shows it under review and nothing is set up until "
-                                                           "the review accepts it (choose a review answer below)."),
-    "capture_accept": ("Card accepted", "The card is charged and the fraud check passes: the same as Pay, the "
-                                        "invoice is paid and your instance is set up."),
-    "review_approve": ("Review: approve the held card", "What the merchant's staff do in Midtrans' dashboard for a "
-                                                        "card held for review: the payment is accepted, the invoice "
-                                                        "is paid and your instance is set up."),
-    "review_deny": ("Review: deny the held card", "The merchant's staff deny the held card payment in Midtrans' "
-                                                  "dashboard: the invoice is marked failed and you can pay again."),
+    "settlement": (_l("Pay"), _l(
+        "The payment succeeds: the invoice is marked paid and your instance is set up (for a renewal, your "
+        "paid period is extended).")),
+    "pending": (_l("Leave it pending"), _l(
+        "Like choosing bank transfer and not transferring yet: nothing happens yet. The invoice keeps waiting"
+        " and you can come back to pay.")),
+    "deny": (_l("Card declined"), _l(
+        "The bank refuses the payment: the invoice is marked failed and nothing is set up. Nothing is "
+        "charged; you can try again from the invoice.")),
+    "expire": (_l("Let it expire"), _l(
+        "The payment window runs out: the invoice is marked failed and nothing is set up. You can try again "
+        "from the invoice.")),
+    "cancel": (_l("Cancel the payment"), _l(
+        "You back out on the payment page: the invoice is marked failed and nothing is set up. You can pay "
+        "again from the invoice.")),
+    "capture_challenge": (_l("Card held for a fraud review"), _l(
+        "The card payment waits for Midtrans' fraud review: the invoice shows it under review and nothing is "
+        "set up until the review accepts it (choose a review answer below).")),
+    "capture_accept": (_l("Card accepted"), _l(
+        "The card is charged and the fraud check passes: the same as Pay, the invoice is paid and your "
+        "instance is set up.")),
+    "review_approve": (_l("Review: approve the held card"), _l(
+        "What the merchant's staff do in Midtrans' dashboard for a card held for review: the payment is "
+        "accepted, the invoice is paid and your instance is set up.")),
+    "review_deny": (_l("Review: deny the held card"), _l(
+        "The merchant's staff deny the held card payment in Midtrans' dashboard: the invoice is marked failed"
+        " and you can pay again.")),
 }
 STATUS_CODES = {"settlement": "200", "capture": "200", "pending": "201", "deny": "202", "cancel": "200",
                 "expire": "407", "refund": "200", "failure": "202"}

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
@@ -15,9 +16,9 @@ from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscript
 from portal.subscriptions.states import RUNNING, STAFF_DECIDES, VISIBLE
 from portal.timestamps import UtcDateTime, utcnow
 
-PROGRESS_STEPS = (("step.namespace", "Namespace"), ("step.secret", "Secrets"), ("step.volumes", "Storage"),
-                  ("step.workloads", "Workloads"), ("step.network", "Network"), ("step.ingress", "Address"),
-                  ("step.scheduled", "Scheduled"), ("step.started", "Started"), ("ready", "Ready"))
+PROGRESS_STEPS = (("step.namespace", _l("Namespace")), ("step.secret", _l("Secrets")), ("step.volumes", _l("Storage")),
+                  ("step.workloads", _l("Workloads")), ("step.network", _l("Network")), ("step.ingress", _l("Address")),
+                  ("step.scheduled", _l("Scheduled")), ("step.started", _l("Started")), ("ready", _l("Ready")))
 
 
 @dataclass(frozen=True)
@@ -143,12 +144,13 @@ class Badge:
 
 CHANGING = ("setting_up", "starting", "restarting", "applying_settings")
 BADGES = {key: Badge(key, label, tone) for key, label, tone in (
-    ("awaiting_payment", "Awaiting payment", "secondary"), ("setting_up", "Setting up", "info"),
-    ("setup_failed", "Setup failed", "danger"), ("starting", "Starting", "info"), ("running", "Running", "success"),
-    ("restarting", "Restarting", "info"), ("applying_settings", "Applying settings", "info"),
-    ("not_responding", "Not responding", "danger"), ("partly_responding", "Not responding", "warning"),
-    ("suspended", "Suspended", "warning"), ("cancelled", "Cancelled", "secondary"),
-    ("deleted", "Deleted", "secondary"))}
+    ("awaiting_payment", _l("Awaiting payment"), "secondary"), ("setting_up", _l("Setting up"), "info"),
+    ("setup_failed", _l("Setup failed"), "danger"), ("starting", _l("Starting"), "info"),
+    ("running", _l("Running"), "success"),
+    ("restarting", _l("Restarting"), "info"), ("applying_settings", _l("Applying settings"), "info"),
+    ("not_responding", _l("Not responding"), "danger"), ("partly_responding", _l("Not responding"), "warning"),
+    ("suspended", _l("Suspended"), "warning"), ("cancelled", _l("Cancelled"), "secondary"),
+    ("deleted", _l("Deleted"), "secondary"))}
 ROLLOUT_BADGES = {"restart": "restarting", "settings": "applying_settings"}
 
 
@@ -187,7 +189,7 @@ def components_of(subscription: Subscription, status: InstanceStatus | None) -> 
     running = subscription.state in RUNNING
     parts = []
     for name, seen in ((status.components or {}) if status else {}).items():
-        label = {"app": "App", "db": "Database"}.get(name, name)
+        label = {"app": _l("App"), "db": _l("Database")}.get(name, name)
         if not running:
             parts.append(Component(name, label, "stopped", "secondary", seen.get("restarts", 0), None))
         elif seen.get("ready"):
