@@ -1,5 +1,6 @@
 """An instance's backups page: the list, "Back up now", and "Restore" with typed confirmation."""
 from flask import Blueprint, abort, flash, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.backups import selectors, services
@@ -33,7 +34,7 @@ def back_up_now(subscription_id: int):
     except services.BackupRefused as refusal:
         flash(str(refusal), "warning")
     else:
-        flash("Backing up your instance now. It takes a few minutes; it keeps running meanwhile.", "info")
+        flash(_("Backing up your instance now. It takes a few minutes; it keeps running meanwhile."), "info")
     return redirect_after_post(url_for("backups.index", subscription_id=subscription.id))
 
 
@@ -47,6 +48,6 @@ def restore(subscription_id: int, backup_id: int):
     except services.BackupRefused as refusal:
         flash(str(refusal), "warning")
     else:
-        flash("Restoring. Your instance keeps running with its current data until the restored copy is ready, "
-              "then switches over; we email you when it is done.", "info")
+        flash(_("Restoring. Your instance keeps running with its current data until the restored copy is ready, "
+                "then switches over; we email you when it is done."), "info")
     return redirect_after_post(url_for("backups.index", subscription_id=subscription.id))

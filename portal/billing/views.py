@@ -2,6 +2,8 @@
 import logging
 
 from flask import Blueprint, abort, current_app, flash, jsonify, make_response, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -21,8 +23,8 @@ from portal.subscriptions.services import SubdomainUnavailable
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("billing", __name__)
-GATEWAY_DOWN = ("The payment provider is not answering right now. Your order is saved: "
-                "try paying again in a few minutes.")
+GATEWAY_DOWN = _l("The payment provider is not answering right now. Your order is saved: "
+                  "try paying again in a few minutes.")
 
 
 def _checkout_page(plan, form, *, review=None, status=200, error=None):
@@ -57,7 +59,7 @@ def checkout_pay(plan_id: int):
         invoice = services.checkout_start(user_id=current_user.id, plan_id=plan.id, subdomain=form.subdomain.data,
                                           settings=settings)
     except services.PaymentDeferred as deferred:
-        flash(GATEWAY_DOWN, "warning")
+        flash(str(GATEWAY_DOWN), "warning")
         return redirect_after_post(url_for("billing.invoice", invoice_id=deferred.invoice_id))
     except (services.CheckoutError, EmailNotVerified) as error:
         return _checkout_page(plan, form, review=settings, status=422, error=error.message)
@@ -115,7 +117,7 @@ def retry(invoice_id: int):
     try:
         services.payment_attempt_start(invoice_id=invoice.id)
     except PaymentGatewayUnavailable:
-        flash(GATEWAY_DOWN, "warning")
+        flash(str(GATEWAY_DOWN), "warning")
         return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
     except services.CheckoutError as error:
         flash(error.message, "info")
@@ -133,7 +135,7 @@ def cancel_order(invoice_id: int):
     except services.OrderNotCancellable as refused:
         flash(refused.message, "warning")
     else:
-        flash("Your order is cancelled. Nothing was charged.", "success")
+        flash(_("Your order is cancelled. Nothing was charged."), "success")
     return redirect_after_post(url_for("billing.invoice", invoice_id=invoice.id))
 
 
@@ -144,7 +146,7 @@ def renew(subscription_id: int):
     try:
         invoice = services.renewal_payment_start(subscription_id=subscription.id)
     except PaymentGatewayUnavailable:
-        flash(GATEWAY_DOWN, "warning")
+        flash(str(GATEWAY_DOWN), "warning")
         return redirect_after_post(url_for("billing.index"))
     except services.CheckoutError as error:
         flash(error.message, "warning")

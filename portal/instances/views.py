@@ -3,6 +3,8 @@ import re
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
@@ -93,7 +95,7 @@ def restart(subscription_id: int):
     except services.InstanceNotRunning as refusal:
         flash(str(refusal), "warning")
     else:
-        flash("Restarting your instance. It is back in a minute or so.", "info")
+        flash(_("Restarting your instance. It is back in a minute or so."), "info")
     return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
 
 
@@ -112,7 +114,7 @@ def settings(subscription_id: int):
             except (SettingsInvalid, subscriptions.IllegalTransition) as error:
                 form.form_errors.append(str(error))
             else:
-                flash("Settings saved. Applying them to your instance now.", "success")
+                flash(_("Settings saved. Applying them to your instance now."), "success")
                 return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
     status = 422 if form.is_submitted() else 200
     return render_page("instances/settings.html", block="form", status=status, subscription=subscription, form=form,
@@ -151,9 +153,9 @@ def mail_server(subscription_id: int):
         except mail.MailServerInvalid as error:
             form.errors_from(error.errors)
         except subscriptions.IllegalTransition:
-            form.form_errors.append("This instance has ended; its mail settings cannot change.")
+            form.form_errors.append(_("This instance has ended; its mail settings cannot change."))
         else:
-            flash("Mail settings saved. Your instance now sends through your server; applying them now.", "success")
+            flash(_("Mail settings saved. Your instance now sends through your server; applying them now."), "success")
             return redirect_after_post(url_for("instances.settings", subscription_id=subscription.id))
     return _mail_block(subscription, form)
 
@@ -184,10 +186,10 @@ def mail_relay(subscription_id: int):
     try:
         changed = mail.instance_mail_relay_use(subscription=subscription, actor_id=current_user.id, ip=client_ip())
     except subscriptions.IllegalTransition:
-        flash("This instance has ended; its mail settings cannot change.", "warning")
+        flash(_("This instance has ended; its mail settings cannot change."), "warning")
     else:
-        flash("Your instance sends through the hosting's mail relay again; applying that now." if changed
-              else "Your instance already sends through the hosting's mail relay.", "success" if changed else "info")
+        flash(_("Your instance sends through the hosting's mail relay again; applying that now.") if changed
+              else _("Your instance already sends through the hosting's mail relay."), "success" if changed else "info")
     return redirect_after_post(url_for("instances.settings", subscription_id=subscription.id))
 
 
@@ -199,20 +201,21 @@ def cancel(subscription_id: int):
     try:
         if mode == "period_end":
             subscriptions.subscription_cancel_at_period_end(subscription_id=subscription.id, cancel=True)
-            flash("Your instance will stop when the paid period ends. You can change your mind until then.", "info")
+            flash(_("Your instance will stop when the paid period ends. You can change your mind until then."), "info")
         elif mode == "undo":
             subscriptions.subscription_cancel_at_period_end(subscription_id=subscription.id, cancel=False)
-            flash("Your instance will renew as usual.", "success")
+            flash(_("Your instance will renew as usual."), "success")
         elif mode == "now" and request.form.get("confirm") == subscription.subdomain:
             subscriptions.subscription_cancel_now(subscription_id=subscription.id)
-            flash("Your instance is stopped. Its data is kept for "
-                  f"{current_app.config['RETENTION_DAYS']} days, then deleted.", "warning")
+            flash(ngettext("Your instance is stopped. Its data is kept for %(num)d day, then deleted.",
+                           "Your instance is stopped. Its data is kept for %(num)d days, then deleted.",
+                           current_app.config["RETENTION_DAYS"]), "warning")
         elif mode == "now":
-            flash("Type the instance's address to confirm cancelling now.", "warning")
+            flash(_("Type the instance's address to confirm cancelling now."), "warning")
         else:
             abort(400)
     except subscriptions.IllegalTransition:
-        flash("This instance cannot be cancelled in its current state.", "warning")
+        flash(_("This instance cannot be cancelled in its current state."), "warning")
     return redirect_after_post(url_for("instances.show", subscription_id=subscription.id))
 
 
