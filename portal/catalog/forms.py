@@ -1,6 +1,8 @@
 """The settings form, built from a template's parameters plus the instance's subdomain."""
 from collections.abc import Callable
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, URLField
 from wtforms.fields.choices import SelectChoice
@@ -57,7 +59,7 @@ class SettingsForm(FlaskForm):
             self.subdomain.data = subdomain
             problem = subdomain_problem(subdomain)
             if problem is None and subdomain_taken is not None and subdomain_taken(subdomain):
-                problem = "This address is already taken. Please choose another."
+                problem = _("This address is already taken. Please choose another.")
             if problem:
                 self.subdomain.errors = [*self.subdomain.errors, problem]
                 ok = False
@@ -69,7 +71,7 @@ def settings_form_class(template: ServiceTemplate, *, with_subdomain: bool = Tru
     attributes = {"template": template, "with_subdomain": with_subdomain}
     if with_subdomain:
         attributes["subdomain"] = StringField(
-            "Address", description="Lowercase letters, digits and hyphens, 3 to 40 characters.",
+            _l("Address"), description=_l("Lowercase letters, digits and hyphens, 3 to 40 characters."),
             validators=[Length(max=63)], render_kw={"autocapitalize": "none", "spellcheck": "false"})
     for parameter in template.parameters:
         attributes[parameter.name] = _field(parameter)
