@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.backups.models import Backup, Restore
@@ -18,8 +19,8 @@ PHASE_WORDS = {"Requested": ("Requested", "secondary"), "New": ("Starting", "inf
                "Completed": ("Completed", "success"), "PartiallyFailed": ("Partly failed", "warning"),
                "Failed": ("Failed", "danger"), "FailedValidation": ("Failed", "danger"),
                "Deleting": ("Being deleted", "secondary")}
-RESTORE_WORDS = {"requested": "Starting", "restoring": "Restoring into a fresh copy",
-                 "switching": "Switching over", "completed": "Restored", "failed": "Failed"}
+RESTORE_WORDS = {"requested": _l("Starting"), "restoring": _l("Restoring into a fresh copy"),
+                 "switching": _l("Switching over"), "completed": _l("Restored"), "failed": _l("Failed")}
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,10 @@ def backups_view(subscription: Subscription) -> BackupsView:
     active = subscription.state == "active"
     refusal = None
     if not active:
-        refusal = ("Backups are kept while the instance is stopped; it can be backed up and restored once it runs "
-                   "again." if subscription.state == "suspended" else "Backups start once the instance runs.")
+        refusal = (_l("Backups are kept while the instance is stopped; it can be backed up and restored once it runs "
+                      "again.") if subscription.state == "suspended" else _l("Backups start once the instance runs."))
     elif running is not None:
-        refusal = "A restore is in progress."
+        refusal = _l("A restore is in progress.")
     rows = [BackupRow(id=b.id, name=b.name, taken_at=b.completed_at or b.started_at or b.created_at,
                       size_bytes=b.size_bytes, word=PHASE_WORDS.get(b.phase, (b.phase, "secondary"))[0],
                       tone=PHASE_WORDS.get(b.phase, (b.phase, "secondary"))[1], kept_until=b.expires_at,
