@@ -95,6 +95,7 @@ def test_an_indonesian_customer_from_sign_up_to_the_logs_of_a_running_n8n(page: 
     expect(page.get_by_test_id("health")).to_have_text("Berjalan")
     expect(page.get_by_role("heading", name="Kesehatan")).to_be_visible()
     expect(page.get_by_role("heading", name="Riwayat")).to_be_visible()
+    expect(page.get_by_test_id("timeline")).to_contain_text("Instans Anda sudah siap.")  # stored in English
     expect(page.get_by_test_id("component-app")).to_contain_text("Aplikasi")
     expect(page.get_by_test_id("component-app")).to_contain_text("siap")
     expect(page.get_by_role("button", name="Mulai ulang")).to_be_visible()
