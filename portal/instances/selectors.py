@@ -22,6 +22,37 @@ PROGRESS_STEPS = (("step.namespace", _l("Namespace")), ("step.secret", _l("Secre
                   ("step.scheduled", _l("Scheduled")), ("step.started", _l("Started")), ("ready", _l("Ready")))
 
 
+# The timeline's events are stored in English (one text for every reader); the common ones are read in the
+# reader's language when the page is drawn, others as stored.
+EVENT_WORDS = {text: translated for text, translated in (
+    ("Order created, awaiting payment.", _l("Order created, awaiting payment.")),
+    ("Payment received. Preparing your instance.", _l("Payment received. Preparing your instance.")),
+    ("Payment received after the order was cancelled. Preparing your instance.",
+     _l("Payment received after the order was cancelled. Preparing your instance.")),
+    ("Card payment under review by Midtrans; nothing is set up until it is accepted.",
+     _l("Card payment under review by Midtrans; nothing is set up until it is accepted.")),
+    ("Containers started.", _l("Containers started.")),
+    ("Your instance is ready.", _l("Your instance is ready.")),
+    ("Setup was interrupted; picking it up again.", _l("Setup was interrupted; picking it up again.")),
+    ("Your instance stopped answering its health check.", _l("Your instance stopped answering its health check.")),
+    ("Your instance is healthy again.", _l("Your instance is healthy again.")),
+    ("Restart requested.", _l("Restart requested.")),
+    ("Restarting: new containers are starting.", _l("Restarting: new containers are starting.")),
+    ("Running again.", _l("Running again.")),
+    ("Settings changed.", _l("Settings changed.")),
+    ("Settings changed; applying them.", _l("Settings changed; applying them.")),
+    ("Applying your new settings.", _l("Applying your new settings.")),
+    ("New settings sent: new containers are starting.", _l("New settings sent: new containers are starting.")),
+    ("Running again with your new settings.", _l("Running again with your new settings.")),
+    ("Mail server changed.", _l("Mail server changed.")),
+    ("Mail goes through the hosting's mail relay again.", _l("Mail goes through the hosting's mail relay again.")),
+    ("Will end when the paid period ends.", _l("Will end when the paid period ends.")),
+    ("Instance stopped and taken offline; your data is kept.",
+     _l("Instance stopped and taken offline; your data is kept.")),
+    ("Backup requested.", _l("Backup requested.")),
+    ("Backup completed.", _l("Backup completed.")),
+)}
+
 @dataclass(frozen=True)
 class InstanceAddress:
     """An instance's address as customers read it (url) and where "Open" takes their browser (open_url)."""
