@@ -60,7 +60,7 @@ def test_an_indonesian_customer_signs_up_buys_and_reads_the_instance_in_indonesi
     expect(pay).to_be_visible()
     pay.click()
     page.get_by_test_id("simulate-settlement").click()
-    expect(page.get_by_test_id("payment-status")).to_contain_text("Dibayar", timeout=15000)
+    expect(page.get_by_test_id("payment-status")).to_contain_text("Lunas", timeout=15000)
 
     # The instance page polls itself until the instance runs.
     page.get_by_role("link", name="Buka instans Anda").click()
