@@ -51,6 +51,13 @@ EVENT_WORDS = {text: translated for text, translated in (
      _l("Instance stopped and taken offline; your data is kept.")),
     ("Backup requested.", _l("Backup requested.")),
     ("Backup completed.", _l("Backup completed.")),
+    # The setup steps (portal/provisioning/services.py STEPS, stored with a full stop).
+    ("Namespace prepared.", _l("Namespace prepared.")),
+    ("Secrets stored.", _l("Secrets stored.")),
+    ("Storage volumes created.", _l("Storage volumes created.")),
+    ("Workloads created.", _l("Workloads created.")),
+    ("Internal network set up.", _l("Internal network set up.")),
+    ("Address published.", _l("Address published.")),
 )}
 
 @dataclass(frozen=True)
