@@ -78,8 +78,9 @@ def test_add_a_domain_see_it_verified_and_its_certificate_issued_then_remove_it(
     text, _ = message_parts(wait_for_email(smtp_server, "blog.kopi.id is live with HTTPS"))
     assert "https://blog.kopi.id" in text
 
-    # The cluster serves it, and Ghost now calls itself by it; the provider's address still serves.
-    assert _served(kube, "blog.kopi.id") == 200 and _served(kube, "kopi-blog.localtest.me") == 200
+    # The cluster serves it, and Ghost now calls itself by it; the provider's address still serves. Ghost's new URL
+    # (and, once the domain was verified, its mail sender) replaced its pod: both answer once the new one is ready.
+    expect_until(lambda: _served(kube, "blog.kopi.id") == 200 and _served(kube, "kopi-blog.localtest.me") == 200)
     namespace = db.session.get(Subscription, sid).namespace
     ghost = next(d for d in kube.objects("Deployment", namespace) if d["metadata"]["name"].endswith("-app"))
     env = {e["name"]: e.get("value") for e in ghost["spec"]["template"]["spec"]["containers"][0]["env"]}
