@@ -1,4 +1,5 @@
 """Reading an instance for its owner: subscription, status, events, usage, and what it is made of."""
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -59,6 +60,23 @@ EVENT_WORDS = {text: translated for text, translated in (
     ("Internal network set up.", _l("Internal network set up.")),
     ("Address published.", _l("Address published.")),
 )}
+# Events stored with a value in them: the pattern of the stored English, and its message with the value as a field.
+EVENT_PATTERNS = (
+    (re.compile(r"^Scheduled on (?P<node>\S+)\.$"), _l("Scheduled on %(node)s.")),
+    (re.compile(r"^Renewed until (?P<date>\d{4}-\d{2}-\d{2})\.$"), _l("Renewed until %(date)s.")),
+)
+
+
+def event_text(message: str) -> str:
+    """A timeline event as the reader reads it: translated when it is one the portal writes, else as stored."""
+    known = EVENT_WORDS.get(message)
+    if known is not None:
+        return known
+    for pattern, words in EVENT_PATTERNS:
+        found = pattern.match(message)
+        if found:
+            return str(words) % found.groupdict()
+    return message
 
 @dataclass(frozen=True)
 class InstanceAddress:

@@ -17,7 +17,9 @@ def test_instance_page_reads_in_indonesian(app, client, live):
                  "Pemakaian sumber daya, 6 jam terakhir", "Tampilkan kredensial", "Batalkan sekarang",
                  f"Datanya dihapus setelah {days} hari", "Ketik <strong>ana-flows</strong> untuk mengonfirmasi.",
                  'hx-confirm="Mulai ulang ana-flows? Instans tidak dapat diakses selama sekitar satu menit."',
-                 ">Pengaturan</a>", ">Cadangan</a>", ">Log</a>", "Memori · sekarang", "(batas)"):
+                 ">Pengaturan</a>", ">Cadangan</a>", ">Log</a>", "Memori · sekarang", "(batas)",
+                 # The timeline, stored in English, read in Indonesian: fixed texts and ones with a value.
+                 "Instans Anda sudah siap.", "Namespace disiapkan.", "Dijadwalkan di emulated-node-"):
         assert text in body, text
     for english in ("Reveal credentials", "Resource usage", ">Running<", "Cancel now"):
         assert english not in body, english
