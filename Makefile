@@ -22,7 +22,7 @@ portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES
 # After changing texts: extract them and merge them into each catalog (then translate the new msgstr).
 # Default keywords kept (they carry ngettext's plural); --ignore-dirs so templates/_macros is read.
 translations: $(BIN)/.installed
-	PYTHONPATH=. $(BIN)/pybabel -q extract -F babel.cfg -k _l --ignore-dirs ".* node_modules" -o portal/translations/messages.pot .
+	PYTHONPATH=. $(BIN)/pybabel -q extract -F babel.cfg -k _l -k phrase -k nphrase:1,2 --ignore-dirs ".* node_modules" -o portal/translations/messages.pot .
 	$(BIN)/pybabel -q update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching --ignore-obsolete
 
 $(BIN)/.installed: requirements.txt

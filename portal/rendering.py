@@ -3,16 +3,18 @@ import csv
 import functools
 import io
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from flask import Flask, Response, current_app, make_response, redirect, render_template, request
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext, ngettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
+
+from portal.phrases import Phrase, is_phrase
 
 
 def render_page(template_name: str, /, *, block: str | None = None, status: int = 200, **context) -> Response:
@@ -86,10 +88,41 @@ def format_idr(amount: int | None) -> str:
     return format_currency(int(amount), "IDR", format=IDR_PATTERN, currency_digits=False, locale=reading_locale())
 
 
-def translated(text: str | None) -> str | None:
-    """A text the catalog holds but a template gets as a value (a plan's name from the service templates), in the
-    reader's language. Not Jinja's `_()`: newstyle gettext marks its result safe, and this value must be escaped."""
+def translated(text: str | Phrase | None) -> str | None:
+    """A text the catalog holds but a template gets as a value (a plan's name from the service templates, a stored
+    phrase), in the reader's language; text the catalog does not hold stays as it is. Not Jinja's `_()`: newstyle
+    gettext marks its result safe, and this value must be escaped."""
+    if is_phrase(text):
+        return phrase_read(text)
     return gettext(text) if text else text
+
+
+def _read_value(value):
+    if is_phrase(value):
+        return phrase_read(value)
+    if isinstance(value, dict) and "at" in value:
+        return format_local_time(value["at"])
+    if isinstance(value, dict) and "day" in value:
+        return format_date(date.fromisoformat(value["day"]), cldr_pattern("%d %b %Y"), locale=reading_locale())
+    if isinstance(value, dict) and "day_of" in value:
+        return format_local_date(value["day_of"])
+    return value
+
+
+def phrase_read(stored: Phrase) -> str:
+    """A stored phrase (portal/phrases.py) in the reader's language, its moments in the reader's zone."""
+    values = {name: _read_value(value) for name, value in (stored.get("values") or {}).items()}
+    if "plural" in stored:
+        return ngettext(stored["message"], stored["plural"], stored["num"], **values)
+    return gettext(stored["message"], **values)
+
+
+def stored_text(message: str | None, stored: Phrase | None = None) -> str:
+    """What the portal stored (a timeline event, a DNS finding) in the reader's language: its phrase when it has
+    one, else the catalog's words for the stored text (a constant), else the text as stored."""
+    if is_phrase(stored):
+        return phrase_read(stored)
+    return gettext(message) if message else ""
 
 
 def format_number(value: int | float | None) -> str:
@@ -199,6 +232,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = format_local_date
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["translated"] = translated
+    app.jinja_env.globals["stored_text"] = stored_text
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["app_logo_file"] = app_logo_file
 

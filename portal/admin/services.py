@@ -7,6 +7,7 @@ from portal.audit.services import audit_record
 from portal.billing import services as billing
 from portal.extensions import db
 from portal.instances.services import InstanceNotRunning, instance_restart_request
+from portal.phrases import N_, day_of, nphrase, phrase
 from portal.plain_text import has_control_characters
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
@@ -46,7 +47,8 @@ def staff_cancel_order(*, subscription_id: int, reason: str, actor_id: int, ip: 
         raise StaffActionRefused(_("Give a reason: the customer's timeline and the audit log show it."))
     _check_reason(reason)
     try:
-        billing.order_cancel(subscription_id=subscription_id, reason=f"Cancelled by our staff: {reason.strip()[:400]}")
+        billing.order_cancel(subscription_id=subscription_id,
+                             reason=phrase("Cancelled by our staff: %(reason)s", reason=reason.strip()[:400]))
     except billing.OrderNotCancellable as refused:
         raise StaffActionRefused(refused.message) from refused
     _audit("subscription.order_cancelled", subscription_id, actor_id, ip, reason=reason.strip()[:500])
@@ -63,7 +65,7 @@ def staff_retry(*, subscription_id: int, actor_id: int, ip: str | None = None) -
     subscription = db.session.get(Subscription, subscription_id)
     if subscription.state != "provisioning_failed":
         raise StaffActionRefused(_("Only a failed provisioning can be retried."))
-    subscriptions.subscription_reprovision(subscription_id=subscription_id, reason="Staff retried the setup.")
+    subscriptions.subscription_reprovision(subscription_id=subscription_id, reason=N_("Staff retried the setup."))
     _audit("subscription.provisioning_retried", subscription_id, actor_id, ip)
 
 
@@ -89,7 +91,8 @@ def staff_extend(*, subscription_id: int, days: int, reason: str, actor_id: int,
                                    state=subscription.state.replace("_", " ")))
     end = subscriptions.subscription_period_extend(subscription_id=subscription.id, days=days, paid=False)
     instance_event_record(subscription_id=subscription.id, kind="extended",
-                          message=f"Extended by {days} days to {end:%d %b %Y}.")
+                          message=nphrase("Extended by %(num)d day to %(day)s.", "Extended by %(num)d days to %(day)s.",
+                                          days, day=day_of(end)))
     _audit("subscription.extended", subscription_id, actor_id, ip, days=days, reason=reason.strip()[:500])
 
 
@@ -98,5 +101,5 @@ def staff_terminate(*, subscription_id: int, confirmation: str, actor_id: int, i
     subscription = db.session.get(Subscription, subscription_id)
     if confirmation.strip() != subscription.subdomain:
         raise StaffActionRefused(_("Type the subscription's address exactly to terminate it."))
-    subscriptions.subscription_terminate(subscription_id=subscription_id, note="Terminated by staff.")
+    subscriptions.subscription_terminate(subscription_id=subscription_id, note=N_("Terminated by staff."))
     _audit("subscription.terminated", subscription_id, actor_id, ip)

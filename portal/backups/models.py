@@ -1,7 +1,7 @@
 """Backups as the portal mirrors them from Velero, and the customer's restore requests with their progress."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of
@@ -58,7 +58,8 @@ class Restore(db.Model):
     source_namespace: Mapped[str] = mapped_column(String(63))  # where the instance ran when asked
     target_namespace: Mapped[str | None] = mapped_column(String(63))  # the fresh one it is restored into
     state: Mapped[str] = mapped_column(String(16), default="requested")
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it failed, in English (staff, logs)
+    reason_phrase: Mapped[dict | None] = mapped_column(JSON)  # the same, read in the reader's language
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

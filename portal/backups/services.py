@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from portal.backups.models import Backup, Restore
 from portal.extensions import db
 from portal.notifications.services import staff_alert, subscription_email
+from portal.phrases import N_, Phrase, as_phrase, nphrase, phrase, phrase_english
 from portal.provisioning.cluster import MANAGED_SELECTOR, ClusterError, ObjectNotFound, VeleroAbsent
 from portal.provisioning.manifests import dns_label
 from portal.provisioning.services import (
@@ -95,7 +96,7 @@ def backup_request(*, subscription_id: int, user_id: int | None) -> Backup:
                     name=_backup_name(target.names.instance, "now"))
     db.session.add(backup)
     db.session.flush()
-    instance_event_record(subscription_id=subscription_id, kind="backup.requested", message="Backup requested.")
+    instance_event_record(subscription_id=subscription_id, kind="backup.requested", message=N_("Backup requested."))
     after_commit("backup.create", backup_id=backup.id)
     return backup
 
@@ -119,7 +120,8 @@ def backup_create(*, backup_id: int) -> str:
         cluster().velero_check(_velero_namespace())
         cluster().create_once(_backup_object(backup, backup.subscription))
     except VeleroAbsent as exc:
-        backup.phase, backup.failure_reason = "Failed", "The backup service (Velero) is not installed in the cluster."
+        backup.phase, backup.failure_reason = "Failed", N_("The backup service (Velero) is not installed in the "
+                                                          "cluster.")
         velero_absent_alert(exc.message)
         return "failed"
     backup.phase = "New"
@@ -206,11 +208,13 @@ def _mirror(items: list[dict], sizes: dict[str, int]) -> dict:
 def _record_outcome(backup: Backup) -> None:
     if backup.phase == SUCCEEDED:
         instance_event_record(subscription_id=backup.subscription_id, kind="backup.completed",
-                              message="Backup completed.")
+                              message=N_("Backup completed."))
         return
     instance_event_record(subscription_id=backup.subscription_id, kind="backup.failed", level="warning",
-                          message=f"A backup failed: {backup.failure_reason}"
-                                  + ("" if backup.origin == "retry" else " Trying again."))
+                          message=phrase("A backup failed: %(reason)s", reason=as_phrase(backup.failure_reason or ""))
+                          if backup.origin == "retry" else
+                          phrase("A backup failed: %(reason)s Trying again.",
+                                 reason=as_phrase(backup.failure_reason or "")))
     if backup.origin == "retry":
         staff_alert(key=f"backup-failed-twice:{backup.name}", title=f"Backup failed twice for subscription "
                                                                     f"#{backup.subscription_id}",
@@ -334,8 +338,8 @@ def restore_request(*, subscription_id: int, backup_id: int, confirmation: str, 
     db.session.add(restore)
     db.session.flush()
     instance_event_record(subscription_id=subscription_id, kind="restore.requested",
-                          message=f"Restore from the backup of {backup.completed_at:%Y-%m-%d %H:%M} UTC requested; "
-                                  "your instance keeps running until the restored copy is ready.")
+                          message=phrase("Restore from the backup of %(time)s requested; your instance keeps running "
+                                         "until the restored copy is ready.", time=backup.completed_at))
     after_commit("restore.advance", restore_id=restore.id)
     return restore
 
@@ -360,8 +364,8 @@ def _restore_start(restore: Restore) -> str:
     except VeleroAbsent as exc:
         with atomic():
             velero_absent_alert(exc.message)
-        return restore_fail(restore_id=restore.id, reason="The backup service is not available in the cluster "
-                                                           "right now. Our team has been told.")
+        return restore_fail(restore_id=restore.id, reason=N_("the backup service is not available in the "
+                                                              "cluster right now; our team has been told"))
     target = instance_target(subscription)
     with atomic():
         restore.name = dns_label(target.names.instance, "restore", str(restore.id))
@@ -379,25 +383,29 @@ def _restore_start(restore: Restore) -> str:
 def _restore_watch(restore: Restore) -> str:
     item = cluster().get(API_VERSION, "Restore", _velero_namespace(), restore.name)
     if item is None:
-        return restore_fail(restore_id=restore.id, reason="The restore disappeared from the backup service.")
+        return restore_fail(restore_id=restore.id, reason=N_("the restore disappeared from the backup service"))
     status = item.get("status") or {}
     phase = status.get("phase") or "New"
     if phase in FAILED_PHASES:
         reason = status.get("failureReason") or "; ".join(status.get("validationErrors") or []) \
             or f"{status.get('errors', 0)} errors"
-        return restore_fail(restore_id=restore.id, reason=f"the backup service stopped ({phase}): {reason}")
+        return restore_fail(restore_id=restore.id, reason=phrase("the backup service stopped (%(phase)s): %(reason)s",
+                                                                   phase=phase, reason=reason))
     timeout = timedelta(minutes=current_app.config["RESTORE_TIMEOUT_MINUTES"])
     if phase != SUCCEEDED:
         if utcnow() - restore.created_at > timeout:
-            return restore_fail(restore_id=restore.id, reason=f"the backup service did not finish within "
-                                                              f"{timeout.seconds // 60} minutes")
+            return restore_fail(restore_id=restore.id, reason=nphrase(
+                "the backup service did not finish within %(num)d minute",
+                "the backup service did not finish within %(num)d minutes", timeout.seconds // 60))
         return "waiting"
     ready, waiting = restored_workloads_ready(subscription_id=restore.subscription_id,
                                               namespace=restore.target_namespace)
     if not ready:
         if utcnow() - restore.created_at > timeout:
-            return restore_fail(restore_id=restore.id, reason=f"the restored copy did not become healthy within "
-                                                              f"{timeout.seconds // 60} minutes ({waiting})")
+            return restore_fail(restore_id=restore.id, reason=nphrase(
+                "the restored copy did not become healthy within %(num)d minute (%(waiting)s)",
+                "the restored copy did not become healthy within %(num)d minutes (%(waiting)s)",
+                timeout.seconds // 60, waiting=waiting))
         return "waiting"
     settings = restored_settings(subscription_id=restore.subscription_id, namespace=restore.target_namespace)
     with atomic():
@@ -416,14 +424,14 @@ def _restore_switch(restore: Restore) -> str:
         subscription = restore.subscription
         when = restore.backup.completed_at
         instance_event_record(subscription_id=subscription.id, kind="restore.completed",
-                              message=f"Restored from the backup of {when:%Y-%m-%d %H:%M} UTC; the instance runs "
-                                      "from the restored data now.")
+                              message=phrase("Restored from the backup of %(time)s; the instance runs from the "
+                                             "restored data now.", time=when))
         subscription_email(subscription, "restore_finished", key=f"restore-finished:{restore.id}",
-                           backup_time=f"{when:%Y-%m-%d %H:%M} UTC")
+                           backup_time=when.isoformat())
     return "done"
 
 
-def restore_fail(*, restore_id: int, reason: str) -> str:
+def restore_fail(*, restore_id: int, reason: str | Phrase) -> str:
     """End a restore that cannot finish: its half-made copy is removed, the instance runs on as it was, and the
     customer reads why."""
     restore = db.session.get(Restore, restore_id)
@@ -433,12 +441,14 @@ def restore_fail(*, restore_id: int, reason: str) -> str:
         except ObjectNotFound:
             pass
     with atomic():
-        restore.state, restore.reason, restore.finished_at = "failed", reason, utcnow()
+        restore.state, restore.finished_at = "failed", utcnow()
+        restore.reason, restore.reason_phrase = phrase_english(reason)[:2000], as_phrase(reason)
         subscription = restore.subscription
         instance_event_record(subscription_id=subscription.id, kind="restore.failed", level="error",
-                              message=f"The restore did not work: {reason}. Your instance runs as before.")
-        subscription_email(subscription, "restore_failed", key=f"restore-failed:{restore.id}", reason=reason,
-                           backup_time=f"{restore.backup.completed_at:%Y-%m-%d %H:%M} UTC")
+                              message=phrase("The restore did not work: %(reason)s. Your instance runs as before.",
+                                             reason=as_phrase(reason)))
+        subscription_email(subscription, "restore_failed", key=f"restore-failed:{restore.id}",
+                           reason=as_phrase(reason), backup_time=restore.backup.completed_at.isoformat())
     return "failed"
 
 
@@ -448,5 +458,5 @@ def restore_give_up(*, restore_id: int, error: ClusterError) -> str:
     restore = db.session.get(Restore, restore_id)
     if restore is None or restore.state not in IN_FLIGHT or restore.state == "switching":
         return "kept"
-    return restore_fail(restore_id=restore_id, reason=f"the cluster refused it ({error.reason or 'error'}: "
-                                                      f"{error.message})")
+    return restore_fail(restore_id=restore_id, reason=phrase("the cluster refused it (%(reason)s: %(message)s)",
+                                                         reason=error.reason or "error", message=error.message))

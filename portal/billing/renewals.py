@@ -13,6 +13,7 @@ from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import subscription_email
+from portal.phrases import N_
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 from portal.unit_of_work import atomic
@@ -52,7 +53,7 @@ def unpaid_orders_cancel() -> dict:
                                        Subscription.state_changed_at <= cutoff,
                                        ~Subscription.id.in_(subscriptions_awaiting_midtrans())):
         try:
-            billing.order_cancel(subscription_id=subscription.id, reason="It was not paid in time.")
+            billing.order_cancel(subscription_id=subscription.id, reason=N_("It was not paid in time."))
         except billing.OrderNotCancellable:
             continue  # paid, or put under review, since it was read: nothing to cancel
         cancelled += 1

@@ -41,6 +41,7 @@ from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import email_queue, staff_alert, subscription_email
+from portal.phrases import N_, day_of, phrase
 from portal.rendering import format_idr
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
@@ -388,7 +389,7 @@ def _still_fulfillable(invoice: Invoice) -> bool:
 def _on_review(invoice: Invoice, order_id: str) -> None:
     """A card payment held for a fraud review: staff are told where to decide; the order waits for the answer."""
     instance_event_record(subscription_id=invoice.subscription_id, kind="payment_review",
-                          message="Card payment under review by Midtrans; nothing is set up until it is accepted.")
+                          message=N_("Card payment under review by Midtrans; nothing is set up until it is accepted."))
     staff_alert(key=f"payment-review:{invoice.id}:{order_id}",
                 title=f"Payment under review: invoice {invoice.number}",
                 message=f"Midtrans' fraud detection holds the card payment of order {order_id} "
@@ -409,10 +410,11 @@ def _on_refund_due(invoice: Invoice) -> None:
     """Paid for an order that can no longer be delivered: the customer and staff are told the money goes back."""
     subscription = invoice.subscription
     plan = subscription.plan
-    why = ("its address was taken by another order" if plan.active and plan.service.active
-           else "its plan is no longer sold")
+    why = (N_("its address was taken by another order") if plan.active and plan.service.active
+           else N_("its plan is no longer sold"))
     instance_event_record(subscription_id=subscription.id, kind="refund_due", level="warning",
-                          message=f"Payment received after the order was cancelled; {why}. It will be refunded.")
+                          message=phrase("Payment received after the order was cancelled; %(why)s. It will be "
+                                         "refunded.", why=phrase(why)))
     subscription_email(subscription, "payment_refund_due", key=f"refund-due:{invoice.id}", number=invoice.number,
                        amount_idr=int(invoice.amount_idr), reason=why,
                        link=absolute_url("billing.invoice", invoice_id=invoice.id))
@@ -521,7 +523,8 @@ def subscription_renewal_paid(*, subscription_id: int, period_days: int) -> Subs
     """Extend from the later of now and the current end; lift a suspension for non-payment."""
     subscription = db.session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
     end = subscriptions.subscription_period_extend(subscription_id=subscription.id, days=period_days)
-    instance_event_record(subscription_id=subscription.id, kind="renewed", message=f"Renewed until {end:%Y-%m-%d}.")
+    instance_event_record(subscription_id=subscription.id, kind="renewed",
+                          message=phrase("Renewed until %(day)s.", day=day_of(end)))
     if subscription.state == "suspended" and subscription.suspension_reason == "non_payment":
         # In the renewal's transaction: a paid renewal never stays on a suspended instance.
         subscriptions.subscription_resume(subscription_id=subscription.id)

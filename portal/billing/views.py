@@ -16,6 +16,7 @@ from portal.catalog.forms import settings_form_class
 from portal.catalog.parameters import SettingsInvalid
 from portal.conditional import not_modified_or
 from portal.extensions import csrf, limiter
+from portal.phrases import N_
 from portal.rendering import client_ip, redirect_after_post, render_page, render_polling
 from portal.security import body_checked_by_view
 from portal.subscriptions.selectors import subdomain_taken
@@ -152,7 +153,7 @@ def cancel_order(invoice_id: int):
     """The customer drops an order awaiting payment; any payment still open at Midtrans is closed."""
     invoice = _own_invoice(invoice_id)
     try:
-        services.order_cancel(subscription_id=invoice.subscription_id, reason="Cancelled by the customer.")
+        services.order_cancel(subscription_id=invoice.subscription_id, reason=N_("Cancelled by the customer."))
     except services.OrderNotCancellable as refused:
         flash(refused.message, "warning")
     else:

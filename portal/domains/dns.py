@@ -6,6 +6,8 @@ import dns.exception
 import dns.name
 import dns.resolver
 
+from portal.phrases import Phrase, phrase
+
 
 @dataclass(frozen=True)
 class DnsExpectation:
@@ -21,7 +23,7 @@ class DnsExpectation:
 class DnsFinding:
     ownership: bool = False
     routing: bool = False
-    problems: list[str] = field(default_factory=list)
+    problems: list[Phrase] = field(default_factory=list)  # read in the customer's language
 
     @property
     def verified(self) -> bool:
@@ -63,7 +65,8 @@ def _answers(resolver, name: str, rdtype: str) -> list[str]:
     except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers):
         return []
     except (dns.exception.Timeout, dns.resolver.LifetimeTimeout) as error:
-        raise DnsUnavailable(f"the DNS resolver did not answer for {name} ({rdtype})") from error
+        raise DnsUnavailable(phrase("The DNS resolver did not answer for %(name)s (%(type)s); checking again "
+                                    "later.", name=name, type=rdtype)) from error
     if answer.rrset is None:
         return []
     if rdtype == "TXT":
@@ -82,23 +85,28 @@ def records_check(expectation: DnsExpectation, *, resolver_address: str, timeout
     finding.ownership = expectation.token in texts
     if not finding.ownership:
         finding.problems.append(
-            f"No TXT record {expectation.verify_name} with the verification value yet." if not texts else
-            f"The TXT record {expectation.verify_name} does not hold the verification value "
-            f"(found: {', '.join(t[:60] for t in texts[:3])}).")
+            phrase("No TXT record %(name)s with the verification value yet.", name=expectation.verify_name)
+            if not texts else
+            phrase("The TXT record %(name)s does not hold the verification value (found: %(found)s).",
+                   name=expectation.verify_name, found=", ".join(t[:60] for t in texts[:3])))
     target = expectation.cname_target.lower().rstrip(".")
     cnames = _answers(resolver, expectation.name, "CNAME")
     if cnames:
         finding.routing = target in cnames
         if not finding.routing:
-            finding.problems.append(f"{expectation.name} is a CNAME to {cnames[0]}, not to {target}.")
+            finding.problems.append(phrase("%(name)s is a CNAME to %(found)s, not to %(target)s.",
+                                           name=expectation.name, found=cnames[0], target=target))
         return finding
     found = _answers(resolver, expectation.name, "A") + _answers(resolver, expectation.name, "AAAA")
     allowed = set(expectation.addresses)
     finding.routing = bool(found) and bool(allowed) and set(found) <= allowed
     if not found:
-        finding.problems.append(f"{expectation.name} has no CNAME, A or AAAA record yet.")
+        finding.problems.append(phrase("%(name)s has no CNAME, A or AAAA record yet.", name=expectation.name))
     elif not finding.routing:
         stray = sorted(set(found) - allowed)
-        finding.problems.append(f"{expectation.name} points at {', '.join(stray[:3])}, which is not our ingress"
-                                + (f" ({', '.join(expectation.addresses)})." if allowed else "."))
+        finding.problems.append(
+            phrase("%(name)s points at %(found)s, which is not our ingress (%(ours)s).", name=expectation.name,
+                   found=", ".join(stray[:3]), ours=", ".join(expectation.addresses)) if allowed else
+            phrase("%(name)s points at %(found)s, which is not our ingress.", name=expectation.name,
+                   found=", ".join(stray[:3])))
     return finding

@@ -2,7 +2,7 @@
 check and its certificate's state as cert-manager last reported it."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db, one_of
@@ -31,7 +31,8 @@ class CustomDomain(db.Model):
     token: Mapped[str] = mapped_column(String(64))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     dns_state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
-    dns_problem: Mapped[str | None] = mapped_column(Text)
+    dns_problem: Mapped[str | None] = mapped_column(Text)  # the last check's findings in English (staff, logs)
+    dns_findings: Mapped[list | None] = mapped_column(JSON)  # the same as phrases, read in each reader's language
     checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     certificate_state: Mapped[str] = mapped_column(String(16), default="none", server_default="none")

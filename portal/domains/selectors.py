@@ -14,6 +14,7 @@ from portal.domains.dns import DnsExpectation
 from portal.domains.models import CustomDomain
 from portal.domains.names import DomainName
 from portal.extensions import db
+from portal.rendering import translated
 from portal.subscriptions.models import Subscription
 
 
@@ -164,6 +165,13 @@ _CERTIFICATE_WORDS = {"none": (_l("Waiting for DNS"), "secondary"), "pending": (
                       "issued": (_l("Issued"), "success"), "failed": (_l("Failing"), "danger")}
 
 
+def _findings_text(domain: CustomDomain) -> str | None:
+    """The last DNS check's findings in the reader's language (as stored, in English, when kept before phrases)."""
+    if domain.dns_findings:
+        return " ".join(translated(finding) for finding in domain.dns_findings)
+    return domain.dns_problem
+
+
 def domain_views(subscription: Subscription) -> list[DomainView]:
     domains = domains_of(subscription.id)
     served = {route.id: route for route in instance_domains(subscription.id).routes}
@@ -174,7 +182,7 @@ def domain_views(subscription: Subscription) -> list[DomainView]:
         route = served.get(domain.id)
         views.append(DomainView(
             id=domain.id, name=domain.name, display_name=domain.display_name, is_primary=domain.is_primary,
-            dns_state=domain.dns_state, dns_problem=domain.dns_problem, checked_at=domain.checked_at,
+            dns_state=domain.dns_state, dns_problem=_findings_text(domain), checked_at=domain.checked_at,
             records=dns_records(domain, apex=DomainName(domain.name, domain.display_name).looks_like_apex),
             certificate_state=domain.certificate_state, certificate_label=label, certificate_tone=tone,
             certificate_not_after=domain.certificate_not_after, certificate_reason=domain.certificate_reason,

@@ -16,6 +16,7 @@ from portal.domains.names import DomainRefused, domain_name_parse
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import staff_alert, subscription_email
+from portal.phrases import Phrase, as_phrase, phrase, phrase_english
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.states import HOLDS_RESOURCES
@@ -90,7 +91,7 @@ def domain_add(*, subscription_id: int, name: str) -> CustomDomain:
         # Another instance took the name between the check above and this insert.
         raise DomainRefused(_("%(name)s is already used by another instance.", name=parsed.unicode)) from None
     instance_event_record(subscription_id=subscription.id, kind="domain.added",
-                          message=f"Domain {parsed.unicode} added; waiting for its DNS records.")
+                          message=phrase("Domain %(name)s added; waiting for its DNS records.", name=parsed.unicode))
     after_commit("domain.check", domain_id=domain.id)
     return domain
 
@@ -110,13 +111,14 @@ def domain_dns_check(*, domain_id: int) -> str:
         finding = dns.records_check(expectation, resolver_address=config["DOMAINS_DNS_RESOLVER"],
                                     timeout=config["DOMAINS_DNS_TIMEOUT_SECONDS"])
     except dns.DnsUnavailable as error:
-        return domain_dns_record(domain_id=domain_id, verified=False, problems=[f"{error}; checking again later."],
+        return domain_dns_record(domain_id=domain_id, verified=False, problems=[as_phrase(error.args[0])],
                                  unavailable=True)
     return domain_dns_record(domain_id=domain_id, verified=finding.verified, problems=finding.problems)
 
 
 @use_case
-def domain_dns_record(*, domain_id: int, verified: bool, problems: list[str], unavailable: bool = False) -> str:
+def domain_dns_record(*, domain_id: int, verified: bool, problems: list[str | Phrase], unavailable: bool = False
+                      ) -> str:
     """Record a DNS check. Verified: the domain goes on the instance's Ingress (the first verified one becomes the
     primary), cert-manager is asked for its certificate and the customer is told."""
     domain = db.session.get(CustomDomain, domain_id, with_for_update=True, populate_existing=True)
@@ -126,9 +128,10 @@ def domain_dns_record(*, domain_id: int, verified: bool, problems: list[str], un
         return "verified"
     domain.checked_at = utcnow()
     if not verified:
-        domain.dns_problem = " ".join(problems)[:2000] or None
+        domain.dns_problem = " ".join(phrase_english(problem) for problem in problems)[:2000] or None
+        domain.dns_findings = [as_phrase(problem) for problem in problems] or None
         return "unavailable" if unavailable else "pending"
-    domain.dns_state, domain.dns_problem, domain.verified_at = "verified", None, utcnow()
+    domain.dns_state, domain.dns_problem, domain.dns_findings, domain.verified_at = "verified", None, None, utcnow()
     domain.certificate_state, domain.certificate_reason = "pending", None
     has_primary = db.session.scalar(select(func.count(CustomDomain.id)).where(
         CustomDomain.subscription_id == domain.subscription_id, CustomDomain.is_primary)) > 0
@@ -136,7 +139,8 @@ def domain_dns_record(*, domain_id: int, verified: bool, problems: list[str], un
         domain.is_primary = True
     subscription = domain.subscription
     instance_event_record(subscription_id=subscription.id, kind="domain.verified",
-                          message=f"Domain {domain.display_name} verified; requesting its TLS certificate.")
+                          message=phrase("Domain %(name)s verified; requesting its TLS certificate.",
+                                         name=domain.display_name))
     subscription_email(subscription, "domain_verified", key=f"domain-verified:{domain.id}",
                        **_email_context(domain))
     after_commit("instance.domains_apply", subscription_id=subscription.id)
@@ -157,7 +161,8 @@ def domain_primary_set(*, subscription_id: int, domain_id: int) -> CustomDomain:
     db.session.flush()  # the one-primary index sees the old primary gone before the new one
     domain.is_primary = True
     instance_event_record(subscription_id=subscription_id, kind="domain.primary",
-                          message=f"{domain.display_name} is now the primary address; the others redirect to it.")
+                          message=phrase("%(name)s is now the primary address; the others redirect to it.",
+                                         name=domain.display_name))
     after_commit("instance.domains_apply", subscription_id=subscription_id)
     return domain
 
@@ -177,7 +182,7 @@ def domain_remove(*, subscription_id: int, domain_id: int) -> str:
         if successor is not None:
             successor.is_primary = True
     instance_event_record(subscription_id=subscription_id, kind="domain.removed",
-                          message=f"Domain {shown} removed.")
+                          message=phrase("Domain %(name)s removed.", name=shown))
     if was_live:
         after_commit("instance.domains_detach", subscription_id=subscription_id, domain_id=domain_id)
     return shown
@@ -209,7 +214,8 @@ def domain_certificates_record(*, subscription_id: int, observed: dict[int, Cert
             if before[0] != "issued":
                 reapply |= domain.is_primary
                 instance_event_record(subscription_id=subscription_id, kind="domain.certificate",
-                                      message=f"TLS certificate issued for {domain.display_name}.")
+                                      message=phrase("TLS certificate issued for %(name)s.",
+                                                     name=domain.display_name))
                 subscription_email(domain.subscription, "domain_certificate_issued",
                                    key=f"domain-certificate-issued:{domain.id}:{seen.not_after:%Y%m%d%H%M}",
                                    not_after=seen.not_after.isoformat(), **_email_context(domain))
@@ -217,8 +223,9 @@ def domain_certificates_record(*, subscription_id: int, observed: dict[int, Cert
             domain.certificate_state, domain.certificate_reason = "failed", (seen.reason or "")[:2000]
             if before[0] != "failed" or before[2] != domain.certificate_reason:
                 instance_event_record(subscription_id=subscription_id, kind="domain.certificate", level="warning",
-                                      message=f"The TLS certificate for {domain.display_name} could not be issued "
-                                              f"yet: {domain.certificate_reason}")
+                                      message=phrase("The TLS certificate for %(name)s could not be issued yet: "
+                                                     "%(reason)s", name=domain.display_name,
+                                                     reason=domain.certificate_reason))
                 subscription_email(domain.subscription, "domain_certificate_failing",
                                    key=f"domain-certificate-failing:{domain.id}:{now:%Y%m%d}",
                                    reason=domain.certificate_reason, **_email_context(domain))

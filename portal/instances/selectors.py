@@ -1,5 +1,4 @@
 """Reading an instance for its owner: subscription, status, events, usage, and what it is made of."""
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -13,6 +12,7 @@ from portal.catalog.models import Plan, Service
 from portal.extensions import db
 from portal.instances.models import ResourceSample
 from portal.provisioning.cluster import instance_url, is_emulated
+from portal.rendering import translated
 from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
 from portal.subscriptions.states import RUNNING, STAFF_DECIDES, VISIBLE
 from portal.timestamps import UtcDateTime, utcnow
@@ -22,61 +22,6 @@ PROGRESS_STEPS = (("step.namespace", _l("Namespace")), ("step.secret", _l("Secre
                   ("step.workloads", _l("Workloads")), ("step.network", _l("Network")), ("step.ingress", _l("Address")),
                   ("step.scheduled", _l("Scheduled")), ("step.started", _l("Started")), ("ready", _l("Ready")))
 
-
-# The timeline's events are stored in English (one text for every reader); the common ones are read in the
-# reader's language when the page is drawn, others as stored.
-EVENT_WORDS = {text: translated for text, translated in (
-    ("Order created, awaiting payment.", _l("Order created, awaiting payment.")),
-    ("Payment received. Preparing your instance.", _l("Payment received. Preparing your instance.")),
-    ("Payment received after the order was cancelled. Preparing your instance.",
-     _l("Payment received after the order was cancelled. Preparing your instance.")),
-    ("Card payment under review by Midtrans; nothing is set up until it is accepted.",
-     _l("Card payment under review by Midtrans; nothing is set up until it is accepted.")),
-    ("Containers started.", _l("Containers started.")),
-    ("Your instance is ready.", _l("Your instance is ready.")),
-    ("Setup was interrupted; picking it up again.", _l("Setup was interrupted; picking it up again.")),
-    ("Your instance stopped answering its health check.", _l("Your instance stopped answering its health check.")),
-    ("Your instance is healthy again.", _l("Your instance is healthy again.")),
-    ("Restart requested.", _l("Restart requested.")),
-    ("Restarting: new containers are starting.", _l("Restarting: new containers are starting.")),
-    ("Running again.", _l("Running again.")),
-    ("Settings changed.", _l("Settings changed.")),
-    ("Settings changed; applying them.", _l("Settings changed; applying them.")),
-    ("Applying your new settings.", _l("Applying your new settings.")),
-    ("New settings sent: new containers are starting.", _l("New settings sent: new containers are starting.")),
-    ("Running again with your new settings.", _l("Running again with your new settings.")),
-    ("Mail server changed.", _l("Mail server changed.")),
-    ("Mail goes through the hosting's mail relay again.", _l("Mail goes through the hosting's mail relay again.")),
-    ("Will end when the paid period ends.", _l("Will end when the paid period ends.")),
-    ("Instance stopped and taken offline; your data is kept.",
-     _l("Instance stopped and taken offline; your data is kept.")),
-    ("Backup requested.", _l("Backup requested.")),
-    ("Backup completed.", _l("Backup completed.")),
-    # The setup steps (portal/provisioning/services.py STEPS, stored with a full stop).
-    ("Namespace prepared.", _l("Namespace prepared.")),
-    ("Secrets stored.", _l("Secrets stored.")),
-    ("Storage volumes created.", _l("Storage volumes created.")),
-    ("Workloads created.", _l("Workloads created.")),
-    ("Internal network set up.", _l("Internal network set up.")),
-    ("Address published.", _l("Address published.")),
-)}
-# Events stored with a value in them: the pattern of the stored English, and its message with the value as a field.
-EVENT_PATTERNS = (
-    (re.compile(r"^Scheduled on (?P<node>\S+)\.$"), _l("Scheduled on %(node)s.")),
-    (re.compile(r"^Renewed until (?P<date>\d{4}-\d{2}-\d{2})\.$"), _l("Renewed until %(date)s.")),
-)
-
-
-def event_text(message: str) -> str:
-    """A timeline event as the reader reads it: translated when it is one the portal writes, else as stored."""
-    known = EVENT_WORDS.get(message)
-    if known is not None:
-        return known
-    for pattern, words in EVENT_PATTERNS:
-        found = pattern.match(message)
-        if found:
-            return str(words) % found.groupdict()
-    return message
 
 @dataclass(frozen=True)
 class InstanceAddress:
@@ -154,7 +99,8 @@ def status_of(subscription_id: int) -> InstanceStatus | None:
     return db.session.get(InstanceStatus, subscription_id)
 
 
-_EVENTS_OF = (select(InstanceEvent.created_at, InstanceEvent.kind, InstanceEvent.level, InstanceEvent.message)
+_EVENTS_OF = (select(InstanceEvent.created_at, InstanceEvent.kind, InstanceEvent.level, InstanceEvent.message,
+                     InstanceEvent.phrase)
               .where(InstanceEvent.subscription_id == bindparam("subscription_id"))
               .order_by(InstanceEvent.id.desc()).limit(bindparam("limit")))
 
@@ -262,7 +208,7 @@ def components_of(subscription: Subscription, status: InstanceStatus | None) -> 
         else:
             phase = str(seen.get("phase", "unknown")).lower()
             parts.append(Component(name, label, PART_WORDS.get(phase, phase), "warning",
-                                   seen.get("restarts", 0), seen.get("problem")))
+                                   seen.get("restarts", 0), translated(seen.get("problem"))))
     return parts
 
 

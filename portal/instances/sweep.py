@@ -18,6 +18,7 @@ from portal.instances.selectors import instance_address
 from portal.links import absolute_url
 from portal.notifications.selectors import staff_alert_recipients
 from portal.notifications.services import email_queue, subscription_email_context
+from portal.phrases import N_, Phrase, nphrase, phrase, phrase_english
 from portal.provisioning.cluster import cluster_for, quantity
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.events import instance_event_record
@@ -28,14 +29,15 @@ from portal.timestamps import utcnow
 from portal.unit_of_work import use_case
 
 # Container trouble in words a customer understands.
+# Stored in English on the status row and the timeline; read in each reader's language (N_: in the catalog).
 PROBLEMS = {
-    "CrashLoopBackOff": "The app keeps crashing and restarting.",
-    "ImagePullBackOff": "The app's image could not be downloaded.",
-    "ErrImagePull": "The app's image could not be downloaded.",
-    "CreateContainerConfigError": "The app's configuration is invalid.",
-    "OOMKilled": "The app ran out of memory and was restarted.",
-    "Unschedulable": "Waiting for room on the cluster.",
-    "NotReady": "The app is running but not answering its health check yet.",
+    "CrashLoopBackOff": N_("The app keeps crashing and restarting."),
+    "ImagePullBackOff": N_("The app's image could not be downloaded."),
+    "ErrImagePull": N_("The app's image could not be downloaded."),
+    "CreateContainerConfigError": N_("The app's configuration is invalid."),
+    "OOMKilled": N_("The app ran out of memory and was restarted."),
+    "Unschedulable": N_("Waiting for room on the cluster."),
+    "NotReady": N_("The app is running but not answering its health check yet."),
 }
 
 
@@ -312,14 +314,14 @@ def _tell_down(went_down: list[tuple[int, str | None]], now) -> None:
         if subscription is None:
             continue
         key = f"instance-down:{subscription.id}:{now:%Y%m%d%H%M}"
-        words = problem or "It stopped answering its health check."
+        words = problem or N_("It stopped answering its health check.")
         email_queue(template="instance_down", recipient=subscription.user.email, user_id=subscription.user_id, key=key,
                     context={**subscription_email_context(subscription), "problem": words,
                              "link": absolute_url("instances.show", subscription_id=subscription.id)})
         title = f"Instance down: {subscription.subdomain} (#{subscription.id})"
         for address, user_id in staff.items():
             email_queue(template="staff_alert", recipient=address, user_id=user_id, key=f"{key}:{address}",
-                        context={"title": title, "message": words})
+                        context={"title": title, "message": phrase_english(words)})
 
 
 def _rollout_outcome(gateway, row, ready: bool, now) -> str:
@@ -350,10 +352,13 @@ def _workloads_rolled_out(gateway, row) -> bool:
     return True
 
 
-def _rollout_late(row) -> str:
+def _rollout_late(row) -> Phrase:
     minutes = max(1, round(current_app.config["ROLLOUT_TIMEOUT_SECONDS"] / 60))
-    what = "restart" if row.rollout == "restart" else "settings change"
-    return f"Your instance did not come back within {minutes} minutes after the {what}."
+    if row.rollout == "restart":
+        return nphrase("Your instance did not come back within %(num)d minute after the restart.",
+                       "Your instance did not come back within %(num)d minutes after the restart.", minutes)
+    return nphrase("Your instance did not come back within %(num)d minute after the settings change.",
+                   "Your instance did not come back within %(num)d minutes after the settings change.", minutes)
 
 
 def _record_changes(sid: int, state: str, before: tuple, after: tuple, *, rolling: bool = False) -> str | None:
@@ -364,22 +369,24 @@ def _record_changes(sid: int, state: str, before: tuple, after: tuple, *, rollin
     phase, ready, restarts, node, problem, _ = after
     was_phase, was_ready, was_restarts, was_node, was_problem, _ = before
     if node and not was_node and state == "provisioning":
-        instance_event_record(subscription_id=sid, kind="step.scheduled", message=f"Scheduled on {node}.")
+        instance_event_record(subscription_id=sid, kind="step.scheduled",
+                              message=phrase("Scheduled on %(node)s.", node=node))
     if phase == "Running" and was_phase != "Running" and state == "provisioning":
-        instance_event_record(subscription_id=sid, kind="step.started", message="Containers started.")
+        instance_event_record(subscription_id=sid, kind="step.started", message=N_("Containers started."))
     if restarts > was_restarts and was_phase != "Unknown":
         instance_event_record(subscription_id=sid, kind="restarted", level="warning",
-                              message=f"Restarted {restarts - was_restarts} time(s) by the cluster.")
+                              message=nphrase("Restarted %(num)d time by the cluster.",
+                                              "Restarted %(num)d times by the cluster.", restarts - was_restarts))
     if problem and problem != was_problem:
         instance_event_record(subscription_id=sid, kind="health.problem", level="error", message=problem)
     if rolling:
         return None
     if was_ready and not ready and state == "active":
         instance_event_record(subscription_id=sid, kind="health.degraded", level="warning",
-                              message="Your instance stopped answering its health check.")
+                              message=N_("Your instance stopped answering its health check."))
         return "down"
     if ready and not was_ready and state == "active":
-        instance_event_record(subscription_id=sid, kind="health.ready", message="Your instance is healthy again.")
+        instance_event_record(subscription_id=sid, kind="health.ready", message=N_("Your instance is healthy again."))
     return None
 
 

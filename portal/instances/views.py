@@ -39,7 +39,6 @@ def _status_context(subscription, status) -> dict:
             "progress": selectors.progress_of(subscription) if setting_up else [],
             "url": address.url, "open_url": address.open_url, "emulated_cluster": address.emulated,
             "deletes_on": selectors.deletes_on(subscription), "events": selectors.events_of(subscription.id),
-            "event_text": selectors.event_text,
             "transitional": badge.changing, "setting_up": setting_up}
 
 

@@ -16,6 +16,7 @@ from portal.domains import services as domains
 from portal.domains.selectors import instance_domains
 from portal.extensions import db
 from portal.notifications.services import staff_alert
+from portal.phrases import N_, nphrase, phrase
 from portal.provisioning.cluster import (
     INSTANCE_KINDS,
     MANAGED_SELECTOR,
@@ -55,8 +56,9 @@ from portal.timestamps import utcnow
 from portal.unit_of_work import after_commit, atomic, use_case
 
 # States in which a subscription's plan counts toward its namespace's quota.
-STEPS = (("namespace", "Namespace prepared"), ("secret", "Secrets stored"), ("volumes", "Storage volumes created"),
-         ("workloads", "Workloads created"), ("network", "Internal network set up"), ("ingress", "Address published"))
+STEPS = (("namespace", N_("Namespace prepared.")), ("secret", N_("Secrets stored.")),
+         ("volumes", N_("Storage volumes created.")), ("workloads", N_("Workloads created.")),
+         ("network", N_("Internal network set up.")), ("ingress", N_("Address published.")))
 STEP_OF_KIND = {"Namespace": "namespace", "ResourceQuota": "namespace", "LimitRange": "namespace",
                 "Secret": "secret", "ConfigMap": "secret", "PersistentVolumeClaim": "volumes",
                 "Deployment": "workloads", "StatefulSet": "workloads", "Service": "network",
@@ -159,7 +161,7 @@ def _apply(subscription: Subscription, *, record_steps: bool) -> None:
         if record_steps:
             # Each step is its own transaction, so the customer watches the setup progress.
             with atomic():
-                instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=f"{done}.")
+                instance_event_record(subscription_id=subscription.id, kind=f"step.{step}", message=done)
                 if step == STEPS[-1][0]:
                     after_commit("instances.watch")  # the sweep watches the new pods come up
     _domain_ingresses_prune(gateway, target, {route.id for route in routes})
@@ -264,8 +266,8 @@ def backup_schedule_apply(target: InstanceTarget, *, paused: bool) -> bool:
     except (ObjectNotFound, AccessDenied, ManifestRejected) as exc:
         with atomic():
             instance_event_record(subscription_id=target.subscription.id, kind="backups.unavailable",
-                                  level="warning", message="Backups are not set up yet: the backup service is not "
-                                                           "available in the cluster. Our team has been told.")
+                                  level="warning", message=N_("Backups are not set up yet: the backup service is not "
+                                                              "available in the cluster. Our team has been told."))
             if isinstance(exc, ObjectNotFound):
                 velero_absent_alert(str(exc))
             else:
@@ -370,8 +372,8 @@ def instances_reconcile() -> dict:
             _apply(subscription, record_steps=False)
             with atomic():
                 instance_event_record(subscription_id=subscription.id, kind="reconciled", level="warning",
-                                      message="Restored what was missing or changed in the cluster: "
-                                              f"{', '.join(sorted(drifted))}.")
+                                      message=phrase("Restored what was missing or changed in the cluster: "
+                                                     "%(objects)s.", objects=", ".join(sorted(drifted))))
                 audit_record(action="cluster.reconciled", actor_id=None, target_type="subscription",
                              target_id=subscription.id, details={"objects": sorted(drifted)})
             outcome["reapplied"] += 1
@@ -439,7 +441,7 @@ def _interrupted_work_resume(workloads: dict[str, list[dict]]) -> dict:
                if any((item["spec"].get("replicas") or 0) > 0 for item in workloads[str(sid)])]
     for subscription_id in stuck:
         instance_event_record(subscription_id=subscription_id, kind="resumed", level="warning",
-                              message="Setup was interrupted; picking it up again.")
+                              message=N_("Setup was interrupted; picking it up again."))
         after_commit("instance.provision", subscription_id=subscription_id)
     for subscription_id in running:
         after_commit("instance.suspend", subscription_id=subscription_id)
@@ -564,7 +566,7 @@ def instance_suspend(*, subscription_id: int) -> None:
                             kinds=[("networking.k8s.io/v1", "Ingress")])
     backup_schedule_apply(target, paused=True)  # nothing changes while stopped; the backups made so far are kept
     instance_event_record(subscription_id=subscription.id, kind="step.suspended",
-                          message="Instance stopped and taken offline; your data is kept.")
+                          message=N_("Instance stopped and taken offline; your data is kept."))
 
 
 @use_case
@@ -586,7 +588,8 @@ def instance_terminate(*, subscription_id: int) -> int:
     else:
         gateway.delete_namespace(target.names.namespace)
     instance_event_record(subscription_id=subscription.id, kind="step.terminated",
-                          message=f"Instance deleted ({deleted} objects).", level="warning")
+                          message=nphrase("Instance deleted (%(num)d object).", "Instance deleted (%(num)d objects).",
+                                          deleted), level="warning")
     return deleted
 
 

@@ -6,6 +6,7 @@ from huey.exceptions import TaskLockedException
 from portal.domains.selectors import subscriptions_with_certificates
 from portal.extensions import db
 from portal.jobs.services import job_run
+from portal.phrases import phrase
 from portal.provisioning import services
 from portal.provisioning.cluster import ClusterError
 from portal.subscriptions.events import instance_event_record
@@ -39,8 +40,10 @@ def _run(this_task, subscription_id: int, attempt: int, work, give_up=None) -> s
             delay = config["PROVISION_RETRY_BASE_SECONDS"] * 2 ** (attempt - 1)
             with atomic():
                 instance_event_record(subscription_id=subscription_id, kind="retry", level="warning",
-                                      message=f"The cluster did not answer well ({exc.reason or 'error'}); "
-                                              f"trying again in {delay:g} s (attempt {attempt + 1}).")
+                                      message=phrase("The cluster did not answer well (%(reason)s); trying again "
+                                                     "in %(delay)s s (attempt %(attempt)d).",
+                                                     reason=exc.reason or "error", delay=format(delay, "g"),
+                                                     attempt=attempt + 1))
             this_task.schedule((subscription_id, attempt + 1), delay=delay)
             return "retrying"
         if give_up is not None:

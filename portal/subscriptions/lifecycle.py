@@ -14,6 +14,7 @@ from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import subscription_email
+from portal.phrases import N_
 from portal.subscriptions import services as subscriptions
 from portal.subscriptions.models import Subscription
 from portal.subscriptions.states import EXPIRING, STAFF_DECIDES
@@ -81,11 +82,11 @@ def expiry_process(now: datetime | None = None) -> dict:
             if subscription.cancel_at_period_end or now >= end + grace:
                 reason = "customer" if subscription.cancel_at_period_end else "non_payment"
                 subscriptions.subscription_suspend(subscription_id=subscription.id, reason=reason,
-                                                   note="The paid period ended." if reason == "non_payment" else "")
+                                                   note=N_("The paid period ended.") if reason == "non_payment" else "")
                 outcome["suspended"] += 1
                 subscription_email(subscription, "suspended", key=f"suspended:{subscription.id}:{end.date()}",
-                               reason="the paid period ended without a renewal." if reason == "non_payment"
-                               else "you cancelled it at the end of its period.",
+                               reason=N_("the paid period ended without a renewal.") if reason == "non_payment"
+                               else N_("you cancelled it at the end of its period."),
                                delete_on=_day(now + retention), renewable=reason == "non_payment")
             else:
                 outcome["grace"] += subscription_email(subscription, "grace_started",
@@ -110,7 +111,8 @@ def retention_process(now: datetime | None = None) -> dict:
             delete_on = stopped + retention
             key = f"{subscription.id}:{stopped:%Y%m%d%H%M}"
             if now >= delete_on:
-                subscriptions.subscription_terminate(subscription_id=subscription.id, note="Retention period over.")
+                subscriptions.subscription_terminate(subscription_id=subscription.id,
+                                                     note=N_("Terminated: the retention period is over."))
                 outcome["terminated"] += 1
                 subscription_email(subscription, "terminated", key=f"terminated:{key}",
                                link=absolute_url("catalog.index"))

@@ -2,6 +2,7 @@
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.phrases import N_
 from portal.subscriptions.models import InstanceMailServer
 from portal.subscriptions.services import IllegalTransition, _locked, subscription_settings_changed
 from portal.subscriptions.states import ENDED
@@ -28,7 +29,7 @@ def subscription_mail_server_set(*, subscription_id: int, host: str, port: int, 
     server.username, server.sender = username, sender
     if password_stored is not None:
         server.password_set = password_stored
-    subscription_settings_changed(subscription, message="Mail server changed.")
+    subscription_settings_changed(subscription, message=N_("Mail server changed."))
     db.session.flush()
     return server
 
@@ -42,5 +43,5 @@ def subscription_mail_relay_use(*, subscription_id: int) -> bool:
     if server is None or not server.own_server:
         return False
     server.own_server = False
-    subscription_settings_changed(subscription, message="Mail goes through the hosting's mail relay again.")
+    subscription_settings_changed(subscription, message=N_("Mail goes through the hosting's mail relay again."))
     return True

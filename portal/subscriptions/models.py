@@ -79,7 +79,8 @@ class InstanceEvent(db.Model):
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(48))
     level: Mapped[str] = mapped_column(String(16), default="info")
-    message: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")  # in English (staff's logs, search)
+    phrase: Mapped[dict | None] = mapped_column(JSON)  # the message and its values, read in the reader's language
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), index=True)
 
 

@@ -1,14 +1,15 @@
 """The portal's own rollouts on an instance (restart, new settings): kept with its status, told apart from outages."""
 from portal.extensions import db
+from portal.phrases import N_, phrase
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.models import InstanceStatus
 from portal.timestamps import utcnow
 
-ROLLOUT_STARTED = {"restart": ("restart_requested", "Restart requested."),
-                   "settings": ("settings", "Settings changed; applying them.")}
-ROLLOUT_APPLIED = {"restart": ("restart", "Restarting: new containers are starting."),
-                   "settings": ("settings_applied", "New settings sent: new containers are starting.")}
-ROLLOUT_DONE = {"restart": "Running again.", "settings": "Running again with your new settings."}
+ROLLOUT_STARTED = {"restart": ("restart_requested", N_("Restart requested.")),
+                   "settings": ("settings", N_("Settings changed; applying them."))}
+ROLLOUT_APPLIED = {"restart": ("restart", N_("Restarting: new containers are starting.")),
+                   "settings": ("settings_applied", N_("New settings sent: new containers are starting."))}
+ROLLOUT_DONE = {"restart": N_("Running again."), "settings": N_("Running again with your new settings.")}
 
 
 def _status_row(subscription_id: int) -> InstanceStatus:
@@ -32,9 +33,10 @@ def instance_rollout_failed(*, subscription_id: int, reason: str) -> str | None:
     """The cluster refused the rollout (in the caller's transaction): it ends, on the timeline; returns its kind."""
     status = _status_row(subscription_id)
     kind, status.rollout, status.rollout_started_at, status.rollout_applied_at = status.rollout, None, None, None
-    what = "Your new settings could not be applied" if kind == "settings" else "The restart could not be done"
-    instance_event_record(subscription_id=subscription_id, kind="rollout.failed", level="error",
-                          message=f"{what}: {reason}. Our team has been told.")
+    message = (phrase("Your new settings could not be applied: %(reason)s. Our team has been told.", reason=reason)
+               if kind == "settings" else
+               phrase("The restart could not be done: %(reason)s. Our team has been told.", reason=reason))
+    instance_event_record(subscription_id=subscription_id, kind="rollout.failed", level="error", message=message)
     return kind
 
 

@@ -17,6 +17,7 @@ from portal.catalog.selectors import template_for
 from portal.extensions import db
 from portal.links import absolute_url
 from portal.notifications.services import staff_alert, subscription_email
+from portal.phrases import N_, Phrase, phrase
 from portal.subscriptions.events import instance_event_record
 from portal.subscriptions.metrics import PROVISIONING
 from portal.subscriptions.models import Subscription
@@ -47,7 +48,7 @@ def _locked(subscription_id: int) -> Subscription:
     return subscription
 
 
-def _move(subscription: Subscription, target: str, *, kind: str, message: str, level: str = "info") -> None:
+def _move(subscription: Subscription, target: str, *, kind: str, message: str | Phrase, level: str = "info") -> None:
     if target not in TRANSITIONS[subscription.state]:
         raise IllegalTransition(subscription.state, target)
     subscription.state = target
@@ -72,7 +73,8 @@ def subscription_create(*, user_id: int, plan_id: int, subdomain: str, settings:
         db.session.flush()
     except IntegrityError as exc:
         raise SubdomainTaken(_("This address is already taken. Please choose another.")) from exc
-    instance_event_record(subscription_id=subscription.id, kind="created", message="Order created, awaiting payment.")
+    instance_event_record(subscription_id=subscription.id, kind="created",
+                          message=N_("Order created, awaiting payment."))
     return subscription
 
 
@@ -81,7 +83,7 @@ def subscription_paid(*, subscription_id: int, period_days: int, now: datetime |
     """Payment received for a new subscription: its period starts and provisioning begins."""
     now = now or utcnow()
     subscription = _locked(subscription_id)
-    _move(subscription, "provisioning", kind="paid", message="Payment received. Preparing your instance.")
+    _move(subscription, "provisioning", kind="paid", message=N_("Payment received. Preparing your instance."))
     subscription_period_extend(subscription_id=subscription_id, days=period_days, now=now)
     after_commit("instance.provision", subscription_id=subscription_id)
     return subscription
@@ -104,7 +106,7 @@ def subscription_period_extend(*, subscription_id: int, days: int, now: datetime
 
 
 @use_case
-def subscription_reprovision(*, subscription_id: int, reason: str) -> Subscription:
+def subscription_reprovision(*, subscription_id: int, reason: str | Phrase) -> Subscription:
     """Back to provisioning to apply again: a retry after failure, a resume, or changed settings."""
     subscription = _locked(subscription_id)
     _move(subscription, "provisioning", kind="provisioning", message=reason)
@@ -120,7 +122,7 @@ def subscription_activate(*, subscription_id: int) -> Subscription | None:
     if subscription.state != "provisioning":
         return None
     setup_seconds = (utcnow() - subscription.state_changed_at).total_seconds()
-    _move(subscription, "active", kind="ready", message="Your instance is ready.")
+    _move(subscription, "active", kind="ready", message=N_("Your instance is ready."))
     PROVISIONING.observe(max(setup_seconds, 0.0))
     return subscription
 
@@ -132,7 +134,8 @@ def subscription_provisioning_failed(*, subscription_id: int, reason: str) -> Su
     subscription = _locked(subscription_id)
     if subscription.state != "provisioning":
         return None
-    _move(subscription, "provisioning_failed", kind="failed", message=f"Provisioning failed: {reason}", level="error")
+    _move(subscription, "provisioning_failed", kind="failed", level="error",
+          message=phrase("Provisioning failed: %(reason)s", reason=reason))
     subscription.state_note = reason[:2000]
     key = f"provisioning-failed:{subscription.id}:{int(subscription.state_changed_at.timestamp())}"
     staff_alert(key=key, title=f"Provisioning failed for subscription #{subscription.id}",
@@ -147,11 +150,13 @@ def subscription_suspend(*, subscription_id: int, reason: str, note: str = "") -
     """Scale to zero and take the address offline; the data stays."""
     subscription = _locked(subscription_id)
     _move(subscription, "suspended", kind="suspended",
-          message={"non_payment": "Suspended: the period ended without payment.",
-                   "customer": "Cancelled: the instance is stopped; its data is kept until the retention period ends.",
-                   "refunded": "Suspended: the payment was refunded in full. Your data is kept.",
-                   "chargeback": "Suspended: your bank reversed the payment. Your data is kept.",
-                   }.get(reason, f"Suspended by staff. {note}".strip()), level="warning")
+          message={"non_payment": N_("Suspended: the period ended without payment."),
+                   "customer": N_("Cancelled: the instance is stopped; its data is kept until the retention period "
+                                  "ends."),
+                   "refunded": N_("Suspended: the payment was refunded in full. Your data is kept."),
+                   "chargeback": N_("Suspended: your bank reversed the payment. Your data is kept."),
+                   }.get(reason) or (phrase("Suspended by staff: %(note)s", note=note) if note.strip()
+                                     else N_("Suspended by staff.")), level="warning")
     subscription.suspension_reason = reason
     subscription.state_note = note[:2000]
     after_commit("instance.suspend", subscription_id=subscription_id)
@@ -163,22 +168,25 @@ def subscription_resume(*, subscription_id: int) -> Subscription:
     subscription = db.session.get(Subscription, subscription_id)
     if subscription.state != "suspended":
         raise IllegalTransition(subscription.state, "provisioning")
-    return subscription_reprovision(subscription_id=subscription_id, reason="Resuming your instance.")
+    return subscription_reprovision(subscription_id=subscription_id, reason=N_("Resuming your instance."))
 
 
 @use_case
-def subscription_terminate(*, subscription_id: int, note: str = "") -> Subscription:
+def subscription_terminate(*, subscription_id: int, note: str | Phrase = "") -> Subscription:
     """End it for good: the instance's objects are deleted from the cluster."""
     subscription = _locked(subscription_id)
-    _move(subscription, "terminated", kind="terminated", message=f"Terminated. {note}".strip(), level="warning")
+    _move(subscription, "terminated", kind="terminated", level="warning",
+          message=note or N_("Terminated."))
     after_commit("instance.terminate", subscription_id=subscription_id)
     return subscription
 
 
 @use_case
-def subscription_cancel(*, subscription_id: int, reason: str = "") -> Subscription:
+def subscription_cancel(*, subscription_id: int, reason: str | Phrase = "") -> Subscription:
     subscription = _locked(subscription_id)
-    _move(subscription, "cancelled", kind="cancelled", message=f"Order cancelled before payment. {reason}".strip())
+    _move(subscription, "cancelled", kind="cancelled",
+          message=phrase("Order cancelled before payment: %(reason)s", reason=reason) if reason
+          else N_("Order cancelled before payment."))
     return subscription
 
 
@@ -193,7 +201,7 @@ def subscription_revive(*, subscription_id: int, period_days: int, now: datetime
     subscription.state = target
     subscription.state_changed_at = utcnow()
     instance_event_record(subscription_id=subscription.id, kind="paid",
-                          message="Payment received after the order was cancelled. Preparing your instance.")
+                          message=N_("Payment received after the order was cancelled. Preparing your instance."))
     subscription_period_extend(subscription_id=subscription_id, days=period_days, now=now)
     after_commit("instance.provision", subscription_id=subscription_id)
     return subscription
@@ -221,11 +229,11 @@ def subscription_settings_update(*, subscription_id: int, settings: dict) -> Sub
         raise IllegalTransition(subscription.state, "provisioning")
     clean = settings_clean(template_for(subscription.plan.service.slug), settings)
     subscription.settings = clean
-    subscription_settings_changed(subscription, message="Settings changed.")
+    subscription_settings_changed(subscription, message=N_("Settings changed."))
     return subscription
 
 
-def subscription_settings_changed(subscription: Subscription, *, message: str) -> None:
+def subscription_settings_changed(subscription: Subscription, *, message: str | Phrase) -> None:
     """What any change of an instance's settings (its parameters, its mail server) sets going, in the caller's
     transaction, on a locked subscription: a running instance rolls with them, a failed setup is tried again."""
     if subscription.state == "active":
@@ -234,7 +242,7 @@ def subscription_settings_changed(subscription: Subscription, *, message: str) -
     else:
         instance_event_record(subscription_id=subscription.id, kind="settings", message=message)
     if subscription.state == "provisioning_failed":
-        _move(subscription, "provisioning", kind="provisioning", message="Applying your new settings.")
+        _move(subscription, "provisioning", kind="provisioning", message=N_("Applying your new settings."))
     if subscription.state == "active":
         after_commit("instance.apply_settings", subscription_id=subscription.id)
     elif subscription.state == "provisioning":
@@ -249,7 +257,8 @@ def subscription_cancel_at_period_end(*, subscription_id: int, cancel: bool = Tr
         raise IllegalTransition(subscription.state, "cancelled at period end")
     subscription.cancel_at_period_end = cancel
     instance_event_record(subscription_id=subscription.id, kind="cancel_scheduled" if cancel else "cancel_undone",
-                          message="Will end when the paid period ends." if cancel else "Will renew as usual again.")
+                          message=N_("Will end when the paid period ends.") if cancel
+                          else N_("Will renew as usual again."))
     return subscription
 
 
@@ -257,4 +266,4 @@ def subscription_cancel_at_period_end(*, subscription_id: int, cancel: bool = Tr
 def subscription_cancel_now(*, subscription_id: int) -> Subscription:
     """Stop the instance today; its data is kept for the retention period, then deleted."""
     return subscription_suspend(subscription_id=subscription_id, reason="customer",
-                                note="Cancelled by the customer.")
+                                note=N_("Cancelled by the customer."))

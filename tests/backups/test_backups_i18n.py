@@ -3,8 +3,12 @@ flash after "Back up now", the backup's phase (its data-phase stays Velero's Eng
 import re
 
 import pytest
+from sqlalchemy import select
 
 from portal.backups import services
+from portal.backups.models import Restore
+from portal.extensions import db
+from tests.backups.test_backups import advance_restore, completed_backup, fresh, restore_through_the_page
 from tests.helpers import csrf_token_from, logged_in_client
 
 ID = {"Accept-Language": "id"}
@@ -39,3 +43,30 @@ def test_the_backups_page_speaks_indonesian_when_the_browser_asks_for_it(app, ru
 
 def _first_backup_id(page: str) -> int:
     return int(re.search(r'/backups/(\d+)/restore', page).group(1))
+
+
+@pytest.mark.smoke
+def test_a_failed_restore_says_why_in_the_customers_language(app, running, kube, kube_clock, smtp_server):
+    """The reason is stored as a phrase: our words in Indonesian, Velero's own words as Velero gave them; the
+    page, the timeline and the email read it in the customer's language, the row keeps the English for staff."""
+    subscription = running("ghost", "starter")
+    subscription.user.locale = "id"
+    db.session.commit()
+    backup = completed_backup(app, subscription, kube_clock)
+    kube.restore_fails(1)
+    client, _ = restore_through_the_page(app, subscription, backup, subscription.subdomain)
+    restore = db.session.scalar(select(Restore))
+    assert advance_restore(restore.id, kube_clock) == "failed"
+    restore = fresh(Restore, restore.id)
+    assert restore.reason.startswith("the backup service stopped (") and "half-way" in restore.reason
+
+    page = client.get(f"/instances/{subscription.id}/backups", headers=ID).get_data(as_text=True)
+    reason = re.search(r'data-testid="restore-reason">(.*?)</div>', page).group(1)
+    assert "layanan pencadangan berhenti (" in reason and "half-way" in reason and "backup service" not in reason
+    timeline = client.get(f"/instances/{subscription.id}", headers=ID).get_data(as_text=True)
+    assert "Pemulihan tidak berhasil: layanan pencadangan berhenti (" in timeline
+    assert "Pemulihan dari cadangan " in timeline and " WIB diminta; instans Anda tetap berjalan" in timeline
+    mail = [m for m in smtp_server.messages if m["Subject"].startswith("Pemulihan ")]
+    assert len(mail) == 1, [m["Subject"] for m in smtp_server.messages]
+    text = mail[0].get_body(preferencelist=("plain",)).get_content()
+    assert "layanan pencadangan berhenti (" in text and "half-way" in text and " WIB" in text

@@ -1,7 +1,12 @@
 """The domains page in Indonesian for a browser that asks for it (Accept-Language: id), English otherwise: the
 page's texts, a refusal's reason, the flash after adding, the records' purposes and the certificate state."""
 import pytest
+from sqlalchemy import select
 
+from portal.domains import services
+from portal.domains.models import CustomDomain
+from portal.extensions import db
+from tests.domains.dns_records import point_dns
 from tests.helpers import csrf_token_from
 
 pytestmark = pytest.mark.smoke
@@ -43,3 +48,21 @@ def test_a_refusal_and_an_added_domain_read_in_indonesian(ana):
     assert 'data-dns="pending"' in body and "Hapus blog.toko-ana.id?" in body
     english = client.get(f"/instances/{sid}/domains").get_data(as_text=True)
     assert "Certificate: Waiting for DNS" in english and "proves the domain is yours" in english
+
+
+def test_the_dns_check_findings_read_in_each_readers_language(ana, dns_zone):
+    """Findings are stored once (as phrases) and read in the reader's language, values as found in DNS."""
+    sid, client = ana
+    _post(client, f"/instances/{sid}/domains", {"name": "blog.toko-ana.id"})
+    point_dns(dns_zone, "blog.toko-ana.id", cname="elsewhere.example.net")
+    domain = db.session.scalar(select(CustomDomain).where(CustomDomain.name == "blog.toko-ana.id"))
+    assert services.domain_dns_check(domain_id=domain.id) == "pending"
+    page = client.get(f"/instances/{sid}/domains", headers=ID).get_data(as_text=True)
+    assert "Belum ada record TXT _portal-verify.blog.toko-ana.id dengan nilai verifikasi." in page
+    assert "blog.toko-ana.id adalah CNAME ke elsewhere.example.net, bukan ke ana-blog.localtest.me." in page
+    assert "No TXT record" not in page
+    english = client.get(f"/instances/{sid}/domains").get_data(as_text=True)
+    assert "blog.toko-ana.id is a CNAME to elsewhere.example.net, not to ana-blog.localtest.me." in english
+    # Staff's list reads them in the staff reader's language too; the English stays for logs and search.
+    db.session.expire_all()
+    assert "is a CNAME to elsewhere.example.net" in db.session.get(CustomDomain, domain.id).dns_problem

@@ -37,7 +37,7 @@ def test_schema_comes_from_migrations_and_matches_the_models(app):
     with db.engine.connect() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         differences = compare_metadata(MigrationContext.configure(conn), db.metadata)
-    assert version == "0017"
+    assert version == "0018"
     assert differences == []
 
 

@@ -19,7 +19,8 @@ def extracted(tmp_path_factory):
     """The template extraction makes now from babel.cfg (the same command docs/operations.md gives)."""
     pot = tmp_path_factory.mktemp("i18n") / "messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
-    subprocess.run([str(pybabel), "-q", "extract", "-F", "babel.cfg", "-k", "_l", "--ignore-dirs", ".* node_modules",
+    subprocess.run([str(pybabel), "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "phrase", "-k", "nphrase:1,2",
+                    "--ignore-dirs", ".* node_modules",
                     "-o", str(pot), "."], cwd=ROOT, check=True, capture_output=True, timeout=120,
                    env={**os.environ, "PYTHONPATH": str(ROOT)})  # babel.cfg's service-template extractor
     with pot.open("rb") as file:

@@ -5,6 +5,7 @@ import pytest
 from portal.accounts.services import user_by_email
 from portal.extensions import db
 from portal.notifications import services
+from portal.phrases import N_, nphrase
 from portal.unit_of_work import atomic
 from tests.helpers import STRONG_PASSWORD, csrf_token_from, message_parts, wait_for_email
 
@@ -100,3 +101,26 @@ def test_signing_up_in_indonesian_keeps_that_language_for_the_account_and_its_em
     assert user_by_email("sari.daftar@example.com").locale == "id"
     text, html = message_parts(wait_for_email(smtp_server, "Konfirmasi alamat email Anda"))
     assert "Halo Sari Dewi" in text and '<html lang="id">' in html
+
+
+def test_reasons_queued_in_english_arrive_in_the_recipients_language(app, make_user, smtp_server):
+    """A reason stored in an email's context (a catalog constant, or a phrase with its count) is read when the
+    email is written, in the recipient's language."""
+    user = _customer(make_user, "wati@example.com", "id")
+    base = {"name": user.name, "app_name": "Ghost", "plan_name": "Starter", "address": "wati-blog.example.com",
+            "link": "http://portal.test/instances/1"}
+    with atomic():
+        services.email_queue(template="suspended", recipient=user.email, user_id=user.id, key="suspended:id",
+                             context={**base, "reason": N_("the paid period ended without a renewal."),
+                                      "delete_on": "2026-12-14T00:00:00+00:00", "renewable": True})
+        services.email_queue(template="instance_down", recipient=user.email, user_id=user.id, key="down:id",
+                             context={**base, "problem": nphrase(
+                                 "Your instance did not come back within %(num)d minute after the restart.",
+                                 "Your instance did not come back within %(num)d minutes after the restart.", 5)})
+    suspended = wait_for_email(smtp_server, "wati-blog.example.com dihentikan")
+    for part in message_parts(suspended):
+        assert "masa berbayarnya berakhir tanpa perpanjangan." in part and "paid period" not in part
+    down = wait_for_email(smtp_server, "wati-blog.example.com tidak merespons")
+    for part in message_parts(down):
+        assert "Instans Anda tidak kembali berjalan dalam 5 menit setelah dimulai ulang." in part
+        assert "did not come back" not in part

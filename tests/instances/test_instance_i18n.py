@@ -1,8 +1,17 @@
 """The instance page, its logs and the dashboard in Indonesian for a reader whose browser asks for it (issue 23)."""
 import pytest
+from babel.dates import format_date
+from sqlalchemy import select
 
 from portal.accounts.services import user_by_email
+from portal.admin.services import staff_extend
+from portal.billing.services import subscription_renewal_paid as renewal_paid
 from portal.extensions import db
+from portal.instances.sweep import PROBLEMS
+from portal.rendering import display_zone
+from portal.subscriptions.models import InstanceEvent, InstanceStatus, Subscription
+from portal.subscriptions.rollouts import instance_rollout_failed, instance_rollout_start
+from portal.unit_of_work import atomic
 from tests.helpers import csrf_token_from
 
 ID = {"Accept-Language": "id"}
@@ -75,3 +84,36 @@ def test_landing_reads_in_indonesian(client):
     for text in ("Hosting terkelola, ditagih dalam Rupiah", "Mulai sekarang", "Bayar dengan Midtrans",
                  "Pembuat situs web yang paling banyak digunakan di dunia."):
         assert text in body, text
+
+
+def test_timeline_texts_with_values_and_a_parts_problem_read_in_each_language(app, client, live, make_user):
+    """What the portal stored with values (a renewal's day, a staff extension's count, a failed restart's reason
+    from the cluster) and a part's problem are read in the reader's language; outside words stay as they came."""
+    staff = make_user(email="ops@example.com", staff=True)
+    renewal_paid(subscription_id=live, period_days=30)
+    staff_extend(subscription_id=live, days=1, reason="goodwill", actor_id=staff.id)
+    staff_extend(subscription_id=live, days=3, reason="goodwill", actor_id=staff.id)
+    with atomic():
+        instance_rollout_start(subscription_id=live, kind="restart")
+        instance_rollout_failed(subscription_id=live, reason="Forbidden: quota <exceeded>")
+        status = db.session.get(InstanceStatus, live)
+        status.components = {**status.components, "app": {"phase": "Running", "ready": False, "restarts": 4,
+                                                          "problem": PROBLEMS["CrashLoopBackOff"]}}
+    end = db.session.get(Subscription, live).current_period_end
+
+    body = client.get(f"/instances/{live}", headers=ID).get_data(as_text=True)
+    with app.test_request_context(headers=ID):
+        day = format_date(end.astimezone(display_zone()).date(), "dd MMM y", locale="id")
+    for text in ("Diperpanjang 1 hari hingga", "Diperpanjang 3 hari hingga " + day, "Mulai ulang diminta.",
+                 "Mulai ulang tidak dapat dilakukan: Forbidden: quota &lt;exceeded&gt;. Tim kami sudah diberi tahu.",
+                 "Aplikasi terus berhenti mendadak dan memulai ulang."):
+        assert text in body, text
+    assert "Extended by" not in body and "keeps crashing" not in body and "<exceeded>" not in body
+
+    english = client.get(f"/instances/{live}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    for text in ("Extended by 1 day to", "Extended by 3 days to", "The app keeps crashing and restarting.",
+                 "The restart could not be done: Forbidden: quota &lt;exceeded&gt;. Our team has been told."):
+        assert text in english, text
+    # The English stays on the row for staff's logs and searches.
+    messages = set(db.session.scalars(select(InstanceEvent.message).where(InstanceEvent.subscription_id == live)))
+    assert "Extended by 3 days to " + f"{end:%Y-%m-%d}." in messages
