@@ -4,6 +4,8 @@ message and its values, so each reader reads them in their own language (portal/
 Revision ID: 0018
 Revises: 0017
 """
+import re
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -13,6 +15,12 @@ branch_labels = None
 depends_on = None
 
 
+# (what the stored English starts with, its whole pattern, the catalog message, its field, the field's value)
+PATTERNS = (("Scheduled on ", re.compile(r"^Scheduled on (\S+)\.$"), "Scheduled on %(node)s.", "node", str),
+            ("Renewed until ", re.compile(r"^Renewed until (\d{4}-\d{2}-\d{2})\.$"), "Renewed until %(day)s.", "day",
+             lambda day: {"day": day}))
+
+
 def upgrade():
     with op.batch_alter_table('instance_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phrase', sa.JSON(), nullable=True))
@@ -20,6 +28,19 @@ def upgrade():
         batch_op.add_column(sa.Column('dns_findings', sa.JSON(), nullable=True))
     with op.batch_alter_table('restores', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reason_phrase', sa.JSON(), nullable=True))
+    # The two timeline texts with a value that were read in the reader's language before, by their pattern, keep
+    # being read so: their phrase is made from the stored English.
+    events = sa.table('instance_events', sa.column('id', sa.Integer), sa.column('message', sa.Text),
+                      sa.column('phrase', sa.JSON))
+    connection = op.get_bind()
+    for start, pattern, message, field, wrap in PATTERNS:
+        rows = connection.execute(sa.select(events.c.id, events.c.message).where(
+            events.c.message.like(start + "%"))).all()
+        for row_id, text in rows:
+            found = pattern.match(text)
+            if found:
+                connection.execute(events.update().where(events.c.id == row_id).values(
+                    phrase={"message": message, "values": {field: wrap(found.group(1))}}))
 
 
 def downgrade():
