@@ -75,3 +75,23 @@ def test_landing_reads_in_indonesian(client):
     for text in ("Hosting terkelola, ditagih dalam Rupiah", "Mulai sekarang", "Bayar dengan Midtrans",
                  "Pembuat situs web yang paling banyak digunakan di dunia."):
         assert text in body, text
+
+
+def test_wtforms_built_in_messages_read_in_the_readers_language(client, live):
+    """WTForms' own messages (it ships no Indonesian) come from our wtforms catalog; English stays WTForms' own."""
+    def refused(language: str) -> str:
+        page = client.get(f"/instances/{live}/settings", headers={"Accept-Language": language}).get_data(as_text=True)
+        answer = client.post(f"/instances/{live}/mail", headers={"Accept-Language": language},
+                             data={"csrf_token": csrf_token_from(page), "host": "smtp.example.com",
+                                   "port": "five-eight-seven", "tls_mode": "carrier-pigeon",
+                                   "sender": "hello@example.com"})
+        assert answer.status_code == 422
+        return answer.get_data(as_text=True)
+
+    indonesian = refused("id")
+    assert 'data-testid="error-port">Masukkan bilangan bulat.</div>' in indonesian
+    assert 'data-testid="error-tls_mode">Pilihan tidak valid.</div>' in indonesian
+    assert "Not a valid integer value." not in indonesian and "Not a valid choice." not in indonesian
+    english = refused("en")
+    assert 'data-testid="error-port">Not a valid integer value.</div>' in english
+    assert 'data-testid="error-tls_mode">Not a valid choice.</div>' in english
