@@ -45,7 +45,7 @@ def test_extraction_finds_the_macros_and_plurals(extracted):
 
 
 def test_every_extracted_string_is_in_the_catalog(extracted, catalog):
-    missing = sorted(_key(m) for m in extracted if m.id and catalog.get(m.id) is None)
+    missing = sorted(_key(m) for m in extracted if m.id and catalog.get(m.id, context=m.context) is None)
     assert not missing, "not in messages.po (run the extract and update commands):\n" + "\n".join(missing)
 
 
