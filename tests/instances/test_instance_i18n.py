@@ -95,3 +95,18 @@ def test_wtforms_built_in_messages_read_in_the_readers_language(client, live):
     english = refused("en")
     assert 'data-testid="error-port">Not a valid integer value.</div>' in english
     assert 'data-testid="error-tls_mode">Not a valid choice.</div>' in english
+
+
+def test_a_settings_value_the_template_refuses_is_explained_in_indonesian(client, live):
+    """The parameters' own rules (catalog.parameters) speak the reader's language too."""
+    def refused(language: str) -> str:
+        page = client.get(f"/instances/{live}/settings", headers={"Accept-Language": language}).get_data(as_text=True)
+        answer = client.post(f"/instances/{live}/settings", headers={"Accept-Language": language},
+                             data={"csrf_token": csrf_token_from(page), "execution_retention_hours": "a week"})
+        assert answer.status_code == 422
+        return answer.get_data(as_text=True)
+
+    indonesian = refused("id")
+    assert 'data-testid="error-execution_retention_hours">Masukkan bilangan bulat.</div>' in indonesian
+    assert "Enter a whole number." not in indonesian
+    assert 'data-testid="error-execution_retention_hours">Enter a whole number.</div>' in refused("en")
