@@ -11,12 +11,13 @@ VENDOR := static/vendor/htmx.min.js static/vendor/bootstrap.min.css static/vendo
 
 .PHONY: setup run translations lint test test-postgres test-sqlite test-browser chromium services clean bench bench-smoke security
 
-CATALOGS := $(patsubst %.po,%.mo,$(wildcard portal/translations/*/LC_MESSAGES/messages.po))
+# Both domains: messages (the portal's texts) and wtforms (WTForms' built-in messages, where WTForms has no catalog).
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard portal/translations/*/LC_MESSAGES/*.po))
 
 setup: $(BIN)/.installed node_modules/.installed $(VENDOR) $(CATALOGS)
 
 # The gettext catalogs, compiled from the .po files kept in the repository.
-portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES/messages.po $(BIN)/.installed
+portal/translations/%.mo: portal/translations/%.po $(BIN)/.installed
 	$(BIN)/pybabel compile -i $< -o $@
 
 # After changing texts: extract them and merge them into each catalog (then translate the new msgstr).

@@ -4,6 +4,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, jsonify, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -26,14 +27,18 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("billing", __name__)
 GATEWAY_DOWN = _l("The payment provider is not answering right now. Your order is saved: "
                   "try paying again in a few minutes.")
-# An invoice's state as the customer reads it (the state itself stays the machine value).
-STATE_WORDS = {"pending": _l("pending"), "review": _l("under review"), "paid": _l("paid"), "failed": _l("failed"),
+# An invoice's state as the customer reads it (the state itself stays the machine value). "pending" has its
+# context: an instance's part is pending too, and Indonesian words the two differently (pgettext is read at display
+# time, as extraction knows it only by that name).
+STATE_WORDS = {"review": _l("under review"), "paid": _l("paid"), "failed": _l("failed"),
                "refunded": _l("refunded"), "cancelled": _l("cancelled"), "refund_due": _l("paid, refund due")}
 
 
 @blueprint.app_template_filter("invoice_state")
 def invoice_state(state: str) -> str:
     """An invoice state in the reader's language (an unknown one as it is)."""
+    if state == "pending":
+        return pgettext("invoice state", "pending")
     return str(STATE_WORDS.get(state, state))
 
 

@@ -3,13 +3,13 @@ from collections.abc import Callable
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from portal.catalog.parameters import SettingsInvalid, settings_clean, subdomain_problem, timezones
 from portal.catalog.templates import ParameterSpec, ServiceTemplate
+from portal.forms import PortalForm
 
 
 def _field(parameter: ParameterSpec):
@@ -32,7 +32,7 @@ def _field(parameter: ParameterSpec):
     return StringField(validators=length, render_kw=render_kw, **options)
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(PortalForm):
     """Base class; settings_form_class adds one field per parameter."""
 
     template: ServiceTemplate

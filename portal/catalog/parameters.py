@@ -6,6 +6,7 @@ import zoneinfo
 from collections.abc import Mapping
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 
 from portal.catalog.templates import ParameterSpec, SecretSpec, ServiceTemplate
 
@@ -63,38 +64,38 @@ def _clean_one(parameter: ParameterSpec, raw) -> str | int | bool | None:
             return True
         if text in {"false", "0", "n", "no", "off"}:
             return False
-        raise ValueError("Choose yes or no.")
+        raise ValueError(_("Choose yes or no."))
     text = "" if raw is None else str(raw).strip()
     if text == "":
         if parameter.required:
-            raise ValueError("This field is required.")
+            raise ValueError(_("This field is required."))
         return None
     if CONTROL_CHARACTERS.search(text):
-        raise ValueError("Use a single line without control characters.")
+        raise ValueError(_("Use a single line without control characters."))
     if len(text) > parameter.max_length:
-        raise ValueError(f"Use at most {parameter.max_length} characters.")
+        raise ValueError(_("Use at most %(max)d characters.", max=parameter.max_length))
     if parameter.min_length is not None and len(text) < parameter.min_length:
-        raise ValueError(f"Use at least {parameter.min_length} characters.")
+        raise ValueError(_("Use at least %(num)d characters.", num=parameter.min_length))
     if parameter.type == "integer":
         if not re.fullmatch(r"-?\d{1,12}", text):
-            raise ValueError("Enter a whole number.")
+            raise ValueError(_("Enter a whole number."))
         number = int(text)
         if parameter.minimum is not None and number < parameter.minimum:
-            raise ValueError(f"Use {parameter.minimum} or more.")
+            raise ValueError(_("Use %(num)s or more.", num=parameter.minimum))
         if parameter.maximum is not None and number > parameter.maximum:
-            raise ValueError(f"Use {parameter.maximum} or less.")
+            raise ValueError(_("Use %(num)s or less.", num=parameter.maximum))
         return number
     if parameter.type == "email":
         try:
             return validate_email(text, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise ValueError(f"That email address is not valid: {exc}") from exc
+            raise ValueError(_("That email address is not valid: %(reason)s", reason=exc)) from exc
     if parameter.type == "url" and not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", text):
-        raise ValueError("Enter a full address starting with https://")
+        raise ValueError(_("Enter a full address starting with https://"))
     if parameter.type == "choice" and text not in (parameter.choices or []):
-        raise ValueError("Choose one of the options.")
+        raise ValueError(_("Choose one of the options."))
     if parameter.type == "timezone" and text not in zoneinfo.available_timezones():
-        raise ValueError("Choose a timezone from the list.")
+        raise ValueError(_("Choose a timezone from the list."))
     if parameter.pattern and not re.fullmatch(parameter.pattern, text):
         raise ValueError(parameter.pattern_message)
     return text
@@ -127,7 +128,7 @@ def env_text(parameter: ParameterSpec, value) -> str:
 
 def secret_generate(spec: SecretSpec) -> str:
     alphabet = ALPHABETS[spec.alphabet]
-    return "".join(random_source.choice(alphabet) for _ in range(spec.length))
+    return "".join(random_source.choice(alphabet) for _position in range(spec.length))
 
 
 def secrets_generate(template: ServiceTemplate) -> dict[str, str]:

@@ -1,14 +1,14 @@
 """The instance's mail server form: the customer's own SMTP server, checked by the service on save and on test."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from portal.forms import PortalForm
 from portal.provisioning.mail import TLS_MODE_LABELS, TLS_MODES
 
 
-class MailServerForm(FlaskForm):
+class MailServerForm(PortalForm):
     # No field validators: the service checks the whole server (it resolves the host) and names each bad field.
     host = StringField(_l("SMTP server"), render_kw={"placeholder": "smtp.example.com", "maxlength": 253})
     port = IntegerField(_l("Port"), default=587, validators=[Optional()])

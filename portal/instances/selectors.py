@@ -5,6 +5,7 @@ from functools import cache
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
@@ -191,8 +192,16 @@ class Component:
 
 # A part's name and its state word as the reader reads them (a phase not listed shows as the cluster says it).
 COMPONENT_LABELS = {"app": _l("App"), "db": _l("Database")}
-PART_WORDS = {"stopped": _l("stopped"), "ready": _l("ready"), "pending": _l("pending"), "running": _l("running"),
+PART_WORDS = {"stopped": _l("stopped"), "ready": _l("ready"), "running": _l("running"),
               "failed": _l("failed"), "succeeded": _l("succeeded"), "unknown": _l("unknown")}
+
+
+def part_word(phase: str) -> str:
+    """A part's state word; "pending" has its context, as an invoice is pending too and Indonesian words the two
+    differently (a part is being set up, an invoice awaits payment)."""
+    if phase == "pending":
+        return pgettext("component state", "pending")
+    return str(PART_WORDS.get(phase, phase))
 
 
 def components_of(subscription: Subscription, status: InstanceStatus | None) -> list[Component]:
@@ -202,12 +211,12 @@ def components_of(subscription: Subscription, status: InstanceStatus | None) -> 
     for name, seen in ((status.components or {}) if status else {}).items():
         label = COMPONENT_LABELS.get(name, name)
         if not running:
-            parts.append(Component(name, label, PART_WORDS["stopped"], "secondary", seen.get("restarts", 0), None))
+            parts.append(Component(name, label, part_word("stopped"), "secondary", seen.get("restarts", 0), None))
         elif seen.get("ready"):
-            parts.append(Component(name, label, PART_WORDS["ready"], "success", seen.get("restarts", 0), None))
+            parts.append(Component(name, label, part_word("ready"), "success", seen.get("restarts", 0), None))
         else:
             phase = str(seen.get("phase", "unknown")).lower()
-            parts.append(Component(name, label, PART_WORDS.get(phase, phase), "warning",
+            parts.append(Component(name, label, part_word(phase), "warning",
                                    seen.get("restarts", 0), translated(seen.get("problem"))))
     return parts
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_mail import Connection, Message
 
 SMTP_ERRORS = (smtplib.SMTPException, OSError)
@@ -81,36 +82,45 @@ def server_test_send(*, host: str, port: int, tls_mode: str, username: str, pass
             stage = "send"
             client.send_message(message)
     except smtplib.SMTPAuthenticationError as error:
-        return ServerAnswer(False, f"The server refused the user name or password ({_said(error)}).")
+        return ServerAnswer(False, _("The server refused the user name or password (%(reply)s).", reply=_said(error)))
     except smtplib.SMTPNotSupportedError:
         if stage == "starttls":
-            return ServerAnswer(False, "The server does not offer STARTTLS. Choose TLS from the first byte (usually "
-                                       "port 465) or, only if the server allows nothing else, no encryption.")
-        return ServerAnswer(False, "The server does not offer a login. Leave the user name empty if it needs none.")
+            return ServerAnswer(False, _("The server does not offer STARTTLS. Choose TLS from the first byte (usually "
+                                         "port 465) or, only if the server allows nothing else, no encryption."))
+        return ServerAnswer(False, _("The server does not offer a login. Leave the user name empty if it needs none."))
     except smtplib.SMTPSenderRefused as error:
-        return ServerAnswer(False, f"The server refused the sender address {sender} ({_said(error)}).")
+        return ServerAnswer(False, _("The server refused the sender address %(sender)s (%(reply)s).",
+                                     sender=sender, reply=_said(error)))
     except smtplib.SMTPRecipientsRefused as error:
         said = "; ".join(f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
                          for code, reply in error.recipients.values())
-        return ServerAnswer(False, f"The server refused to deliver to {recipient} ({' '.join(said.split())[:300]}).")
+        return ServerAnswer(False, _("The server refused to deliver to %(recipient)s (%(reply)s).",
+                                     recipient=recipient, reply=" ".join(said.split())[:300]))
     except smtplib.SMTPServerDisconnected:
-        return ServerAnswer(False, "The server closed the connection before the message was sent"
-                                   + (" (while starting TLS)." if stage == "starttls" else
-                                      " (while logging in)." if stage == "login" else "."))
+        if stage == "starttls":
+            return ServerAnswer(False, _("The server closed the connection before the message was sent "
+                                         "(while starting TLS)."))
+        if stage == "login":
+            return ServerAnswer(False, _("The server closed the connection before the message was sent "
+                                         "(while logging in)."))
+        return ServerAnswer(False, _("The server closed the connection before the message was sent."))
     except smtplib.SMTPResponseException as error:
-        return ServerAnswer(False, f"The server answered with an error ({_said(error)}).")
+        return ServerAnswer(False, _("The server answered with an error (%(reply)s).", reply=_said(error)))
     except ssl.SSLCertVerificationError as error:
-        return ServerAnswer(False, f"TLS failed: the server's certificate is not valid for {host} "
-                                   f"({error.verify_message}).")
+        return ServerAnswer(False, _("TLS failed: the server's certificate is not valid for %(host)s (%(reason)s).",
+                                     host=host, reason=error.verify_message))
     except ssl.SSLError as error:
-        return ServerAnswer(False, f"TLS failed ({error.reason or 'handshake error'}): check the encryption setting "
-                                   "and the port.")
+        if error.reason:  # OpenSSL's own code, such as WRONG_VERSION_NUMBER
+            return ServerAnswer(False, _("TLS failed (%(reason)s): check the encryption setting and the port.",
+                                         reason=error.reason))
+        return ServerAnswer(False, _("TLS failed: check the encryption setting and the port."))
     except TimeoutError:
-        return ServerAnswer(False, f"No answer from {host} port {port} within {timeout:g} seconds.")
+        return ServerAnswer(False, _("No answer from %(host)s port %(port)s within %(seconds)s seconds.",
+                                     host=host, port=port, seconds=format(timeout, "g")))
     except ConnectionRefusedError:
-        return ServerAnswer(False, f"Nothing accepts connections on {host} port {port}.")
+        return ServerAnswer(False, _("Nothing accepts connections on %(host)s port %(port)s.", host=host, port=port))
     except socket.gaierror:
-        return ServerAnswer(False, f"The name {host} does not resolve to an address.")
+        return ServerAnswer(False, _("The name %(host)s does not resolve to an address.", host=host))
     except (smtplib.SMTPException, OSError) as error:
-        return ServerAnswer(False, f"Could not talk to the server: {type(error).__name__}.")
-    return ServerAnswer(True, f"The server accepted the test message for {recipient}.")
+        return ServerAnswer(False, _("Could not talk to the server: %(error)s.", error=type(error).__name__))
+    return ServerAnswer(True, _("The server accepted the test message for %(recipient)s.", recipient=recipient))

@@ -3,11 +3,14 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
+
 from portal.catalog.templates import MAIL_PLACEHOLDERS, MAIL_SECRETS
 
 TLS_MODES = ("none", "starttls", "tls")
-TLS_MODE_LABELS = {"none": "None (plain text)", "starttls": "STARTTLS (usually port 587)",
-                   "tls": "TLS from the first byte (usually port 465)"}
+# The choices as the customer reads them (lazy: translated when the mail form is drawn).
+TLS_MODE_LABELS = {"none": _l("None (plain text)"), "starttls": _l("STARTTLS (usually port 587)"),
+                   "tls": _l("TLS from the first byte (usually port 465)")}
 # The instance Secret's keys for the login the apps use (MAIL_SECRETS, which templates name) and the customer's
 # own password, kept apart so that switching to the relay and back never loses it.
 OWN_PASSWORD_SECRET = "own_mail_password"

@@ -55,6 +55,7 @@ def test_an_invoice_waiting_paid_and_its_listing_read_in_indonesian(client, cust
     assert f"Tagihan {invoice.number}" in waiting and "instans baru" in waiting
     listing = page(client, "/billing")
     assert "<th>Tagihan</th>" in listing and "<th>Status</th>" in listing and "menunggu pembayaran" in listing
+    assert "sedang disiapkan" not in listing  # an instance's part is "pending" too, worded otherwise (msgctxt)
     assert ">Bayar</a>" in listing
 
     db.session.get(Invoice, invoice.id).state = "cancelled"

@@ -100,3 +100,14 @@ def test_form_errors_and_flashes_are_in_the_readers_language(client):
 def test_error_pages_are_translated(client):
     page = client.get("/no-such-page", headers=ID)
     assert page.status_code == 404 and "Halaman tidak ditemukan" in page.get_data(as_text=True)
+
+
+def test_a_form_sent_without_its_csrf_token_is_refused_in_the_readers_language(client):
+    """An expired or missing token (CSRFProtect refuses it before the view): the error page, translated."""
+    indonesian = client.post("/login", headers=ID, data={"email": "ana@example.com", "password": "x"})
+    body = indonesian.get_data(as_text=True)
+    assert indonesian.status_code == 400 and lang_of(body) == "id"
+    assert "Permintaan tidak valid" in body and "terkirim tanpa token keamanannya" in body
+    assert "security token" not in body and "CSRF token" not in body
+    english = client.post("/login", headers=EN, data={"email": "ana@example.com", "password": "x"})
+    assert english.status_code == 400 and "sent without its security token" in english.get_data(as_text=True)

@@ -49,3 +49,26 @@ def test_the_logs_page_and_the_catalog_read_in_indonesian(client, paid, login, k
     assert '<h1 class="h4 mb-3">Log</h1>' in logs and ">Ikuti baris baru</label>" in logs and ">Unduh</a>" in logs
     catalog = client.get("/catalog", headers=INDONESIAN).get_data(as_text=True)
     assert ">Pilih aplikasi</h1>" in catalog and "/bulan" in catalog
+
+
+def test_a_pending_part_is_being_set_up_not_awaiting_payment(client, paid, login, kube_clock):
+    """"pending" is an invoice's state and a part's phase: Indonesian words each in its own way (msgctxt)."""
+    from portal.extensions import db
+    from portal.subscriptions.models import InstanceStatus
+
+    sid = paid("n8n", subdomain="ana-flows")
+    kube_clock.advance(30)
+    instances_sweep()
+    login(user_by_email("ana@example.com"))
+    status = db.session.get(InstanceStatus, sid)
+    status.ready = False
+    status.components = {"app": {"phase": "Pending", "ready": False}, "db": {"phase": "Running", "ready": True}}
+    db.session.commit()
+
+    page = client.get(f"/instances/{sid}", headers=INDONESIAN).get_data(as_text=True)
+    component = re.search(r'data-testid="component-app".*?</div>', page, re.S).group(0)
+    assert ">sedang disiapkan<" in component and "menunggu pembayaran" not in component
+    # The page says it once, on the timeline ("Order created, awaiting payment."), never as a part's state.
+    assert page.count("menunggu pembayaran") == 1 and "Pesanan dibuat, menunggu pembayaran." in page
+    english = client.get(f"/instances/{sid}", headers=ENGLISH).get_data(as_text=True)
+    assert ">pending<" in re.search(r'data-testid="component-app".*?</div>', english, re.S).group(0)

@@ -117,3 +117,38 @@ def test_timeline_texts_with_values_and_a_parts_problem_read_in_each_language(ap
     # The English stays on the row for staff's logs and searches.
     messages = set(db.session.scalars(select(InstanceEvent.message).where(InstanceEvent.subscription_id == live)))
     assert "Extended by 3 days to " + f"{end:%Y-%m-%d}." in messages
+
+
+def test_wtforms_built_in_messages_read_in_the_readers_language(client, live):
+    """WTForms' own messages (it ships no Indonesian) come from our wtforms catalog; English stays WTForms' own."""
+    def refused(language: str) -> str:
+        page = client.get(f"/instances/{live}/settings", headers={"Accept-Language": language}).get_data(as_text=True)
+        answer = client.post(f"/instances/{live}/mail", headers={"Accept-Language": language},
+                             data={"csrf_token": csrf_token_from(page), "host": "smtp.example.com",
+                                   "port": "five-eight-seven", "tls_mode": "carrier-pigeon",
+                                   "sender": "hello@example.com"})
+        assert answer.status_code == 422
+        return answer.get_data(as_text=True)
+
+    indonesian = refused("id")
+    assert 'data-testid="error-port">Masukkan bilangan bulat.</div>' in indonesian
+    assert 'data-testid="error-tls_mode">Pilihan tidak valid.</div>' in indonesian
+    assert "Not a valid integer value." not in indonesian and "Not a valid choice." not in indonesian
+    english = refused("en")
+    assert 'data-testid="error-port">Not a valid integer value.</div>' in english
+    assert 'data-testid="error-tls_mode">Not a valid choice.</div>' in english
+
+
+def test_a_settings_value_the_template_refuses_is_explained_in_indonesian(client, live):
+    """The parameters' own rules (catalog.parameters) speak the reader's language too."""
+    def refused(language: str) -> str:
+        page = client.get(f"/instances/{live}/settings", headers={"Accept-Language": language}).get_data(as_text=True)
+        answer = client.post(f"/instances/{live}/settings", headers={"Accept-Language": language},
+                             data={"csrf_token": csrf_token_from(page), "execution_retention_hours": "a week"})
+        assert answer.status_code == 422
+        return answer.get_data(as_text=True)
+
+    indonesian = refused("id")
+    assert 'data-testid="error-execution_retention_hours">Masukkan bilangan bulat.</div>' in indonesian
+    assert "Enter a whole number." not in indonesian
+    assert 'data-testid="error-execution_retention_hours">Enter a whole number.</div>' in refused("en")

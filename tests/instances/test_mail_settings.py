@@ -297,3 +297,38 @@ def test_staff_preview_shows_the_relay_as_instances_get_it_without_its_password(
     assert "mail__options__host" in body and RELAY in body and "noreply@preview.localtest.me" in body
     assert "relay-Pa55-word" not in body and "relay-user" not in body
     assert "(APP_MAIL_RELAY_PASSWORD)" in body
+
+
+ID = {"Accept-Language": "id"}
+
+
+def test_the_encryption_choices_read_in_the_readers_language(client, live):
+    indonesian = client.get(f"/instances/{live}/settings", headers=ID).get_data(as_text=True)
+    for text in ('value="none">Tanpa enkripsi (teks biasa)</option>', ">STARTTLS (biasanya port 587)</option>",
+                 ">TLS sejak byte pertama (biasanya port 465)</option>"):
+        assert text in indonesian, text
+    assert "None (plain text)" not in indonesian and "usually port" not in indonesian
+    english = client.get(f"/instances/{live}/settings", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert ">TLS from the first byte (usually port 465)</option>" in english
+
+
+def test_the_test_emails_answers_read_in_indonesian(client, live, smtp_login):
+    accepted = client.post(f"/instances/{live}/mail/test", headers={**HX, **ID},
+                           data=form(client, live, port=smtp_login.port)).get_data(as_text=True)
+    assert "Server menerima pesan uji untuk ana@example.com." in accepted and "accepted the test" not in accepted
+    refused = client.post(f"/instances/{live}/mail/test", headers={**HX, **ID},
+                          data=form(client, live, port=smtp_login.port, password="wrong-password"))
+    body = refused.get_data(as_text=True)
+    assert "Server menolak nama pengguna atau kata sandi (535" in body and "refused the user name" not in body
+    starttls = client.post(f"/instances/{live}/mail/test", headers={**HX, **ID},
+                           data=form(client, live, port=smtp_login.port, tls_mode="starttls")).get_data(as_text=True)
+    assert "Server tidak mendukung STARTTLS. Pilih TLS sejak byte pertama (biasanya port 465)" in starttls
+    nobody = client.post(f"/instances/{live}/mail/test", headers={**HX, **ID},
+                         data=form(client, live, port=free_port())).get_data(as_text=True)
+    assert "Tidak ada layanan yang menerima koneksi di 127.0.0.1 port" in nobody
+
+
+def test_a_dropped_connection_is_said_in_indonesian(client, live, dropping_server):
+    response = client.post(f"/instances/{live}/mail/test", headers={**HX, **ID},
+                           data=form(client, live, port=dropping_server))
+    assert "Server memutus koneksi sebelum pesan terkirim" in response.get_data(as_text=True)
