@@ -4,6 +4,7 @@ from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
@@ -42,6 +43,27 @@ from portal.tasks import huey
 from portal.timestamps import utcnow
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+# The states staff read, in the reader's language; the stored code stays in links, filter values and data attributes.
+SUBSCRIPTION_WORDS = {"pending_payment": _l("awaiting payment"), "provisioning": _l("setting up"),
+                      "provisioning_failed": _l("setup failed"), "active": _l("active"), "suspended": _l("suspended"),
+                      "terminated": _l("terminated"), "cancelled": _l("cancelled")}
+EMAIL_WORDS = {"queued": _l("queued"), "sent": _l("sent"), "failed": _l("failed")}
+
+
+@blueprint.app_template_filter("subscription_state")
+def subscription_state(state: str) -> str:
+    return str(SUBSCRIPTION_WORDS.get(state, state.replace("_", " ")))
+
+
+@blueprint.app_template_filter("email_state")
+def email_state(state: str) -> str:
+    return str(EMAIL_WORDS.get(state, state))
+
+
+@blueprint.app_template_filter("part_state")
+def part_state(phase: str) -> str:
+    """A pod's phase as the cluster says it (Running, Pending), in the reader's words."""
+    return instance_selectors.part_word(str(phase).lower())
 # "Expiring within N days": ten years covers every period sold; far more would overflow the date arithmetic.
 MAX_EXPIRING_DAYS = 3650
 

@@ -62,3 +62,21 @@ def test_jobs_outbox_and_backups_pages_read_in_indonesian(staff_client):
     assert "<th>Kepada</th>" in outbox and "Tidak ada email." in outbox
     backups = page(staff_client, "/admin/backups", INDONESIAN)
     assert "0 instans" in backups and "Cadangan terakhir yang berhasil" in backups
+
+
+def test_states_read_in_the_staff_readers_words(staff_client, order):
+    """A subscription's, an invoice's and an email's state are words in the reader's language; the stored code
+    stays in the filters' values and the data attributes the pages' scripts and tests read."""
+    invoice = order("ghost", subdomain="pesanan-dua")
+    subscriptions = page(staff_client, "/admin/subscriptions", INDONESIAN)
+    assert 'data-state="pending_payment">menunggu pembayaran</span>' in subscriptions
+    assert '<option value="provisioning_failed" >penyiapan gagal</option>' in subscriptions
+    detail = page(staff_client, f"/admin/subscriptions/{invoice.subscription_id}", INDONESIAN)
+    assert 'data-testid="admin-state">menunggu pembayaran</span>' in detail and "pending_payment" not in detail.split(
+        'data-testid="admin-state"')[1][:60]
+    payment = page(staff_client, f"/admin/payments/{invoice.id}", INDONESIAN)
+    assert 'data-state="pending">menunggu pembayaran</span>' in payment
+    outbox = page(staff_client, "/admin/outbox", INDONESIAN)
+    assert '<option value="queued" >dalam antrean</option>' in outbox
+    english = page(staff_client, "/admin/subscriptions")
+    assert 'data-state="pending_payment">awaiting payment</span>' in english
