@@ -7,12 +7,12 @@ from flask_migrate import upgrade
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import _base_config
 
 
 def test_the_old_timeline_rows_with_a_value_get_their_phrase(tmp_path):
     path = tmp_path / "old.db"
-    app = create_app(_base_config(f"sqlite:///{path}"))
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+                      "RATELIMIT_STORAGE_URI": "memory://", "MAIL_SERVER": None})
     with app.app_context():
         upgrade(revision="0017")
         db.engine.dispose()
