@@ -13,6 +13,7 @@ from portal.billing.services import _parse_amount, gateway, invoice_apply_status
 from portal.catalog.models import Plan
 from portal.extensions import db
 from portal.notifications.services import staff_alert
+from portal.phrases import N_
 from portal.subscriptions.models import Subscription
 from portal.timestamps import utcnow
 from portal.unit_of_work import use_case
@@ -44,7 +45,7 @@ def notification_apply(*, notification_id: int) -> str:
     except (PaymentGatewayUnavailable, PaymentRejected) as exc:
         return _deferred(notification, f"status API unavailable: {exc}")
     if confirmed is None:
-        return _deferred(notification, "the status API does not know this order yet")
+        return _deferred(notification, N_("the status API does not know this order yet"))
     if _parse_amount(confirmed.get("gross_amount", "")) != Decimal(invoice.amount_idr):
         return _deferred(notification, f"the status API reports another amount "
                                        f"({str(confirmed.get('gross_amount'))[:20]})")

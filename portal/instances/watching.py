@@ -15,15 +15,18 @@ class StatusKeeper:
     leader: str | None = None
     last_event: dt.datetime | None = None
     down_since: dt.datetime | None = None
-    error: str | None = None
+    lease_error: str | None = None  # the cluster's words when the Lease could not be read
 
     def describe(self) -> str:
+        """In English, for the task's result and logs (the cluster page says the same in its reader's words)."""
         if self.watcher:
             event = f"{self.last_event:%Y-%m-%d %H:%M:%S} UTC" if self.last_event else "none yet"
             return f"watcher (leader {self.leader}, last event {event})"
         if self.down_since:
             return f"minute sweep (watcher down since {self.down_since:%Y-%m-%d %H:%M:%S} UTC)"
-        return f"minute sweep (watcher down: {self.error or 'it has never run'})"
+        if self.lease_error:
+            return f"minute sweep (watcher down: its lease cannot be read: {self.lease_error})"
+        return "minute sweep (watcher down: it has never run)"
 
 
 def status_keeper(config) -> StatusKeeper:
@@ -32,7 +35,7 @@ def status_keeper(config) -> StatusKeeper:
         record = lease_read(cluster_for(config), namespace=config["WATCHER_LEASE_NAMESPACE"],
                             name=config["WATCHER_LEASE_NAME"])
     except ClusterError as error:
-        return StatusKeeper(False, error=f"its lease cannot be read: {error.message}")
+        return StatusKeeper(False, lease_error=error.message)
     if record is None:
         return StatusKeeper(False)
     # The Lease is written on the watcher's real clock, so it is read on the real clock (not the portal's, which

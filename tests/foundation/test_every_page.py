@@ -5,6 +5,8 @@ staff, terminated, provisioning failed, a cancelled order and one awaiting payme
 audit entries, nodes, job runs and a failed task. Each customer page is read as the owner and each admin page
 as staff, as a full page and as an htmx request; a new GET route fails here until it is given data to show.
 """
+import html
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -297,3 +299,52 @@ def test_every_page_renders_with_full_data(app, world, side):
                 rendered += 1
     assert failures == [], "\n".join(map(repr, failures))
     assert rendered >= (60 if side == "customer" else 40)
+
+
+# Read in Indonesian: every page and fragment carries no English sentence, its visible text checked for common
+# English words; what is not the portal's own words is set aside, each with its reason.
+ID = {"Accept-Language": "id"}
+# Pages that show others' words, in full.
+NOT_OURS = {
+    "mail.kept_email": "an email kept for its recipient, in the recipient's language (this one's is English)",
+    "mail.latest_confirmation": "the same, the newest confirmation email",
+    "admin.outbox_email": "an email as its recipient got it (staff alerts are English by design)",
+    "instances.logs": "the app's own log lines", "instances.logs_follow": "the app's own log lines",
+    "admin.node": "the kubelet's own condition messages",
+    "ops.healthz": "not a page", "ops.readyz": "not a page", "ops.metrics_page": "not a page",
+}
+ENGLISH = re.compile(r"\b(the|your|you|is|are|and|with|this|will|not|has|have|was|been|of)\b")
+HIDDEN = re.compile(r"<(script|style)\b.*?</\1>|<select[^>]*name=\"timezone\".*?</select>|<[^>]+>", re.S)
+
+
+def _english_lines(body: str, others: set[str]) -> list[str]:
+    lines = (" ".join(line.split()) for line in html.unescape(HIDDEN.sub("\n", body)).splitlines())
+    return [line for line in lines if ENGLISH.search(line) and line not in others]
+
+
+@pytest.mark.parametrize("side", ["customer", "staff"])
+def test_every_page_reads_in_indonesian(app, world, side):
+    routes, pages = _get_routes(app), _pages(world)
+    subjects = set(db.session.scalars(select(Email.subject).where(Email.subject.is_not(None))))  # the outbox's list
+    found, read = [], 0
+    for endpoint, cases in pages.items():
+        if endpoint.startswith("admin.") != (side == "staff") or endpoint in NOT_OURS:
+            continue
+        for case in cases:
+            url = _fill(routes[endpoint], {name: str(value) for name, value in case.values.items()})
+            for headers in (ID, {**ID, **HX}):
+                client = (app.test_client() if endpoint in GUEST_PAGES else
+                          world["staff_client"] if side == "staff" else world["owner_client"])
+                _, response = _read(client, url, headers)
+                if response.mimetype == "text/html":
+                    read += 1
+                    found += [f"{endpoint}: {line[:160]}" for line in
+                              _english_lines(response.get_data(as_text=True), subjects)]
+    assert sorted(set(found)) == []
+    assert read >= (50 if side == "customer" else 40)
+
+
+def test_the_check_finds_an_english_sentence():
+    assert _english_lines("<p>Your instance is ready.</p><p>Instans Anda sudah siap.</p>", set()) == \
+        ["Your instance is ready."]
+    assert _english_lines('<select name="timezone"><option>Dar es Salaam</option></select>', set()) == []
