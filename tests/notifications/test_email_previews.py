@@ -1,4 +1,7 @@
 """Every email renders: a preview of each with the context its sender gives, missing values caught."""
+import html
+import re
+
 import jinja2
 import pytest
 
@@ -76,3 +79,27 @@ def test_preview_renders_html_and_text_with_every_value(app, template):
     link = PREVIEWS[template].get("link")
     if link:
         assert link in email.body_text and f'href="{link}"' in email.body_html
+
+
+# Emails staff read are English by design; every other is read in its recipient's language.
+STAFF_TEMPLATES = {"staff_alert", "revenue_summary"}
+ENGLISH = re.compile(r"\b(the|your|you|is|are|and|with|this|will|not|has|have|was|been|of)\b")
+TAGS = re.compile(r"<(style|script)\b.*?</\1>|<[^>]+>", re.S)
+
+
+def _values(context) -> list[str]:
+    """The texts a preview's context gives (names, the cluster's words): not the template's own."""
+    return [str(value) for value in context.values() if isinstance(value, str)]
+
+
+@pytest.mark.parametrize("template", sorted(set(TEMPLATES) - STAFF_TEMPLATES))
+def test_every_customer_email_reads_in_indonesian(app, template):
+    app.config["DEFAULT_LOCALE"] = "id"  # a recipient without a choice of their own reads the portal's default
+    email = Email(template=template, recipient="ana@example.com", context=PREVIEWS[template])
+    email_render(email)
+    english = []
+    for part in (email.subject, email.body_text, html.unescape(TAGS.sub("\n", email.body_html))):
+        for value in _values(PREVIEWS[template]):
+            part = part.replace(value, " ")
+        english += [line.strip() for line in part.splitlines() if ENGLISH.search(line)]
+    assert english == []
