@@ -118,3 +118,12 @@ def test_wtforms_messages_are_all_in_our_indonesian_catalog():
                      if _placeholders(source) != _placeholders(form)]
     assert len([m for m in template if m.id]) >= 39  # the pot was read (WTForms 3.x has 39 messages)
     assert not problems, "wtforms.po against the installed wtforms.pot:\n" + "\n".join(problems)
+
+
+def test_the_indonesian_addresses_the_reader_formally(catalog):
+    """"Anda", never the familiar pronouns a business does not use with its customers."""
+    familiar = re.compile(r"\b(kamu|kau|engkau|lu|lo|gue|gua)\b", re.I)
+    found = [m.string for m in catalog if m.id and any(familiar.search(form) for form in
+                                                      ([m.string] if isinstance(m.string, str) else m.string))]
+    assert found == []
+    assert sum("Anda" in (m.string if isinstance(m.string, str) else m.string[0]) for m in catalog if m.id) > 200
