@@ -9,7 +9,14 @@ from sqlalchemy.orm import joinedload
 from portal.billing.models import Invoice
 from portal.catalog.models import Plan, Service
 from portal.extensions import db
-from portal.instances.selectors import Badge, deletes_on, instance_address, instance_badge
+from portal.instances.selectors import (
+    PRIMARY_DOMAIN,
+    Badge,
+    InstanceAddress,
+    deletes_on,
+    instance_address,
+    instance_badge,
+)
 from portal.subscriptions.models import InstanceStatus, Subscription
 from portal.subscriptions.states import ENDED, Actions, allowed_actions, renewal_due
 from portal.timestamps import utcnow
@@ -23,14 +30,19 @@ class Card:
     days_left: int | None
     deletes_on: datetime | None
     payment_review: bool = False  # its payment is held for Midtrans' fraud review: nothing to pay now
+    primary_domain: str | None = None  # the customer's own domain, once it serves the app over TLS
 
     @property
     def transitional(self) -> bool:
         return self.badge.changing
 
     @property
+    def address(self) -> InstanceAddress:
+        return instance_address(subdomain=self.subscription.subdomain, primary_domain=self.primary_domain)
+
+    @property
     def open_url(self) -> str:
-        return instance_address(subdomain=self.subscription.subdomain).open_url
+        return self.address.open_url
 
 
 # Built once (construction cost as much as the run), one query instead of three: each live subscription with its
@@ -41,7 +53,7 @@ def _dashboard_cards_statement():
     # imported (a process such as the watcher imports this module before the app has loaded them all).
     return (select(Subscription, InstanceStatus,
                    select(Invoice.id).where(Invoice.subscription_id == Subscription.id, Invoice.state == "review")
-                   .exists().label("in_review"))
+                   .exists().label("in_review"), PRIMARY_DOMAIN)
             .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
             .where(Subscription.user_id == bindparam("user_id"), Subscription.state.not_in(ENDED))
             .options(joinedload(Subscription.plan).joinedload(Plan.service))
@@ -52,12 +64,12 @@ def dashboard_cards(*, user_id: int) -> list[Card]:
     rows = db.session.execute(_dashboard_cards_statement(), {"user_id": user_id}).all()
     now = utcnow()
     cards = []
-    for s, status, in_review in rows:
+    for s, status, in_review, primary in rows:
         cards.append(Card(s, instance_badge(s, status),
                           allowed_actions(s, ready=bool(status and status.ready),
                                           rolling_out=bool(status and status.rollout), now=now),
                           days_left(s.current_period_end, now),
-                          deletes_on(s), bool(in_review)))
+                          deletes_on(s), bool(in_review), primary))
     return cards
 
 
@@ -74,7 +86,7 @@ _DASHBOARD_VERSION = (
            InstanceStatus.ready, InstanceStatus.components, InstanceStatus.rollout,
            # a card payment under review changes what the card offers
            select(Invoice.id).where(Invoice.subscription_id == Subscription.id, Invoice.state == "review")
-           .exists().label("in_review"))
+           .exists().label("in_review"), PRIMARY_DOMAIN)
     .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
     .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
     .where(Subscription.user_id == bindparam("user_id"), Subscription.state.not_in(ENDED))

@@ -10,6 +10,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from portal.catalog.models import Plan, Service
+from portal.domains.models import CustomDomain
+from portal.domains.names import unicode_name
 from portal.extensions import db
 from portal.instances.models import ResourceSample
 from portal.provisioning.cluster import instance_url, is_emulated
@@ -28,16 +30,27 @@ PROGRESS_STEPS = (("step.namespace", _l("Namespace")), ("step.secret", _l("Secre
 class InstanceAddress:
     """An instance's address as customers read it (url) and where "Open" takes their browser (open_url)."""
     host: str
+    shown: str  # the host as read (an internationalised domain in Unicode)
     url: str
     open_url: str
     emulated: bool  # on the built-in emulated cluster: no real containers, "Open" shows its placeholder page
 
 
-def instance_address(*, subdomain: str) -> InstanceAddress:
+def instance_address(*, subdomain: str, primary_domain: str | None = None) -> InstanceAddress:
+    """The customer's own primary domain once it serves the app over TLS (the provider's address then redirects
+    to it), else the provider's address. An internationalised domain reads in Unicode and opens by its ASCII."""
     config = current_app.config
-    host = f"{subdomain}.{config['K8S_CLUSTER_DOMAIN']}"
-    return InstanceAddress(host=host, url=f"https://{host}", open_url=instance_url(config, host),
+    host = primary_domain or f"{subdomain}.{config['K8S_CLUSTER_DOMAIN']}"
+    shown = unicode_name(host) if primary_domain else host
+    return InstanceAddress(host=host, shown=shown, url=f"https://{shown}", open_url=instance_url(config, host),
                            emulated=is_emulated(config))
+
+
+# The customer's own primary domain when it is live (verified, its certificate issued), for the statements below.
+PRIMARY_DOMAIN = (select(CustomDomain.name)
+                  .where(CustomDomain.subscription_id == Subscription.id, CustomDomain.is_primary,
+                         CustomDomain.dns_state == "verified", CustomDomain.certificate_state == "issued")
+                  .limit(1).correlate(Subscription).scalar_subquery())
 
 
 def instance_for(*, user_id: int, subscription_id: int) -> Subscription | None:
@@ -54,18 +67,20 @@ def instance_for(*, user_id: int, subscription_id: int) -> Subscription | None:
 def _instance_with_status_statement():
     # Built on first use, not at import: its eager loads configure every mapper, which needs every model
     # imported (a process such as the watcher imports this module before the app has loaded them all).
-    return (select(Subscription, InstanceStatus)
+    return (select(Subscription, InstanceStatus, PRIMARY_DOMAIN)
             .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
             .where(Subscription.id == bindparam("subscription_id"), Subscription.user_id == bindparam("user_id"),
                    Subscription.state.in_(VISIBLE))
             .options(joinedload(Subscription.plan).joinedload(Plan.service)))
 
 
-def instance_with_status(*, user_id: int, subscription_id: int) -> tuple[Subscription, InstanceStatus | None] | None:
-    """instance_for() and its status row in one query (the status poll is a quarter of all page traffic)."""
+def instance_with_status(*, user_id: int, subscription_id: int
+                         ) -> tuple[Subscription, InstanceStatus | None, str | None] | None:
+    """instance_for(), its status row and its live primary domain in one query (the status poll is a quarter of
+    all page traffic)."""
     found = db.session.execute(_instance_with_status_statement(),
                                {"user_id": user_id, "subscription_id": subscription_id}).first()
-    return (found[0], found[1]) if found else None
+    return (found[0], found[1], found[2]) if found else None
 
 
 # Built once: constructing a statement this size costs three times what running it does, and this one runs
@@ -79,7 +94,7 @@ _INSTANCE_VERSION = (
            select(func.max(InstanceEvent.id)).where(InstanceEvent.subscription_id == Subscription.id)
            .scalar_subquery(),
            select(func.count(InstanceEvent.id)).where(InstanceEvent.subscription_id == Subscription.id)
-           .scalar_subquery())
+           .scalar_subquery(), PRIMARY_DOMAIN)
     .join(Plan, Plan.id == Subscription.plan_id).join(Service, Service.id == Plan.service_id)
     .outerjoin(InstanceStatus, InstanceStatus.subscription_id == Subscription.id)
     .where(Subscription.id == bindparam("subscription_id"), Subscription.user_id == bindparam("user_id"),

@@ -29,12 +29,12 @@ def _own(subscription_id: int):
     return selectors.instance_for(user_id=current_user.id, subscription_id=subscription_id) or abort(404)
 
 
-def _status_context(subscription, status) -> dict:
+def _status_context(subscription, status, primary_domain=None) -> dict:
     """What the page's `status` block shows, and all its htmx poll computes (a quarter of the page traffic):
     the badge, progress, the parts and the timeline, so each poll shows the latest steps."""
     setting_up = subscription.state in SETTING_UP  # the block shows progress only then
     badge = selectors.instance_badge(subscription, status)
-    address = selectors.instance_address(subdomain=subscription.subdomain)
+    address = selectors.instance_address(subdomain=subscription.subdomain, primary_domain=primary_domain)
     return {"subscription": subscription, "badge": badge, "components": selectors.components_of(subscription, status),
             "progress": selectors.progress_of(subscription) if setting_up else [],
             "url": address.url, "open_url": address.open_url, "emulated_cluster": address.emulated,
@@ -42,7 +42,7 @@ def _status_context(subscription, status) -> dict:
             "transitional": badge.changing, "setting_up": setting_up}
 
 
-def _page_context(subscription, status) -> dict:
+def _page_context(subscription, status, primary_domain=None) -> dict:
     """The whole page: the status block's context plus usage charts and actions."""
     samples = selectors.samples_of(subscription.id)
     end = utcnow()
@@ -57,7 +57,7 @@ def _page_context(subscription, status) -> dict:
     ] if samples else []
     actions = allowed_actions(subscription, ready=bool(status and status.ready),
                               rolling_out=bool(status and status.rollout))
-    return {**_status_context(subscription, status), "actions": actions,
+    return {**_status_context(subscription, status, primary_domain), "actions": actions,
             "template": template_for(subscription.plan.service.slug), "charts": charts,
             "retention_days": current_app.config["RETENTION_DAYS"]}
 
@@ -73,14 +73,14 @@ def show(subscription_id: int):
     """The instance page; its status block polls itself while the instance is changing (286 stops it), and an
     unchanged poll is a 304 decided from one query."""
     def render():
-        subscription, status = selectors.instance_with_status(user_id=current_user.id,
-                                                              subscription_id=subscription_id) or abort(404)
-        context = _status_context(subscription, status) if _block_only() else _page_context(subscription, status)
+        subscription, status, primary = selectors.instance_with_status(
+            user_id=current_user.id, subscription_id=subscription_id) or abort(404)
+        context = (_status_context if _block_only() else _page_context)(subscription, status, primary)
         return render_polling("instances/show.html", block="status", settled=not context["transitional"], **context)
 
     def versions():  # None for another customer's instance: checked before any 304
         version = selectors.instance_version(user_id=current_user.id, subscription_id=subscription_id)
-        return version and (version, selectors.instance_address(subdomain=version[2]),
+        return version and (version, selectors.instance_address(subdomain=version[2], primary_domain=version[-1]),
                             current_app.config["RETENTION_DAYS"])
 
     return not_modified_or(render, versions)
