@@ -85,6 +85,11 @@ def test_add_a_domain_see_it_verified_and_its_certificate_issued_then_remove_it(
     ghost = next(d for d in kube.objects("Deployment", namespace) if d["metadata"]["name"].endswith("-app"))
     env = {e["name"]: e.get("value") for e in ghost["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["url"] == "https://blog.kopi.id"
+    # The instance's page now names it as the address (a reload: the header is not part of the domains card).
+    page.reload()
+    expect(page.get_by_test_id("open")).to_have_text("https://blog.kopi.id")
+    card = page.get_by_test_id("domains-card")
+    domain = card.get_by_test_id("domain-blog.kopi.id")
 
     page.once("dialog", lambda dialog: dialog.accept())
     domain.get_by_role("button", name="Remove").click()
