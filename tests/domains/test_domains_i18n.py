@@ -90,8 +90,8 @@ def test_a_failing_certificates_try_again_and_its_refusal_read_in_indonesian(ana
     asked = _post(client, url, {}).get_data(as_text=True)
     assert "Sertifikat baru untuk shop.toko-ana.id sedang dimintakan; halaman ini akan menampilkan hasilnya" in asked
     refused = _post(client, url, {}).get_data(as_text=True)
-    assert "Sertifikat baru untuk shop.toko-ana.id sedang dimintakan; halaman ini akan menampilkan hasilnya." in \
-        refused and "already being requested" not in refused
+    assert "Permintaan sertifikat baru untuk shop.toko-ana.id sudah berjalan; halaman ini akan menampilkan " \
+           "hasilnya." in refused and "already being requested" not in refused
     kube_clock.advance(10)
     provisioning.instance_certificates_read(subscription_id=sid)
     refused = _post(client, url, {}).get_data(as_text=True)
