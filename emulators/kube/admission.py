@@ -150,7 +150,8 @@ def _schema_validator(kind: str, api_version: str):
 
 def _check_schema(obj: dict) -> None:
     if crds.validator(obj["apiVersion"], obj["kind"]) is not None:
-        crds.validate(obj)
+        crds.validate(obj)  # a custom resource: its CRD's schema is the whole of it
+        return
     if obj["apiVersion"].startswith("velero.io/"):
         from . import velero
         validator = velero.schema_validator(obj["kind"])

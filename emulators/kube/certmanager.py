@@ -6,6 +6,11 @@ As in cert-manager (pkg/controller/certificate-shim): the Certificate is named a
 the Ingress's namespace, is owned by the Ingress (garbage-collected with it), and one no longer named by the
 Ingress's tls is deleted. Conditions and fields follow cert-manager v1 (Ready, Issuing; notAfter, renewalTime,
 failedIssuanceAttempts, lastFailureTime).
+
+As its trigger and issuing controllers (pkg/controller/certificates/trigger, .../issuing): a Certificate whose
+status gains Issuing=True (`cmctl renew` writes it with reason ManuallyTriggered through the status subresource)
+is issued again at once; a failed one is tried again by itself after a backoff of 1 h x 2^(failedIssuanceAttempts
+- 1), at most 32 h, counted from its lastFailureTime.
 """
 import base64
 import copy
@@ -16,6 +21,8 @@ from . import crds
 ISSUER_ANNOTATIONS = (("cert-manager.io/cluster-issuer", "ClusterIssuer"), ("cert-manager.io/issuer", "Issuer"))
 VALIDITY_SECONDS = 90 * 86400  # Let's Encrypt's certificates
 RENEW_BEFORE_SECONDS = 30 * 86400  # cert-manager's default: renew at two thirds of the lifetime
+BACKOFF_INITIAL_SECONDS = 3600.0  # trigger controller: an hour after the first failure, doubling...
+BACKOFF_MAX_SECONDS = 32 * 3600.0  # ...up to 32 h (failedIssuanceAttempts above 6 stay there)
 DEFAULT_FAILURE = ("Failed to wait for order resource to become ready: order is in \"invalid\" state: "
                    "acme: authorization error for {host}: 403 urn:ietf:params:acme:error:unauthorized: "
                    "Invalid response from http://{host}/.well-known/acme-challenge/: 404")
@@ -41,6 +48,22 @@ def _owned_by(certificate: dict, uid: str) -> bool:
 def _condition(kind: str, status: str, reason: str, message: str, stamp: str) -> dict:
     return {"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": stamp,
             "observedGeneration": 1}
+
+
+def _issuing(certificate: dict) -> bool:
+    return any(c["type"] == "Issuing" and c["status"] == "True"
+               for c in (certificate.get("status") or {}).get("conditions", []))
+
+
+def _failed(certificate: dict) -> bool:
+    return bool((certificate.get("status") or {}).get("lastFailureTime")) and not _issuing(certificate)
+
+
+def retry_delay(failed_attempts: int) -> float:
+    """How long cert-manager backs off after a failed issuance (shouldBackoffReissuingOnFailure)."""
+    if failed_attempts < 1:
+        return BACKOFF_INITIAL_SECONDS
+    return min(BACKOFF_INITIAL_SECONDS * 2 ** min(failed_attempts - 1, 6), BACKOFF_MAX_SECONDS)
 
 
 def _settled(certificate: dict) -> bool:
@@ -72,11 +95,13 @@ class CertManager:
 
     def __init__(self):
         self.issuing: dict[str, float] = {}  # certificate uid -> cluster time its request began
+        self.backoff: dict[str, float] = {}  # failed certificate uid -> cluster time it is tried again by itself
         self.failing_hosts: dict[str, str] = {}  # host -> the reason its challenge fails
         self.delay: float | None = None  # None: the cluster's ready_delay
 
     def describe(self) -> dict:
-        return {"failingHosts": dict(self.failing_hosts), "delay": self.delay, "issuing": len(self.issuing)}
+        return {"failingHosts": dict(self.failing_hosts), "delay": self.delay, "issuing": len(self.issuing),
+                "backingOff": len(self.backoff)}
 
 
 def reconcile(state, namespaces: set[str] | None) -> float:
@@ -116,7 +141,48 @@ def reconcile(state, namespaces: set[str] | None) -> float:
         for certificate in state.items("Certificate", namespace):
             if _owned_by(certificate, ingress["metadata"]["uid"]) and certificate["metadata"]["name"] not in names:
                 state.remove("Certificate", namespace, certificate["metadata"]["name"])
-    return _issue(state, now)
+    certificates = state.items("Certificate") if namespaces is None else [
+        certificate for namespace in sorted(namespaces) for certificate in state.items("Certificate", namespace)]
+    for certificate in certificates:
+        uid = certificate["metadata"]["uid"]
+        if uid in manager.issuing:
+            continue
+        if _issuing(certificate):
+            # Issuing=True written by someone else (`cmctl renew`: ManuallyTriggered), or restored from a state
+            # file mid-issuance: the issuing controller requests a certificate now, backoff or not.
+            manager.backoff.pop(uid, None)
+            manager.issuing[uid] = now
+        elif _failed(certificate) and uid not in manager.backoff:
+            manager.backoff[uid] = _retry_at(state, certificate)
+    return min(_retry(state, now), _issue(state, now))
+
+
+def _retry_at(state, certificate: dict) -> float:
+    status = certificate["status"]
+    return state.clock.from_stamp(status["lastFailureTime"]) + retry_delay(status.get("failedIssuanceAttempts", 0))
+
+
+def _retry(state, now: float) -> float:
+    """The trigger controller: a failed Certificate whose backoff is over gets Issuing=True and a new request."""
+    manager = state.cert_manager
+    wake = math.inf
+    for uid, at in list(manager.backoff.items()):
+        certificate = next((c for c in state.each("Certificate") if c["metadata"]["uid"] == uid), None)
+        if certificate is None or uid in manager.issuing or not _failed(certificate):
+            del manager.backoff[uid]
+            continue
+        if now < at:
+            wake = min(wake, at)
+            continue
+        del manager.backoff[uid]
+        stamp = state.clock.stamp(at)
+        status = copy.deepcopy(certificate["status"])
+        status["conditions"] = [c for c in status.get("conditions", []) if c["type"] != "Issuing"] + [
+            _condition("Issuing", "True", "DoesNotExist", "Issuing certificate as Secret does not exist", stamp)]
+        certificate["status"] = status
+        state.bump(certificate, status_only=True)
+        manager.issuing[uid] = at
+    return wake
 
 
 def _issue(state, now: float) -> float:
@@ -145,6 +211,8 @@ def _issue(state, now: float) -> float:
                 f"The certificate request has failed to complete and will be retried: {reason}", stamp)]
             status["failedIssuanceAttempts"] = status.get("failedIssuanceAttempts", 0) + 1
             status["lastFailureTime"] = stamp
+            manager.backoff[uid] = at + retry_delay(status["failedIssuanceAttempts"])
+            wake = min(wake, manager.backoff[uid])
         else:
             status = {"conditions": [_condition("Ready", "True", "Ready",
                                                 "Certificate is up to date and has not expired", stamp)],

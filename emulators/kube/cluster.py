@@ -109,7 +109,9 @@ class EmulatedCluster(LoopbackServer):
             self.state.touch()
 
     def certificate_failures_clear(self) -> None:
+        """Every host's challenge passes from now on (an issuance that ended before now keeps its outcome)."""
         with self.state.lock:
+            self.state.settle()
             self.state.cert_manager.failing_hosts.clear()
             self.state.touch()
 

@@ -149,7 +149,10 @@ class ApiServer:
             if method not in ("GET", "PATCH", "PUT"):
                 raise self._not_allowed(method)
             handler = verbs.scale if route.subresource == "scale" else verbs.status
-            return _json(handler(state, info, namespace, name, method, raw, mimetype, query, agent))
+            answer = handler(state, info, namespace, name, method, raw, mimetype, query, agent)
+            if method != "GET":
+                state.settle()  # controllers react to a status written now (cert-manager to Issuing=True), not later
+            return _json(answer)
         if name is None:
             if method == "GET" and watch.is_watch(query):
                 return watch.stream(self.cluster, info, namespace, query, request.environ.get("werkzeug.socket"))

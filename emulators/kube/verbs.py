@@ -127,6 +127,11 @@ def status(state, info, namespace, name, method: str, raw: bytes, content_type: 
     if method == "GET":
         return obj
     body = writes.parse_body(raw, allow_yaml=True)
+    # A write carrying metadata.resourceVersion (an update, or a merge patch used as one) is refused when the
+    # object changed since it was read, as the API server's optimistic concurrency does.
+    version = (((body or {}) if isinstance(body, dict) else {}).get("metadata") or {}).get("resourceVersion")
+    if version and version != obj["metadata"]["resourceVersion"]:
+        raise conflict(info, name)
     if method == "PUT":
         new = copy.deepcopy(obj)
         new["status"] = (body or {}).get("status") or {}

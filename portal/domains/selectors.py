@@ -159,6 +159,7 @@ class DomainView:
     certificate_reason: str | None
     redirects_to: str | None
     can_be_primary: bool
+    can_retry_certificate: bool
 
 
 _CERTIFICATE_WORDS = {"none": (_l("Waiting for DNS"), "secondary"), "pending": (_l("Being issued"), "info"),
@@ -187,7 +188,8 @@ def domain_views(subscription: Subscription) -> list[DomainView]:
             certificate_state=domain.certificate_state, certificate_label=label, certificate_tone=tone,
             certificate_not_after=domain.certificate_not_after, certificate_reason=domain.certificate_reason,
             redirects_to=route.redirect_to if route else None,
-            can_be_primary=domain.dns_state == "verified" and not domain.is_primary))
+            can_be_primary=domain.dns_state == "verified" and not domain.is_primary,
+            can_retry_certificate=domain.certificate_state == "failed" and subscription.state == "active"))
     return views
 
 

@@ -1,5 +1,6 @@
 """Custom domain use cases: add (refused with a reason), check DNS, choose the primary, record cert-manager's
-word on each certificate, remove; emails to the customer and staff's expiry alert."""
+word on each certificate, try a failing certificate again, remove; emails to the customer and staff's expiry
+alert."""
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -232,6 +233,41 @@ def domain_certificates_record(*, subscription_id: int, observed: dict[int, Cert
     if reapply:
         after_commit("instance.domains_apply", subscription_id=subscription_id)
     return waiting
+
+
+@use_case
+def domain_certificate_retry(*, subscription_id: int, domain_id: int) -> CustomDomain:
+    """The customer fixed what made the certificate fail (a CAA record, a firewall) and asks for a new attempt now,
+    rather than after cert-manager's own backoff: the certificate is pending again and cert-manager is asked
+    after the commit. DomainRefused unless it is failing (a second click while pending changes nothing)."""
+    domain = _domain_of(subscription_id, domain_id)
+    if domain.certificate_state == "pending":
+        raise DomainRefused(_("A new certificate for %(name)s is already being requested; this page shows the "
+                              "outcome.", name=domain.display_name))
+    if domain.certificate_state != "failed":
+        raise DomainRefused(_("The certificate for %(name)s is not failing: there is nothing to try again.",
+                              name=domain.display_name))
+    if domain.subscription.state != "active":
+        raise DomainRefused(_("A certificate can be requested again while the instance is running."))
+    domain.certificate_state, domain.certificate_reason = "pending", None
+    instance_event_record(subscription_id=subscription_id, kind="domain.certificate",
+                          message=phrase("New attempt at the TLS certificate for %(name)s requested.",
+                                         name=domain.display_name))
+    after_commit("instance.certificate_renew", subscription_id=subscription_id, domain_id=domain.id)
+    return domain
+
+
+@use_case
+def domain_certificate_retry_failed(*, domain_id: int, reason: str) -> None:
+    """The new attempt could not be started (the cluster refused it, the Certificate is gone): the certificate is
+    failing again with the cluster's reason, not left pending."""
+    domain = db.session.get(CustomDomain, domain_id, with_for_update=True, populate_existing=True)
+    if domain is None or domain.certificate_state != "pending":
+        return
+    domain.certificate_state, domain.certificate_reason = "failed", reason[:2000]
+    instance_event_record(subscription_id=domain.subscription_id, kind="domain.certificate", level="warning",
+                          message=phrase("The new attempt at the TLS certificate for %(name)s could not be started: "
+                                         "%(reason)s", name=domain.display_name, reason=domain.certificate_reason))
 
 
 @use_case

@@ -1,5 +1,5 @@
 """A customer's domains on an instance: the list with DNS records to create and certificate state, add, check
-now, make primary, remove. The instance page loads the list's block into itself."""
+now, make primary, try a failing certificate again, remove. The instance page loads the list's block into itself."""
 from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -103,3 +103,18 @@ def remove(subscription_id: int, domain_id: int):
         abort(404)
     return _done(subscription, _("%(name)s removed. Your instance stays at %(host)s.", name=name,
                                    host=selectors.provider_host(subscription)), "info")
+
+
+@blueprint.route("/<int:subscription_id>/domains/<int:domain_id>/certificate", methods=["POST"])
+@login_required
+def certificate(subscription_id: int, domain_id: int):
+    """Try a failing certificate again, now rather than after cert-manager's own backoff."""
+    subscription = _own(subscription_id)
+    try:
+        domain = services.domain_certificate_retry(subscription_id=subscription.id, domain_id=domain_id)
+    except services.DomainNotFound:
+        abort(404)
+    except services.DomainRefused as refusal:
+        return _done(subscription, str(refusal), "warning")
+    return _done(subscription, _("A new certificate for %(name)s is being requested; this page shows the outcome "
+                                 "in a minute or two.", name=domain.display_name))

@@ -311,6 +311,28 @@ class Cluster:
     def merge_patch(self, api_version: str, kind: str, namespace: str | None, name: str, patch: dict) -> dict:
         return self._merge_patch(resource_path(api_version, kind, namespace, name), patch)
 
+    def certificate_renew(self, namespace: str, name: str, at: str) -> dict:
+        """Ask cert-manager for a new issuance of a Certificate now, as `cmctl renew` does: its status gains the
+        condition Issuing=True, reason ManuallyTriggered, through the status subresource (cert-manager's issuing
+        controller then requests a certificate, whatever its backoff after failures). The whole conditions list
+        is sent (a merge patch replaces lists) with the resourceVersion read, so a change in between is a
+        Conflict, not a lost update. ObjectNotFound when the Certificate is gone."""
+        path = resource_path("cert-manager.io/v1", "Certificate", namespace, name)
+        certificate = self._call("GET", path)
+        conditions = list((certificate.get("status") or {}).get("conditions") or [])
+        before = next((c for c in conditions if c.get("type") == "Issuing"), None)
+        issuing = {"type": "Issuing", "status": "True", "reason": "ManuallyTriggered",
+                   "message": "Certificate re-issuance manually triggered",
+                   # cert-manager's SetCertificateCondition keeps the transition time while the status stays.
+                   "lastTransitionTime": before["lastTransitionTime"] if before and before.get("status") == "True"
+                   and before.get("lastTransitionTime") else at}
+        if certificate["metadata"].get("generation"):
+            issuing["observedGeneration"] = certificate["metadata"]["generation"]
+        conditions = [c for c in conditions if c.get("type") != "Issuing"] + [issuing]
+        return self._merge_patch(path + "/status", {
+            "metadata": {"resourceVersion": certificate["metadata"]["resourceVersion"]},
+            "status": {"conditions": conditions}})
+
     def velero_check(self, velero_namespace: str) -> None:
         """Raise VeleroAbsent when the cluster does not serve Velero's API (a 404 for the whole group)."""
         try:

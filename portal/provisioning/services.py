@@ -13,6 +13,7 @@ from portal.catalog.parameters import secrets_generate, settings_defaults
 from portal.catalog.selectors import template_for
 from portal.catalog.templates import ServiceTemplate
 from portal.domains import services as domains
+from portal.domains.models import CustomDomain
 from portal.domains.selectors import instance_domains
 from portal.extensions import db
 from portal.notifications.services import staff_alert
@@ -502,9 +503,35 @@ def instance_domain_detach(*, subscription_id: int, domain_id: int) -> None:
         _apply(subscription, record_steps=False)
 
 
+@use_case
+def instance_certificate_renew(*, subscription_id: int, domain_id: int) -> str:
+    """The customer's "Try again" on a failing certificate: cert-manager is asked for a new issuance now (as
+    `cmctl renew` does), then the instance's certificates are watched until it answers. "skipped" when the domain
+    is gone or its certificate issued meanwhile; ClusterError when the cluster refuses (the task gives up with
+    `instance_certificate_renew_give_up`)."""
+    domain = db.session.get(CustomDomain, domain_id)
+    if domain is None or domain.subscription_id != subscription_id or domain.dns_state != "verified" or \
+            domain.certificate_state == "issued":
+        return "skipped"
+    subscription = _load(subscription_id)
+    if subscription.state != "active" or not subscription.namespace:
+        raise ObjectNotFound("the instance is not running, so its certificates are not on the cluster",
+                             reason="NotRunning")
+    target = instance_target(subscription)
+    cluster().certificate_renew(target.names.namespace, domain_certificate_name(target.names, domain_id),
+                                at=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"))
+    after_commit("domains.certificates_watch", subscription_id=subscription_id)
+    return "requested"
+
+
+def instance_certificate_renew_give_up(*, domain_id: int, reason: str) -> None:
+    domains.domain_certificate_retry_failed(domain_id=domain_id, reason=reason)
+
+
 def certificate_observation(item: dict | None) -> domains.CertificateObservation:
-    """cert-manager's Certificate in the portal's words: issued (Ready=True, with notAfter), failed (the Issuing
-    condition's failure message), or pending."""
+    """cert-manager's Certificate in the portal's words: issued (Ready=True, with notAfter), pending while an
+    issuance is under way (Issuing=True: a first one, a retry after failures or one asked for), failed (the
+    Issuing condition's failure message), or pending."""
     if item is None:
         return domains.CertificateObservation("pending")
     status = item.get("status") or {}
@@ -512,6 +539,8 @@ def certificate_observation(item: dict | None) -> domains.CertificateObservation
     ready, issuing = conditions.get("Ready", {}), conditions.get("Issuing", {})
     if ready.get("status") == "True" and status.get("notAfter"):
         return domains.CertificateObservation("issued", not_after=_timestamp(status["notAfter"]))
+    if issuing.get("status") == "True":  # lastFailureTime stays until an issuance succeeds
+        return domains.CertificateObservation("pending")
     if issuing.get("status") == "False" and issuing.get("reason") == "Failed" or status.get("lastFailureTime"):
         reason = issuing.get("message") or ready.get("message") or "cert-manager could not issue the certificate"
         return domains.CertificateObservation("failed", reason=reason)

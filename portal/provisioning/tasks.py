@@ -93,6 +93,19 @@ def detach_domain(subscription_id: int, domain_id: int, attempt: int = 1) -> str
     return _run(_Retry(detach_domain, domain_id), subscription_id, attempt, work)
 
 
+@task()
+def renew_certificate(subscription_id: int, domain_id: int, attempt: int = 1) -> str:
+    """A customer's "Try again": cert-manager asked for a new issuance, a busy cluster retried; refused or with the
+    Certificate gone, the domain's certificate is failing again with the reason rather than pending for ever."""
+    def work(*, subscription_id: int) -> None:
+        services.instance_certificate_renew(subscription_id=subscription_id, domain_id=domain_id)
+
+    def give_up(*, subscription_id: int, reason: str) -> None:
+        services.instance_certificate_renew_give_up(domain_id=domain_id, reason=reason)
+
+    return _run(_Retry(renew_certificate, domain_id), subscription_id, attempt, work, give_up=give_up)
+
+
 class _Retry:
     """Reschedules a task with one argument more than `_run` knows of (the domain)."""
 
@@ -155,4 +168,6 @@ for _name, _task in (("instance.provision", provision_instance), ("instance.rest
 follow_up_handler("instance.domains_apply", lambda *, subscription_id: apply_domains(subscription_id))
 follow_up_handler("instance.domains_detach",
                   lambda *, subscription_id, domain_id: detach_domain(subscription_id, domain_id))
+follow_up_handler("instance.certificate_renew",
+                  lambda *, subscription_id, domain_id: renew_certificate(subscription_id, domain_id))
 follow_up_handler("domains.certificates_watch", lambda *, subscription_id: watch_certificates(subscription_id))

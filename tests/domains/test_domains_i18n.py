@@ -66,3 +66,34 @@ def test_the_dns_check_findings_read_in_each_readers_language(ana, dns_zone):
     # Staff's list reads them in the staff reader's language too; the English stays for logs and search.
     db.session.expire_all()
     assert "is a CNAME to elsewhere.example.net" in db.session.get(CustomDomain, domain.id).dns_problem
+
+
+def test_a_failing_certificates_try_again_and_its_refusal_read_in_indonesian(ana, kube, kube_clock, dns_zone):
+    from portal.provisioning import services as provisioning
+
+    sid, client = ana
+    kube.certificate_fails("shop.toko-ana.id", "CAA record forbids letsencrypt.org")
+    _post(client, f"/instances/{sid}/domains", {"name": "shop.toko-ana.id"})
+    domain = db.session.scalar(select(CustomDomain).where(CustomDomain.name == "shop.toko-ana.id"))
+    point_dns(dns_zone, "shop.toko-ana.id", cname="ana-blog.localtest.me", token=domain.token)
+    assert services.domain_dns_check(domain_id=domain.id) == "verified"
+    kube_clock.advance(10)
+    provisioning.instance_certificates_read(subscription_id=sid)
+    page = client.get(f"/instances/{sid}/domains", headers=HX_ID).get_data(as_text=True)
+    assert "Sertifikat: Gagal" in page and "CAA record forbids letsencrypt.org" in page
+    assert ">Coba lagi</button>" in page
+    assert "Setelah Anda memperbaiki penyebabnya, cobalah lagi sekarang. cert-manager juga akan mencoba lagi" in page
+    assert "Try again" not in page and "tries again by itself" not in page
+
+    kube.certificate_failures_clear()
+    url = f"/instances/{sid}/domains/{domain.id}/certificate"
+    asked = _post(client, url, {}).get_data(as_text=True)
+    assert "Sertifikat baru untuk shop.toko-ana.id sedang dimintakan; halaman ini akan menampilkan hasilnya" in asked
+    refused = _post(client, url, {}).get_data(as_text=True)
+    assert "Permintaan sertifikat baru untuk shop.toko-ana.id sudah berjalan; halaman ini akan menampilkan " \
+           "hasilnya." in refused and "already being requested" not in refused
+    kube_clock.advance(10)
+    provisioning.instance_certificates_read(subscription_id=sid)
+    refused = _post(client, url, {}).get_data(as_text=True)
+    assert "Sertifikat untuk shop.toko-ana.id tidak sedang gagal: tidak ada yang perlu dicoba lagi." in refused
+    assert "is not failing" not in refused

@@ -130,3 +130,94 @@ def test_a_certificate_written_through_the_api_is_checked_against_the_crd(shop, 
         custom.create_namespaced_custom_object("cert-manager.io", "v1", "shop", "certificates", bad)
     assert refused.value.status == 422
     assert "duration" in refused.value.body
+
+
+def renew(custom, name: str) -> dict:
+    """What `cmctl renew` does (cert-manager/cmctl pkg/renew): the Issuing condition set True with reason
+    ManuallyTriggered, written with UpdateStatus (a PUT on the status subresource)."""
+    found = custom.get_namespaced_custom_object("cert-manager.io", "v1", "shop", "certificates", name)
+    conditions = [c for c in found["status"]["conditions"] if c["type"] != "Issuing"]
+    conditions.append({"type": "Issuing", "status": "True", "reason": "ManuallyTriggered",
+                       "message": "Certificate re-issuance manually triggered",
+                       "lastTransitionTime": "2030-01-01T00:00:00Z", "observedGeneration": 1})
+    found["status"]["conditions"] = conditions
+    return custom.replace_namespaced_custom_object_status("cert-manager.io", "v1", "shop", "certificates", name,
+                                                          found)
+
+
+def test_a_manual_trigger_issues_a_failed_certificate_again_at_once(cluster, shop, custom, core, clock):
+    cluster.certificate_fails("shop.example.com", "CAA record forbids letsencrypt.org")
+    shop.apply(ingress("shop", [("shop.example.com", "shop-tls")]))
+    clock.advance(2.5)
+    assert certificates(custom)["shop-tls"]["status"]["failedIssuanceAttempts"] == 1
+
+    # Still failing: a trigger makes a new attempt now (no backoff), which fails again and counts.
+    renew(custom, "shop-tls")
+    assert condition(certificates(custom)["shop-tls"], "Issuing")["reason"] == "ManuallyTriggered"
+    clock.advance(2.5)
+    found = certificates(custom)["shop-tls"]
+    assert condition(found, "Issuing")["reason"] == "Failed" and found["status"]["failedIssuanceAttempts"] == 2
+
+    # The cause fixed: nothing happens by itself before the backoff ends, a trigger issues it at once.
+    cluster.certificate_failures_clear()
+    clock.advance(60)
+    assert condition(certificates(custom)["shop-tls"], "Issuing")["reason"] == "Failed"
+    renew(custom, "shop-tls")
+    clock.advance(1)
+    assert condition(certificates(custom)["shop-tls"], "Issuing")["status"] == "True"  # the delay, as any issuance
+    clock.advance(1.5)
+    found = certificates(custom)["shop-tls"]
+    assert condition(found, "Ready")["status"] == "True" and found["status"]["notAfter"]
+    assert "lastFailureTime" not in found["status"] and "failedIssuanceAttempts" not in found["status"]
+    assert [s.metadata.name for s in core.list_namespaced_secret("shop").items] == ["shop-tls"]
+
+
+def test_a_failed_certificate_is_tried_again_by_itself_after_an_exponential_backoff(cluster, shop, custom, clock):
+    cluster.certificate_fails("shop.example.com")
+    shop.apply(ingress("shop", [("shop.example.com", "shop-tls")]))
+    clock.advance(2)  # the first attempt fails now
+    assert certificates(custom)["shop-tls"]["status"]["failedIssuanceAttempts"] == 1
+
+    clock.advance(3600 - 1)
+    assert condition(certificates(custom)["shop-tls"], "Issuing")["reason"] == "Failed"
+    clock.advance(1)  # an hour after the first failure: the trigger controller starts a new issuance
+    issuing = condition(certificates(custom)["shop-tls"], "Issuing")
+    assert (issuing["status"], issuing["reason"]) == ("True", "DoesNotExist")
+    clock.advance(2)
+    assert certificates(custom)["shop-tls"]["status"]["failedIssuanceAttempts"] == 2
+
+    clock.advance(2 * 3600 - 1)  # two hours after the second failure
+    assert certificates(custom)["shop-tls"]["status"]["failedIssuanceAttempts"] == 2
+    clock.advance(1 + 2)
+    assert certificates(custom)["shop-tls"]["status"]["failedIssuanceAttempts"] == 3
+
+    # Fixed meanwhile: the next retry (four hours on) issues it, without anyone asking.
+    cluster.certificate_failures_clear()
+    clock.advance(4 * 3600 + 2)
+    found = certificates(custom)["shop-tls"]
+    assert condition(found, "Ready")["status"] == "True" and "lastFailureTime" not in found["status"]
+    assert cluster.describe()["certificates"]["backingOff"] == 0
+
+
+@pytest.mark.parametrize("attempts, hours", [(0, 1), (1, 1), (2, 2), (3, 4), (6, 32), (7, 32), (99, 32)])
+def test_the_backoff_doubles_from_an_hour_up_to_32_hours(attempts, hours):
+    from emulators.kube.certmanager import retry_delay
+    assert retry_delay(attempts) == hours * 3600
+
+
+def test_a_status_write_is_checked_against_the_crd_and_the_resource_version(shop, custom, clock):
+    shop.apply(ingress("blog", [("blog.example.com", "blog-tls")]))
+    found = custom.get_namespaced_custom_object("cert-manager.io", "v1", "shop", "certificates", "blog-tls")
+    stale = {"metadata": {"resourceVersion": "1"}, "status": {"conditions": []}}
+    with pytest.raises(client.ApiException) as refused:
+        custom.patch_namespaced_custom_object_status("cert-manager.io", "v1", "shop", "certificates", "blog-tls",
+                                                     stale)
+    assert refused.value.status == 409
+    bad = {"metadata": {"resourceVersion": found["metadata"]["resourceVersion"]},
+           "status": {"conditions": [{"type": "Issuing", "status": "Perhaps"}]}}
+    with pytest.raises(client.ApiException) as refused:
+        custom.patch_namespaced_custom_object_status("cert-manager.io", "v1", "shop", "certificates", "blog-tls",
+                                                     bad)
+    assert refused.value.status == 422
+    assert custom.get_namespaced_custom_object("cert-manager.io", "v1", "shop", "certificates",
+                                               "blog-tls")["status"] == found["status"]

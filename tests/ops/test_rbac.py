@@ -136,6 +136,8 @@ def _portal_cluster_work(app, kube, kube_clock, paid, make_user) -> list:
     db.session.commit()
     provisioning.instance_domains_apply(subscription_id=sids[0])
     provisioning.instance_certificates_read(subscription_id=sids[0])
+    # The customer's "Try again": the Certificate's status gains Issuing=True, as `cmctl renew` writes it.
+    assert provisioning.instance_certificate_renew(subscription_id=sids[0], domain_id=domain.id) == "requested"
     domains.domain_remove(subscription_id=sids[0], domain_id=domain.id)
     # Backups: one on demand, mirrored, restored into a fresh namespace and switched over; a second one.
     backup = backups.backup_request(subscription_id=sids[0], user_id=None)
@@ -193,7 +195,7 @@ def test_cluster_role_grants_exactly_what_the_gateway_uses(gateway_calls):
     # Everything needed is one of the gateway's own kinds, or a subresource or the metrics API it names.
     plurals = {(api_version.rpartition("/")[0], plural) for (api_version, _), (plural, _) in KINDS.items()}
     extras = {("", "pods/log"), ("apps", "deployments/scale"), ("apps", "statefulsets/scale"),
-              ("metrics.k8s.io", "pods")}
+              ("metrics.k8s.io", "pods"), ("cert-manager.io", "certificates/status")}
     assert {(group, resource) for group, resource, _ in needed} <= plurals | extras
 
     # The watcher's Lease lives in the portal's own namespace: a Role there grants it, not the ClusterRole.

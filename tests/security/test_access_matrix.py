@@ -85,9 +85,10 @@ def world(app, order, customer, make_user, kube_clock):
     subscription = db.session.get(Subscription, invoice.subscription_id)
     assert subscription.state == "active"
     nodes_sync()  # the admin node pages read the nodes table
-    # A custom domain of customer A's instance, verified, so that making it primary or removing it would act.
+    # A custom domain of customer A's instance, verified with a failing certificate, so that making it primary,
+    # trying its certificate again (POST .../domains/<domain_id>/certificate) or removing it would act.
     domain = CustomDomain(subscription_id=subscription.id, name="blog.ana-matrix.example", token="t",
-                          dns_state="verified", certificate_state="issued")
+                          dns_state="verified", certificate_state="failed", certificate_reason="CAA forbids it")
     db.session.add(domain)
     db.session.commit()
     staff_user = make_user(email="boss@example.com", staff=True)
@@ -176,6 +177,8 @@ def test_customer_routes_for_guests_other_customers_and_staff(app, world, record
     assert db.session.get(Subscription, world["subscription"].id).state == "active"  # nothing happened to it
     assert db.session.get(Invoice, world["invoice"].id).state == "paid"
     assert db.session.scalar(select(CustomDomain.name)) == "blog.ana-matrix.example"  # not removed by a stranger
+    assert db.session.scalar(select(CustomDomain.certificate_state)) == "failed"  # nor tried again
+    assert "domains.certificate" in {rule.endpoint for rule in customer_rules}
     assert list(db.session.scalars(audited)) == audited_before  # no credentials revealed, nothing done
     report(record_property, "customer routes", checks)
 
