@@ -79,18 +79,25 @@ def check(subscription_id: int, domain_id: int):
     return _done(subscription, words.get(outcome, _("Checked.")), "success" if outcome == "verified" else "warning")
 
 
-@blueprint.route("/<int:subscription_id>/domains/<int:domain_id>/primary", methods=["POST"])
-@login_required
-def primary(subscription_id: int, domain_id: int):
+def _domain_action(subscription_id: int, domain_id: int, use_case, said):
+    """One of the owner's domains changed by `use_case`: what it says when done, its refusal as a warning, a
+    stranger's domain not found."""
     subscription = _own(subscription_id)
     try:
-        domain = services.domain_primary_set(subscription_id=subscription.id, domain_id=domain_id)
+        domain = use_case(subscription_id=subscription.id, domain_id=domain_id)
     except services.DomainNotFound:
         abort(404)
     except services.DomainRefused as refusal:
         return _done(subscription, str(refusal), "warning")
-    return _done(subscription, _("%(name)s is now your primary address; the app is updated to it once its "
-                                 "certificate is issued.", name=domain.display_name))
+    return _done(subscription, said(domain))
+
+
+@blueprint.route("/<int:subscription_id>/domains/<int:domain_id>/primary", methods=["POST"])
+@login_required
+def primary(subscription_id: int, domain_id: int):
+    return _domain_action(subscription_id, domain_id, services.domain_primary_set, lambda domain: _(
+        "%(name)s is now your primary address; the app is updated to it once its certificate is issued.",
+        name=domain.display_name))
 
 
 @blueprint.route("/<int:subscription_id>/domains/<int:domain_id>/remove", methods=["POST"])
@@ -109,12 +116,6 @@ def remove(subscription_id: int, domain_id: int):
 @login_required
 def certificate(subscription_id: int, domain_id: int):
     """Try a failing certificate again, now rather than after cert-manager's own backoff."""
-    subscription = _own(subscription_id)
-    try:
-        domain = services.domain_certificate_retry(subscription_id=subscription.id, domain_id=domain_id)
-    except services.DomainNotFound:
-        abort(404)
-    except services.DomainRefused as refusal:
-        return _done(subscription, str(refusal), "warning")
-    return _done(subscription, _("A new certificate for %(name)s is being requested; this page shows the outcome "
-                                 "in a minute or two.", name=domain.display_name))
+    return _domain_action(subscription_id, domain_id, services.domain_certificate_retry, lambda domain: _(
+        "A new certificate for %(name)s is being requested; this page shows the outcome in a minute or two.",
+        name=domain.display_name))

@@ -1,7 +1,7 @@
 """What the dashboard shows: each live subscription with its status badge and actions."""
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
@@ -36,7 +36,7 @@ class Card:
     def transitional(self) -> bool:
         return self.badge.changing
 
-    @property
+    @cached_property
     def address(self) -> InstanceAddress:
         return instance_address(subdomain=self.subscription.subdomain, primary_domain=self.primary_domain)
 

@@ -243,6 +243,17 @@ def advance_restore(restore_id, kube_clock, rounds: int = 10) -> str:
     return outcome
 
 
+def failed_restore(app, subscription, kube, kube_clock) -> tuple:
+    """A restore asked for through the owner's page that Velero fails half-way: the owner's client and the
+    restore, failed."""
+    backup = completed_backup(app, subscription, kube_clock)
+    kube.restore_fails(1)
+    client, _ = restore_through_the_page(app, subscription, backup, subscription.subdomain)
+    restore = db.session.scalar(select(Restore))
+    assert advance_restore(restore.id, kube_clock) == "failed"
+    return client, fresh(Restore, restore.id)
+
+
 @pytest.mark.smoke
 def test_restore_brings_back_the_backup_in_a_fresh_namespace_then_switches_over(app, running, kube, kube_clock,
                                                                                  travel, smtp_server):
@@ -307,12 +318,7 @@ def test_a_restore_failing_half_way_leaves_the_instance_as_it_was_and_says_why(a
                                                                                 smtp_server):
     subscription = running("ghost", "starter")
     namespace, settings = subscription.namespace, dict(subscription.settings)
-    backup = completed_backup(app, subscription, kube_clock)
-    kube.restore_fails(1)
-    client, _ = restore_through_the_page(app, subscription, backup, subscription.subdomain)
-    restore = db.session.scalar(select(Restore))
-    assert advance_restore(restore.id, kube_clock) == "failed"
-    restore = fresh(Restore, restore.id)
+    client, restore = failed_restore(app, subscription, kube, kube_clock)
     assert restore.state == "failed" and "half-way" in restore.reason
     after = fresh(Subscription, subscription.id)
     assert after.namespace == namespace and after.settings == settings and after.state == "active"

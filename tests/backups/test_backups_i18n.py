@@ -3,12 +3,10 @@ flash after "Back up now", the backup's phase (its data-phase stays Velero's Eng
 import re
 
 import pytest
-from sqlalchemy import select
 
 from portal.backups import services
-from portal.backups.models import Restore
 from portal.extensions import db
-from tests.backups.test_backups import advance_restore, completed_backup, fresh, restore_through_the_page
+from tests.backups.test_backups import failed_restore
 from tests.helpers import csrf_token_from, logged_in_client
 
 ID = {"Accept-Language": "id"}
@@ -52,12 +50,7 @@ def test_a_failed_restore_says_why_in_the_customers_language(app, running, kube,
     subscription = running("ghost", "starter")
     subscription.user.locale = "id"
     db.session.commit()
-    backup = completed_backup(app, subscription, kube_clock)
-    kube.restore_fails(1)
-    client, _ = restore_through_the_page(app, subscription, backup, subscription.subdomain)
-    restore = db.session.scalar(select(Restore))
-    assert advance_restore(restore.id, kube_clock) == "failed"
-    restore = fresh(Restore, restore.id)
+    client, restore = failed_restore(app, subscription, kube, kube_clock)
     assert restore.reason.startswith("the backup service stopped (") and "half-way" in restore.reason
 
     page = client.get(f"/instances/{subscription.id}/backups", headers=ID).get_data(as_text=True)

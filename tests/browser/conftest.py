@@ -28,6 +28,13 @@ def app_config(smtp_server, live_port):
 
 
 @pytest.fixture
+def fast_emulated_cluster(kube) -> dict:
+    """For journeys that watch an instance come up: the emulated cluster, watched and retried quickly."""
+    return {"KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url, "WATCH_INTERVAL_SECONDS": 0.3,
+            "PROVISION_RETRY_BASE_SECONDS": 0.3}
+
+
+@pytest.fixture
 def live_server(app, live_port):
     """The app under test on a real HTTP server in a thread; yields its base URL."""
     server = make_server("127.0.0.1", live_port, app, threaded=True)

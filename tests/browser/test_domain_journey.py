@@ -24,10 +24,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
-def app_config(smtp_server, live_port, kube, dns_zone):
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
-            "FRONTEND_URL": f"http://127.0.0.1:{live_port}", "KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url,
-            "WATCH_INTERVAL_SECONDS": 0.3, "PROVISION_RETRY_BASE_SECONDS": 0.3,
+def app_config(app_config, fast_emulated_cluster, dns_zone):
+    return {**app_config, **fast_emulated_cluster,
             "DOMAINS_DNS_RESOLVER": dns_zone.address, "DOMAINS_DNS_TIMEOUT_SECONDS": 2,
             "DOMAINS_CHECK_INTERVAL_SECONDS": 0.5, "DOMAINS_CERTIFICATE_POLL_SECONDS": 0.5}
 

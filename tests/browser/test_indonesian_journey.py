@@ -16,10 +16,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
-def app_config(smtp_server, live_port, kube):
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
-            "FRONTEND_URL": f"http://127.0.0.1:{live_port}", "KUBE_MODE": "emulated", "KUBE_EMULATOR_URL": kube.url,
-            "WATCH_INTERVAL_SECONDS": 0.3, "PROVISION_RETRY_BASE_SECONDS": 0.3}
+def app_config(app_config, fast_emulated_cluster):
+    return {**app_config, **fast_emulated_cluster}
 
 
 @pytest.fixture
